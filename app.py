@@ -1,0 +1,133 @@
+"""Handoff: create_app(settings) builds the Starlette app; `uvicorn app:app` serves the default one."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+import conversation
+import models
+from limits import Counter
+from realtime import Hub
+from routes import agent, chat
+from security import CsrfAndBodyLimit, SecurityHeaders, csrf_token
+from settings import Settings
+
+ROOT = Path(__file__).parent
+log = logging.getLogger("handoff")
+
+
+def secret_key(settings: Settings) -> str:
+    """The configured key, or one kept beside the database so sessions survive restarts."""
+    if settings.secret_key:
+        return settings.secret_key
+    url = settings.database_url
+    folder = Path(url.split("///", 1)[1]).resolve().parent if url.startswith("sqlite:///") else Path.cwd()
+    path = folder / ".handoff-secret"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def init_database(settings: Settings) -> None:
+    models.db.initialize(models.open_database(settings.database_url))
+    models.create_tables()
+    password = settings.agent_password or secrets.token_urlsafe(12)
+    if models.Agent.seed_defaults(password, settings.default_max_chats) and not settings.agent_password:
+        log.warning("Created the default agents agent_001..agent_004 with the password: %s "
+                    "(set HANDOFF_AGENT_PASSWORD to choose it; this is shown once)", password)
+
+
+async def healthz(request):
+    def database_ok() -> bool:
+        try:
+            models.db.execute_sql("SELECT 1")
+            return True
+        except Exception:
+            return False
+
+    db_ok = await run_in_threadpool(database_ok)
+    redis_ok = await request.app.state.hub.ping()
+    body = {"status": "ok" if db_ok and redis_ok else "unavailable", "database": db_ok,
+            "redis": redis_ok if request.app.state.settings.redis_url else None,
+            "streams": request.app.state.hub.stream_count}
+    return JSONResponse(body, status_code=200 if db_ok and redis_ok else 503,
+                        headers={} if db_ok and redis_ok else {"Retry-After": "5"})
+
+
+async def sweep(app: Starlette) -> None:
+    """Routing, presence and idle chats, on a timer, in every worker; each step is idempotent."""
+    settings: Settings = app.state.settings
+    while True:
+        await asyncio.sleep(settings.sweep_seconds)
+        try:
+            for step in (lambda: conversation.requeue_dropped(settings.presence_grace_seconds),
+                         lambda: conversation.close_idle(settings.inactivity_close_minutes, settings.bot_close_hours),
+                         lambda: conversation.auto_assign(settings.presence_grace_seconds)):
+                outcome = await run_in_threadpool(step)
+                app.state.hub.notify(*outcome.topics)
+        except Exception:
+            log.exception("sweep failed; trying again next round")
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    init_database(settings)
+    hub = Hub(settings.redis_url)
+    templates = Jinja2Templates(directory=str(ROOT / "templates"))
+    templates.env.globals["csrf_token"] = lambda request: csrf_token(request.session)
+    templates.env.globals["skill_names"] = models.SKILL_NAMES
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        await hub.start()
+        if hub._redis is not None:
+            app.state.limits.redis = hub._redis
+        sweeper = asyncio.create_task(sweep(app))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            await hub.stop()
+            if not models.db.is_closed():
+                models.db.close()
+
+    routes = [
+        Route("/healthz", healthz, name="healthz"),
+        Mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static"),
+        *chat.routes,
+        *agent.routes,
+    ]
+    middleware = [
+        Middleware(SecurityHeaders, https=settings.https),
+        Middleware(SessionMiddleware, secret_key=secret_key(settings), session_cookie="handoff",
+                   same_site="lax", https_only=settings.https, max_age=14 * 24 * 3600),
+        Middleware(CsrfAndBodyLimit, max_body=settings.max_body_bytes),
+    ]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.hub = hub
+    app.state.templates = templates
+    app.state.limits = Counter()
+    return app
+
+
+def __getattr__(name: str):
+    # `uvicorn app:app` builds the default app on first access, so importing create_app
+    # (as the tests do) creates no database in the working directory.
+    if name == "app":
+        globals()["app"] = application = create_app()
+        return application
+    raise AttributeError(name)

@@ -1,0 +1,315 @@
+"""What happens to a chat when a visitor or an agent acts on it: stored first, then the topics to wake.
+
+Every function here is synchronous and runs in a worker thread; it returns the hub topics
+the caller notifies once the transaction has committed.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from peewee import PostgresqlDatabase
+
+from escalation import assess
+from models import Agent, AgentSession, ChatSession, Message, SessionAnalytics, db, now
+from realtime import QUEUE, agent_topic, session_topic
+
+QUEUED_TEXT = "You're now in the queue for a human counsellor."
+CLOSED_TEXT = "{name} has ended the chat. Thank you for talking with us; you can rate this chat below."
+_assign_lock = threading.Lock()
+
+
+class ChatError(Exception):
+    """An action that cannot be done on this chat, with the HTTP status to answer."""
+
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass
+class Outcome:
+    topics: set[str] = field(default_factory=set)
+    message: Message | None = None
+    created: bool = True
+    events: list[tuple[str, int]] = field(default_factory=list)  # (webhook event, chat id)
+
+    def wake(self, chat: ChatSession, *more: str) -> "Outcome":
+        self.topics.add(session_topic(chat.id))
+        if chat.agent_id:
+            self.topics.add(agent_topic(chat.agent_id))
+        self.topics.update(more)
+        return self
+
+
+def _serialize(key: int) -> None:
+    """On PostgreSQL, ids of one chat commit in the order they were drawn, so `id > last` misses none."""
+    if isinstance(db.obj, PostgresqlDatabase):
+        db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (key,))
+
+
+def _system(chat: ChatSession, text: str, internal: bool = False, agent: Agent | None = None) -> Message:
+    message, _ = Message.add(chat, "system", text, internal=internal, agent=agent)
+    return message
+
+
+def _escalate(chat: ChatSession, reason: str, skill: str, out: Outcome) -> None:
+    stamp = now()
+    chat.status, chat.reason, chat.skill = "waiting", reason, skill or "general"
+    chat.escalated_at = chat.escalated_at or stamp
+    chat.queued_at = stamp
+    chat.save()
+    _system(chat, QUEUED_TEXT)
+    out.events.append(("escalated", chat.id))
+    out.wake(chat, QUEUE)
+
+
+def visitor_message(chat: ChatSession, text: str, client_key: str | None = None) -> Outcome:
+    """Store what the visitor wrote; while the bot has the chat, answer or hand off."""
+    out = Outcome()
+    with db.atomic():
+        _serialize(chat.id)
+        chat = ChatSession.get_by_id(chat.id)
+        if chat.status == "closed":
+            raise ChatError("This chat has ended. Start a new chat to keep talking.", 409)
+        history = chat.visitor_history() if chat.status == "bot" else []
+        decision = assess(text, history=history) if chat.status == "bot" else None
+        fields = {}
+        if decision is not None:
+            fields = dict(confidence=decision.confidence, handoff=decision.handoff, reason=decision.reason)
+        message, created = Message.add(chat, "visitor", text, client_key=client_key, **fields)
+        out.message, out.created = message, created
+        if not created:
+            return out
+        chat.last_visitor_at, chat.visitor_typing_at = now(), None
+        chat.save()
+        if decision is not None and decision.handoff:
+            _escalate(chat, decision.reason or "fallback", getattr(decision, "skill", "general"), out)
+        elif decision is not None:
+            Message.add(chat, "bot", decision.reply, confidence=decision.confidence)
+        out.wake(chat)
+    return out
+
+
+def request_human(chat: ChatSession) -> Outcome:
+    """The visitor pressed "Talk to a human"."""
+    out = Outcome()
+    with db.atomic():
+        _serialize(chat.id)
+        chat = ChatSession.get_by_id(chat.id)
+        if chat.status == "closed":
+            raise ChatError("This chat has ended. Start a new chat to keep talking.", 409)
+        if chat.status == "bot":
+            history = chat.visitor_history()
+            last = next((h["text"] for h in reversed(history) if h["sender"] == "visitor"), "")
+            skill = assess(last, history=history[:-1]).skill if last else "general"
+            _escalate(chat, "requested", skill, out)
+    return out
+
+
+def take(chat: ChatSession, agent: Agent, action: str = "take") -> Outcome:
+    """Give a waiting chat to an agent; only one can win it."""
+    out = Outcome()
+    with db.atomic():
+        _serialize(chat.id)
+        if agent.open_chats().count() >= agent.max_chats and action == "take":
+            raise ChatError(f"You already have {agent.max_chats} open chats, your limit.", 409)
+        stamp = now()
+        won = (ChatSession.update(status="assigned", agent=agent, assigned_at=stamp, priority=0)
+               .where(ChatSession.id == chat.id, ChatSession.status == "waiting").execute())
+        if not won:
+            raise ChatError("Another counsellor has already taken this chat.", 409)
+        chat = ChatSession.get_by_id(chat.id)
+        AgentSession.record(chat, action, agent=agent)
+        _system(chat, f"{agent.name} has joined the chat.", agent=agent)
+        out.events.append(("assigned", chat.id))
+        out.wake(chat, QUEUE, agent_topic(agent.id))
+    return out
+
+
+def own(chat_id: int, agent: Agent) -> ChatSession:
+    """The chat, if it is assigned to this agent; else 404 or 403."""
+    chat = ChatSession.get_or_none(ChatSession.id == chat_id)
+    if chat is None:
+        raise ChatError("No such chat.", 404)
+    if chat.status != "assigned" or chat.agent_id != agent.id:
+        raise ChatError("This chat is not assigned to you.", 403)
+    return chat
+
+
+def agent_message(chat_id: int, agent: Agent, text: str, client_key: str | None = None,
+                  internal: bool = False) -> Outcome:
+    """An agent's reply, or an internal note the visitor never sees."""
+    out = Outcome()
+    with db.atomic():
+        _serialize(chat_id)
+        chat = own(chat_id, agent)
+        message, created = Message.add(chat, "agent", text, client_key=client_key, agent=agent, internal=internal)
+        out.message, out.created = message, created
+        if created and not internal:
+            chat.agent_typing_at = None
+            if chat.first_response_at is None:
+                chat.first_response_at = now()
+            chat.save()
+        if created and internal:
+            AgentSession.record(chat, "note", agent=agent, note=text)
+        out.wake(chat)
+    return out
+
+
+def transfer(chat_id: int, agent: Agent, target: Agent | None = None, skill: str | None = None,
+             note: str = "") -> Outcome:
+    """Hand a chat to another agent, or back to the queue for a skill, with a note."""
+    out = Outcome()
+    with db.atomic():
+        _serialize(chat_id)
+        chat = own(chat_id, agent)
+        out.topics.add(agent_topic(agent.id))
+        if target is not None:
+            if target.id == agent.id or not target.active:
+                raise ChatError("Choose another active counsellor.", 400)
+            chat.agent, chat.assigned_at = target, now()
+            chat.save()
+            AgentSession.record(chat, "transfer", agent=agent, target_agent=target, note=note or None)
+            _system(chat, f"{agent.name} transferred you to {target.name}.", agent=agent)
+        else:
+            chat.status, chat.agent, chat.skill = "waiting", None, skill or chat.skill
+            chat.priority, chat.queued_at = 1, now()
+            chat.save()
+            AgentSession.record(chat, "transfer", agent=agent, note=note or None)
+            _system(chat, "You're being transferred to another counsellor. Please stay in the chat.")
+            out.topics.add(QUEUE)
+        if note:
+            _system(chat, f"Transfer note from {agent.name}: {note}", internal=True, agent=agent)
+        out.events.append(("transferred", chat.id))
+        out.wake(chat)
+    return out
+
+
+def return_to_bot(chat_id: int, agent: Agent) -> Outcome:
+    """Give the chat back to the bot, which answers again until the next handoff."""
+    out = Outcome()
+    with db.atomic():
+        _serialize(chat_id)
+        chat = own(chat_id, agent)
+        out.topics.add(agent_topic(agent.id))
+        chat.status, chat.agent = "bot", None
+        chat.save()
+        AgentSession.record(chat, "return_to_bot", agent=agent)
+        _system(chat, "You're chatting with the EduConsult assistant again. Ask for a counsellor any time.")
+        out.wake(chat)
+    return out
+
+
+def close(chat: ChatSession, agent: Agent | None = None, note: str = "", reason: str = "agent",
+          text: str | None = None) -> Outcome:
+    """End a chat, record its figures, and invite the visitor to rate it."""
+    out = Outcome()
+    with db.atomic():
+        _serialize(chat.id)
+        chat = ChatSession.get_by_id(chat.id)
+        if chat.status == "closed":
+            return out
+        if chat.agent_id:
+            out.topics.add(agent_topic(chat.agent_id))
+        was_waiting = chat.status == "waiting"
+        chat.status, chat.closed_at, chat.close_reason = "closed", now(), reason
+        chat.save()
+        AgentSession.record(chat, "close", agent=agent, note=note or None)
+        if note:
+            _system(chat, f"Closing note: {note}", internal=True, agent=agent)
+        name = agent.name if agent else "EduConsult"
+        _system(chat, text or CLOSED_TEXT.format(name=name), agent=agent)
+        SessionAnalytics.record(chat)
+        out.events.append(("closed", chat.id))
+        out.wake(chat, *([QUEUE] if was_waiting else []))
+    return out
+
+
+def rate(chat: ChatSession, score: int, comment: str = "") -> Outcome:
+    with db.atomic():
+        chat = ChatSession.get_by_id(chat.id)
+        if chat.status != "closed":
+            raise ChatError("You can rate a chat once it has ended.", 409)
+        if chat.rating is not None:
+            raise ChatError("You have already rated this chat. Thank you!", 409)
+        chat.rating, chat.rating_comment = score, comment or None
+        chat.save()
+        SessionAnalytics.update(rating=score).where(SessionAnalytics.session == chat).execute()
+    return Outcome().wake(chat)
+
+
+def typing(chat: ChatSession, who: str) -> Outcome:
+    field_name = "agent_typing_at" if who == "agent" else "visitor_typing_at"
+    ChatSession.update({field_name: now()}).where(ChatSession.id == chat.id).execute()
+    return Outcome().wake(chat)
+
+
+def auto_assign(grace_seconds: float = 60.0) -> Outcome:
+    """Give waiting chats, head of the queue first, to the online agent with the skill and the most room."""
+    out = Outcome()
+    with _assign_lock, db.atomic():
+        _serialize(0)
+        agents = [a for a in Agent.select().where(Agent.active == True)  # noqa: E712
+                  if a.presence(grace_seconds) == "online"]
+        if not agents:
+            return out
+        load = {a.id: a.open_chats().count() for a in agents}
+        for chat in ChatSession.waiting():
+            skilled = [a for a in agents if chat.skill in a.skill_list]
+            pool = skilled or [a for a in agents if "general" in a.skill_list] or agents
+            free = [a for a in pool if load[a.id] < a.max_chats]
+            if not free:
+                continue
+            agent = max(free, key=lambda a: (a.max_chats - load[a.id], -a.id))
+            try:
+                sub = take(chat, agent, action="assign")
+            except ChatError:
+                continue
+            load[agent.id] += 1
+            out.topics |= sub.topics
+            out.events += sub.events
+    return out
+
+
+def requeue_dropped(grace_seconds: float) -> Outcome:
+    """Chats of agents gone for longer than the grace period go back to the head of the queue."""
+    out = Outcome()
+    cutoff = now() - timedelta(seconds=grace_seconds)
+    gone = (Agent.select().where((Agent.last_seen_at < cutoff) | Agent.last_seen_at.is_null())
+            .join(ChatSession, on=(ChatSession.agent == Agent.id))
+            .where(ChatSession.status == "assigned").distinct())
+    for agent in gone:
+        for chat in agent.open_chats():
+            with db.atomic():
+                _serialize(chat.id)
+                moved = (ChatSession.update(status="waiting", agent=None, priority=1, queued_at=now())
+                         .where(ChatSession.id == chat.id, ChatSession.status == "assigned",
+                                ChatSession.agent == agent).execute())
+                if moved:
+                    AgentSession.record(chat, "requeue", agent=agent, note="counsellor disconnected")
+                    _system(chat, f"{agent.name} was disconnected. You're back at the front of the queue.")
+                    out.topics |= {session_topic(chat.id), agent_topic(agent.id), QUEUE}
+    return out
+
+
+def close_idle(inactive_minutes: float, bot_hours: float) -> Outcome:
+    """Close chats the visitor left: 15 minutes quiet with a human, 24 hours with the bot."""
+    out = Outcome()
+    stamp = now()
+    quiet = ChatSession.select().where(
+        ((ChatSession.status.in_(["assigned", "waiting"]))
+         & (ChatSession.last_visitor_at < stamp - timedelta(minutes=inactive_minutes)))
+        | ((ChatSession.status == "bot") & (ChatSession.last_visitor_at < stamp - timedelta(hours=bot_hours))))
+    for chat in quiet:
+        if chat.status == "bot":
+            sub = close(chat, reason="bot_idle", text="This chat was closed after a day without messages.")
+        else:
+            reason = "abandoned" if chat.status == "waiting" else "inactive"
+            sub = close(chat, reason=reason, text="This chat was closed because there were no new messages "
+                        "for a while. Start a new chat any time.")
+        out.topics |= sub.topics
+        out.events += sub.events
+    return out

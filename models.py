@@ -1,0 +1,305 @@
+"""Peewee models for sessions, messages, agents, assignments and analytics, with their queries."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from statistics import median
+
+from peewee import (
+    BooleanField,
+    CharField,
+    DatabaseProxy,
+    DateTimeField,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    IntegrityError,
+    Model,
+    TextField,
+    fn,
+)
+from playhouse.db_url import connect
+
+db = DatabaseProxy()
+
+SKILL_NAMES = {
+    "general": "General counselling",
+    "us": "US universities",
+    "uk": "UK universities",
+    "tech": "Technical support",
+}
+DEFAULT_AGENTS = [
+    ("agent_001", "Sarah Johnson", "general", "admin"),
+    ("agent_002", "Michael Chen", "us", "agent"),
+    ("agent_003", "Emma Williams", "uk", "agent"),
+    ("agent_004", "David Kumar", "tech", "agent"),
+]
+
+
+def now() -> datetime:
+    """Naive UTC, the one clock every table uses."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def open_database(url: str):
+    """Connect to SQLite (WAL, busy timeout) or PostgreSQL from a database URL."""
+    if url.startswith("sqlite"):
+        pragmas = {"journal_mode": "wal", "busy_timeout": 5000, "synchronous": "normal", "foreign_keys": 1}
+        return connect(url, pragmas=pragmas)
+    if url.startswith("postgres"):
+        url = url.replace("postgresql://", "postgresext+pool://", 1).replace("postgres://", "postgresext+pool://", 1)
+        return connect(url, max_connections=32, stale_timeout=300, autorollback=True)
+    return connect(url)
+
+
+def hash_password(password: str) -> str:
+    """scrypt with a random salt; the parameters travel with the hash."""
+    salt = secrets.token_bytes(16)
+    n, r, p = 2**14, 8, 1
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=32)
+    return f"scrypt${n}${r}${p}${salt.hex()}${digest.hex()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    """Constant-time check of a password against a stored scrypt hash."""
+    try:
+        _, n, r, p, salt, digest = stored.split("$")
+        got = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=32)
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got.hex(), digest)
+
+
+@lru_cache(maxsize=1)
+def dummy_hash() -> str:
+    """A real hash for unknown ids, so a miss costs the same time as a wrong password."""
+    return hash_password(secrets.token_hex(8))
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+
+
+class Agent(BaseModel):
+    agent_id = CharField(unique=True)
+    name = CharField()
+    skills = CharField(default="general")  # comma-separated keys of SKILL_NAMES
+    password_hash = CharField()
+    role = CharField(default="agent")  # agent | admin
+    status = CharField(default="online")  # chosen presence: online | away; offline is derived
+    max_chats = IntegerField(default=4)
+    active = BooleanField(default=True)
+    last_seen_at = DateTimeField(null=True)  # touched by the dashboard's live connection
+    epoch = IntegerField(default=0)  # bumped to end every signed-in browser of this agent
+
+    @property
+    def skill_list(self) -> list[str]:
+        return [s for s in self.skills.split(",") if s]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def presence(self, grace_seconds: float = 60.0) -> str:
+        """online/away while the dashboard's connection was seen within the grace period, else offline."""
+        if not self.active or self.last_seen_at is None or self.last_seen_at < now() - timedelta(seconds=grace_seconds):
+            return "offline"
+        return self.status
+
+    def touch(self) -> None:
+        Agent.update(last_seen_at=now()).where(Agent.id == self.id).execute()
+
+    def open_chats(self):
+        return ChatSession.select().where(ChatSession.agent == self, ChatSession.status == "assigned")
+
+    @classmethod
+    def by_agent_id(cls, agent_id: str) -> "Agent | None":
+        return cls.get_or_none(cls.agent_id == agent_id)
+
+    @classmethod
+    def seed_defaults(cls, password: str, max_chats: int = 4) -> bool:
+        """Create the four default agents on an empty table; True when created."""
+        if cls.select().exists():
+            return False
+        for agent_id, name, skill, role in DEFAULT_AGENTS:
+            cls.create(agent_id=agent_id, name=name, skills=skill, role=role,
+                       password_hash=hash_password(password), max_chats=max_chats, status="online")
+        return True
+
+
+class ChatSession(BaseModel):
+    token = CharField(unique=True, default=lambda: secrets.token_urlsafe(24))
+    status = CharField(default="bot", index=True)  # bot | waiting | assigned | closed
+    reason = CharField(null=True)
+    skill = CharField(default="general")
+    agent = ForeignKeyField(Agent, null=True, backref="chats", on_delete="SET NULL")
+    priority = IntegerField(default=0)  # requeued chats go back to the head of the queue
+    created_at = DateTimeField(default=now)
+    escalated_at = DateTimeField(null=True)
+    queued_at = DateTimeField(null=True)
+    assigned_at = DateTimeField(null=True)
+    first_response_at = DateTimeField(null=True)
+    closed_at = DateTimeField(null=True)
+    last_visitor_at = DateTimeField(default=now)
+    visitor_typing_at = DateTimeField(null=True)
+    agent_typing_at = DateTimeField(null=True)
+    close_reason = CharField(null=True)  # agent | inactive | abandoned | bot_idle
+    rating = IntegerField(null=True)
+    rating_comment = TextField(null=True)
+    visitor_email = CharField(null=True)
+
+    @classmethod
+    def by_token(cls, token: str | None) -> "ChatSession | None":
+        return cls.get_or_none(cls.token == token) if token else None
+
+    @classmethod
+    def waiting(cls):
+        """The queue: requeued chats first, then longest-waiting first."""
+        return (cls.select().where(cls.status == "waiting")
+                .order_by(cls.priority.desc(), cls.queued_at.asc(), cls.id.asc()))
+
+    def queue_position(self) -> int | None:
+        if self.status != "waiting":
+            return None
+        ids = [s.id for s in ChatSession.waiting().select(ChatSession.id)]
+        return ids.index(self.id) + 1 if self.id in ids else None
+
+    def visible_messages(self):
+        return Message.after(self, 0)
+
+    def transcript(self):
+        """Everything, internal notes included, for the agent's eyes."""
+        return self.messages.order_by(Message.id)
+
+    def visitor_history(self, limit: int = 6) -> list[dict]:
+        """Recent turns for the handoff decision, oldest first."""
+        rows = (self.messages.where(Message.sender.in_(["visitor", "bot"]))
+                .order_by(Message.id.desc()).limit(limit))
+        return [{"sender": m.sender, "text": m.text, "confidence": m.confidence} for m in reversed(list(rows))]
+
+    def last_message_id(self) -> int:
+        return self.messages.select(fn.MAX(Message.id)).scalar() or 0
+
+    def typing(self, who: str, seconds: float = 6.0) -> bool:
+        at = self.agent_typing_at if who == "agent" else self.visitor_typing_at
+        return at is not None and at > now() - timedelta(seconds=seconds)
+
+    def bot_turns(self) -> int:
+        return self.messages.where(Message.sender == "bot").count()
+
+
+class Message(BaseModel):
+    session = ForeignKeyField(ChatSession, backref="messages", on_delete="CASCADE")
+    sender = CharField()  # visitor | bot | agent | system
+    agent = ForeignKeyField(Agent, null=True, on_delete="SET NULL")
+    text = TextField()
+    created_at = DateTimeField(default=now)
+    client_key = CharField(null=True, max_length=64)
+    internal = BooleanField(default=False)
+    confidence = FloatField(null=True)
+    handoff = BooleanField(null=True)
+    reason = CharField(null=True)
+
+    class Meta:
+        indexes = ((("session", "client_key"), True), (("session", "id"), False))
+
+    @classmethod
+    def after(cls, session, last_id: int, internal: bool = False):
+        """What a stream has not sent yet, in order; agent streams also see notes."""
+        query = cls.select().where(cls.session == session, cls.id > last_id)
+        if not internal:
+            query = query.where(cls.internal == False)  # noqa: E712
+        return query.order_by(cls.id)
+
+    @classmethod
+    def add(cls, session, sender: str, text: str, client_key: str | None = None, **fields) -> tuple["Message", bool]:
+        """Store a message once per client key; (message, created)."""
+        if client_key:
+            existing = cls.get_or_none(cls.session == session, cls.client_key == client_key)
+            if existing:
+                return existing, False
+        try:
+            with db.atomic():
+                return cls.create(session=session, sender=sender, text=text, client_key=client_key or None, **fields), True
+        except IntegrityError:
+            if not client_key:
+                raise
+            return cls.get(cls.session == session, cls.client_key == client_key), False
+
+
+class AgentSession(BaseModel):
+    """The assignment history: who did what to which chat, and when."""
+    session = ForeignKeyField(ChatSession, backref="history", on_delete="CASCADE")
+    agent = ForeignKeyField(Agent, null=True, on_delete="SET NULL")
+    action = CharField()  # take | assign | transfer | release | requeue | return_to_bot | close | note
+    target_agent = ForeignKeyField(Agent, null=True, on_delete="SET NULL")
+    note = TextField(null=True)
+    created_at = DateTimeField(default=now)
+
+    @classmethod
+    def record(cls, session, action: str, agent=None, target_agent=None, note: str | None = None):
+        return cls.create(session=session, action=action, agent=agent, target_agent=target_agent, note=note)
+
+
+class SessionAnalytics(BaseModel):
+    """Per-chat figures, written when a chat closes, read by the analytics pages."""
+    session = ForeignKeyField(ChatSession, unique=True, backref="analytics", on_delete="CASCADE")
+    agent = ForeignKeyField(Agent, null=True, on_delete="SET NULL")
+    created_at = DateTimeField()
+    closed_at = DateTimeField(null=True)
+    wait_seconds = FloatField(null=True)
+    first_response_seconds = FloatField(null=True)
+    handle_seconds = FloatField(null=True)
+    bot_turns = IntegerField(default=0)
+    mean_confidence = FloatField(null=True)
+    reason = CharField(null=True)
+    outcome = CharField()  # bot_resolved | human_resolved | abandoned
+    rating = IntegerField(null=True)
+
+    @classmethod
+    def record(cls, chat: ChatSession) -> "SessionAnalytics":
+        """Derive the figures of a closed chat from its stored timestamps and messages."""
+        def seconds(a, b):
+            return (b - a).total_seconds() if a and b else None
+
+        if chat.escalated_at is None:
+            outcome = "bot_resolved"
+        elif chat.assigned_at is None:
+            outcome = "abandoned"
+        else:
+            outcome = "human_resolved"
+        confidence = (Message.select(fn.AVG(Message.confidence))
+                      .where(Message.session == chat, Message.sender == "bot").scalar())
+        values = dict(
+            agent=chat.agent, created_at=chat.created_at, closed_at=chat.closed_at,
+            wait_seconds=seconds(chat.escalated_at, chat.assigned_at),
+            first_response_seconds=seconds(chat.assigned_at, chat.first_response_at),
+            handle_seconds=seconds(chat.assigned_at, chat.closed_at),
+            bot_turns=chat.bot_turns(), mean_confidence=confidence, reason=chat.reason,
+            outcome=outcome, rating=chat.rating,
+        )
+        row = cls.get_or_none(cls.session == chat)
+        if row is None:
+            return cls.create(session=chat, **values)
+        cls.update(**values).where(cls.id == row.id).execute()
+        return row
+
+    @classmethod
+    def recent_wait(cls, limit: int = 20) -> float | None:
+        """Median of the latest waits for a human, for the visitor's estimate."""
+        waits = [s.assigned_at - s.escalated_at for s in
+                 ChatSession.select(ChatSession.escalated_at, ChatSession.assigned_at)
+                 .where(ChatSession.assigned_at.is_null(False), ChatSession.escalated_at.is_null(False))
+                 .order_by(ChatSession.assigned_at.desc()).limit(limit)]
+        return median(w.total_seconds() for w in waits) if waits else None
+
+
+TABLES = [Agent, ChatSession, Message, AgentSession, SessionAnalytics]
+
+
+def create_tables() -> None:
+    db.create_tables(TABLES, safe=True)

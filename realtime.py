@@ -1,0 +1,153 @@
+"""The hub: wake-ups for streams waiting on a session, an agent or the queue; Redis when configured.
+
+The hub never carries messages, only the news that a topic changed: streams read what
+they have not sent from the database, so a lost wake-up costs latency, never data.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections import defaultdict
+from contextlib import contextmanager
+from typing import Iterator
+
+log = logging.getLogger("handoff.realtime")
+
+CHANNEL = "handoff:wake"
+QUEUE = "queue"
+
+
+def session_topic(session_id: int) -> str:
+    return f"session:{session_id}"
+
+
+def agent_topic(agent_pk: int) -> str:
+    return f"agent:{agent_pk}"
+
+
+class Listener:
+    """One stream's wake-up flag, set by any of the topics it listens to."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+
+    async def wait(self, timeout: float) -> bool:
+        """Wait for news or the timeout; True when woken by news."""
+        try:
+            await asyncio.wait_for(self.event.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            self.event.clear()
+        return True
+
+
+class Hub:
+    def __init__(self, redis_url: str = "") -> None:
+        self.redis_url = redis_url
+        self.origin = secrets.token_hex(6)
+        self._listeners: dict[str, set[Listener]] = defaultdict(set)
+        self._redis = None
+        self._task: asyncio.Task | None = None
+        self.redis_ok = not redis_url
+
+    @contextmanager
+    def listen(self, *topics: str) -> Iterator[Listener]:
+        listener = Listener()
+        for topic in topics:
+            self._listeners[topic].add(listener)
+        try:
+            yield listener
+        finally:
+            for topic in topics:
+                group = self._listeners.get(topic)
+                if group is not None:
+                    group.discard(listener)
+                    if not group:
+                        del self._listeners[topic]
+
+    def _wake(self, topics) -> None:
+        for topic in topics:
+            for listener in self._listeners.get(topic, ()):
+                listener.event.set()
+
+    def wake_all(self) -> None:
+        for group in list(self._listeners.values()):
+            for listener in group:
+                listener.event.set()
+
+    @property
+    def stream_count(self) -> int:
+        return len({id(listener) for group in self._listeners.values() for listener in group})
+
+    def notify(self, *topics: str) -> None:
+        """Wake local streams now, and other processes through Redis."""
+        topics = [t for t in topics if t]
+        if not topics:
+            return
+        self._wake(topics)
+        if self._redis is not None:
+            payload = self.origin + " " + " ".join(topics)
+            asyncio.get_running_loop().create_task(self._publish(payload))
+
+    async def _publish(self, payload: str) -> None:
+        try:
+            await self._redis.publish(CHANNEL, payload)
+        except Exception as exc:  # the streams' periodic re-read covers a missed wake-up
+            self.redis_ok = False
+            log.warning("redis publish failed: %s", exc)
+
+    async def start(self) -> None:
+        if not self.redis_url:
+            return
+        import redis.asyncio as redis
+
+        self._redis = redis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=None,
+                                     health_check_interval=10)
+        self._task = asyncio.create_task(self._subscribe())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except BaseException:
+                pass
+        if self._redis is not None:
+            await self._redis.aclose()
+
+    async def _subscribe(self) -> None:
+        delay = 0.2
+        while True:
+            try:
+                pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+                await pubsub.subscribe(CHANNEL)
+                if not self.redis_ok:
+                    log.info("redis back; waking every stream to catch up")
+                    self.wake_all()
+                self.redis_ok = True
+                delay = 0.2
+                async for item in pubsub.listen():
+                    data = item.get("data")
+                    if isinstance(data, bytes):
+                        data = data.decode()
+                    origin, _, topics = (data or "").partition(" ")
+                    if origin != self.origin:
+                        self._wake(topics.split())
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self.redis_ok:
+                    log.warning("redis subscription lost: %s", exc)
+                self.redis_ok = False
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def ping(self) -> bool:
+        if self._redis is None:
+            return True
+        try:
+            return bool(await self._redis.ping())
+        except Exception:
+            return False

@@ -1,0 +1,311 @@
+"""The counsellor's side: login, dashboard, queue, take/transfer/release/close, notes and the live stream."""
+from __future__ import annotations
+
+import secrets
+import time
+
+from sse_starlette import ServerSentEvent
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+import conversation
+from conversation import ChatError
+from models import Agent, ChatSession, Message, check_password, dummy_hash, now
+from realtime import QUEUE, agent_topic
+from routes.common import (clean_text, client_address, client_key, error_fragment, event_stream, render,
+                           render_text, wake)
+from security import csrf_token
+
+
+def _agent_for(session: dict, idle_seconds: float) -> Agent | None:
+    agent = Agent.get_or_none(Agent.id == session.get("agent"))
+    if agent is None or not agent.active or agent.epoch != session.get("agent_epoch"):
+        return None
+    if time.time() - session.get("agent_seen", 0) > idle_seconds:
+        return None
+    return agent
+
+
+async def current_agent(request: Request) -> Agent | None:
+    """The signed-in agent, unless the login expired, was ended elsewhere, or the agent was disabled."""
+    if "agent" not in request.session:
+        return None
+    idle = request.app.state.settings.agent_idle_hours * 3600
+    agent = await run_in_threadpool(_agent_for, request.session, idle)
+    if agent is None:
+        for key in ("agent", "agent_epoch", "agent_seen"):
+            request.session.pop(key, None)
+    elif time.time() - request.session.get("agent_seen", 0) > 60:
+        request.session["agent_seen"] = int(time.time())  # once a minute is enough to track idleness
+    return agent
+
+
+def requires_agent(handler=None, *, page: bool = False, admin: bool = False):
+    """Pages redirect to the login; other requests get 401 (or 403 without the admin role)."""
+    def wrap(handler):
+        async def endpoint(request: Request):
+            agent = await current_agent(request)
+            if agent is None:
+                if page:
+                    return RedirectResponse("/agent/login", status_code=303)
+                return PlainTextResponse("Sign in as an agent first.", status_code=401)
+            if admin and not agent.is_admin:
+                return PlainTextResponse("This needs the admin role.", status_code=403)
+            request.state.agent = agent
+            return await handler(request)
+        endpoint.__name__ = handler.__name__
+        return endpoint
+    return wrap(handler) if handler else wrap
+
+
+async def agent_login_page(request: Request):
+    if await current_agent(request):
+        return RedirectResponse("/agent/dashboard", status_code=303)
+    return render(request, "agent/login.html", error=None, agent_id="")
+
+
+def _verify(agent_id: str, password: str) -> Agent | None:
+    agent = Agent.by_agent_id(agent_id)
+    # Unknown ids still pay for one hash, so timing tells nothing.
+    ok = check_password(password, agent.password_hash if agent else dummy_hash())
+    return agent if agent and ok and agent.active else None
+
+
+async def agent_login(request: Request):
+    form = await request.form()
+    agent_id = str(form.get("agent_id", "")).strip()[:64]
+    password = str(form.get("password", ""))[:256]
+    settings, limits = request.app.state.settings, request.app.state.limits
+    keys = (f"login:id:{agent_id.lower()}", f"login:addr:{client_address(request)}")
+    window = settings.login_window_seconds
+    for key in keys:
+        if await limits.count(key, window) >= settings.login_failures:
+            return render(request, "agent/login.html", status_code=429, agent_id=agent_id,
+                          error="Too many failed sign-ins. Wait 15 minutes and try again.",
+                          headers={"Retry-After": str(int(window))})
+    agent = await run_in_threadpool(_verify, agent_id, password)
+    if agent is None:
+        for key in keys:
+            await limits.hit(key, window)
+        return render(request, "agent/login.html", status_code=400, agent_id=agent_id,
+                      error="That agent ID and password don't match.")
+    await limits.clear(keys[0], window)
+    # A fresh session on sign-in: nothing from before (a planted token included) survives it.
+    request.session.clear()
+    request.session.update(agent=agent.id, agent_epoch=agent.epoch, agent_seen=int(time.time()))
+    csrf_token(request.session)
+    await run_in_threadpool(agent.touch)
+    return RedirectResponse("/agent/dashboard", status_code=303)
+
+
+@requires_agent
+async def agent_logout(request: Request):
+    agent: Agent = request.state.agent
+    await run_in_threadpool(lambda: Agent.update(epoch=Agent.epoch + 1, last_seen_at=None)
+                            .where(Agent.id == agent.id).execute())
+    request.session.clear()
+    wake(request, await run_in_threadpool(conversation.requeue_dropped, 0))
+    return RedirectResponse("/agent/login", status_code=303)
+
+
+def dashboard_context(agent: Agent, grace: float) -> dict:
+    chats = list(agent.open_chats().order_by(ChatSession.assigned_at))
+    return {
+        "agent": agent,
+        "presence": agent.presence(grace),
+        "queue": list(ChatSession.waiting()),
+        "chats": [(chat, list(chat.transcript())) for chat in chats],
+        "colleagues": [a for a in Agent.select().where(Agent.active == True, Agent.id != agent.id)],  # noqa: E712
+        "now": now(),
+    }
+
+
+@requires_agent(page=True)
+async def agent_dashboard(request: Request):
+    agent = request.state.agent
+    context = await run_in_threadpool(dashboard_context, agent, request.app.state.settings.presence_grace_seconds)
+    return render(request, "agent/dashboard.html", **context)
+
+
+async def _act(request: Request, action, *args):
+    """Run a chat action, wake whoever it concerns, answer with the agent's chats or a readable error."""
+    try:
+        outcome = await run_in_threadpool(action, *args)
+    except ChatError as error:
+        return error_fragment(request, error)
+    wake(request, outcome)
+    agent = request.state.agent
+    context = await run_in_threadpool(dashboard_context, agent, request.app.state.settings.presence_grace_seconds)
+    return render(request, "agent/_chats.html", **context)
+
+
+def _chat_id(request: Request) -> int:
+    return int(request.path_params["chat_id"])
+
+
+@requires_agent
+async def agent_take(request: Request):
+    chat = await run_in_threadpool(ChatSession.get_or_none, ChatSession.id == _chat_id(request))
+    if chat is None:
+        return error_fragment(request, "No such chat.", 404)
+    return await _act(request, conversation.take, chat, request.state.agent)
+
+
+async def _post_text(request: Request, internal: bool):
+    form = await request.form()
+    text, problem = clean_text(form.get("text"), request.app.state.settings.max_message_chars)
+    chat_id = _chat_id(request)
+    template = "agent/_note_form.html" if internal else "agent/_message_form.html"
+    if problem:
+        return render(request, template, status_code=400, chat_id=chat_id, error=problem, text=text)
+    try:
+        outcome = await run_in_threadpool(conversation.agent_message, chat_id, request.state.agent, text,
+                                          client_key(form), internal)
+    except ChatError as error:
+        return error_fragment(request, error)
+    wake(request, outcome)
+    return render(request, template, status_code=201 if outcome.created else 200, chat_id=chat_id, text="",
+                  headers={"X-Message-Id": str(outcome.message.id)})
+
+
+@requires_agent
+async def agent_message(request: Request):
+    return await _post_text(request, internal=False)
+
+
+@requires_agent
+async def agent_note(request: Request):
+    return await _post_text(request, internal=True)
+
+
+@requires_agent
+async def agent_transfer(request: Request):
+    form = await request.form()
+    target_id = str(form.get("agent_id", ""))
+    note = str(form.get("note", "")).strip()[:500]
+    skill = None
+    target = None
+    if target_id.startswith("skill:"):
+        skill = target_id.split(":", 1)[1]
+    else:
+        target = await run_in_threadpool(Agent.by_agent_id, target_id)
+        if target is None:
+            return error_fragment(request, "Choose a counsellor to transfer to.", 400)
+    return await _act(request, conversation.transfer, _chat_id(request), request.state.agent, target, skill, note)
+
+
+@requires_agent
+async def agent_release(request: Request):
+    return await _act(request, conversation.return_to_bot, _chat_id(request), request.state.agent)
+
+
+@requires_agent
+async def agent_close(request: Request):
+    form = await request.form()
+    note = str(form.get("note", "")).strip()[:1000]
+
+    def close():
+        chat = conversation.own(_chat_id(request), request.state.agent)
+        return conversation.close(chat, request.state.agent, note)
+
+    return await _act(request, close)
+
+
+@requires_agent
+async def agent_typing(request: Request):
+    try:
+        chat = await run_in_threadpool(conversation.own, _chat_id(request), request.state.agent)
+    except ChatError as error:
+        return error_fragment(request, error)
+    wake(request, await run_in_threadpool(conversation.typing, chat, "agent"))
+    return Response(status_code=204)
+
+
+@requires_agent
+async def agent_set_status(request: Request):
+    form = await request.form()
+    status = form.get("status")
+    if status not in ("online", "away"):
+        return error_fragment(request, "Choose online or away.", 400)
+    agent = request.state.agent
+    await run_in_threadpool(lambda: Agent.update(status=status).where(Agent.id == agent.id).execute())
+    if status == "online":
+        wake(request, await run_in_threadpool(conversation.auto_assign,
+                                              request.app.state.settings.presence_grace_seconds))
+    agent = await run_in_threadpool(Agent.get_by_id, agent.id)
+    return render(request, "agent/_presence.html", agent=agent, presence=status)
+
+
+def _agent_news(agent_pk: int, known: dict[int, int] | None, grace: float):
+    """What changed for this agent since the stream last looked: chats, their messages, the queue."""
+    agent = Agent.get_by_id(agent_pk)
+    agent.touch()
+    chats = list(agent.open_chats().order_by(ChatSession.assigned_at))
+    ids = {c.id for c in chats}
+    if known is None or ids != set(known):
+        context = dashboard_context(agent, grace)
+        known = {chat.id: (messages[-1].id if messages else 0) for chat, messages in context["chats"]}
+        return context, [], known, chats
+    messages = []
+    if ids:
+        floor = min(known.values())
+        for message in (Message.select().where(Message.session.in_(list(ids)), Message.id > floor)
+                        .order_by(Message.id)):
+            if message.id > known[message.session_id]:
+                messages.append(message)
+                known[message.session_id] = message.id
+    return {"queue": list(ChatSession.waiting()), "now": now(), "agent": agent}, messages, known, chats
+
+
+@requires_agent
+async def agent_events(request: Request):
+    settings, hub = request.app.state.settings, request.app.state.hub
+    agent: Agent = request.state.agent
+    beat = min(settings.ping_seconds, settings.presence_grace_seconds / 3)
+
+    async def events():
+        known, queue_html, typing_shown = None, None, {}
+        wake(request, await run_in_threadpool(conversation.auto_assign, settings.presence_grace_seconds))
+        with hub.listen(agent_topic(agent.id), QUEUE) as listener:
+            yield ServerSentEvent(comment="connected", retry=3000)
+            while True:
+                context, messages, fresh, chats = await run_in_threadpool(
+                    _agent_news, agent.id, known, settings.presence_grace_seconds)
+                if known is None or set(fresh) != set(known):
+                    yield ServerSentEvent(data=render_text(request, "agent/_chats_event.html", **context))
+                    typing_shown = {}
+                known = fresh
+                for message in messages:
+                    yield ServerSentEvent(data=render_text(request, "agent/_message_event.html", message=message),
+                                          id=str(message.id))
+                typing = {chat.id: chat.typing("visitor") for chat in chats}
+                if typing != typing_shown:
+                    typing_shown = typing
+                    yield ServerSentEvent(data=render_text(request, "agent/_typing_event.html", chats=chats,
+                                                           typing=typing))
+                html = render_text(request, "agent/_queue_event.html", **context)
+                if html != queue_html:
+                    queue_html = html
+                    yield ServerSentEvent(data=html)
+                await listener.wait(min(beat, 6.0) if any(typing.values()) else beat)
+
+    return event_stream(request, events())
+
+
+routes = [
+    Route("/agent/login", agent_login_page, name="agent_login_page"),
+    Route("/agent/login", agent_login, methods=["POST"], name="agent_login"),
+    Route("/agent/logout", agent_logout, methods=["POST"], name="agent_logout"),
+    Route("/agent/dashboard", agent_dashboard, name="agent_dashboard"),
+    Route("/agent/events", agent_events, name="agent_events"),
+    Route("/agent/status", agent_set_status, methods=["POST"], name="agent_set_status"),
+    Route("/agent/sessions/{chat_id:int}/take", agent_take, methods=["POST"], name="agent_take"),
+    Route("/agent/sessions/{chat_id:int}/messages", agent_message, methods=["POST"], name="agent_message"),
+    Route("/agent/sessions/{chat_id:int}/notes", agent_note, methods=["POST"], name="agent_note"),
+    Route("/agent/sessions/{chat_id:int}/transfer", agent_transfer, methods=["POST"], name="agent_transfer"),
+    Route("/agent/sessions/{chat_id:int}/release", agent_release, methods=["POST"], name="agent_release"),
+    Route("/agent/sessions/{chat_id:int}/close", agent_close, methods=["POST"], name="agent_close"),
+    Route("/agent/sessions/{chat_id:int}/typing", agent_typing, methods=["POST"], name="agent_typing"),
+]

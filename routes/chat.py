@@ -1,0 +1,192 @@
+"""The visitor's side: chat page, messages, handoff, typing, rating and the live stream."""
+from __future__ import annotations
+
+import secrets
+from collections import Counter as Tally
+
+from sse_starlette import ServerSentEvent
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+import conversation
+from conversation import ChatError
+from models import ChatSession, Message, SessionAnalytics
+from realtime import QUEUE, session_topic
+from routes.common import (clean_text, client_address, client_key, error_fragment, event_stream,
+                           last_event_id, render, render_text, wake)
+
+_open_streams: Tally = Tally()  # per chat, in this process
+
+
+def _current(request: Request) -> ChatSession | None:
+    return ChatSession.by_token(request.session.get("chat"))
+
+
+async def current_chat(request: Request, create: bool = False) -> ChatSession | None:
+    """The visitor's own chat, found only through the token in their signed cookie."""
+    chat = await run_in_threadpool(_current, request)
+    if chat is None and create:
+        chat = await run_in_threadpool(ChatSession.create)
+        request.session["chat"] = chat.token
+    return chat
+
+
+def status_context(chat: ChatSession) -> dict:
+    """Everything the visitor's status line shows."""
+    context = {"chat": chat, "position": chat.queue_position(), "agent_name": None, "typing": False,
+               "estimate": None}
+    if chat.status == "assigned" and chat.agent:
+        context["agent_name"] = chat.agent.name
+        context["typing"] = chat.typing("agent")
+    if chat.status == "waiting":
+        wait = SessionAnalytics.recent_wait()
+        context["estimate"] = max(1, round(wait / 60)) if wait else None
+    return context
+
+
+async def chat_page(request: Request):
+    chat = await current_chat(request, create=True)
+
+    def load():
+        messages = list(chat.visible_messages())
+        return messages, status_context(chat)
+
+    messages, status = await run_in_threadpool(load)
+    after = messages[-1].id if messages else 0
+    return render(request, "chat/page.html", messages=messages, after=after, key=secrets.token_hex(8), **status)
+
+
+async def _limited(request: Request, chat: ChatSession) -> str | None:
+    """A readable notice when this visitor, or their address, sends too much."""
+    settings, limits = request.app.state.settings, request.app.state.limits
+    if await limits.over(f"chat:{chat.id}", settings.visitor_rate, settings.visitor_rate_seconds):
+        return "You're sending messages very quickly. Please wait a few seconds and try again."
+    if await limits.over(f"addr:{client_address(request)}", settings.address_rate, settings.address_rate_seconds):
+        return "Too many messages from your network right now. Please try again in a minute."
+    return None
+
+
+async def chat_post_message(request: Request):
+    chat = await current_chat(request)
+    if chat is None:
+        return PlainTextResponse("Your chat session has expired. Reload the page.", status_code=403)
+    form = await request.form()
+    text, problem = clean_text(form.get("text"), request.app.state.settings.max_message_chars)
+    if problem:
+        return render(request, "chat/_form.html", status_code=400, error=problem, text=text, key=form.get("client_key"))
+    notice = await _limited(request, chat)
+    if notice:
+        return render(request, "chat/_form.html", status_code=429, error=notice, text=text,
+                      key=form.get("client_key"), headers={"Retry-After": "10"})
+    try:
+        outcome = await run_in_threadpool(conversation.visitor_message, chat, text, client_key(form))
+    except ChatError as error:
+        return render(request, "chat/_form.html", status_code=error.status, error=error.message, text=text,
+                      key=form.get("client_key"))
+    wake(request, outcome)
+    return render(request, "chat/_form.html", status_code=201 if outcome.created else 200,
+                  text="", key=secrets.token_hex(8), headers={"X-Message-Id": str(outcome.message.id)})
+
+
+async def chat_handoff(request: Request):
+    chat = await current_chat(request)
+    if chat is None:
+        return PlainTextResponse("Your chat session has expired. Reload the page.", status_code=403)
+    try:
+        outcome = await run_in_threadpool(conversation.request_human, chat)
+    except ChatError as error:
+        return error_fragment(request, error)
+    wake(request, outcome)
+    return Response(status_code=204)
+
+
+async def chat_typing(request: Request):
+    chat = await current_chat(request)
+    if chat is None:
+        return Response(status_code=403)
+    if chat.status == "assigned":
+        wake(request, await run_in_threadpool(conversation.typing, chat, "visitor"))
+    return Response(status_code=204)
+
+
+async def chat_rating(request: Request):
+    chat = await current_chat(request)
+    if chat is None:
+        return PlainTextResponse("Your chat session has expired. Reload the page.", status_code=403)
+    form = await request.form()
+    score = str(form.get("score", ""))
+    comment = str(form.get("comment", ""))[:1000].strip()
+    if score not in {"1", "2", "3", "4", "5"}:
+        return error_fragment(request, "Choose a rating from 1 to 5.", 400)
+    try:
+        outcome = await run_in_threadpool(conversation.rate, chat, int(score), comment)
+    except ChatError as error:
+        return error_fragment(request, error)
+    wake(request, outcome)
+    chat = await current_chat(request)
+    return render(request, "chat/_status.html", **await run_in_threadpool(status_context, chat))
+
+
+async def chat_new(request: Request):
+    """Start over with a fresh chat; an open one is closed first so no agent waits on it."""
+    chat = await current_chat(request)
+    if chat is not None and chat.status != "closed":
+        wake(request, await run_in_threadpool(conversation.close, chat, None, "", "visitor",
+                                              "The visitor started a new chat."))
+    request.session.pop("chat", None)
+    return RedirectResponse("/", status_code=303)
+
+
+def _news(chat_id: int, last: int) -> tuple[list[Message], dict]:
+    chat = ChatSession.get_by_id(chat_id)
+    return list(Message.after(chat, last)), status_context(chat)
+
+
+async def chat_events(request: Request):
+    chat = await current_chat(request)
+    if chat is None:
+        return PlainTextResponse("No chat for this browser. Reload the page.", status_code=403)
+    settings, hub = request.app.state.settings, request.app.state.hub
+    if _open_streams[chat.id] >= settings.max_streams_per_visitor:
+        return PlainTextResponse("Too many open chat windows. Close one and reload.", status_code=429)
+    start = last_event_id(request, default=-1)
+    if start < 0:
+        start = await run_in_threadpool(chat.last_message_id)
+
+    async def events():
+        last, shown = start, None
+        _open_streams[chat.id] += 1
+        try:
+            with hub.listen(session_topic(chat.id), QUEUE) as listener:
+                yield ServerSentEvent(comment="connected", retry=3000)
+                while True:
+                    messages, status = await run_in_threadpool(_news, chat.id, last)
+                    for message in messages:
+                        html = render_text(request, "chat/_message_event.html", message=message)
+                        yield ServerSentEvent(data=html, id=str(message.id))
+                        last = message.id
+                    key = (status["chat"].status, status["position"], status["agent_name"], status["typing"],
+                           status["chat"].rating, status["estimate"])
+                    if key != shown:
+                        shown = key
+                        yield ServerSentEvent(data=render_text(request, "chat/_status_event.html", **status))
+                    await listener.wait(6.0 if status["typing"] else settings.ping_seconds)
+        finally:
+            _open_streams[chat.id] -= 1
+            if not _open_streams[chat.id]:
+                del _open_streams[chat.id]
+
+    return event_stream(request, events())
+
+
+routes = [
+    Route("/", chat_page, name="chat_page"),
+    Route("/chat/messages", chat_post_message, methods=["POST"], name="chat_post_message"),
+    Route("/chat/handoff", chat_handoff, methods=["POST"], name="chat_handoff"),
+    Route("/chat/typing", chat_typing, methods=["POST"], name="chat_typing"),
+    Route("/chat/rating", chat_rating, methods=["POST"], name="chat_rating"),
+    Route("/chat/new", chat_new, methods=["POST"], name="chat_new"),
+    Route("/chat/events", chat_events, name="chat_events"),
+]

@@ -1,0 +1,65 @@
+"""What every area's routes share: rendering, the client's address, form text, SSE responses."""
+from __future__ import annotations
+
+from sse_starlette import EventSourceResponse
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from conversation import ChatError, Outcome
+
+
+def render(request: Request, template: str, status_code: int = 200, headers: dict | None = None,
+           **context) -> HTMLResponse:
+    return request.app.state.templates.TemplateResponse(
+        request, template, context, status_code=status_code, headers=headers)
+
+
+def render_text(request: Request, template: str, **context) -> str:
+    """A fragment as a string, for SSE events."""
+    env = request.app.state.templates.env
+    return env.get_template(template).render(request=request, **context)
+
+
+def error_fragment(request: Request, error: ChatError | str, status_code: int = 409) -> HTMLResponse:
+    """A readable error shown in the page's alert area, whatever the request's own target."""
+    if isinstance(error, ChatError):
+        error, status_code = error.message, error.status
+    return render(request, "_alert.html", status_code=status_code, message=error,
+                  headers={"HX-Retarget": "#alert", "HX-Reswap": "innerHTML"})
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def clean_text(value, limit: int) -> tuple[str, str | None]:
+    """Trimmed text and a readable problem, if any."""
+    text = (value if isinstance(value, str) else "").strip()
+    if not text:
+        return text, "Please write a message first."
+    if len(text) > limit:
+        return text, f"Messages can be at most {limit} characters; this one has {len(text)}."
+    return text, None
+
+
+def client_key(form) -> str | None:
+    key = form.get("client_key")
+    return key[:64] if isinstance(key, str) and key.strip() else None
+
+
+def last_event_id(request: Request, default: int) -> int:
+    """Where a stream resumes: Last-Event-ID, then ?after=, then the given default."""
+    for raw in (request.headers.get("last-event-id"), request.query_params.get("after")):
+        if raw and raw.strip().isdigit():
+            return int(raw.strip())
+    return default
+
+
+def event_stream(request: Request, events) -> EventSourceResponse:
+    settings = request.app.state.settings
+    return EventSourceResponse(events, ping=settings.ping_seconds, send_timeout=settings.send_timeout_seconds,
+                               headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+def wake(request: Request, outcome: Outcome) -> None:
+    request.app.state.hub.notify(*outcome.topics)

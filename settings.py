@@ -1,0 +1,61 @@
+"""Handoff settings: one frozen dataclass read from HANDOFF_* environment variables."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///handoff.db"
+    redis_url: str = ""
+    secret_key: str = ""
+    agent_password: str = ""
+    api_token: str = ""
+    webhook_url: str = ""
+    smtp_url: str = ""
+    https: bool = False
+    # Real time
+    ping_seconds: float = 15.0
+    send_timeout_seconds: float = 30.0
+    max_streams_per_visitor: int = 5
+    # Limits
+    max_message_chars: int = 2000
+    max_body_bytes: int = 65536
+    visitor_rate: int = 10
+    visitor_rate_seconds: float = 10.0
+    address_rate: int = 300
+    address_rate_seconds: float = 60.0
+    login_failures: int = 10
+    login_window_seconds: float = 900.0
+    # Agents and chats
+    agent_idle_hours: float = 12.0
+    presence_grace_seconds: float = 60.0
+    inactivity_close_minutes: float = 15.0
+    bot_close_hours: float = 24.0
+    default_max_chats: int = 4
+    office_hours: str = ""  # e.g. "mon-fri 09:00-18:00, sat 10:00-14:00"; empty means always open
+    timezone: str = "UTC"
+    wait_alert_minutes: float = 5.0
+    sweep_seconds: float = 5.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "Settings":
+        """Read every field from HANDOFF_<FIELD>; keyword overrides win."""
+        env = os.environ if env is None else env
+        values = {}
+        for f in fields(cls):
+            raw = env.get("HANDOFF_" + f.name.upper())
+            if raw is None:
+                continue
+            if f.type == "bool":
+                values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
+            elif f.type == "int":
+                values[f.name] = int(raw)
+            elif f.type == "float":
+                values[f.name] = float(raw)
+            else:
+                values[f.name] = raw
+        values.update(overrides)
+        return cls(**values)

@@ -1,0 +1,146 @@
+"""Shared fixtures: an app on a temporary database, logged-in clients, and a real uvicorn server."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app import create_app  # noqa: E402
+from settings import Settings  # noqa: E402
+
+PASSWORD = "correct-horse-battery"
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'<meta name="csrf-token" content="([^"]+)"', html).group(1)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(database_url=f"sqlite:///{tmp_path}/handoff.db", secret_key="test-secret",
+                    agent_password=PASSWORD, sweep_seconds=3600)
+
+
+@pytest.fixture
+def app(settings):
+    return create_app(settings)
+
+
+class Browser:
+    """A TestClient that remembers the page's CSRF token and sends it with every POST."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+        self.token = ""
+
+    def get(self, url: str, **kwargs):
+        response = self.client.get(url, **kwargs)
+        if "csrf-token" in response.text:
+            self.token = csrf_of(response.text)
+        return response
+
+    def post(self, url: str, data: dict | None = None, **kwargs):
+        headers = {"X-CSRF-Token": self.token, **kwargs.pop("headers", {})}
+        return self.client.post(url, data=data or {}, headers=headers, **kwargs)
+
+    def say(self, text: str, **extra):
+        return self.post("/chat/messages", {"text": text, **extra})
+
+
+@pytest.fixture
+def visitor(app):
+    with TestClient(app) as client:
+        browser = Browser(client)
+        browser.get("/")
+        yield browser
+
+
+def login(app, agent_id: str = "agent_001") -> Browser:
+    browser = Browser(TestClient(app))
+    browser.client.__enter__()
+    browser.get("/agent/login")
+    response = browser.post("/agent/login", {"agent_id": agent_id, "password": PASSWORD}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    browser.get("/agent/dashboard")
+    return browser
+
+
+@pytest.fixture
+def agent(app):
+    browser = login(app, "agent_001")
+    yield browser
+    browser.client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def other_agent(app):
+    browser = login(app, "agent_002")
+    yield browser
+    browser.client.__exit__(None, None, None)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """A real `uvicorn app:app` in its own process, restartable on the same database."""
+
+    def __init__(self, tmp_path: Path, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "HANDOFF_DATABASE_URL": f"sqlite:///{tmp_path}/live.db",
+                    "HANDOFF_SECRET_KEY": "live-secret", "HANDOFF_AGENT_PASSWORD": PASSWORD,
+                    "HANDOFF_PING_SECONDS": "2", **env}
+        self.log = open(tmp_path / f"uvicorn-{self.port}.log", "ab")
+        self.process: subprocess.Popen | None = None
+
+    def start(self, workers: int = 1) -> "Server":
+        args = [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", str(self.port),
+                "--log-level", "warning", "--timeout-graceful-shutdown", "3"]
+        if workers > 1:
+            args += ["--workers", str(workers)]
+        self.process = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=self.log, stderr=self.log,
+                                        start_new_session=True)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            if self.process.poll() is not None:
+                raise RuntimeError(f"uvicorn exited with {self.process.returncode}")
+            time.sleep(0.1)
+        raise RuntimeError("uvicorn did not start")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> int:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        return self.process.returncode if self.process else 0
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    server = Server(tmp_path).start()
+    yield server
+    server.stop()
