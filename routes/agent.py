@@ -267,6 +267,7 @@ async def agent_events(request: Request):
 
     async def events():
         known, queue_html, typing_shown = None, None, {}
+        await run_in_threadpool(agent.touch)
         wake(request, await run_in_threadpool(conversation.auto_assign, settings.presence_grace_seconds))
         with hub.listen(agent_topic(agent.id), QUEUE) as listener:
             yield ServerSentEvent(comment="connected", retry=3000)

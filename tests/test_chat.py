@@ -1,0 +1,73 @@
+"""The visitor's routes."""
+import pytest
+
+from models import ChatSession, Message
+
+
+def test_chat_page_has_the_contract(visitor):
+    html = visitor.get("/").text
+    for part in ('<meta name="csrf-token"', ">Message</label>", ">Send</button>", "Talk to a human",
+                 'hx-sse:connect="/chat/events?after=0"', "/static/vendor/htmx.min.js"):
+        assert part in html
+
+
+def test_a_question_gets_a_bot_answer(visitor):
+    response = visitor.say("How much does it cost to study in Germany?")
+    assert response.status_code == 201
+    chat = ChatSession.get()
+    senders = [m.sender for m in chat.visible_messages()]
+    assert senders == ["visitor", "bot"] and chat.status == "bot"
+
+
+@pytest.mark.parametrize("text, status", [("", 400), ("   ", 400), ("x" * 2001, 400), ("x" * 2000, 201)])
+def test_message_length_is_checked(visitor, text, status):
+    response = visitor.say(text)
+    assert response.status_code == status
+    assert Message.select().where(Message.sender == "visitor").count() == (1 if status == 201 else 0)
+
+
+def test_error_keeps_what_the_visitor_wrote(visitor):
+    response = visitor.say("y" * 2001)
+    assert "at most 2000 characters" in response.text and "y" * 2001 in response.text
+
+
+def test_asking_for_a_human_joins_the_queue_and_the_bot_stops(visitor):
+    visitor.say("I want to talk to a human")
+    chat = ChatSession.get()
+    assert chat.status == "waiting" and chat.reason == "requested"
+    visitor.say("Are you there?")
+    assert [m.sender for m in chat.visible_messages()][-1] == "visitor"
+    assert "number 1" in visitor.get("/").text
+
+
+def test_talk_to_a_human_button(visitor):
+    assert visitor.post("/chat/handoff").status_code == 204
+    page = visitor.get("/").text
+    assert "You&#39;re now in the queue" in page or "You're now in the queue" in page
+
+
+def test_retried_post_with_client_key_is_stored_once(visitor):
+    codes = [visitor.say("Is IELTS needed for Canada?", client_key="abc123").status_code for _ in range(3)]
+    assert codes == [201, 200, 200]
+    assert Message.select().where(Message.sender == "visitor").count() == 1
+
+
+def test_rating_only_after_close_and_once(visitor, agent):
+    visitor.post("/chat/handoff")
+    chat = ChatSession.get()
+    assert visitor.post("/chat/rating", {"score": "5"}).status_code == 409
+    agent.post(f"/agent/sessions/{chat.id}/take")
+    agent.post(f"/agent/sessions/{chat.id}/close")
+    assert visitor.post("/chat/rating", {"score": "9"}).status_code == 400
+    assert visitor.post("/chat/rating", {"score": "4", "comment": "helpful"}).status_code == 200
+    assert visitor.post("/chat/rating", {"score": "1"}).status_code == 409
+    assert ChatSession.get().rating == 4
+
+
+def test_new_chat_after_close(visitor, agent):
+    visitor.post("/chat/handoff")
+    first = ChatSession.get()
+    visitor.post("/chat/new", follow_redirects=False)
+    assert ChatSession.get_by_id(first.id).status == "closed"
+    visitor.get("/")
+    assert ChatSession.select().count() == 2

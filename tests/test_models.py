@@ -1,0 +1,49 @@
+"""Models and their queries."""
+import pytest
+
+import models
+from models import Agent, ChatSession, Message, check_password, hash_password
+
+
+def test_default_agents_are_seeded_with_hashed_passwords(app):
+    agents = {a.agent_id: a for a in Agent.select()}
+    assert set(agents) == {"agent_001", "agent_002", "agent_003", "agent_004"}
+    assert agents["agent_002"].name == "Michael Chen" and agents["agent_002"].skill_list == ["us"]
+    assert all(a.password_hash.startswith("scrypt$") and "correct-horse" not in a.password_hash for a in agents.values())
+
+
+@pytest.mark.parametrize("attempt, ok", [("s3cret-pass", True), ("s3cret-pasS", False), ("", False)])
+def test_password_check(attempt, ok):
+    assert check_password(attempt, hash_password("s3cret-pass")) is ok
+
+
+def test_message_after_skips_internal_notes_for_visitors(app):
+    chat = ChatSession.create()
+    first, _ = Message.add(chat, "visitor", "hello")
+    Message.add(chat, "agent", "note", internal=True)
+    last, _ = Message.add(chat, "agent", "hi")
+    assert [m.id for m in Message.after(chat, 0)] == [first.id, last.id]
+    assert [m.text for m in Message.after(chat, first.id, internal=True)] == ["note", "hi"]
+
+
+def test_client_key_stores_a_message_once(app):
+    chat = ChatSession.create()
+    one, created = Message.add(chat, "visitor", "hello", client_key="k1")
+    two, again = Message.add(chat, "visitor", "hello", client_key="k1")
+    assert created and not again and one.id == two.id and chat.messages.count() == 1
+
+
+def test_queue_is_requeued_first_then_longest_waiting(app):
+    stamp = models.now()
+    old = ChatSession.create(status="waiting", queued_at=stamp.replace(year=stamp.year - 1))
+    new = ChatSession.create(status="waiting", queued_at=stamp)
+    back = ChatSession.create(status="waiting", queued_at=stamp, priority=1)
+    assert [c.id for c in ChatSession.waiting()] == [back.id, old.id, new.id]
+    assert (back.queue_position(), old.queue_position(), new.queue_position()) == (1, 2, 3)
+
+
+def test_presence_is_offline_without_a_recent_connection(app):
+    agent = Agent.by_agent_id("agent_001")
+    assert agent.presence() == "offline"
+    agent.touch()
+    assert Agent.by_agent_id("agent_001").presence() == "online"
