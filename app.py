@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 import conversation
+import migrations
 import models
 from limits import Counter
 from realtime import Hub
@@ -43,11 +44,13 @@ def secret_key(settings: Settings) -> str:
 
 def init_database(settings: Settings) -> None:
     models.db.initialize(models.open_database(settings.database_url))
-    models.create_tables()
-    password = settings.agent_password or secrets.token_urlsafe(12)
-    if models.Agent.seed_defaults(password, settings.default_max_chats) and not settings.agent_password:
-        log.warning("Created the default agents agent_001..agent_004 with the password: %s "
-                    "(set HANDOFF_AGENT_PASSWORD to choose it; this is shown once)", password)
+    # Tables, upgrades and the default agents, one worker at a time.
+    with migrations.exclusive(models.db.obj):
+        migrations.upgrade()
+        password = settings.agent_password or secrets.token_urlsafe(12)
+        if models.Agent.seed_defaults(password, settings.default_max_chats) and not settings.agent_password:
+            log.warning("Created the default agents agent_001..agent_004 with the password: %s "
+                        "(set HANDOFF_AGENT_PASSWORD to choose it; this is shown once)", password)
 
 
 async def healthz(request):

@@ -8,7 +8,9 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -36,6 +38,24 @@ def settings(tmp_path) -> Settings:
 @pytest.fixture
 def app(settings):
     return create_app(settings)
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh PostgreSQL database of its own (dropped after), when HANDOFF_TEST_DATABASE_URL is set."""
+    base = os.environ.get("HANDOFF_TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("HANDOFF_TEST_DATABASE_URL is not set")
+    import psycopg
+    name = f"handoff_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(base, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield urlunsplit(urlsplit(base)._replace(path="/" + name))
+    import models
+    if hasattr(models.db.obj, "close_all"):
+        models.db.obj.close_all()
+    with psycopg.connect(base, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class Browser:
