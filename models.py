@@ -48,7 +48,9 @@ def open_database(url: str):
     """Connect to SQLite (WAL, busy timeout) or PostgreSQL from a database URL."""
     if url.startswith("sqlite"):
         pragmas = {"journal_mode": "wal", "busy_timeout": 5000, "synchronous": "normal", "foreign_keys": 1}
-        return connect(url, pragmas=pragmas)
+        # IMMEDIATE takes the write lock at BEGIN, where the busy timeout applies; a deferred
+        # transaction that reads first fails at once with "database is locked" when another writer won.
+        return connect(url, pragmas=pragmas, lock_type="IMMEDIATE")
     if url.startswith("postgres"):
         url = url.replace("postgresql://", "postgresext+pool://", 1).replace("postgres://", "postgresext+pool://", 1)
         return connect(url, max_connections=32, stale_timeout=300, autorollback=True)
