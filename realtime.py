@@ -14,7 +14,7 @@ from typing import Iterator
 
 log = logging.getLogger("handoff.realtime")
 
-CHANNEL = "handoff:wake"
+CHANNEL = "wake"  # after the deployment's prefix
 QUEUE = "queue"
 
 
@@ -44,8 +44,9 @@ class Listener:
 
 
 class Hub:
-    def __init__(self, redis_url: str = "") -> None:
+    def __init__(self, redis_url: str = "", prefix: str = "handoff:") -> None:
         self.redis_url = redis_url
+        self.channel = prefix + CHANNEL
         self.origin = secrets.token_hex(6)
         self._listeners: dict[str, set[Listener]] = defaultdict(set)
         self._redis = None
@@ -93,7 +94,7 @@ class Hub:
 
     async def _publish(self, payload: str) -> None:
         try:
-            await self._redis.publish(CHANNEL, payload)
+            await self._redis.publish(self.channel, payload)
         except Exception as exc:  # the streams' periodic re-read covers a missed wake-up
             self.redis_ok = False
             log.warning("redis publish failed: %s", exc)
@@ -122,7 +123,7 @@ class Hub:
         while True:
             try:
                 pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-                await pubsub.subscribe(CHANNEL)
+                await pubsub.subscribe(self.channel)
                 if not self.redis_ok:
                     log.info("redis back; waking every stream to catch up")
                     self.wake_all()

@@ -10,6 +10,7 @@ from typing import Mapping
 class Settings:
     database_url: str = "sqlite:///handoff.db"
     redis_url: str = ""
+    redis_prefix: str = "handoff:"  # keys and channel; lets several deployments share one Redis
     secret_key: str = ""
     agent_password: str = ""
     api_token: str = ""
