@@ -148,6 +148,32 @@ class Server:
             time.sleep(0.1)
         raise RuntimeError("uvicorn did not start")
 
+    def workers(self) -> dict[int, set[int]]:
+        """Each worker's pid and the client ports of the connections it holds (read from Linux /proc)."""
+        held: dict[str, int] = {}  # socket inode -> client port, for connections to our port
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            for line in Path(table).read_text().splitlines()[1:]:
+                cols = line.split()
+                if cols[3] == "01" and int(cols[1].rsplit(":", 1)[1], 16) == self.port:
+                    held[cols[9]] = int(cols[2].rsplit(":", 1)[1], 16)
+        found = {}
+        for proc in Path("/proc").iterdir():
+            try:
+                if not proc.name.isdigit() or int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) != self.process.pid:
+                    continue
+                if b"resource_tracker" in (proc / "cmdline").read_bytes():
+                    continue
+                inodes = [os.readlink(fd)[8:-1] for fd in (proc / "fd").iterdir()]
+            except (OSError, ValueError):
+                continue
+            found[int(proc.name)] = {held[i] for i in inodes if i in held}
+        return found or {self.process.pid: set(held.values())}
+
+    def worker_of(self, response: httpx.Response) -> int:
+        """The pid of the worker that holds this response's connection."""
+        port = response.extensions["network_stream"].get_extra_info("client_addr")[1]
+        return next(pid for pid, ports in self.workers().items() if port in ports)
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> int:
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, sig)
