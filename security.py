@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,6 +26,19 @@ def csrf_token(session: dict) -> str:
     if not token:
         token = session["csrf"] = secrets.token_urlsafe(32)
     return token
+
+
+def _readable(content_type: str, body: bytes) -> bool:
+    """Form bodies must be UTF-8, percent-escapes included; the form parser would otherwise store mojibake."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    try:
+        if kind == "application/x-www-form-urlencoded":
+            parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict", max_num_fields=1000)
+        elif kind in ("multipart/form-data", "application/json", "text/plain"):
+            body.decode("utf-8")
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return True
 
 
 class SecurityHeaders:
@@ -75,6 +88,8 @@ class CsrfAndBodyLimit:
             more = message.get("more_body", False)
             if len(body) > self.max_body:
                 return await self._reject(scope, receive, send, 413, "Request body too large.")
+        if not _readable(headers.get("content-type", ""), bytes(body)):
+            return await self._reject(scope, receive, send, 400, "The request could not be read: it is not UTF-8 text.")
         if not scope["path"].startswith(self.exempt):
             problem = self._check(scope, headers, bytes(body))
             if problem:

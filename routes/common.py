@@ -1,6 +1,8 @@
 """What every area's routes share: rendering, the client's address, form text, SSE responses."""
 from __future__ import annotations
 
+import re
+
 from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -32,9 +34,18 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # all but tab and newline
+
+
+def plain_text(value, limit: int | None = None) -> str:
+    """Form text with newlines as \\n and no control characters (PostgreSQL refuses NUL), trimmed, cut to limit."""
+    text = _CONTROL.sub("", (value if isinstance(value, str) else "").replace("\r\n", "\n")).strip()
+    return text[:limit] if limit is not None else text
+
+
 def clean_text(value, limit: int) -> tuple[str, str | None]:
     """Trimmed text and a readable problem, if any."""
-    text = (value if isinstance(value, str) else "").strip()
+    text = plain_text(value)
     if not text:
         return text, "Please write a message first."
     if len(text) > limit:
@@ -43,8 +54,7 @@ def clean_text(value, limit: int) -> tuple[str, str | None]:
 
 
 def client_key(form) -> str | None:
-    key = form.get("client_key")
-    return key[:64] if isinstance(key, str) and key.strip() else None
+    return plain_text(form.get("client_key"), 64) or None
 
 
 def last_event_id(request: Request, default: int) -> int:

@@ -1,0 +1,140 @@
+"""Sign-in: throttled per account and per address, the same answer for unknown ids, fresh sessions, real sign-outs."""
+import statistics
+import time
+
+import pytest
+from starlette.testclient import TestClient
+
+import limits
+import routes.agent
+from models import Agent, ChatSession
+from routes.agent import _verify
+from tests.conftest import PASSWORD, Browser, login
+from tests.live import LiveBrowser
+
+REFUSAL = "Too many failed sign-ins. Wait 15 minutes and try again."
+
+
+def login_form(app, address: str = "198.51.100.7") -> Browser:
+    browser = Browser(TestClient(app, client=(address, 40000)).__enter__())
+    browser.get("/agent/login")
+    return browser
+
+
+def sign_in(browser: Browser, agent_id: str, password: str):
+    return browser.post("/agent/login", {"agent_id": agent_id, "password": password}, follow_redirects=False)
+
+
+@pytest.mark.parametrize("agent_id", ["agent_001", "agent_999", "AGENT_001"])
+def test_ten_failures_then_429_even_with_the_right_password(app, agent_id):
+    browser = login_form(app)
+    assert [sign_in(browser, agent_id, f"guess-{n}").status_code for n in range(10)] == [400] * 10
+    refused = sign_in(browser, agent_id, PASSWORD)
+    assert refused.status_code == 429 and REFUSAL in refused.text and refused.headers["retry-after"] == "900"
+
+
+def test_an_unknown_id_gets_the_same_answer_as_a_wrong_password(app):
+    browser = login_form(app)
+    known, unknown = sign_in(browser, "agent_001", "nope"), sign_in(browser, "agent_001x", "nope")
+    strip = lambda r: r.text.replace(browser.token, "").replace("agent_001x", "agent_001")  # noqa: E731
+    assert (known.status_code, strip(known)) == (unknown.status_code, strip(unknown))
+
+
+def test_an_unknown_id_takes_as_long_as_a_wrong_password(app):
+    def median_seconds(agent_id: str) -> float:
+        times = []
+        for _ in range(7):
+            start = time.perf_counter()
+            assert _verify(agent_id, "wrong password") is None
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    known, unknown = median_seconds("agent_001"), median_seconds("nobody")
+    assert 0.6 < unknown / known < 1.6 and known > 0.005  # a real, slow hash in both cases
+
+
+def test_the_address_is_throttled_across_accounts(app):
+    browser = login_form(app)
+    for n in range(10):
+        assert sign_in(browser, f"agent_9{n:02}", "guess").status_code == 400
+    assert sign_in(browser, "agent_002", PASSWORD).status_code == 429
+    assert sign_in(login_form(app, "203.0.113.9"), "agent_002", PASSWORD).status_code == 303
+
+
+def test_the_account_is_throttled_across_addresses(app):
+    for n in range(10):
+        assert sign_in(login_form(app, f"203.0.113.{n}"), "agent_003", "guess").status_code == 400
+    assert sign_in(login_form(app, "203.0.113.200"), "agent_003", PASSWORD).status_code == 429
+
+
+def test_failures_just_before_a_window_ends_still_count_after_it(app, monkeypatch):
+    clock = [900 * 1000 + 890.0]  # ten seconds before a 15-minute window boundary
+    monkeypatch.setattr(limits.time, "time", lambda: clock[0])
+    browser = login_form(app)
+    for n in range(10):
+        sign_in(browser, "agent_004", f"guess-{n}")
+    clock[0] += 20
+    assert sign_in(browser, "agent_004", PASSWORD).status_code == 429
+
+
+def test_a_success_clears_the_account_count(app):
+    browser = login_form(app)
+    for n in range(9):
+        sign_in(browser, "agent_002", f"guess-{n}")
+    assert sign_in(browser, "agent_002", PASSWORD).status_code == 303
+    assert sign_in(login_form(app, "203.0.113.50"), "agent_002", "guess").status_code == 400
+
+
+def test_sign_in_starts_a_fresh_session(app):
+    browser = login_form(app)
+    planted = dict(browser.client.cookies)
+    old_token = browser.token
+    assert sign_in(browser, "agent_001", PASSWORD).status_code == 303
+    browser.get("/agent/dashboard")
+    assert browser.token != old_token and dict(browser.client.cookies) != planted
+    with TestClient(app, cookies=planted) as attacker:
+        assert attacker.get("/agent/dashboard", follow_redirects=False).status_code == 303
+
+
+def test_sign_out_ends_every_browser_of_that_agent(app, agent):
+    second = login(app, "agent_001")
+    assert second.post("/agent/logout", follow_redirects=False).status_code == 303
+    assert agent.client.get("/agent/dashboard", follow_redirects=False).status_code == 303
+    assert agent.post("/agent/status", {"status": "away"}).status_code == 401
+
+
+def test_sign_out_leaves_colleagues_chats_alone(app, assigned_chat, other_agent):
+    assert other_agent.post("/agent/logout", follow_redirects=False).status_code == 303
+    chat = ChatSession.get_by_id(assigned_chat.id)
+    assert chat.status == "assigned" and chat.agent.agent_id == "agent_001"
+
+
+def test_sign_out_returns_my_chats_to_the_queue(app, assigned_chat, agent):
+    agent.post("/agent/logout", follow_redirects=False)
+    assert ChatSession.get_by_id(assigned_chat.id).status == "waiting"
+
+
+def test_a_disabled_agent_is_signed_out(app, agent):
+    Agent.update(active=False).where(Agent.agent_id == "agent_001").execute()
+    assert agent.client.get("/agent/dashboard", follow_redirects=False).status_code == 303
+
+
+def test_twelve_idle_hours_end_the_session_but_activity_keeps_it(app, agent, monkeypatch):
+    start = time.time()
+    for hours, status in [(11, 200), (22, 200), (33, 200), (45.5, 303)]:
+        monkeypatch.setattr(routes.agent.time, "time", lambda: start + hours * 3600)
+        assert agent.client.get("/agent/dashboard", follow_redirects=False).status_code == status
+
+
+@pytest.mark.parametrize("how", ["sign-out", "password change"])
+def test_ending_the_sign_in_elsewhere_closes_an_open_dashboard_stream(live_server, how):
+    first = LiveBrowser.agent(live_server.url)
+    stream = first.stream("/agent/events")
+    second = LiveBrowser.agent(live_server.url)
+    if how == "sign-out":
+        assert second.post("/agent/logout").status_code == 303
+    else:
+        form = {"current_password": PASSWORD, "new_password": "another-long-one", "confirm_password": "another-long-one"}
+        assert second.post("/agent/password", form).status_code == 200
+    assert stream.ended.wait(5)
+    assert first.http.get("/agent/events", timeout=5).status_code == 401
