@@ -5,13 +5,17 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from pathlib import Path
 
+from peewee import InterfaceError, OperationalError
+from playhouse.pool import MaxConnectionsExceeded
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.responses import JSONResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -19,9 +23,12 @@ from starlette.templating import Jinja2Templates
 import conversation
 import migrations
 import models
+import office_hours
+import outbox
 from limits import Counter
-from realtime import Hub
-from routes import agent, chat
+from realtime import ROUTING, Hub
+from routes import account, admin, agent, analytics, api, chat
+from routes.common import error_fragment
 from security import CsrfAndBodyLimit, SecurityHeaders, csrf_token
 from settings import Settings
 
@@ -70,25 +77,53 @@ async def healthz(request):
                         headers={} if db_ok and redis_ok else {"Retry-After": "5"})
 
 
+DATABASE_ERRORS = (OperationalError, InterfaceError, MaxConnectionsExceeded)
+UNAVAILABLE = "We couldn't save that just now and nothing was stored. Please try again in a few seconds."
+
+
+async def database_unavailable(request: Request, exc: Exception):
+    """A locked, busy or unreachable database: 503 with a retry hint; the transaction was rolled back."""
+    log.warning("database unavailable for %s %s: %s", request.method, request.url.path, exc)
+    if request.headers.get("hx-request"):
+        response = error_fragment(request, UNAVAILABLE, 503)
+    else:
+        response = PlainTextResponse(UNAVAILABLE, status_code=503)
+    response.headers["Retry-After"] = "5"
+    return response
+
+
 async def sweep(app: Starlette) -> None:
-    """Routing, presence and idle chats, on a timer, in every worker; each step is idempotent."""
+    """Presence and idle chats on a timer; routing then too, and as soon as a chat or an agent frees up.
+
+    Runs in every worker; each step is idempotent.
+    """
     settings: Settings = app.state.settings
-    while True:
-        await asyncio.sleep(settings.sweep_seconds)
-        try:
-            for step in (lambda: conversation.requeue_dropped(settings.presence_grace_seconds),
-                         lambda: conversation.close_idle(settings.inactivity_close_minutes, settings.bot_close_hours),
-                         lambda: conversation.auto_assign(settings.presence_grace_seconds)):
-                outcome = await run_in_threadpool(step)
-                app.state.hub.notify(*outcome.topics)
-        except Exception:
-            log.exception("sweep failed; trying again next round")
+    timed = (lambda: conversation.requeue_dropped(settings.presence_grace_seconds),
+             lambda: conversation.close_idle(settings.inactivity_close_minutes, settings.bot_close_hours))
+    route = (lambda: conversation.auto_assign(settings.presence_grace_seconds),) if settings.auto_assign else ()
+    last = time.monotonic()
+    with app.state.hub.listen(ROUTING) as listener:
+        while True:
+            await listener.wait(max(0.0, settings.sweep_seconds - (time.monotonic() - last)))
+            due = time.monotonic() - last >= settings.sweep_seconds
+            if due:
+                last = time.monotonic()
+            try:
+                for step in (timed if due else ()) + route:
+                    outcome = await run_in_threadpool(step)
+                    app.state.hub.notify(*outcome.topics)
+            except Exception:
+                log.exception("sweep failed; trying again next round")
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
+    office_hours.parse(settings.office_hours)  # a typo in the hours stops the start, not a visitor's request
     init_database(settings)
-    hub = Hub(settings.redis_url)
+    # Webhooks and emails are queued only where they have somewhere to go.
+    models.Outbox.channels = {kind for kind, url in (("webhook", settings.webhook_url),
+                                                     ("email", settings.smtp_url)) if url}
+    hub = Hub(settings.redis_url, settings.redis_prefix)
     templates = Jinja2Templates(directory=str(ROOT / "templates"))
     templates.env.globals["csrf_token"] = lambda request: csrf_token(request.session)
     templates.env.globals["skill_names"] = models.SKILL_NAMES
@@ -99,10 +134,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if hub._redis is not None:
             app.state.limits.redis = hub._redis
         sweeper = asyncio.create_task(sweep(app))
+        deliverer = asyncio.create_task(outbox.run(app)) if models.Outbox.channels else None
         try:
             yield
         finally:
             sweeper.cancel()
+            if deliverer:
+                deliverer.cancel()
             await hub.stop()
             if not models.db.is_closed():
                 models.db.close()
@@ -112,6 +150,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static"),
         *chat.routes,
         *agent.routes,
+        *admin.routes,
+        *account.routes,
+        *analytics.routes,
+        *api.routes,
     ]
     middleware = [
         Middleware(SecurityHeaders, https=settings.https),
@@ -119,11 +161,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
                    same_site="lax", https_only=settings.https, max_age=14 * 24 * 3600),
         Middleware(CsrfAndBodyLimit, max_body=settings.max_body_bytes),
     ]
-    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
+                    exception_handlers={error: database_unavailable for error in DATABASE_ERRORS})
     app.state.settings = settings
     app.state.hub = hub
     app.state.templates = templates
-    app.state.limits = Counter()
+    app.state.webhook_key = settings.webhook_secret or secret_key(settings)
+    app.state.limits = Counter(prefix=settings.redis_prefix + "rl:")
     return app
 
 

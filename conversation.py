@@ -11,9 +11,11 @@ from datetime import timedelta
 
 from peewee import PostgresqlDatabase
 
+import mail
+import office_hours
 from escalation import assess
-from models import Agent, AgentSession, ChatSession, Message, SessionAnalytics, db, now
-from realtime import QUEUE, agent_topic, session_topic
+from models import Agent, AgentSession, ChatSession, FollowUp, Message, Outbox, SessionAnalytics, db, now
+from realtime import OUTBOX, QUEUE, ROUTING, agent_topic, session_topic
 
 QUEUED_TEXT = "You're now in the queue for a human counsellor."
 CLOSED_TEXT = "{name} has ended the chat. Thank you for talking with us; you can rate this chat below."
@@ -55,6 +57,13 @@ def _system(chat: ChatSession, text: str, internal: bool = False, agent: Agent |
     return message
 
 
+def _event(out: Outcome, name: str, chat: ChatSession, **detail) -> None:
+    """A webhook event, queued in the outbox inside the chat's own transaction: both commit or neither."""
+    out.events.append((name, chat.id))
+    if Outbox.webhook(name, chat, **detail):
+        out.topics.add(OUTBOX)
+
+
 def _escalate(chat: ChatSession, reason: str, skill: str, out: Outcome) -> None:
     stamp = now()
     chat.status, chat.reason, chat.skill = "waiting", reason, skill or "general"
@@ -62,8 +71,20 @@ def _escalate(chat: ChatSession, reason: str, skill: str, out: Outcome) -> None:
     chat.queued_at = stamp
     chat.save()
     _system(chat, QUEUED_TEXT)
-    out.events.append(("escalated", chat.id))
-    out.wake(chat, QUEUE)
+    _event(out, "escalated", chat)
+    out.wake(chat, QUEUE, ROUTING)
+
+
+def _wanted_skill(text: str, skill: str | None, history: list[dict]) -> str:
+    """The skill the visitor's own questions point to: this message's, else the latest earlier one's."""
+    if skill and skill != "general":
+        return skill
+    asked = [h["text"] for h in history if h["sender"] == "visitor" and h["text"] != text]
+    for earlier in reversed(asked):
+        found = getattr(assess(earlier, history=[]), "skill", None)
+        if found and found != "general":
+            return found
+    return skill or "general"
 
 
 def visitor_message(chat: ChatSession, text: str, client_key: str | None = None) -> Outcome:
@@ -86,7 +107,8 @@ def visitor_message(chat: ChatSession, text: str, client_key: str | None = None)
         chat.last_visitor_at, chat.visitor_typing_at = now(), None
         chat.save()
         if decision is not None and decision.handoff:
-            _escalate(chat, decision.reason or "fallback", getattr(decision, "skill", "general"), out)
+            skill = _wanted_skill(text, getattr(decision, "skill", None), history)
+            _escalate(chat, decision.reason or "fallback", skill, out)
         elif decision is not None:
             Message.add(chat, "bot", decision.reply, confidence=decision.confidence)
         out.wake(chat)
@@ -104,7 +126,7 @@ def request_human(chat: ChatSession) -> Outcome:
         if chat.status == "bot":
             history = chat.visitor_history()
             last = next((h["text"] for h in reversed(history) if h["sender"] == "visitor"), "")
-            skill = assess(last, history=history[:-1]).skill if last else "general"
+            skill = _wanted_skill(last, assess(last, history=history[:-1]).skill, history) if last else "general"
             _escalate(chat, "requested", skill, out)
     return out
 
@@ -124,7 +146,7 @@ def take(chat: ChatSession, agent: Agent, action: str = "take") -> Outcome:
         chat = ChatSession.get_by_id(chat.id)
         AgentSession.record(chat, action, agent=agent)
         _system(chat, f"{agent.name} has joined the chat.", agent=agent)
-        out.events.append(("assigned", chat.id))
+        _event(out, "assigned", chat)
         out.wake(chat, QUEUE, agent_topic(agent.id))
     return out
 
@@ -180,10 +202,11 @@ def transfer(chat_id: int, agent: Agent, target: Agent | None = None, skill: str
             chat.save()
             AgentSession.record(chat, "transfer", agent=agent, note=note or None)
             _system(chat, "You're being transferred to another counsellor. Please stay in the chat.")
-            out.topics.add(QUEUE)
+            out.topics |= {QUEUE, ROUTING}
         if note:
             _system(chat, f"Transfer note from {agent.name}: {note}", internal=True, agent=agent)
-        out.events.append(("transferred", chat.id))
+        _event(out, "transferred", chat, from_agent=agent.agent_id,
+               to_agent=target.agent_id if target is not None else None)
         out.wake(chat)
     return out
 
@@ -199,7 +222,7 @@ def return_to_bot(chat_id: int, agent: Agent) -> Outcome:
         chat.save()
         AgentSession.record(chat, "return_to_bot", agent=agent)
         _system(chat, "You're chatting with the EduConsult assistant again. Ask for a counsellor any time.")
-        out.wake(chat)
+        out.wake(chat, ROUTING)
     return out
 
 
@@ -213,7 +236,7 @@ def close(chat: ChatSession, agent: Agent | None = None, note: str = "", reason:
         if chat.status == "closed":
             return out
         if chat.agent_id:
-            out.topics.add(agent_topic(chat.agent_id))
+            out.topics |= {agent_topic(chat.agent_id), ROUTING}
         was_waiting = chat.status == "waiting"
         chat.status, chat.closed_at, chat.close_reason = "closed", now(), reason
         chat.save()
@@ -223,7 +246,7 @@ def close(chat: ChatSession, agent: Agent | None = None, note: str = "", reason:
         name = agent.name if agent else "EduConsult"
         _system(chat, text or CLOSED_TEXT.format(name=name), agent=agent)
         SessionAnalytics.record(chat)
-        out.events.append(("closed", chat.id))
+        _event(out, "closed", chat)
         out.wake(chat, *([QUEUE] if was_waiting else []))
     return out
 
@@ -252,8 +275,7 @@ def auto_assign(grace_seconds: float = 60.0) -> Outcome:
     out = Outcome()
     with _assign_lock, db.atomic():
         _serialize(0)
-        agents = [a for a in Agent.select().where(Agent.active == True)  # noqa: E712
-                  if a.presence(grace_seconds) == "online"]
+        agents = Agent.online(grace_seconds)
         if not agents:
             return out
         load = {a.id: a.open_chats().count() for a in agents}
@@ -274,12 +296,15 @@ def auto_assign(grace_seconds: float = 60.0) -> Outcome:
     return out
 
 
-def requeue_dropped(grace_seconds: float) -> Outcome:
-    """Chats of agents gone for longer than the grace period go back to the head of the queue."""
+def requeue_dropped(grace_seconds: float, agent_pk: int | None = None) -> Outcome:
+    """Chats of agents (or of one agent) gone for longer than the grace period go back to the head of the queue."""
     out = Outcome()
     cutoff = now() - timedelta(seconds=grace_seconds)
-    gone = (Agent.select().where((Agent.last_seen_at < cutoff) | Agent.last_seen_at.is_null())
-            .join(ChatSession, on=(ChatSession.agent == Agent.id))
+    gone = Agent.select().where((Agent.last_seen_at < cutoff) | Agent.last_seen_at.is_null()
+                                | (Agent.active == False))  # noqa: E712
+    if agent_pk is not None:
+        gone = gone.where(Agent.id == agent_pk)
+    gone = (gone.join(ChatSession, on=(ChatSession.agent == Agent.id))
             .where(ChatSession.status == "assigned").distinct())
     for agent in gone:
         for chat in agent.open_chats():
@@ -291,7 +316,7 @@ def requeue_dropped(grace_seconds: float) -> Outcome:
                 if moved:
                     AgentSession.record(chat, "requeue", agent=agent, note="counsellor disconnected")
                     _system(chat, f"{agent.name} was disconnected. You're back at the front of the queue.")
-                    out.topics |= {session_topic(chat.id), agent_topic(agent.id), QUEUE}
+                    out.topics |= {session_topic(chat.id), agent_topic(agent.id), QUEUE, ROUTING}
     return out
 
 
@@ -313,3 +338,48 @@ def close_idle(inactive_minutes: float, bot_hours: float) -> Outcome:
         out.topics |= sub.topics
         out.events += sub.events
     return out
+
+
+FOLLOWUP_TEXT = "Thank you. A counsellor will reply to {email}. Meanwhile the assistant can keep helping you here."
+
+
+def leave_followup(chat: ChatSession, email: str, text: str, reason: str = "offline") -> Outcome:
+    """While nobody can take the chat, the visitor leaves an email and a message; the bot has the chat again."""
+    out = Outcome()
+    with db.atomic():
+        _serialize(chat.id)
+        chat = ChatSession.get_by_id(chat.id)
+        if chat.status != "waiting":
+            raise ChatError("You can leave a message for the counsellors while you wait in the queue.", 409)
+        followup = FollowUp.create(session=chat, email=email, text=text, reason=reason)
+        if mail.followup_receipt(followup):
+            out.topics.add(OUTBOX)
+        chat.status, chat.visitor_email = "bot", email
+        chat.save()
+        AgentSession.record(chat, "followup", note=text)
+        _system(chat, FOLLOWUP_TEXT.format(email=email))
+        _event(out, "followup", chat, text=text)  # FollowUp.latest(chat id) has the email and message
+        out.wake(chat, QUEUE)
+    return out
+
+
+def followup_done(followup_id: int, agent: Agent) -> Outcome:
+    """An agent has answered a follow-up, which leaves everyone's list."""
+    with db.atomic():
+        marked = (FollowUp.update(done_at=now(), done_by=agent)
+                  .where(FollowUp.id == followup_id, FollowUp.done_at.is_null()).execute())
+        followup = FollowUp.get_or_none(FollowUp.id == followup_id)
+        if followup is None:
+            raise ChatError("No such follow-up.", 404)
+        if not marked:
+            raise ChatError(f"{followup.done_by.name if followup.done_by else 'Someone'} already marked this done.", 409)
+        if followup.session_id:
+            AgentSession.record(followup.session_id, "followup_done", agent=agent, note=followup.email)
+    return Outcome(topics={QUEUE})
+
+
+def unavailable(hours: str, zone: str, grace_seconds: float) -> str | None:
+    """Why no human can answer now: "closed" outside office hours, "offline" with no agent online; else None."""
+    if not office_hours.is_open(hours, zone):
+        return "closed"
+    return None if Agent.online(grace_seconds) else "offline"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
@@ -16,6 +17,7 @@ from peewee import (
     FloatField,
     ForeignKeyField,
     IntegerField,
+    JOIN,
     IntegrityError,
     Model,
     TextField,
@@ -42,6 +44,11 @@ DEFAULT_AGENTS = [
 def now() -> datetime:
     """Naive UTC, the one clock every table uses."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def iso(stamp: datetime | None) -> str | None:
+    """A stored naive-UTC time as ISO 8601 with a Z, for JSON."""
+    return stamp.isoformat(timespec="seconds") + "Z" if stamp else None
 
 
 def open_database(url: str):
@@ -97,6 +104,7 @@ class Agent(BaseModel):
     active = BooleanField(default=True)
     last_seen_at = DateTimeField(null=True)  # touched by the dashboard's live connection
     epoch = IntegerField(default=0)  # bumped to end every signed-in browser of this agent
+    email = CharField(null=True)  # where wait alerts go; set by an admin
 
     @property
     def skill_list(self) -> list[str]:
@@ -117,6 +125,21 @@ class Agent(BaseModel):
 
     def open_chats(self):
         return ChatSession.select().where(ChatSession.agent == self, ChatSession.status == "assigned")
+
+    def change_password(self, password: str) -> int:
+        """Store a new hash and bump the epoch, which ends every other signed-in browser; the new epoch."""
+        digest = hash_password(password)
+        with db.atomic():
+            Agent.update(password_hash=digest, epoch=Agent.epoch + 1).where(Agent.id == self.id).execute()
+            self.epoch = Agent.select(Agent.epoch).where(Agent.id == self.id).scalar()
+        return self.epoch
+
+    @classmethod
+    def online(cls, grace_seconds: float = 60.0) -> list["Agent"]:
+        """Active agents who chose online and whose dashboard was seen within the grace period."""
+        seen = now() - timedelta(seconds=grace_seconds)
+        return list(cls.select().where(cls.active == True, cls.status == "online",  # noqa: E712
+                                       cls.last_seen_at >= seen).order_by(cls.id))
 
     @classmethod
     def by_agent_id(cls, agent_id: str) -> "Agent | None":
@@ -140,7 +163,7 @@ class ChatSession(BaseModel):
     skill = CharField(default="general")
     agent = ForeignKeyField(Agent, null=True, backref="chats", on_delete="SET NULL")
     priority = IntegerField(default=0)  # requeued chats go back to the head of the queue
-    created_at = DateTimeField(default=now)
+    created_at = DateTimeField(default=now, index=True)
     escalated_at = DateTimeField(null=True)
     queued_at = DateTimeField(null=True)
     assigned_at = DateTimeField(null=True)
@@ -153,6 +176,7 @@ class ChatSession(BaseModel):
     rating = IntegerField(null=True)
     rating_comment = TextField(null=True)
     visitor_email = CharField(null=True)
+    wait_alerted_at = DateTimeField(null=True)  # when on-duty agents were emailed about this chat's wait
 
     @classmethod
     def by_token(cls, token: str | None) -> "ChatSession | None":
@@ -193,6 +217,48 @@ class ChatSession(BaseModel):
     def bot_turns(self) -> int:
         return self.messages.where(Message.sender == "bot").count()
 
+    def as_dict(self) -> dict:
+        """The chat for integrations (API, webhooks); never the visitor's token."""
+        agent = self.agent
+        return {
+            "id": self.id, "status": self.status, "reason": self.reason, "skill": self.skill,
+            "agent": {"agent_id": agent.agent_id, "name": agent.name} if agent else None,
+            **{name: iso(getattr(self, name)) for name in
+               ("created_at", "escalated_at", "assigned_at", "first_response_at", "closed_at")},
+            "close_reason": self.close_reason, "rating": self.rating, "rating_comment": self.rating_comment,
+            "visitor_email": self.visitor_email,
+        }
+
+    @classmethod
+    def search(cls, statuses: list[str] | None = None, agent: "Agent | None" = None, start: datetime | None = None,
+               end: datetime | None = None, before_id: int | None = None, limit: int = 50):
+        """Newest first, for the API: optional status, agent and [start, end) filters, keyset paging by id."""
+        query = cls.select(cls, Agent).join(Agent, JOIN.LEFT_OUTER, on=(cls.agent == Agent.id))
+        if statuses:
+            query = query.where(cls.status.in_(statuses))
+        if agent is not None:
+            query = query.where(cls.agent == agent)
+        if start is not None:
+            query = query.where(cls.created_at >= start)
+        if end is not None:
+            query = query.where(cls.created_at < end)
+        if before_id is not None:
+            query = query.where(cls.id < before_id)
+        return query.order_by(cls.id.desc()).limit(limit)
+
+    @classmethod
+    def created_between(cls, start: datetime, end: datetime, agent: "Agent | None" = None):
+        """Chats begun in [start, end), with their closing figures when closed, as dicts, for analytics."""
+        query = (cls.select(cls.id, cls.created_at, cls.status, cls.reason, cls.agent, cls.rating,
+                            cls.close_reason, cls.escalated_at, SessionAnalytics.outcome,
+                            SessionAnalytics.wait_seconds, SessionAnalytics.first_response_seconds,
+                            SessionAnalytics.handle_seconds)
+                 .join(SessionAnalytics, JOIN.LEFT_OUTER, on=(SessionAnalytics.session == cls.id))
+                 .where(cls.created_at >= start, cls.created_at < end))
+        if agent is not None:
+            query = query.where(cls.agent == agent)
+        return query.order_by(cls.id).dicts()
+
 
 class Message(BaseModel):
     session = ForeignKeyField(ChatSession, backref="messages", on_delete="CASCADE")
@@ -232,12 +298,26 @@ class Message(BaseModel):
                 raise
             return cls.get(cls.session == session, cls.client_key == client_key), False
 
+    @classmethod
+    def for_export(cls, start: datetime, end: datetime, agent: "Agent | None" = None):
+        """Every message of the chats begun in [start, end), chat by chat, each with its chat loaded."""
+        query = (cls.select(cls, ChatSession).join(ChatSession)
+                 .where(ChatSession.created_at >= start, ChatSession.created_at < end))
+        if agent is not None:
+            query = query.where(ChatSession.agent == agent)
+        return query.order_by(ChatSession.id, cls.id)
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "sender": self.sender, "agent": self.agent.agent_id if self.agent_id else None,
+                "text": self.text, "created_at": iso(self.created_at), "internal": self.internal,
+                "confidence": self.confidence, "handoff": self.handoff, "reason": self.reason}
+
 
 class AgentSession(BaseModel):
     """The assignment history: who did what to which chat, and when."""
     session = ForeignKeyField(ChatSession, backref="history", on_delete="CASCADE")
     agent = ForeignKeyField(Agent, null=True, on_delete="SET NULL")
-    action = CharField()  # take | assign | transfer | release | requeue | return_to_bot | close | note
+    action = CharField()  # take | assign | transfer | requeue | return_to_bot | close | note | followup | followup_done
     target_agent = ForeignKeyField(Agent, null=True, on_delete="SET NULL")
     note = TextField(null=True)
     created_at = DateTimeField(default=now)
@@ -268,19 +348,23 @@ class SessionAnalytics(BaseModel):
         def seconds(a, b):
             return (b - a).total_seconds() if a and b else None
 
+        # A transfer moves assigned_at on; waits and handle times run from the first counsellor.
+        assigned = (AgentSession.select(fn.MIN(AgentSession.created_at))
+                    .where(AgentSession.session == chat, AgentSession.action.in_(["take", "assign"])).scalar())
+        assigned = assigned or chat.assigned_at
         if chat.escalated_at is None:
             outcome = "bot_resolved"
-        elif chat.assigned_at is None:
-            outcome = "abandoned"
+        elif assigned is None or chat.close_reason == "abandoned":
+            outcome = "abandoned"  # left while waiting, requeued chats included
         else:
             outcome = "human_resolved"
         confidence = (Message.select(fn.AVG(Message.confidence))
                       .where(Message.session == chat, Message.sender == "bot").scalar())
         values = dict(
             agent=chat.agent, created_at=chat.created_at, closed_at=chat.closed_at,
-            wait_seconds=seconds(chat.escalated_at, chat.assigned_at),
-            first_response_seconds=seconds(chat.assigned_at, chat.first_response_at),
-            handle_seconds=seconds(chat.assigned_at, chat.closed_at),
+            wait_seconds=seconds(chat.escalated_at, assigned),
+            first_response_seconds=seconds(assigned, chat.first_response_at),
+            handle_seconds=seconds(assigned, chat.closed_at),
             bot_turns=chat.bot_turns(), mean_confidence=confidence, reason=chat.reason,
             outcome=outcome, rating=chat.rating,
         )
@@ -300,7 +384,112 @@ class SessionAnalytics(BaseModel):
         return median(w.total_seconds() for w in waits) if waits else None
 
 
-TABLES = [Agent, ChatSession, Message, AgentSession, SessionAnalytics]
+class FollowUp(BaseModel):
+    """A message a visitor left while no counsellor was available, to be answered by email."""
+    session = ForeignKeyField(ChatSession, null=True, backref="followups", on_delete="SET NULL")
+    email = CharField(max_length=254)
+    text = TextField()
+    reason = CharField(default="offline")  # offline (nobody online) | closed (outside office hours)
+    created_at = DateTimeField(default=now)
+    done_at = DateTimeField(null=True)
+    done_by = ForeignKeyField(Agent, null=True, on_delete="SET NULL")
+
+    @classmethod
+    def pending(cls):
+        """The "Follow up" list: not done yet, oldest first."""
+        return cls.select().where(cls.done_at.is_null()).order_by(cls.created_at, cls.id)
+
+    @classmethod
+    def latest(cls, session_id: int) -> "FollowUp | None":
+        return cls.select().where(cls.session == session_id).order_by(cls.id.desc()).first()
+
+
+class CannedResponse(BaseModel):
+    """A saved reply an agent inserts by typing "/" and its shortcut."""
+    shortcut = CharField(unique=True, max_length=32)
+    title = CharField(max_length=80)
+    text = TextField()
+
+    @classmethod
+    def ordered(cls):
+        return cls.select().order_by(cls.shortcut)
+
+
+class AuditLog(BaseModel):
+    """Who did what outside a chat, and when: sign-ins, presence and admin changes."""
+    agent = ForeignKeyField(Agent, null=True, on_delete="SET NULL")
+    action = CharField()  # sign_in | sign_out | status | agent_add | agent_update | password_reset | canned_*
+    subject = CharField(null=True)  # the agent_id or shortcut acted on
+    detail = TextField(null=True)
+    created_at = DateTimeField(default=now, index=True)
+
+    @classmethod
+    def record(cls, agent, action: str, subject: str | None = None, detail: str | None = None) -> "AuditLog":
+        return cls.create(agent=agent, action=action, subject=subject, detail=detail)
+
+    @classmethod
+    def recent(cls, limit: int = 100):
+        return cls.select().order_by(cls.id.desc()).limit(limit)
+
+
+class Outbox(BaseModel):
+    """Webhooks and emails to send, written in the transaction that caused them, so a restart loses none."""
+    kind = CharField()  # webhook | email
+    event = CharField()  # escalated | assigned | transferred | closed | followup | wait_alert | followup_reply
+    payload = TextField()  # JSON: a webhook's body without its id, or an email's to/subject/body
+    created_at = DateTimeField(default=now)
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(default=now, index=True)
+    delivered_at = DateTimeField(null=True)
+    failed_at = DateTimeField(null=True)  # gave up after the last attempt
+    last_error = TextField(null=True)
+
+    channels: set[str] = set()  # the kinds with somewhere to go; create_app fills it from the settings
+
+    @classmethod
+    def add(cls, kind: str, event: str, payload: dict) -> "Outbox | None":
+        """Queue one delivery, inside the caller's transaction; None when that channel is not configured."""
+        if kind not in cls.channels:
+            return None
+        return cls.create(kind=kind, event=event, payload=json.dumps(payload, separators=(",", ":")))
+
+    @classmethod
+    def webhook(cls, event: str, chat: ChatSession, **detail) -> "Outbox | None":
+        body = {"event": event, "occurred_at": iso(now()), "session": chat.as_dict()}
+        return cls.add("webhook", event, {**body, **({"detail": detail} if detail else {})})
+
+    @classmethod
+    def due(cls, limit: int = 20) -> list["Outbox"]:
+        stamp = now()
+        return list(cls.select().where(cls.delivered_at.is_null(), cls.failed_at.is_null(),
+                                       cls.next_attempt_at <= stamp).order_by(cls.id).limit(limit))
+
+    def claim(self, lease_seconds: float) -> bool:
+        """Take this row for one attempt; another worker that read it too gets False."""
+        taken = (Outbox.update(attempts=Outbox.attempts + 1, next_attempt_at=now() + timedelta(seconds=lease_seconds))
+                 .where(Outbox.id == self.id, Outbox.delivered_at.is_null(),
+                        Outbox.next_attempt_at == self.next_attempt_at).execute())
+        self.attempts += 1
+        return bool(taken)
+
+    def finish(self, error: str | None, retry_seconds: float, max_attempts: int) -> None:
+        """Delivered, or retried after retry_seconds doubling per attempt (at most an hour), or given up."""
+        if error is None:
+            Outbox.update(delivered_at=now(), last_error=None).where(Outbox.id == self.id).execute()
+        elif self.attempts >= max_attempts:
+            Outbox.update(failed_at=now(), last_error=error[:1000]).where(Outbox.id == self.id).execute()
+        else:
+            delay = min(retry_seconds * 2 ** (self.attempts - 1), 3600.0)
+            Outbox.update(next_attempt_at=now() + timedelta(seconds=delay), last_error=error[:1000]).where(
+                Outbox.id == self.id).execute()
+
+    @classmethod
+    def prune(cls, days: float = 7.0) -> int:
+        """Forget deliveries done more than `days` ago; failed ones stay for inspection."""
+        return cls.delete().where(cls.delivered_at < now() - timedelta(days=days)).execute()
+
+
+TABLES = [Agent, ChatSession, Message, AgentSession, SessionAnalytics, FollowUp, CannedResponse, AuditLog, Outbox]
 
 
 def create_tables() -> None:

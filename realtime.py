@@ -16,6 +16,8 @@ log = logging.getLogger("handoff.realtime")
 
 CHANNEL = "wake"  # after the deployment's prefix
 QUEUE = "queue"
+OUTBOX = "outbox"  # the deliverer: a webhook or an email was queued
+ROUTING = "routing"  # the sweeper: a chat joined the queue or an agent has room again
 
 
 def session_topic(session_id: int) -> str:

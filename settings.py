@@ -15,8 +15,15 @@ class Settings:
     agent_password: str = ""
     api_token: str = ""
     webhook_url: str = ""
-    smtp_url: str = ""
+    webhook_secret: str = ""  # signs webhook bodies; the secret key when unset
+    smtp_url: str = ""  # smtp://user:pass@host:587?starttls=1, or smtps://host:465
+    mail_from: str = "EduConsult <no-reply@localhost>"
     https: bool = False
+    # Outbox (webhooks and email): first retry after outbox_retry_seconds, doubling, at most an hour apart
+    outbox_retry_seconds: float = 10.0
+    outbox_max_attempts: int = 12
+    outbox_poll_seconds: float = 5.0
+    delivery_timeout_seconds: float = 10.0
     # Real time
     ping_seconds: float = 15.0
     send_timeout_seconds: float = 30.0
@@ -36,6 +43,7 @@ class Settings:
     inactivity_close_minutes: float = 15.0
     bot_close_hours: float = 24.0
     default_max_chats: int = 4
+    auto_assign: bool = True  # off: agents pick every chat from the queue by hand
     office_hours: str = ""  # e.g. "mon-fri 09:00-18:00, sat 10:00-14:00"; empty means always open
     timezone: str = "UTC"
     wait_alert_minutes: float = 5.0

@@ -12,20 +12,22 @@ from starlette.routing import Route
 
 import conversation
 from conversation import ChatError
-from models import Agent, ChatSession, Message, check_password, dummy_hash, now
+from models import Agent, AuditLog, CannedResponse, ChatSession, FollowUp, Message, check_password, dummy_hash, now
 from realtime import QUEUE, agent_topic
-from routes.common import (clean_text, client_address, client_key, error_fragment, event_stream, render,
-                           render_text, wake)
+from routes.common import (clean_text, client_address, client_key, error_fragment, event_stream, plain_text,
+                           render, render_text, wake)
 from security import csrf_token
+
+
+def signed_in(session: dict, agent: Agent | None, idle_seconds: float) -> bool:
+    """The browser's sign-in still holds: agent active, not ended elsewhere (epoch), not idle too long."""
+    return (agent is not None and agent.active and agent.epoch == session.get("agent_epoch")
+            and time.time() - session.get("agent_seen", 0) <= idle_seconds)
 
 
 def _agent_for(session: dict, idle_seconds: float) -> Agent | None:
     agent = Agent.get_or_none(Agent.id == session.get("agent"))
-    if agent is None or not agent.active or agent.epoch != session.get("agent_epoch"):
-        return None
-    if time.time() - session.get("agent_seen", 0) > idle_seconds:
-        return None
-    return agent
+    return agent if signed_in(session, agent, idle_seconds) else None
 
 
 async def current_agent(request: Request) -> Agent | None:
@@ -73,30 +75,51 @@ def _verify(agent_id: str, password: str) -> Agent | None:
     return agent if agent and ok and agent.active else None
 
 
+def login_keys(request: Request, agent_id: str) -> tuple[str, str]:
+    """Failed password checks count against the account and against the address."""
+    return f"login:id:{agent_id.lower()}", f"login:addr:{client_address(request)}"
+
+
+async def too_many_failures(request: Request, keys: tuple[str, ...]) -> str | None:
+    """A readable refusal while any key has had too many failures in the window, else None."""
+    settings, limits = request.app.state.settings, request.app.state.limits
+    for key in keys:
+        if await limits.recent(key, settings.login_window_seconds) >= settings.login_failures:
+            minutes = max(1, round(settings.login_window_seconds / 60))
+            return f"Too many failed sign-ins. Wait {minutes} minutes and try again."
+    return None
+
+
+async def count_failure(request: Request, keys: tuple[str, ...]) -> None:
+    for key in keys:
+        await request.app.state.limits.record(key, request.app.state.settings.login_window_seconds)
+
+
+def start_session(session: dict, agent: Agent) -> None:
+    """A fresh session for this agent: nothing from before (a planted token included) survives it."""
+    session.clear()
+    session.update(agent=agent.id, agent_epoch=agent.epoch, agent_seen=int(time.time()))
+    csrf_token(session)
+
+
 async def agent_login(request: Request):
     form = await request.form()
-    agent_id = str(form.get("agent_id", "")).strip()[:64]
+    agent_id = plain_text(form.get("agent_id"), 64)
     password = str(form.get("password", ""))[:256]
-    settings, limits = request.app.state.settings, request.app.state.limits
-    keys = (f"login:id:{agent_id.lower()}", f"login:addr:{client_address(request)}")
-    window = settings.login_window_seconds
-    for key in keys:
-        if await limits.count(key, window) >= settings.login_failures:
-            return render(request, "agent/login.html", status_code=429, agent_id=agent_id,
-                          error="Too many failed sign-ins. Wait 15 minutes and try again.",
-                          headers={"Retry-After": str(int(window))})
+    keys = login_keys(request, agent_id)
+    refusal = await too_many_failures(request, keys)
+    if refusal:
+        return render(request, "agent/login.html", status_code=429, agent_id=agent_id, error=refusal,
+                      headers={"Retry-After": str(int(request.app.state.settings.login_window_seconds))})
     agent = await run_in_threadpool(_verify, agent_id, password)
     if agent is None:
-        for key in keys:
-            await limits.hit(key, window)
+        await count_failure(request, keys)
         return render(request, "agent/login.html", status_code=400, agent_id=agent_id,
                       error="That agent ID and password don't match.")
-    await limits.clear(keys[0], window)
-    # A fresh session on sign-in: nothing from before (a planted token included) survives it.
-    request.session.clear()
-    request.session.update(agent=agent.id, agent_epoch=agent.epoch, agent_seen=int(time.time()))
-    csrf_token(request.session)
+    await request.app.state.limits.forget(keys[0])
+    start_session(request.session, agent)
     await run_in_threadpool(agent.touch)
+    await run_in_threadpool(AuditLog.record, agent, "sign_in")
     return RedirectResponse("/agent/dashboard", status_code=303)
 
 
@@ -106,7 +129,9 @@ async def agent_logout(request: Request):
     await run_in_threadpool(lambda: Agent.update(epoch=Agent.epoch + 1, last_seen_at=None)
                             .where(Agent.id == agent.id).execute())
     request.session.clear()
-    wake(request, await run_in_threadpool(conversation.requeue_dropped, 0))
+    await run_in_threadpool(AuditLog.record, agent, "sign_out")
+    request.app.state.hub.notify(agent_topic(agent.id), QUEUE)  # the agent's other open streams end now
+    wake(request, await run_in_threadpool(conversation.requeue_dropped, 0, agent.id))
     return RedirectResponse("/agent/login", status_code=303)
 
 
@@ -118,6 +143,7 @@ def dashboard_context(agent: Agent, grace: float) -> dict:
         "queue": list(ChatSession.waiting()),
         "chats": [(chat, list(chat.transcript())) for chat in chats],
         "colleagues": [a for a in Agent.select().where(Agent.active == True, Agent.id != agent.id)],  # noqa: E712
+        "followups": list(FollowUp.pending()),
         "now": now(),
     }
 
@@ -126,7 +152,8 @@ def dashboard_context(agent: Agent, grace: float) -> dict:
 async def agent_dashboard(request: Request):
     agent = request.state.agent
     context = await run_in_threadpool(dashboard_context, agent, request.app.state.settings.presence_grace_seconds)
-    return render(request, "agent/dashboard.html", **context)
+    canned = await run_in_threadpool(lambda: list(CannedResponse.ordered()))
+    return render(request, "agent/dashboard.html", canned=canned, **context)
 
 
 async def _act(request: Request, action, *args):
@@ -183,8 +210,8 @@ async def agent_note(request: Request):
 @requires_agent
 async def agent_transfer(request: Request):
     form = await request.form()
-    target_id = str(form.get("agent_id", ""))
-    note = str(form.get("note", "")).strip()[:500]
+    target_id = plain_text(form.get("agent_id"), 64)
+    note = plain_text(form.get("note"), 500)
     skill = None
     target = None
     if target_id.startswith("skill:"):
@@ -204,7 +231,7 @@ async def agent_release(request: Request):
 @requires_agent
 async def agent_close(request: Request):
     form = await request.form()
-    note = str(form.get("note", "")).strip()[:1000]
+    note = plain_text(form.get("note"), 1000)
 
     def close():
         chat = conversation.own(_chat_id(request), request.state.agent)
@@ -224,6 +251,18 @@ async def agent_typing(request: Request):
 
 
 @requires_agent
+async def agent_followup_done(request: Request):
+    try:
+        outcome = await run_in_threadpool(conversation.followup_done, int(request.path_params["followup_id"]),
+                                          request.state.agent)
+    except ChatError as error:
+        return error_fragment(request, error)
+    wake(request, outcome)
+    followups = await run_in_threadpool(lambda: list(FollowUp.pending()))
+    return render(request, "agent/_followups.html", followups=followups)
+
+
+@requires_agent
 async def agent_set_status(request: Request):
     form = await request.form()
     status = form.get("status")
@@ -231,16 +270,25 @@ async def agent_set_status(request: Request):
         return error_fragment(request, "Choose online or away.", 400)
     agent = request.state.agent
     await run_in_threadpool(lambda: Agent.update(status=status).where(Agent.id == agent.id).execute())
-    if status == "online":
+    if status != agent.status:
+        await run_in_threadpool(AuditLog.record, agent, "status", agent.agent_id, status)
+    request.app.state.hub.notify(QUEUE)  # waiting visitors learn whether anyone is online
+    if status == "online" and request.app.state.settings.auto_assign:
         wake(request, await run_in_threadpool(conversation.auto_assign,
                                               request.app.state.settings.presence_grace_seconds))
     agent = await run_in_threadpool(Agent.get_by_id, agent.id)
     return render(request, "agent/_presence.html", agent=agent, presence=status)
 
 
-def _agent_news(agent_pk: int, known: dict[int, int] | None, grace: float):
-    """What changed for this agent since the stream last looked: chats, their messages, the queue."""
+def _agent_news(agent_pk: int, known: dict[int, int] | None, grace: float, session: dict | None = None,
+                idle_seconds: float = 0.0):
+    """What changed for this agent since the stream last looked: chats, their messages, the queue.
+
+    None once the browser's sign-in has ended, checked before the touch that would show the agent as present.
+    """
     agent = Agent.get_by_id(agent_pk)
+    if session is not None and not signed_in(session, agent, idle_seconds):
+        return None
     agent.touch()
     chats = list(agent.open_chats().order_by(ChatSession.assigned_at))
     ids = {c.id for c in chats}
@@ -256,7 +304,8 @@ def _agent_news(agent_pk: int, known: dict[int, int] | None, grace: float):
             if message.id > known[message.session_id]:
                 messages.append(message)
                 known[message.session_id] = message.id
-    return {"queue": list(ChatSession.waiting()), "now": now(), "agent": agent}, messages, known, chats
+    return ({"queue": list(ChatSession.waiting()), "now": now(), "agent": agent, "followups": list(FollowUp.pending())},
+            messages, known, chats)
 
 
 @requires_agent
@@ -266,14 +315,19 @@ async def agent_events(request: Request):
     beat = min(settings.ping_seconds, settings.presence_grace_seconds / 3)
 
     async def events():
-        known, queue_html, typing_shown = None, None, {}
+        known, queue_html, followups_html, typing_shown = None, None, None, {}
         await run_in_threadpool(agent.touch)
-        wake(request, await run_in_threadpool(conversation.auto_assign, settings.presence_grace_seconds))
+        hub.notify(QUEUE)  # waiting visitors learn that someone is online
+        if settings.auto_assign:
+            wake(request, await run_in_threadpool(conversation.auto_assign, settings.presence_grace_seconds))
         with hub.listen(agent_topic(agent.id), QUEUE) as listener:
             yield ServerSentEvent(comment="connected", retry=3000)
             while True:
-                context, messages, fresh, chats = await run_in_threadpool(
-                    _agent_news, agent.id, known, settings.presence_grace_seconds)
+                news = await run_in_threadpool(_agent_news, agent.id, known, settings.presence_grace_seconds,
+                                               request.session, settings.agent_idle_hours * 3600)
+                if news is None:
+                    return  # signed out elsewhere, password changed, disabled or idle: reconnecting decides
+                context, messages, fresh, chats = news
                 if known is None or set(fresh) != set(known):
                     yield ServerSentEvent(data=render_text(request, "agent/_chats_event.html", **context))
                     typing_shown = {}
@@ -290,6 +344,10 @@ async def agent_events(request: Request):
                 if html != queue_html:
                     queue_html = html
                     yield ServerSentEvent(data=html)
+                html = render_text(request, "agent/_followups_event.html", **context)
+                if html != followups_html:
+                    followups_html = html
+                    yield ServerSentEvent(data=html)
                 await listener.wait(min(beat, 6.0) if any(typing.values()) else beat)
 
     return event_stream(request, events())
@@ -302,6 +360,8 @@ routes = [
     Route("/agent/dashboard", agent_dashboard, name="agent_dashboard"),
     Route("/agent/events", agent_events, name="agent_events"),
     Route("/agent/status", agent_set_status, methods=["POST"], name="agent_set_status"),
+    Route("/agent/followups/{followup_id:int}/done", agent_followup_done, methods=["POST"],
+          name="agent_followup_done"),
     Route("/agent/sessions/{chat_id:int}/take", agent_take, methods=["POST"], name="agent_take"),
     Route("/agent/sessions/{chat_id:int}/messages", agent_message, methods=["POST"], name="agent_message"),
     Route("/agent/sessions/{chat_id:int}/notes", agent_note, methods=["POST"], name="agent_note"),

@@ -1,6 +1,7 @@
 """The visitor's side: chat page, messages, handoff, typing, rating and the live stream."""
 from __future__ import annotations
 
+import re
 import secrets
 from collections import Counter as Tally
 
@@ -14,8 +15,9 @@ import conversation
 from conversation import ChatError
 from models import ChatSession, Message, SessionAnalytics
 from realtime import QUEUE, session_topic
+from settings import Settings
 from routes.common import (clean_text, client_address, client_key, error_fragment, event_stream,
-                           last_event_id, render, render_text, wake)
+                           last_event_id, plain_text, render, render_text, wake)
 
 _open_streams: Tally = Tally()  # per chat, in this process
 
@@ -33,16 +35,19 @@ async def current_chat(request: Request, create: bool = False) -> ChatSession | 
     return chat
 
 
-def status_context(chat: ChatSession) -> dict:
+def status_context(chat: ChatSession, settings: Settings) -> dict:
     """Everything the visitor's status line shows."""
     context = {"chat": chat, "position": chat.queue_position(), "agent_name": None, "typing": False,
-               "estimate": None}
+               "estimate": None, "unavailable": None}
     if chat.status == "assigned" and chat.agent:
         context["agent_name"] = chat.agent.name
         context["typing"] = chat.typing("agent")
     if chat.status == "waiting":
         wait = SessionAnalytics.recent_wait()
         context["estimate"] = max(1, round(wait / 60)) if wait else None
+        context["unavailable"] = conversation.unavailable(settings.office_hours, settings.timezone,
+                                                          settings.presence_grace_seconds)
+        context.update(office_hours=settings.office_hours, timezone=settings.timezone)
     return context
 
 
@@ -51,7 +56,7 @@ async def chat_page(request: Request):
 
     def load():
         messages = list(chat.visible_messages())
-        return messages, status_context(chat)
+        return messages, status_context(chat, request.app.state.settings)
 
     messages, status = await run_in_threadpool(load)
     after = messages[-1].id if messages else 0
@@ -117,7 +122,7 @@ async def chat_rating(request: Request):
         return PlainTextResponse("Your chat session has expired. Reload the page.", status_code=403)
     form = await request.form()
     score = str(form.get("score", ""))
-    comment = str(form.get("comment", ""))[:1000].strip()
+    comment = plain_text(form.get("comment"), 1000)
     if score not in {"1", "2", "3", "4", "5"}:
         return error_fragment(request, "Choose a rating from 1 to 5.", 400)
     try:
@@ -126,7 +131,41 @@ async def chat_rating(request: Request):
         return error_fragment(request, error)
     wake(request, outcome)
     chat = await current_chat(request)
-    return render(request, "chat/_status.html", **await run_in_threadpool(status_context, chat))
+    return render(request, "chat/_status.html",
+                  **await run_in_threadpool(status_context, chat, request.app.state.settings))
+
+
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
+
+
+async def chat_followup(request: Request):
+    """Leave an email address and a message for the counsellors while none can answer."""
+    chat = await current_chat(request)
+    if chat is None:
+        return PlainTextResponse("Your chat session has expired. Reload the page.", status_code=403)
+    form = await request.form()
+    settings = request.app.state.settings
+    email = plain_text(form.get("email"), 254)
+    text, problem = clean_text(form.get("text"), settings.max_message_chars)
+    status_code = 400
+    if not EMAIL.match(email):
+        problem = "Please enter an email address like name@example.com."
+    elif not problem:
+        problem, status_code = await _limited(request, chat), 429
+    if problem:
+        status = await run_in_threadpool(status_context, chat, settings)
+        return render(request, "chat/_status.html", status_code=status_code, followup_error=problem,
+                      followup_email=email, followup_text=text, **status)
+    reason = await run_in_threadpool(conversation.unavailable, settings.office_hours, settings.timezone,
+                                     settings.presence_grace_seconds)
+    try:
+        outcome = await run_in_threadpool(conversation.leave_followup, chat, email, text, reason or "offline")
+    except ChatError as error:
+        return error_fragment(request, error)
+    wake(request, outcome)
+    chat = await current_chat(request)
+    return render(request, "chat/_status.html", status_code=201,
+                  **await run_in_threadpool(status_context, chat, settings))
 
 
 async def chat_new(request: Request):
@@ -139,9 +178,9 @@ async def chat_new(request: Request):
     return RedirectResponse("/", status_code=303)
 
 
-def _news(chat_id: int, last: int) -> tuple[list[Message], dict]:
+def _news(chat_id: int, last: int, settings: Settings) -> tuple[list[Message], dict]:
     chat = ChatSession.get_by_id(chat_id)
-    return list(Message.after(chat, last)), status_context(chat)
+    return list(Message.after(chat, last)), status_context(chat, settings)
 
 
 async def chat_events(request: Request):
@@ -162,13 +201,13 @@ async def chat_events(request: Request):
             with hub.listen(session_topic(chat.id), QUEUE) as listener:
                 yield ServerSentEvent(comment="connected", retry=3000)
                 while True:
-                    messages, status = await run_in_threadpool(_news, chat.id, last)
+                    messages, status = await run_in_threadpool(_news, chat.id, last, settings)
                     for message in messages:
                         html = render_text(request, "chat/_message_event.html", message=message)
                         yield ServerSentEvent(data=html, id=str(message.id))
                         last = message.id
                     key = (status["chat"].status, status["position"], status["agent_name"], status["typing"],
-                           status["chat"].rating, status["estimate"])
+                           status["chat"].rating, status["estimate"], status["unavailable"])
                     if key != shown:
                         shown = key
                         yield ServerSentEvent(data=render_text(request, "chat/_status_event.html", **status))
@@ -188,5 +227,6 @@ routes = [
     Route("/chat/typing", chat_typing, methods=["POST"], name="chat_typing"),
     Route("/chat/rating", chat_rating, methods=["POST"], name="chat_rating"),
     Route("/chat/new", chat_new, methods=["POST"], name="chat_new"),
+    Route("/chat/followup", chat_followup, methods=["POST"], name="chat_followup"),
     Route("/chat/events", chat_events, name="chat_events"),
 ]

@@ -31,8 +31,9 @@ def csrf_of(html: str) -> str:
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
+    # Agents pick chats by hand here; tests of auto-assignment turn it on.
     return Settings(database_url=f"sqlite:///{tmp_path}/handoff.db", secret_key="test-secret",
-                    agent_password=PASSWORD, sweep_seconds=3600)
+                    agent_password=PASSWORD, sweep_seconds=3600, auto_assign=False)
 
 
 @pytest.fixture

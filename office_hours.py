@@ -1,0 +1,50 @@
+"""Office hours such as "mon-fri 09:00-18:00, sat 10:00-14:00", read in a time zone."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, time, timezone
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_ENTRY = re.compile(r"^(?P<first>[a-z]{3})(?:-(?P<last>[a-z]{3}))?\s+(?P<start>\d{1,2}:\d{2})-(?P<end>\d{1,2}:\d{2})$")
+Window = tuple[frozenset[int], time, time | None]  # weekdays, opening, closing (None: midnight)
+
+
+def _clock(text: str, spec: str) -> time | None:
+    hours, minutes = (int(part) for part in text.split(":"))
+    if (hours, minutes) == (24, 0):
+        return None
+    if hours > 23 or minutes > 59:
+        raise ValueError(f"office hours: {text!r} is not a time of day in {spec!r}")
+    return time(hours, minutes)
+
+
+@lru_cache(maxsize=16)
+def parse(spec: str) -> tuple[Window, ...]:
+    """The opening windows; an empty spec has none and means always open; bad input raises ValueError."""
+    windows = []
+    for entry in filter(None, (part.strip().lower() for part in spec.split(","))):
+        match = _ENTRY.match(entry)
+        if not match or match["first"] not in DAYS or (match["last"] and match["last"] not in DAYS):
+            raise ValueError(f"office hours: cannot read {entry!r}; write e.g. 'mon-fri 09:00-18:00, sat 10:00-14:00'")
+        first = DAYS.index(match["first"])
+        last = DAYS.index(match["last"]) if match["last"] else first
+        days = frozenset((first + i) % 7 for i in range((last - first) % 7 + 1))
+        start, end = _clock(match["start"], spec), _clock(match["end"], spec)
+        if start is None or (end is not None and end <= start):
+            raise ValueError(f"office hours: {entry!r} must close after it opens, on the same day")
+        windows.append((days, start, end))
+    return tuple(windows)
+
+
+def is_open(spec: str, zone: str = "UTC", at: datetime | None = None) -> bool:
+    """Whether the team is in: always with an empty spec; `at` is naive UTC, as in the database."""
+    windows = parse(spec)
+    if not windows:
+        return True
+    moment = (at or datetime.now(timezone.utc).replace(tzinfo=None)).replace(tzinfo=timezone.utc)
+    local = moment.astimezone(ZoneInfo(zone))
+    clock = local.time().replace(tzinfo=None)
+    return any(local.weekday() in days and start <= clock and (end is None or clock < end)
+               for days, start, end in windows)
