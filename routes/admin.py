@@ -14,6 +14,7 @@ import conversation
 from models import SKILL_NAMES, Agent, AgentSession, AuditLog, CannedResponse, db, hash_password
 from realtime import QUEUE, ROUTING, agent_topic
 from routes.agent import requires_agent
+from routes.chat import EMAIL
 from routes.common import plain_text, render, wake
 
 AGENT_ID = re.compile(r"^[a-z0-9_]{3,32}$")
@@ -24,10 +25,12 @@ MAX_CHATS = 20
 def _agent_fields(form) -> tuple[dict, str | None]:
     """Name, skills, limit and role from a form, and a readable problem, if any."""
     name = plain_text(form.get("name"), 81)
-    skills = [s for s in form.getlist("skills") if s in SKILL_NAMES]
+    chosen = form.getlist("skills")
+    skills = [s for s in SKILL_NAMES if s in chosen]
     raw_limit = plain_text(form.get("max_chats"), 4)
     role = form.get("role", "agent")
-    fields = {"name": name, "skills": ",".join(skills), "role": role}
+    email = plain_text(form.get("email"), 255) or None
+    fields = {"name": name, "skills": ",".join(skills), "role": role, "email": email}
     if not 1 <= len(name) <= 80:
         return fields, "Give the agent a name of 1 to 80 characters."
     if not skills:
@@ -36,6 +39,8 @@ def _agent_fields(form) -> tuple[dict, str | None]:
         return fields, f"The chat limit is a number from 1 to {MAX_CHATS}."
     if role not in ("agent", "admin"):
         return fields, "Choose the agent or admin role."
+    if email and not EMAIL.match(email):
+        return fields, "Enter an email address like name@example.com, or leave it empty."
     return {**fields, "max_chats": int(raw_limit)}, None
 
 
@@ -58,9 +63,9 @@ def _agents_context() -> dict:
 
 
 def _agents_page(request: Request, status_code: int = 200, **extra):
+    context = {"error": None, "notice": None, "form": {}, **_agents_context(), **extra}
     return render(request, "admin/agents.html", status_code=status_code, me=request.state.agent,
-                  grace=request.app.state.settings.presence_grace_seconds, error=None, notice=None,
-                  form={}, **{**_agents_context(), **extra})
+                  grace=request.app.state.settings.presence_grace_seconds, **context)
 
 
 @requires_agent(page=True, admin=True)
@@ -152,9 +157,10 @@ async def admin_agent_password(request: Request):
 
 
 def _canned_page(request: Request, status_code: int = 200, **extra):
-    return render(request, "admin/canned.html", status_code=status_code, me=request.state.agent, error=None,
-                  notice=None, form={}, canned=list(CannedResponse.ordered()),
-                  limit=request.app.state.settings.max_message_chars, **extra)
+    context = {"error": None, "notice": None, "form": {}, **extra}
+    return render(request, "admin/canned.html", status_code=status_code, me=request.state.agent,
+                  canned=list(CannedResponse.ordered()), limit=request.app.state.settings.max_message_chars,
+                  **context)
 
 
 @requires_agent(page=True, admin=True)
