@@ -33,12 +33,14 @@ class Listener:
 
     def __init__(self) -> None:
         self.event = asyncio.Event()
+        self.topics: set[str] = set()
 
     async def wait(self, timeout: float) -> bool:
         """Wait for news or the timeout; True when woken by news."""
         try:
-            await asyncio.wait_for(self.event.wait(), timeout)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(timeout):  # unlike wait_for, no task per wait for every idle stream
+                await self.event.wait()
+        except TimeoutError:
             return False
         finally:
             self.event.clear()
@@ -59,16 +61,25 @@ class Hub:
     def listen(self, *topics: str) -> Iterator[Listener]:
         listener = Listener()
         for topic in topics:
-            self._listeners[topic].add(listener)
+            self.follow(listener, topic)
         try:
             yield listener
         finally:
-            for topic in topics:
-                group = self._listeners.get(topic)
-                if group is not None:
-                    group.discard(listener)
-                    if not group:
-                        del self._listeners[topic]
+            for topic in list(listener.topics):
+                self.follow(listener, topic, False)
+
+    def follow(self, listener: Listener, topic: str, on: bool = True) -> None:
+        """Wake a listening stream for one more topic, or no longer, as what it shows changes."""
+        if on:
+            self._listeners[topic].add(listener)
+            listener.topics.add(topic)
+            return
+        listener.topics.discard(topic)
+        group = self._listeners.get(topic)
+        if group is not None:
+            group.discard(listener)
+            if not group:
+                del self._listeners[topic]
 
     def _wake(self, topics) -> None:
         for topic in topics:
