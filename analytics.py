@@ -96,6 +96,8 @@ def period_from(params: Mapping[str, str], tz: str = "UTC", today: date | None =
         raise PeriodError("Enter custom dates as YYYY-MM-DD.") from None
     if last < first:
         raise PeriodError("The end date must not be before the start date.")
+    if first.year < 1970 or last.year > 2999:  # far dates overflow when shifted to UTC
+        raise PeriodError("Choose dates from 1970 to 2999.")
     if (last - first).days + 1 > MAX_DAYS:
         raise PeriodError(f"Choose at most {MAX_DAYS} days.")
     return Period("custom", first, last, tz)

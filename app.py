@@ -29,7 +29,7 @@ from limits import Counter
 from realtime import ROUTING, Hub
 from routes import account, admin, agent, analytics, api, chat
 from routes.common import error_fragment
-from security import CsrfAndBodyLimit, SecurityHeaders, csrf_token
+from security import CsrfAndBodyLimit, RefuseNul, SecurityHeaders, csrf_token
 from settings import Settings
 
 ROOT = Path(__file__).parent
@@ -141,6 +141,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             sweeper.cancel()
             if deliverer:
                 deliverer.cancel()
+                await asyncio.gather(deliverer, return_exceptions=True)  # lets it hand back rows cut short
             await hub.stop()
             if not models.db.is_closed():
                 models.db.close()
@@ -157,6 +158,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     middleware = [
         Middleware(SecurityHeaders, https=settings.https),
+        Middleware(RefuseNul),
         Middleware(SessionMiddleware, secret_key=secret_key(settings), session_cookie="handoff",
                    same_site="lax", https_only=settings.https, max_age=14 * 24 * 3600),
         Middleware(CsrfAndBodyLimit, max_body=settings.max_body_bytes),

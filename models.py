@@ -513,6 +513,10 @@ class Outbox(BaseModel):
         self.attempts += 1
         return bool(taken)
 
+    def release(self) -> None:
+        """Give back a claimed row whose attempt was cut short, so it is due again now."""
+        Outbox.update(next_attempt_at=now()).where(Outbox.id == self.id, Outbox.delivered_at.is_null()).execute()
+
     def finish(self, error: str | None, retry_seconds: float, max_attempts: int) -> None:
         """Delivered, or retried after retry_seconds doubling per attempt (at most an hour), or given up."""
         if error is None:

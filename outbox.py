@@ -46,8 +46,12 @@ async def deliver_due(settings: Settings, client: httpx.AsyncClient, key: str) -
     gate = asyncio.Semaphore(PARALLEL)
 
     async def one(row: Outbox) -> None:
-        async with gate:
-            error = await attempt(row, settings, client, key)
+        try:
+            async with gate:
+                error = await attempt(row, settings, client, key)
+        except asyncio.CancelledError:
+            row.release()  # shutting down mid-attempt: due again at once for the next start
+            raise
         if error:
             log.warning("outbox %s %s #%s attempt %s failed: %s", row.kind, row.event, row.id, row.attempts, error)
         await run_in_threadpool(row.finish, error, settings.outbox_retry_seconds, settings.outbox_max_attempts)

@@ -55,17 +55,17 @@ def _when(raw: str | None, name: str, end: bool = False) -> datetime | None:
             day = date.fromisoformat(raw)
             return datetime.combine(day + timedelta(days=1 if end else 0), datetime.min.time())
         stamp = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
+        if stamp.tzinfo is not None:
+            stamp = stamp.astimezone(timezone.utc).replace(tzinfo=None)
+    except (ValueError, OverflowError):  # year 1 at +14:00 overflows in UTC
         raise BadRequest(f"{name} must be an ISO 8601 date or date-time, e.g. 2025-03-01 or 2025-03-01T09:00:00Z.")
-    if stamp.tzinfo is not None:
-        stamp = stamp.astimezone(timezone.utc).replace(tzinfo=None)
     return stamp
 
 
 def _int(raw: str | None, name: str, default: int | None, low: int, high: int) -> int | None:
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:  # isdigit alone takes "²"
         raise BadRequest(f"{name} must be a whole number from {low} to {high}.")
     return int(raw)
 

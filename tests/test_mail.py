@@ -1,0 +1,115 @@
+"""Email through a real SMTP server: wait alerts to on-duty agents, follow-up mail to visitors, retries."""
+import dataclasses
+import time
+from datetime import timedelta
+
+import pytest
+from starlette.testclient import TestClient
+
+import conversation
+import mail
+from app import create_app
+from models import Agent, ChatSession, FollowUp, Message, Outbox, now
+from tests.conftest import Browser
+from tests.receivers import MailReceiver, body_of, eventually
+
+
+@pytest.fixture
+def smtp():
+    server = MailReceiver()
+    yield server
+    server.close()
+
+
+def mailing(settings, url: str, **changes):
+    return create_app(dataclasses.replace(settings, smtp_url=url, mail_from="EduConsult <help@educonsult.test>",
+                                          outbox_poll_seconds=0.05, outbox_retry_seconds=0.05, **changes))
+
+
+def on_duty(agent_id: str, email: str | None, seen_minutes_ago: float | None) -> None:
+    seen = None if seen_minutes_ago is None else now() - timedelta(minutes=seen_minutes_ago)
+    Agent.update(email=email, last_seen_at=seen).where(Agent.agent_id == agent_id).execute()
+
+
+def waiting_for(minutes: float, text: str = "Can someone check my visa documents?") -> ChatSession:
+    chat = ChatSession.create()
+    Message.create(session=chat, sender="visitor", text=text)
+    conversation.request_human(chat)
+    ChatSession.update(queued_at=now() - timedelta(minutes=minutes)).where(ChatSession.id == chat.id).execute()
+    return chat
+
+
+def test_send_delivers_a_plain_text_email(smtp):
+    mail.send(smtp.url, "EduConsult <help@educonsult.test>",
+              {"to": "visitor@example.com", "subject": "Hello", "body": "Line one\nLine two – ünïcode"})
+    message = smtp.wait_for(1)[0]
+    assert (message["To"], message["Subject"], message["From"]) == (
+        "visitor@example.com", "Hello", "EduConsult <help@educonsult.test>")
+    assert body_of(message).strip() == "Line one\nLine two – ünïcode" and message["Message-ID"]
+
+
+def test_agents_on_duty_hear_once_about_a_long_wait(settings, smtp):
+    with TestClient(mailing(settings, smtp.url, wait_alert_minutes=5)):
+        on_duty("agent_001", "sarah@educonsult.test", 2)
+        on_duty("agent_002", "michael@educonsult.test", None)  # signed out
+        on_duty("agent_003", None, 2)  # no address
+        on_duty("agent_004", "david@educonsult.test", 60 * 24)  # gone since yesterday
+        long = waiting_for(7, "My visa interview is tomorrow!")
+        waiting_for(2)
+        message = smtp.wait_for(1)[0]
+        time.sleep(0.5)  # more deliverer rounds: still one alert
+    assert len(smtp.messages) == 1 and message["To"] == "sarah@educonsult.test"
+    assert "waited 7 minutes" in message["Subject"] and "My visa interview is tomorrow!" in body_of(message)
+    assert ChatSession.get_by_id(long.id).wait_alerted_at is not None
+
+
+def test_a_visitors_left_message_is_confirmed_by_email(settings, smtp):
+    with TestClient(mailing(settings, smtp.url)) as client:
+        visitor = Browser(client)
+        visitor.get("/")
+        visitor.post("/chat/handoff")
+        chat = ChatSession.get()
+        conversation.leave_followup(chat, "maria@example.com", "Please call me about\nthe Toronto offer")
+        message = smtp.wait_for(1)[0]
+    assert message["To"] == "maria@example.com" and message["Subject"] == "We have your message"
+    assert "> Please call me about\n> the Toronto offer" in body_of(message)
+
+
+def test_a_counsellors_reply_to_a_left_message_is_mailed(settings, smtp):
+    with TestClient(mailing(settings, smtp.url)):
+        followup = FollowUp.create(email="li@example.com", text="Which UK universities take a 6.0 IELTS?")
+        mail.followup_reply(followup, Agent.by_agent_id("agent_003"), "Several do; here is a short list.")
+        message = smtp.wait_for(1)[0]
+    body = body_of(message)
+    assert message["To"] == "li@example.com" and message["Subject"] == "Re: your message to EduConsult"
+    assert body.index("Several do") < body.index("Emma Williams") < body.index("> Which UK universities")
+
+
+def test_a_temporary_smtp_refusal_is_retried(settings):
+    smtp = MailReceiver(refuse=2)
+    try:
+        with TestClient(mailing(settings, smtp.url)):
+            mail.queue("ops@example.com", "Test", "Body", "wait_alert")
+            smtp.wait_for(1)
+            row = eventually(lambda: Outbox.get_or_none(Outbox.delivered_at.is_null(False)))
+    finally:
+        smtp.close()
+    assert smtp.refused == 2 and row.attempts == 3
+
+
+def test_without_smtp_nothing_is_queued(app):
+    on_duty("agent_001", "sarah@educonsult.test", 2)
+    waiting_for(30)
+    assert mail.wait_alerts(5, 12) == 0 and mail.queue("a@example.com", "s", "b", "test") is None
+    assert Outbox.select().count() == 0
+
+
+def test_an_unreachable_smtp_server_never_slows_a_chat(settings):
+    with TestClient(mailing(settings, "smtp://10.255.255.1:25", delivery_timeout_seconds=5)) as client:
+        visitor = Browser(client)
+        visitor.get("/")
+        mail.queue("ops@example.com", "Test", "Body", "wait_alert")
+        started = time.monotonic()
+        for _ in range(3):
+            assert visitor.say("Hello, is anyone there?").status_code < 300
+        assert time.monotonic() - started < 1.5
