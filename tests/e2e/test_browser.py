@@ -17,6 +17,15 @@ def browser():
         browser.close()
 
 
+@pytest.fixture
+def manual_server(tmp_path):
+    """Agents pick chats by hand here, so the chat waits in the queue for the Take button."""
+    from tests.conftest import Server
+    server = Server(tmp_path, HANDOFF_AUTO_ASSIGN="0").start()
+    yield server
+    server.stop()
+
+
 def sign_in(page, url, agent_id="agent_001"):
     from tests.conftest import PASSWORD
     page.goto(url + "/agent/login")
@@ -31,7 +40,8 @@ def send(page, text):
     page.get_by_role("button", name="Send").click()
 
 
-def test_visitor_and_agent_chat_live(browser, live_server):
+def test_visitor_and_agent_chat_live(browser, manual_server):
+    live_server = manual_server
     expect = playwright.expect
     visitor = browser.new_context().new_page()
     errors = []

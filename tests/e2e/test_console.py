@@ -1,0 +1,140 @@
+"""The agent console in real Chromium: routing by skill without reloads, a live transfer, a phone screen, the keyboard."""
+import os
+
+import pytest
+
+from tests.conftest import PASSWORD, Server
+
+playwright = pytest.importorskip("playwright.sync_api")
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def server(tmp_path, request):
+    env = {"HANDOFF_SWEEP_SECONDS": "0.5", **getattr(request, "param", {})}
+    live = Server(tmp_path, **env).start()
+    yield live
+    live.stop()
+
+
+def sign_in(chromium, url: str, agent_id: str, **context):
+    page = chromium.new_context(**context).new_page()
+    page.goto(url + "/agent/login")
+    page.get_by_label("Agent ID").fill(agent_id)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/agent/dashboard")
+    playwright.expect(page.locator("#queue")).to_be_visible()
+    return page
+
+
+def visitor_asks(chromium, url: str, text: str):
+    page = chromium.new_context().new_page()
+    page.goto(url + "/")
+    page.get_by_label("Message").fill(text)
+    page.get_by_role("button", name="Send").click()
+    return page
+
+
+def test_chats_reach_the_agent_with_the_skill_and_a_transfer_moves_live(chromium, server):
+    expect = playwright.expect
+    michael = sign_in(chromium, server.url, "agent_002")  # US universities
+    emma = sign_in(chromium, server.url, "agent_003")  # UK universities
+    uk = visitor_asks(chromium, server.url, "I'd like to talk to a human about UK universities for law")
+    us = visitor_asks(chromium, server.url, "Can a human help me apply to US universities like Harvard?")
+    ucas = visitor_asks(chromium, server.url, "Please connect me to an agent about my UCAS application to UK universities")
+
+    expect(emma.locator(".chat-panel")).to_have_count(2)
+    expect(michael.locator(".chat-panel")).to_have_count(1)
+    expect(michael.locator(".chat-panel")).to_contain_text("Harvard")
+    expect(michael.locator(".chat-panel .badge", has_text="US universities")).to_have_count(1)
+    expect(emma.locator(".chat-panel", has_text="law")).to_contain_text("UK universities")
+    expect(emma.locator(".chat-panel", has_text="UCAS")).to_have_count(1)
+    for visitor, name in ((uk, "Emma Williams"), (us, "Michael Chen"), (ucas, "Emma Williams")):
+        expect(visitor.locator("#status")).to_contain_text(f"You're chatting with {name}")
+
+    panel = emma.locator(".chat-panel", has_text="UCAS")
+    panel.get_by_label("Message").fill("Hi, I'm Emma. Which courses are you applying to?")
+    panel.get_by_role("button", name="Send").click()
+    expect(ucas.locator('#messages [data-sender="agent"]')).to_contain_text("Which courses")
+    panel.locator("summary", has_text="Transfer").click()
+    panel.get_by_label("Transfer to").select_option("agent_002")
+    panel.get_by_label("Note for them").fill("Also asking about Columbia")
+    panel.get_by_role("button", name="Transfer").click()
+
+    expect(emma.locator(".chat-panel")).to_have_count(1)
+    moved = michael.locator(".chat-panel", has_text="UCAS")
+    expect(michael.locator(".chat-panel")).to_have_count(2)
+    expect(moved).to_contain_text("Which courses are you applying to?")  # the transcript came along
+    expect(moved).to_contain_text("Transfer note from Emma Williams: Also asking about Columbia")
+    expect(ucas.locator("#messages")).to_contain_text("transferred you to Michael Chen")
+    moved.get_by_label("Message").fill("Michael here, I can help with both.")
+    moved.get_by_role("button", name="Send").click()
+    expect(ucas.locator('#messages [data-sender="agent"]').last).to_contain_text("Michael here")
+    assert "Also asking about Columbia" not in ucas.locator("#messages").inner_text()
+
+
+def no_sideways_scroll(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def within_screen(locator) -> bool:
+    playwright.expect(locator).to_be_visible()
+    left, right = locator.evaluate("e => [e.getBoundingClientRect().left, e.getBoundingClientRect().right]")
+    return left >= 0 and right <= PHONE["width"] or pytest.fail(f"{locator} spans {left}..{right}")
+
+
+@pytest.mark.parametrize("server", [{"HANDOFF_AUTO_ASSIGN": "0"}], indirect=True)
+def test_phone_sized_dashboard_by_keyboard_alone(chromium, server):
+    expect = playwright.expect
+    admin = sign_in(chromium, server.url, "agent_001", viewport=PHONE)
+    admin.goto(server.url + "/agent/admin/canned")
+    admin.get_by_label("Shortcut (typed after /)").fill("ielts")
+    admin.get_by_label("Title").fill("IELTS scores")
+    admin.get_by_label("Text").fill("Most UK master's courses ask for IELTS 6.5 overall.")
+    admin.get_by_role("button", name="Add response").click()
+    expect(admin.locator("[data-shortcut='ielts']")).to_have_count(1)
+    for path in ("/agent/admin", "/agent/admin/canned", "/agent/admin/activity"):
+        admin.goto(server.url + path)
+        assert no_sideways_scroll(admin), path
+
+    visitor = visitor_asks(chromium, server.url, "I want to talk to a human about UK visas")
+    agent = sign_in(chromium, server.url, "agent_003", viewport=PHONE)
+    take = agent.locator("#queue").get_by_role("button", name="Take")
+    expect(take).to_have_count(1)
+    assert no_sideways_scroll(agent) and within_screen(take)
+    for _ in range(40):
+        agent.keyboard.press("Tab")
+        if agent.evaluate("document.activeElement.textContent.trim()") == "Take":
+            break
+    else:
+        pytest.fail("Tab never reached the Take button")
+    agent.keyboard.press("Enter")
+    panel = agent.locator(".chat-panel")
+    expect(panel).to_contain_text("UK visas")
+    assert no_sideways_scroll(agent)
+    for name in ("Send", "Return to bot"):
+        assert within_screen(panel.get_by_role("button", name=name)), name
+    for summary in ("Internal note", "Transfer", "Close"):
+        assert within_screen(panel.locator("summary", has_text=summary)), summary
+
+    box = panel.get_by_label("Message")
+    while agent.evaluate("document.activeElement.id") != box.get_attribute("id"):
+        agent.keyboard.press("Tab")
+    agent.keyboard.type("/iel")
+    expect(agent.locator(".canned-menu [role=option]")).to_have_text("/ielts IELTS scores")
+    agent.keyboard.press("Enter")
+    expect(box).to_have_value("Most UK master's courses ask for IELTS 6.5 overall.")
+    agent.keyboard.press("Enter")
+    expect(visitor.locator('#messages [data-sender="agent"]')).to_contain_text("IELTS 6.5 overall")
