@@ -59,6 +59,20 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class RefuseNul:
+    """400 for a NUL anywhere in the address: PostgreSQL can neither store nor compare it, so no lookup may see one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and ("\x00" in scope["path"] or b"%00" in scope["query_string"].lower()
+                                        or b"\x00" in scope["query_string"]):
+            return await PlainTextResponse("The address contains a character that is not allowed.",
+                                           status_code=400)(scope, receive, send)
+        await self.app(scope, receive, send)
+
+
 class CsrfAndBodyLimit:
     """Reads unsafe requests' bodies up to a limit, then checks Origin and the CSRF token before the app sees them.
 

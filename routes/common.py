@@ -60,8 +60,9 @@ def client_key(form) -> str | None:
 def last_event_id(request: Request, default: int) -> int:
     """Where a stream resumes: Last-Event-ID, then ?after=, then the given default."""
     for raw in (request.headers.get("last-event-id"), request.query_params.get("after")):
-        if raw and raw.strip().isdigit():
-            return int(raw.strip())
+        raw = (raw or "").strip()
+        if raw.isascii() and raw.isdigit() and len(raw) <= 18:  # a database id; "²" or 10**30 would break the query
+            return int(raw)
     return default
 
 

@@ -33,8 +33,8 @@ def all_routes(app) -> list[tuple[str, set[str]]]:
 
 
 def concrete(path: str, chat_id: int) -> str:
-    """The path with every parameter filled: ints with the chat's id, the rest with a word."""
-    return re.sub(r"\{[^}:]+:int\}", str(chat_id), re.sub(r"\{[^}:]+(:str|:path)?\}", "x", path))
+    """The path with every parameter filled: ints with the chat's id, the rest with a real agent id."""
+    return re.sub(r"\{[^}:]+:int\}", str(chat_id), re.sub(r"\{[^}:]+(:str|:path)?\}", "agent_001", path))
 
 
 def unsafe_paths(app, chat_id: int) -> list[str]:

@@ -1,0 +1,101 @@
+"""Every response carries the security headers; pages have no inline script or style; cookies are locked down."""
+import re
+from html.parser import HTMLParser
+
+import pytest
+from starlette.testclient import TestClient
+
+from app import create_app
+from tests.security.conftest import all_routes, concrete
+
+EXPECTED = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "x-frame-options": "DENY",
+}
+
+
+def assert_protected(response) -> None:
+    for name, value in EXPECTED.items():
+        assert response.headers.get(name) == value, (response.url, name)
+    policy = dict(part.strip().split(" ", 1) for part in response.headers["content-security-policy"].split(";"))
+    assert policy["script-src"] == "'self'" and policy["style-src"] == "'self'"
+    assert policy["frame-ancestors"] == "'none'" and policy["object-src"] == "'none'" and policy["base-uri"] == "'none'"
+    assert "unsafe" not in response.headers["content-security-policy"]
+
+
+class InlineCode(HTMLParser):
+    """Collects what a strict CSP would block: inline scripts, handlers, style attributes and elements, hx-on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        names = {name for name, _ in attrs}
+        if tag == "script" and "src" not in names or tag == "style":
+            self.found.append(tag)
+        self.found += [f"{tag}[{n}]" for n in names if n.startswith("on") or n == "style" or n.startswith("hx-on")]
+        self.found += [f"{tag}[{n}=javascript:]" for n, v in attrs if v and v.strip().lower().startswith("javascript:")]
+
+
+def get_pages(app, chat_id: int) -> list[str]:
+    return [concrete(p, chat_id) for p, methods in all_routes(app) if "GET" in methods and not p.endswith("events")]
+
+
+@pytest.mark.parametrize("who", ["visitor", "agent"])
+def test_every_page_has_the_headers_and_no_inline_code(request, app, assigned_chat, who):
+    browser = request.getfixturevalue(who)
+    for path in get_pages(app, assigned_chat.id) + ["/static/css/app.css", "/static/js/app.js", "/no-such-page"]:
+        response = browser.client.get(path, follow_redirects=False)
+        assert_protected(response)
+        if response.headers.get("content-type", "").startswith("text/html"):
+            parser = InlineCode()
+            parser.feed(response.text)
+            assert (path, parser.found) == (path, [])
+
+
+@pytest.mark.parametrize("request_kind", ["csrf refusal", "oversized body", "rate limited", "database down"])
+def test_refusals_have_the_headers_too(visitor, monkeypatch, request_kind):
+    if request_kind == "csrf refusal":
+        response = visitor.client.post("/chat/messages", data={"text": "x"})
+    elif request_kind == "oversized body":
+        response = visitor.client.post("/chat/messages", content=b"x" * 70000)
+    elif request_kind == "rate limited":
+        response = [visitor.say(f"m{n}") for n in range(11)][-1]
+    else:
+        import conversation
+        from peewee import OperationalError
+
+        def locked(*args):
+            raise OperationalError("database is locked")
+
+        monkeypatch.setattr(conversation, "visitor_message", locked)
+        response = visitor.say("hello")
+    assert response.status_code in (403, 413, 429, 503)
+    assert_protected(response)
+
+
+def test_the_session_cookie_is_httponly_and_samesite(app):
+    with TestClient(app) as client:
+        cookie = client.get("/").headers["set-cookie"]
+    flags = {part.strip().split("=")[0].lower() for part in cookie.split(";")}
+    assert {"httponly", "samesite", "path"} <= flags and "secure" not in flags
+    assert re.search(r"samesite=lax", cookie, re.I)
+
+
+def test_https_mode_marks_the_cookie_secure_and_sends_hsts(settings):
+    app = create_app(settings.__class__(**{**settings.__dict__, "https": True}))
+    with TestClient(app, base_url="https://testserver") as client:
+        response = client.get("/")
+        assert "secure" in response.headers["set-cookie"].lower()
+        assert response.headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_streams_are_not_cached_or_buffered(live_server):
+    import httpx
+    with httpx.Client(base_url=live_server.url) as http:
+        http.get("/")
+        with http.stream("GET", "/chat/events") as response:
+            assert response.headers["cache-control"] == "no-store" and response.headers["x-accel-buffering"] == "no"
+            assert_protected(response)
