@@ -138,3 +138,34 @@ def test_phone_sized_dashboard_by_keyboard_alone(chromium, server):
     expect(box).to_have_value("Most UK master's courses ask for IELTS 6.5 overall.")
     agent.keyboard.press("Enter")
     expect(visitor.locator('#messages [data-sender="agent"]')).to_contain_text("IELTS 6.5 overall")
+
+
+def test_with_nobody_online_the_visitor_leaves_a_message_agents_see_live(chromium, server):
+    expect = playwright.expect
+    visitor = visitor_asks(chromium, server.url, "I want to talk to a human about scholarships")
+    status = visitor.locator("#status")
+    expect(status).to_contain_text("No counsellor is online right now")
+    status.get_by_label("Your email address").fill("priya@example")
+    status.get_by_label("Your message").fill("Which scholarships fit a UK MSc?")
+    status.get_by_role("button", name="Leave a message").click()
+    expect(status.locator(".error")).to_contain_text("email address like")
+    expect(status.get_by_label("Your message")).to_have_value("Which scholarships fit a UK MSc?")
+    status.get_by_label("Your email address").fill("priya@example.com")
+    status.get_by_role("button", name="Leave a message").click()
+    expect(visitor.locator("#messages")).to_contain_text("A counsellor will reply to priya@example.com")
+    expect(status).to_contain_text("chatting with the EduConsult assistant")
+
+    agent = sign_in(chromium, server.url, "agent_001")
+    row = agent.locator("#followups [data-followup-id]")
+    expect(row).to_contain_text("Which scholarships fit a UK MSc?")
+    with agent.expect_response("**/agent/status"):
+        agent.get_by_label("Status").select_option("away")
+    second = visitor_asks(chromium, server.url, "Back again: can I talk to a human?")
+    expect(second.locator("#status")).to_contain_text("No counsellor is online right now")
+    second.locator("#status").get_by_label("Your email address").fill("sam@example.org")
+    second.locator("#status").get_by_label("Your message").fill("Call me back about visas")
+    second.locator("#status").get_by_role("button", name="Leave a message").click()
+    expect(row).to_have_count(2)  # arrived without a reload
+    row.first.get_by_role("button", name="Mark done").click()
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("sam@example.org")
