@@ -26,7 +26,7 @@ import models
 import office_hours
 import outbox
 from limits import Counter
-from realtime import ROUTING, Hub
+from realtime import QUEUE, ROUTING, Hub, session_topic
 from routes import account, admin, agent, analytics, api, chat
 from routes.common import error_fragment
 from security import CsrfAndBodyLimit, RefuseNul, SecurityHeaders, csrf_token
@@ -92,6 +92,27 @@ async def database_unavailable(request: Request, exc: Exception):
     return response
 
 
+async def catch_up(app: Starlette) -> None:
+    """The streams' safety net: once a ping interval, wake this process's streams of chats with new messages.
+
+    A wake-up lost on its way (Redis down, a write from another process) is made good here by one query
+    per process, instead of every idle stream re-reading its chat. The window overlaps one interval, as
+    ids of concurrent transactions may commit out of order.
+    """
+    settings, hub = app.state.settings, app.state.hub
+    before = newest = await run_in_threadpool(models.Message.newest_id)
+    while True:
+        await asyncio.sleep(settings.ping_seconds)
+        try:
+            chats, latest = await run_in_threadpool(models.Message.chats_after, before)
+        except Exception:
+            log.exception("catching up failed; trying again next round")
+            continue
+        before, newest = newest, latest
+        if chats:
+            hub.wake_here(QUEUE, *(session_topic(chat) for chat in chats))
+
+
 async def sweep(app: Starlette) -> None:
     """Presence and idle chats on a timer; routing then too, and as soon as a chat or an agent frees up.
 
@@ -134,11 +155,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if hub._redis is not None:
             app.state.limits.redis = hub._redis
         sweeper = asyncio.create_task(sweep(app))
+        catcher = asyncio.create_task(catch_up(app))
         deliverer = asyncio.create_task(outbox.run(app)) if models.Outbox.channels else None
         try:
             yield
         finally:
             sweeper.cancel()
+            catcher.cancel()
             if deliverer:
                 deliverer.cancel()
                 await asyncio.gather(deliverer, return_exceptions=True)  # lets it hand back rows cut short

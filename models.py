@@ -317,6 +317,16 @@ class Message(BaseModel):
         indexes = ((("session", "client_key"), True), (("session", "id"), False))
 
     @classmethod
+    def newest_id(cls) -> int:
+        return cls.select(fn.MAX(cls.id)).scalar() or 0
+
+    @classmethod
+    def chats_after(cls, last_id: int) -> tuple[set[int], int]:
+        """Ids of the chats with messages after `last_id`, and the newest message id."""
+        rows = list(cls.select(cls.session, fn.MAX(cls.id)).where(cls.id > last_id).group_by(cls.session).tuples())
+        return {chat for chat, _ in rows}, max([last_id, *(newest for _, newest in rows)])
+
+    @classmethod
     def after(cls, session, last_id: int, internal: bool = False):
         """What a stream has not sent yet, in order; agent streams also see notes."""
         query = cls.select().where(cls.session == session, cls.id > last_id)

@@ -34,6 +34,8 @@ class Listener:
     def __init__(self) -> None:
         self.event = asyncio.Event()
         self.topics: set[str] = set()
+        self.fired: set[str] = set()
+        self.woken_by: set[str] = set()  # the topics behind the last wake-up; empty after a timeout or wake_all
 
     async def wait(self, timeout: float) -> bool:
         """Wait for news or the timeout; True when woken by news."""
@@ -44,6 +46,7 @@ class Listener:
             return False
         finally:
             self.event.clear()
+            self.woken_by, self.fired = self.fired, set()
         return True
 
 
@@ -56,6 +59,7 @@ class Hub:
         self._redis = None
         self._task: asyncio.Task | None = None
         self.redis_ok = not redis_url
+        self.closing = False  # shutting down: streams end their loops, so each response completes cleanly
 
     @contextmanager
     def listen(self, *topics: str) -> Iterator[Listener]:
@@ -84,12 +88,22 @@ class Hub:
     def _wake(self, topics) -> None:
         for topic in topics:
             for listener in self._listeners.get(topic, ()):
+                listener.fired.add(topic)
                 listener.event.set()
+
+    def wake_here(self, *topics: str) -> None:
+        """Wake this process's streams only: for news every process finds by itself."""
+        self._wake(topics)
 
     def wake_all(self) -> None:
         for group in list(self._listeners.values()):
             for listener in group:
                 listener.event.set()
+
+    def close(self) -> None:
+        """The server is stopping: wake every stream so that each sees `closing` and ends."""
+        self.closing = True
+        self.wake_all()
 
     @property
     def stream_count(self) -> int:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 import time
 
 from sse_starlette import ServerSentEvent
@@ -281,7 +282,7 @@ async def agent_set_status(request: Request):
 
 
 def _agent_news(agent_pk: int, known: dict[int, int] | None, grace: float, session: dict | None = None,
-                idle_seconds: float = 0.0):
+                idle_seconds: float = 0.0, queue: bool = True):
     """What changed for this agent since the stream last looked: chats, their messages, the queue.
 
     None once the browser's sign-in has ended, checked before the touch that would show the agent as present.
@@ -289,7 +290,8 @@ def _agent_news(agent_pk: int, known: dict[int, int] | None, grace: float, sessi
     agent = Agent.get_by_id(agent_pk)
     if session is not None and not signed_in(session, agent, idle_seconds):
         return None
-    agent.touch()
+    if agent.last_seen_at is None or agent.last_seen_at < now() - timedelta(seconds=grace / 6):
+        agent.touch()  # not on every wake-up: a write each time would queue the streams behind the writers
     chats = list(agent.open_chats().order_by(ChatSession.assigned_at))
     ids = {c.id for c in chats}
     if known is None or ids != set(known):
@@ -304,8 +306,10 @@ def _agent_news(agent_pk: int, known: dict[int, int] | None, grace: float, sessi
             if message.id > known[message.session_id]:
                 messages.append(message)
                 known[message.session_id] = message.id
-    return ({"queue": list(ChatSession.waiting()), "now": now(), "agent": agent, "followups": list(FollowUp.pending())},
-            messages, known, chats)
+    context = {"now": now(), "agent": agent}
+    if queue:  # only when the queue may have changed: most wake-ups are a message in one of my chats
+        context.update(queue=list(ChatSession.waiting()), followups=list(FollowUp.pending()))
+    return context, messages, known, chats
 
 
 @requires_agent
@@ -322,9 +326,10 @@ async def agent_events(request: Request):
             wake(request, await run_in_threadpool(conversation.auto_assign, settings.presence_grace_seconds))
         with hub.listen(agent_topic(agent.id), QUEUE) as listener:
             yield ServerSentEvent(comment="connected", retry=3000)
-            while True:
+            while not hub.closing:
+                queue = not listener.woken_by or QUEUE in listener.woken_by  # first look, timeout, or queue news
                 news = await run_in_threadpool(_agent_news, agent.id, known, settings.presence_grace_seconds,
-                                               request.session, settings.agent_idle_hours * 3600)
+                                               request.session, settings.agent_idle_hours * 3600, queue)
                 if news is None:
                     return  # signed out elsewhere, password changed, disabled or idle: reconnecting decides
                 context, messages, fresh, chats = news
@@ -340,14 +345,15 @@ async def agent_events(request: Request):
                     typing_shown = typing
                     yield ServerSentEvent(data=render_text(request, "agent/_typing_event.html", chats=chats,
                                                            typing=typing))
-                html = render_text(request, "agent/_queue_event.html", **context)
-                if html != queue_html:
-                    queue_html = html
-                    yield ServerSentEvent(data=html)
-                html = render_text(request, "agent/_followups_event.html", **context)
-                if html != followups_html:
-                    followups_html = html
-                    yield ServerSentEvent(data=html)
+                if "queue" in context:
+                    html = render_text(request, "agent/_queue_event.html", **context)
+                    if html != queue_html:
+                        queue_html = html
+                        yield ServerSentEvent(data=html)
+                    html = render_text(request, "agent/_followups_event.html", **context)
+                    if html != followups_html:
+                        followups_html = html
+                        yield ServerSentEvent(data=html)
                 await listener.wait(min(beat, 6.0) if any(typing.values()) else beat)
 
     return event_stream(request, events())

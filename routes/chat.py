@@ -198,26 +198,35 @@ async def chat_events(request: Request):
         last, shown = start, None
         _open_streams[chat.id] += 1
         try:
-            with hub.listen(session_topic(chat.id), QUEUE) as listener:
+            with hub.listen(session_topic(chat.id)) as listener:
                 yield ServerSentEvent(comment="connected", retry=3000)
-                while True:
-                    messages, status = await run_in_threadpool(_news, chat.id, last, settings)
-                    for message in messages:
-                        html = render_text(request, "chat/_message_event.html", message=message)
-                        yield ServerSentEvent(data=html, id=str(message.id))
-                        last = message.id
-                    key = (status["chat"].status, status["position"], status["agent_name"], status["typing"],
-                           status["chat"].rating, status["estimate"], status["unavailable"])
-                    if key != shown:
-                        shown = key
-                        yield ServerSentEvent(data=render_text(request, "chat/_status_event.html", **status))
-                    await listener.wait(6.0 if status["typing"] else settings.ping_seconds)
+                refresh = True
+                while not hub.closing:
+                    if refresh:
+                        messages, status = await run_in_threadpool(_news, chat.id, last, settings)
+                        # Queue news concerns waiting visitors only; the rest are not woken by every queue change.
+                        hub.follow(listener, QUEUE, status["chat"].status == "waiting")
+                        for message in messages:
+                            html = render_text(request, "chat/_message_event.html", message=message)
+                            yield ServerSentEvent(data=html, id=str(message.id))
+                            last = message.id
+                        key = (status["chat"].status, status["position"], status["agent_name"], status["typing"],
+                               status["chat"].rating, status["estimate"], status["unavailable"])
+                        if key != shown:
+                            shown = key
+                            yield ServerSentEvent(data=render_text(request, "chat/_status_event.html", **status))
+                    woken = await listener.wait(6.0 if status["typing"] else settings.ping_seconds)
+                    if not woken:
+                        yield ServerSentEvent(comment="ping")  # our own keep-alive: see event_stream(pings=False)
+                    # A quiet chat rests until woken: the app's catch_up task wakes any chat whose wake-up
+                    # went missing. Waiting (queue, office hours) and typing still refresh on the clock.
+                    refresh = woken or status["chat"].status == "waiting" or status["typing"]
         finally:
             _open_streams[chat.id] -= 1
             if not _open_streams[chat.id]:
                 del _open_streams[chat.id]
 
-    return event_stream(request, events())
+    return event_stream(request, events(), pings=False)
 
 
 routes = [

@@ -1,13 +1,17 @@
 """What every area's routes share: rendering, the client's address, form text, SSE responses."""
 from __future__ import annotations
 
+import logging
 import re
 
 from sse_starlette import EventSourceResponse
+from sse_starlette.sse import SendTimeoutError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from conversation import ChatError, Outcome
+
+log = logging.getLogger("handoff.streams")
 
 
 def render(request: Request, template: str, status_code: int = 200, headers: dict | None = None,
@@ -66,10 +70,38 @@ def last_event_id(request: Request, default: int) -> int:
     return default
 
 
-def event_stream(request: Request, events) -> EventSourceResponse:
+class EventStream(EventSourceResponse):
+    """An SSE response that drops a reader who stopped reading with one log line rather than a traceback."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except SendTimeoutError:
+            # The events generator has been closed (its listener and stream count released); the
+            # server closes the connection, whose unsent bytes stay in the kernel, not in this process.
+            log.info("dropped a stream to %s: nothing read for %ss", scope.get("client"), self.send_timeout)
+
+
+class HubClosing:
+    """Stands in for sse-starlette's shutdown event: on SIGTERM it closes the hub, so every stream's loop ends
+    and its response completes, instead of being cut off when the grace period runs out."""
+
+    def __init__(self, hub) -> None:
+        self.hub = hub
+
+    def set(self) -> None:
+        self.hub.close()
+
+    def is_set(self) -> bool:
+        return self.hub.closing
+
+
+def event_stream(request: Request, events, pings: bool = True) -> EventSourceResponse:
+    """The SSE response; `pings=False` for a generator that sends its own keep-alive comments (one task less each)."""
     settings = request.app.state.settings
-    return EventSourceResponse(events, ping=settings.ping_seconds, send_timeout=settings.send_timeout_seconds,
-                               headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return EventStream(events, ping=settings.ping_seconds if pings else 0, send_timeout=settings.send_timeout_seconds,
+                       headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+                       shutdown_event=HubClosing(request.app.state.hub), shutdown_grace_period=2.0)
 
 
 def wake(request: Request, outcome: Outcome) -> None:

@@ -38,6 +38,11 @@ def cluster(tmp_path, postgres_url, redis_url):
                     HANDOFF_MAX_STREAMS_PER_VISITOR="50", HANDOFF_VISITOR_RATE_SECONDS="3600",
                     HANDOFF_SWEEP_SECONDS="0.5", HANDOFF_PRESENCE_GRACE_SECONDS="3")
     server.start(workers=2)
+    deadline, answered = time.monotonic() + 30, set()
+    while len(answered) < 2 and time.monotonic() < deadline:  # the second worker may still be starting
+        with httpx.Client(base_url=server.url) as client:
+            answered.add(server.worker_of(client.get("/healthz")))
+        time.sleep(0.05)
     yield server
     server.stop()
 
