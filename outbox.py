@@ -42,21 +42,31 @@ async def deliver_due(settings: Settings, client: httpx.AsyncClient, key: str) -
     """One batch: claim the due rows, send them a few at a time, record each result; how many were due."""
     rows = await run_in_threadpool(Outbox.due, BATCH)
     lease = settings.delivery_timeout_seconds * 2 + 5  # a worker that dies mid-attempt frees the row after this
-    claimed = await run_in_threadpool(lambda: [row for row in rows if row.claim(lease)])
+    claiming = asyncio.ensure_future(run_in_threadpool(lambda: [row for row in rows if row.claim(lease)]))
+    try:
+        claimed = await asyncio.shield(claiming)
+    except asyncio.CancelledError:
+        for row in await claiming:  # the thread claims them all the same: hand them back for the next start
+            row.release()
+        raise
     gate = asyncio.Semaphore(PARALLEL)
+    finished: set[int] = set()
 
     async def one(row: Outbox) -> None:
-        try:
-            async with gate:
-                error = await attempt(row, settings, client, key)
-        except asyncio.CancelledError:
-            row.release()  # shutting down mid-attempt: due again at once for the next start
-            raise
+        async with gate:
+            error = await attempt(row, settings, client, key)
         if error:
             log.warning("outbox %s %s #%s attempt %s failed: %s", row.kind, row.event, row.id, row.attempts, error)
         await run_in_threadpool(row.finish, error, settings.outbox_retry_seconds, settings.outbox_max_attempts)
+        finished.add(row.id)
 
-    await asyncio.gather(*(one(row) for row in claimed))
+    try:
+        await asyncio.gather(*(one(row) for row in claimed))
+    except asyncio.CancelledError:
+        for row in claimed:
+            if row.id not in finished:
+                row.release()  # cut short by a shutdown: due again at once for the next start
+        raise
     return len(rows)
 
 

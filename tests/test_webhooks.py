@@ -1,17 +1,20 @@
 """Outgoing webhooks: queued with the chat change, signed, delivered to a real receiver, retried, kept across restarts."""
+import asyncio
 import dataclasses
 import hashlib
 import hmac
 import json
 import time
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
 import conversation
+import outbox
 import webhooks
 from app import create_app
-from models import Agent, ChatSession, Outbox
+from models import Agent, ChatSession, Outbox, now
 from tests.conftest import Browser, free_port
 from tests.receivers import HookReceiver, eventually
 
@@ -143,6 +146,26 @@ def test_events_queued_before_a_restart_are_delivered_after_it(settings):
         receiver.close()
     assert sorted(d["event"] for d in delivered) == ["assigned", "closed", "escalated", "transferred"]
     assert {d["session"]["id"] for d in delivered} == {chat_id}
+
+
+def test_a_delivery_cut_short_by_a_shutdown_is_due_again_at_once(settings):
+    receiver = HookReceiver(delay=2.0)
+    app = hooked(settings, receiver.url)
+    conversation.request_human(ChatSession.create())
+
+    async def cut_short():
+        async with httpx.AsyncClient() as client:
+            task = asyncio.create_task(outbox.deliver_due(app.state.settings, client, SECRET))
+            await asyncio.sleep(0.5)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    try:
+        asyncio.run(cut_short())
+    finally:
+        receiver.close()
+    row = Outbox.get()
+    assert row.attempts == 1 and row.delivered_at is None and row.next_attempt_at <= now()
 
 
 def test_a_slow_receiver_never_slows_a_chat(settings):
