@@ -33,6 +33,11 @@ def test_ten_failures_then_429_even_with_the_right_password(app, agent_id):
     assert refused.status_code == 429 and REFUSAL in refused.text and refused.headers["retry-after"] == "900"
 
 
+def test_passwords_are_stored_as_salted_scrypt_hashes(app):
+    hashes = [a.password_hash for a in Agent.select()]
+    assert all(h.startswith("scrypt$") and PASSWORD not in h for h in hashes) and len(set(hashes)) == len(hashes)
+
+
 def test_an_unknown_id_gets_the_same_answer_as_a_wrong_password(app):
     browser = login_form(app)
     known, unknown = sign_in(browser, "agent_001", "nope"), sign_in(browser, "agent_001x", "nope")

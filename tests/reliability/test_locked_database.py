@@ -1,0 +1,94 @@
+"""Another process holds the database for two seconds: POSTs wait it out or get a 503 to retry, and no 2xx is lost."""
+import sqlite3
+import threading
+import time
+
+import pytest
+from peewee import OperationalError
+from starlette.testclient import TestClient
+
+import conversation
+from models import ChatSession, Message
+from tests.live import LiveBrowser
+from tests.reliability.conftest import database, rows
+
+
+def hold_lock(server, seconds: float, held: threading.Event) -> None:
+    con = sqlite3.connect(database(server), isolation_level=None)
+    con.execute("BEGIN EXCLUSIVE")
+    held.set()
+    time.sleep(seconds)
+    con.execute("ROLLBACK")
+    con.close()
+
+
+def test_sqlite_runs_in_wal_mode_so_readers_never_wait_for_a_writer(server):
+    assert rows(server, "PRAGMA journal_mode") == [("wal",)]
+
+
+def test_posts_during_a_two_second_lock_succeed_or_get_503_and_no_2xx_is_lost(server):
+    visitors = [LiveBrowser(server.url) for _ in range(4)]
+    held = threading.Event()
+    locker = threading.Thread(target=hold_lock, args=(server, 2.0, held))
+    locker.start()
+    assert held.wait(5)
+    results = []
+
+    def post(n: int, visitor: LiveBrowser) -> None:
+        for i in range(3):
+            start = time.monotonic()
+            response = visitor.say(f"Question {n}-{i}", key=f"k{n}-{i}")
+            results.append((f"k{n}-{i}", response.status_code, response.headers.get("retry-after"),
+                            time.monotonic() - start))
+
+    posters = [threading.Thread(target=post, args=(n, v)) for n, v in enumerate(visitors)]
+    for thread in posters:
+        thread.start()
+    for thread in posters + [locker]:
+        thread.join(20)
+    assert {status for _, status, _, _ in results} <= {201, 503} and len(results) == 12
+    assert all(retry for _, status, retry, _ in results if status == 503)
+    assert max(seconds for *_, seconds in results) > 1.5  # the lock was really in the way
+    stored = {key for (key,) in rows(server, "SELECT client_key FROM message WHERE sender = 'visitor'")}
+    assert {key for key, status, _, _ in results if status == 201} == stored
+    start = time.monotonic()
+    assert visitors[0].say("After the lock").status_code == 201 and time.monotonic() - start < 1
+
+
+def test_a_database_error_mid_transaction_is_a_503_and_leaves_nothing_half_written(visitor, monkeypatch):
+    real_add = Message.add
+
+    def add_then_fail(chat, sender, text, client_key=None, **fields):
+        result = real_add(chat, sender, text, client_key, **fields)
+        if sender == "bot":
+            raise OperationalError("disk I/O error")  # after the visitor's message and the bot's reply
+        return result
+
+    monkeypatch.setattr(Message, "add", add_then_fail)
+    response = visitor.say("What does a master's in Germany cost?")
+    assert response.status_code == 503 and response.headers["retry-after"] and "nothing was stored" in response.text
+    assert Message.select().count() == 0 and ChatSession.get().status == "bot"
+
+
+@pytest.mark.parametrize("action", ["visitor_message", "request_human"])
+def test_a_locked_database_is_a_readable_503_for_htmx_too(visitor, monkeypatch, action):
+    def locked(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(conversation, action, locked)
+    path = "/chat/messages" if action == "visitor_message" else "/chat/handoff"
+    response = visitor.post(path, {"text": "Hello"}, headers={"HX-Request": "true"})
+    assert response.status_code == 503 and response.headers["hx-retarget"] == "#alert"
+    assert "try again in a few seconds" in response.text
+
+
+def test_healthz_reports_an_unreachable_database(app, monkeypatch):
+    import models
+
+    def broken(*args, **kwargs):
+        raise OperationalError("unable to open database file")
+
+    with TestClient(app) as client:
+        monkeypatch.setattr(models.db.obj, "execute_sql", broken)
+        response = client.get("/healthz")
+    assert response.status_code == 503 and response.json()["database"] is False and response.headers["retry-after"]

@@ -1,0 +1,40 @@
+"""A restart in the middle of a chat: the visitor and the agent carry on, and the stream resumes where it was."""
+from tests.live import LiveBrowser
+from tests.reliability.conftest import rows, visible_ids
+
+
+def test_visitor_and_agent_carry_on_after_a_restart(server):
+    visitor = LiveBrowser(server.url)
+    visitor.say("What is a CAS for a UK student visa?")
+    visitor.post("/chat/handoff")
+    agent = LiveBrowser.agent(server.url)
+    [(chat_id,)] = rows(server, "SELECT id FROM chatsession")
+    assert agent.post(f"/agent/sessions/{chat_id}/take").status_code == 200
+    assert agent.post(f"/agent/sessions/{chat_id}/messages", {"text": "Hi, I'm Sarah."}).status_code == 201
+    stream = visitor.stream("/chat/events?after=0")
+    before = stream.take(len(visible_ids(server, chat_id)))
+
+    server.stop()
+    assert stream.ended.wait(5)
+    server.start()
+
+    assert visitor.say("Are you still there?").status_code == 201
+    assert agent.post(f"/agent/sessions/{chat_id}/messages", {"text": "Yes, still here."}).status_code == 201
+    resumed = visitor.stream("/chat/events", headers={"Last-Event-ID": str(before[-1]["id"])}).take(2)
+    assert [e["id"] for e in before + resumed] == visible_ids(server, chat_id)
+    assert "Are you still there?" in resumed[0]["data"] and "Yes, still here." in resumed[1]["data"]
+    assert "Yes, still here." in agent.http.get("/agent/dashboard").text
+
+
+def test_an_open_agent_stream_picks_up_after_a_restart(server):
+    visitor = LiveBrowser(server.url)
+    visitor.post("/chat/handoff")
+    agent = LiveBrowser.agent(server.url)
+    [(chat_id,)] = rows(server, "SELECT id FROM chatsession")
+    agent.post(f"/agent/sessions/{chat_id}/take")
+    server.stop()
+    server.start()
+    stream = agent.stream("/agent/events")
+    assert visitor.say("Hello after the restart").status_code == 201
+    assert "Hello after the restart" in stream.take(1)[0]["data"]
+    stream.close()

@@ -1,0 +1,27 @@
+"""SIGTERM: open streams end within 3 seconds and the process exits cleanly."""
+import re
+import signal
+import threading
+import time
+from pathlib import Path
+
+from tests.live import LiveBrowser
+
+
+def test_sigterm_ends_every_stream_within_3_seconds_and_exits_cleanly(server):
+    visitors = [LiveBrowser(server.url) for _ in range(3)]
+    streams = [v.stream("/chat/events") for v in visitors] + [LiveBrowser.agent(server.url).stream("/agent/events")]
+    assert all(s.take(1, with_id=False) for s in streams)
+    log = Path(server.log.name)
+    logged = log.stat().st_size
+    start = time.monotonic()
+    exit_code = []
+    stopper = threading.Thread(target=lambda: exit_code.append(server.stop(signal.SIGTERM, timeout=10)))
+    stopper.start()
+    assert all(s.ended.wait(3) for s in streams)
+    ended = time.monotonic() - start
+    stopper.join()
+    # uvicorn re-raises the SIGTERM it handled once the graceful shutdown is done, as Unix tools do
+    assert ended < 3 and exit_code[0] in (0, -signal.SIGTERM) and time.monotonic() - start < 5
+    print(log.read_bytes()[logged:].decode())
+    assert not re.search(r"ERROR|Traceback|exceeded|Cancel", log.read_bytes()[logged:].decode())
