@@ -1,0 +1,90 @@
+"""Reading the chat history: earlier visitor messages and how sure the bot's answers were."""
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Iterable
+
+from .knowledge_base import CONFIDENT, KnowledgeBase
+from .text import terms
+from .topic import on_topic
+
+# Words that name *which* thing is asked about: a new one makes a follow-up, not a repeat
+# ("What about Cambridge?" after asking about Oxford).
+_ENTITIES = frozenset(terms("""
+uk usa canada australia germany ireland netherlands newzealand india china nigeria pakistan nepal
+london scotland wales toronto vancouver sydney melbourne dublin berlin munich amsterdam auckland
+oxford cambridge harvard stanford yale princeton columbia berkeley ucla nyu mit imperial lse ucl
+edinburgh manchester monash tum toronto mcgill
+ielts toefl pte duolingo gre gmat sat act f1 j1 h1b i20 cas atas coe opt pgwp 485 subclass500
+bachelor master phd mba undergraduate postgraduate diploma foundation
+chevening fulbright daad commonwealth erasmus great holland australia-awards
+september january february may july fall spring summer winter autumn
+engineering medicine nursing law business computer data science psychology
+"""))
+_ASKED_AGAIN = re.compile(
+    r"^(no|nope|nah|not really|wrong)\b( \w+){0,3} (not it|not what|i meant|i mean|i asked|i was asking|thats not"
+    r"|that is not|not that|not my question|you misunderstood|misunderstood)"
+    r"|^(again|once again|once more|repeat|repeating|one more time)\b|^i meant\b|^(no|nope) i (meant|mean)\b"
+    r"|\bi (already|just) asked\b|\b(asking|ask|asked) (you )?(again|twice|before)\b|\bsame question\b"
+    r"|\bmy question (was|is)\b|\bas i (said|asked)\b"
+    r"|\bi (asked|was asking|am asking|m asking)( you)? (about|for|what|how|when|where|which|if|whether|why|who)\b"
+    r"|\b(still )?(didnt|did not|havent|have not) (get|got) (an? )?answer\b"
+)
+_SIMILAR = 0.45
+_LOOKBACK = 5
+
+
+def split_history(history: Iterable[Any]) -> tuple[list[str], list[float]]:
+    """Visitor texts, and the confidence of each bot answer to a study question, oldest first.
+
+    Replies to greetings or chatter carry a low retrieval confidence too, but they are not
+    failed answers, so only answers to on-topic questions are kept.
+    """
+    visitor: list[str] = []
+    answers: list[float] = []
+    for item in history or ():
+        if isinstance(item, str):
+            visitor.append(item)
+        elif isinstance(item, dict):
+            sender = item.get("sender", "visitor")
+            confidence = item.get("confidence")
+            if sender == "visitor":
+                visitor.append(str(item.get("text") or ""))
+            elif sender == "bot" and isinstance(confidence, (int, float)) and visitor and on_topic(visitor[-1]):
+                answers.append(float(confidence))
+    return visitor, answers
+
+
+def _similarity(a: set[str], b: set[str], kb: KnowledgeBase) -> float:
+    """Cosine of idf-weighted term sets, names weighing little: sharing "Oxford" is not asking the same thing."""
+    if not a or not b:
+        return 0.0
+
+    def weight(t: str) -> float:
+        return 1.0 if t in _ENTITIES else kb.weight(t)
+
+    dot = sum(weight(t) ** 2 for t in a & b)
+    return dot / math.sqrt(sum(weight(t) ** 2 for t in a) * sum(weight(t) ** 2 for t in b))
+
+
+def _names(words: set[str], kb: KnowledgeBase) -> set[str]:
+    """Terms that pick out a specific thing: known entities and words the knowledge base lacks."""
+    return {t for t in words if t in _ENTITIES or (t not in kb.idf and not t.isdigit())}
+
+
+def repeated(flat: str, text: str, visitor: list[str], answers: list[float], kb: KnowledgeBase) -> bool:
+    """Asked again in other words, told the bot it missed, or two weak bot answers in a row."""
+    recent = [t for t in visitor[-_LOOKBACK:] if terms(t)]
+    if recent and _ASKED_AGAIN.search(flat):
+        return True
+    if len(answers) >= 2 and max(answers[-2:]) < CONFIDENT:
+        return True
+    current = set(terms(text))
+    if not current:
+        return False
+    for earlier in recent:
+        before = set(terms(earlier))
+        if _similarity(current, before, kb) >= _SIMILAR and not _names(current, kb) - _names(before, kb):
+            return True
+    return False

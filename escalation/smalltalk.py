@@ -1,0 +1,73 @@
+"""Greetings, thanks, goodbyes and off-topic chat: the bot answers these itself."""
+from __future__ import annotations
+
+import re
+
+from .lexicon import words
+
+GREETING_REPLY = (
+    "Hi! I'm EduConsult's virtual assistant. Ask me anything about studying abroad: universities, "
+    "tests, visas, costs or scholarships. You can ask for a counsellor at any time."
+)
+THANKS_REPLY = "You're welcome! Is there anything else I can help you with?"
+BYE_REPLY = (
+    "Good luck with your plans! Our counsellors are available Mon–Fri 9:00–18:00 and Sat 10:00–14:00 "
+    "if you need them."
+)
+ACK_REPLY = "Great. Is there anything else you'd like to know about studying abroad?"
+IDENTITY_REPLY = (
+    "I'm EduConsult's virtual assistant. I can answer common study-abroad questions straight away, "
+    "and if you'd like a counsellor just say so and I'll connect you."
+)
+OFF_TOPIC_REPLY = (
+    "I can only help with studying abroad, I'm afraid: universities, applications, English tests, "
+    "visas, costs and scholarships. What would you like to know?"
+)
+LANGUAGE_REPLY = (
+    "Sorry, I can only answer in English for now. You can ask your question in English, or ask for a "
+    "counsellor and one of our team will help you."
+)
+UNCLEAR_REPLY = (
+    "Sorry, I didn't quite catch that. Could you rephrase your question about studying abroad? "
+    "You can also ask for a counsellor at any time."
+)
+
+_THANKS = words("""
+thanks thank thx thnx thanx ty tysm cheers appreciate appreciated gracias merci danke obrigado obrigada
+grazie dhanyavaad dhanyavad shukriya helpful
+""")
+_BYE = words("bye goodbye byee cya later adios chao revoir tschuss tchau arrivederci alvida night")
+_GREETING = words("""
+hi hii hiii hello helo hey heya hiya howdy yo greetings sup wassup morning afternoon evening hola buenas
+buenos dias bonjour salut bonsoir hallo guten tag morgen abend ola oi bom dia boa tarde ciao buongiorno
+buonasera namaste namaskar
+""")
+_ACK = words("""
+ok okay k kk alright sure fine cool great got understood noted yes yeah yep no nope nah hmm hm oh ah see
+perfect nice awesome good wonderful amazing excellent
+""")
+_FILLER = words("""
+so much very a lot there for the info information help your you all again and that thats is it everything
+man bro dear sir maam madam team guys everyone bot i it good have day see soon care take will
+de nada muchas mucho beaucoup vielen schon molte tante bahut
+""")
+_IDENTITY = re.compile(
+    r"\b(are you|r u|ru|is this|am i (talking|chatting|speaking) (to|with)) (a |an )?(real |actual |live )?"
+    r"(bot|robot|human|person|machine|ai|chatbot|automated|real|computer)\b|\bwho are you\b|\bwhat are you\b"
+    r"|\byour name\b|\bhow are you\b|\bhow r u\b|\bhows it going\b|\bwhat can you do\b|\bwhat do you do\b"
+)
+def smalltalk_reply(tokens: list[str], flat: str) -> str | None:
+    """The bot's reply when a message is only a greeting, thanks, goodbye or acknowledgement."""
+    if _IDENTITY.search(flat):
+        return IDENTITY_REPLY
+    vocab = _THANKS | _BYE | _GREETING | _ACK | _FILLER
+    if not tokens or not all(t in vocab for t in tokens):
+        return None
+    present = set(tokens)
+    if present & _THANKS:
+        return THANKS_REPLY
+    if present & _BYE:
+        return BYE_REPLY
+    if present & _GREETING:
+        return GREETING_REPLY
+    return ACK_REPLY

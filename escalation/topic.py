@@ -1,0 +1,38 @@
+"""Whether a message is a study-abroad question at all, as opposed to chatter or another language."""
+from __future__ import annotations
+
+import re
+
+from .text import FOREIGN_STOPWORDS, STOPWORDS, terms, tokens
+
+# Words that make a message a study-abroad question even when the knowledge base has no answer for it.
+_DOMAIN = frozenset(terms("""
+study studying student students abroad university college course degree bachelor master phd mba diploma
+visa permit ielts toefl pte duolingo gre gmat sat tuition fees scholarship admission apply application
+intake deadline sop lor transcripts cas i20 atas ucas accommodation insurance opt pgwp oshc ihs sevis
+enrol enrolment offer campus semester loan dependant consultation counsellor educonsult graduate
+undergraduate postgraduate exam
+"""))
+_OFF_TOPIC = re.compile(
+    r"\b(weather|joke|jokes|funny|football|soccer|cricket|basketball|nba|ipl|movie|movies|film|song|songs|music"
+    r"|recipe|cook|cooking|pizza|burger|game|games|gaming|bitcoin|crypto|stocks?|dating|girlfriend|boyfriend"
+    r"|horoscope|zodiac|president|election|politics|celebrity|poem|riddle|capital of|meaning of life"
+    r"|time is it|marry me|love you|sing)\b"
+)
+
+
+def off_topic(flat: str) -> bool:
+    """Chatter that has nothing to do with studying abroad."""
+    return bool(_OFF_TOPIC.search(flat))
+
+
+def foreign(words: list[str]) -> bool:
+    """Mostly another language's function words: English retrieval confidence says nothing about it."""
+    count = sum(t in FOREIGN_STOPWORDS and t not in STOPWORDS for t in words)
+    return count >= 2 and count > sum(t in STOPWORDS for t in words)
+
+
+def on_topic(text: str) -> bool:
+    """An English study-abroad question, the kind the knowledge base is judged on."""
+    words = tokens(text)
+    return bool(set(terms(text)) & _DOMAIN) and not off_topic(" ".join(words)) and not foreign(words)

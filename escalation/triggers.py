@@ -1,0 +1,592 @@
+"""Handoff triggers a single message shows on its own: requested, urgent, complex, frustration."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+
+from . import lexicon as lx
+from .knowledge_base import knowledge_base
+from .text import STOPWORDS, TOKEN, fold, tokens
+# Clauses are where negation and intent live: "I don't need a bot, get me a person" is two.
+_CLAUSE_BREAK = re.compile(
+    r"[.;:!?\u00bf\u00a1()\[\]\n\u0964]+|,(?!\s*(?:mit|con|avec|com|who|whom|that|dem|der|den|quien|qui|quem|cui"
+    r"|que|i can|i could)\b)|\s(?:but|pero|mais|aber|lekin|just|bas|nur)\s"
+)
+
+
+@dataclass(frozen=True)
+class Message:
+    """A visitor message in the forms the triggers read."""
+
+    raw: str
+
+    @cached_property
+    def folded(self) -> str:
+        """Lowercased, accents stripped, contractions joined."""
+        return fold(self.raw)
+
+    @cached_property
+    def tokens(self) -> list[str]:
+        """Words without punctuation."""
+        return tokens(self.raw)
+
+    @cached_property
+    def flat(self) -> str:
+        """Tokens joined by single spaces: punctuation-free text for phrase patterns."""
+        return " ".join(self.tokens)
+
+    @cached_property
+    def clauses(self) -> list[list[str]]:
+        """Words per clause, typos of request words corrected."""
+        parts = (TOKEN.findall(part) for part in _CLAUSE_BREAK.split(self.folded))
+        return [[canonical(t) for t in part] for part in parts if part]
+
+
+# --- typo tolerance -------------------------------------------------------------------
+
+def _deletes(word: str) -> set[str]:
+    return {word[:i] + word[i + 1:] for i in range(len(word))}
+
+
+@lru_cache(maxsize=1)
+def _typo_index() -> dict[str, str]:
+    """Every request word and its one-letter deletions, so "huamn" or "conselor" still match."""
+    index: dict[str, str] = {}
+    for word in sorted(lx.PERSON | lx.CONTACT_VERBS):
+        if len(word) >= 5 and word.isascii():
+            for variant in _deletes(word) | {word}:
+                index.setdefault(variant, word)
+    return index
+
+
+@lru_cache(maxsize=1)
+def _known_words() -> frozenset[str]:
+    """Real words that must never be read as typos of a request word ("personal", "agency")."""
+    lexicons = lx.PERSON | lx.PERSON_WEAK | lx.CONTACT_VERBS | lx.WANT_VERBS | lx.FILLERS
+    return frozenset(lexicons | STOPWORDS | knowledge_base().words)
+
+
+@lru_cache(maxsize=8192)
+def canonical(token: str) -> str:
+    """The request word a token is a likely typo of, else the token itself."""
+    if len(token) < 5 or not token.isascii() or token in _known_words():
+        return token
+    index = _typo_index()
+    for variant in (token, *_deletes(token)):
+        word = index.get(variant)
+        if word and word[0] == token[0] and abs(len(word) - len(token)) <= 1:
+            return word
+    return token
+
+
+# --- requested ------------------------------------------------------------------------
+
+_ABOUT_QUESTION = re.compile(
+    r"^(so |and |also |then |but )?("
+    r"(do|does|did|will|would|shall|must) (i|we|one|students?|they|people|you) "
+    r"(really |actually |still |even |always |also |first )?(need|have|must|require|got)\b"
+    r"|should (i|we|one)\b"
+    r"|is it (really |actually |even |always )?(necessary|required|mandatory|compulsory|needed|important|better|worth|normal|common|advisable)\b)"
+)
+_NOUN_BEFORE = frozenset({"this", "the", "that", "our"})
+# Verbs that only ask for a person with a particle: "put me through", "pass me to".
+_NEEDS_PARTICLE = frozenset({"put", "hand", "pass", "switch", "route", "patch", "forward", "redirect", "ring"})
+_PARTICLES = frozenset({"me", "us", "my", "this", "it", "through", "over", "on"})
+_HELP_VERBS = frozenset(lx.words("help assist helfen ayudar ayudarme aider ajudar aiutare aiutarmi madad"))
+_CLAUSE_TAIL = frozenset(lx.words("to with about this it now please pls right today con avec mit com se ko kann konnte"))
+# A relative clause after the person ("a human who can...", "einen Menschen, mit dem...") ties the verb to them.
+_RELATIVE = frozenset(lx.words("who whom that dem der den quien qui quem cui jisse jinse"))
+_WEAK_BARE = frozenset(lx.words("support customer service manager supervisor helpdesk operator"))
+_PERSON_FIRST_PREPOSITIONS = frozenset(lx.words("mit con avec com zu col coi"))
+_WH = frozenset({"how", "what", "why", "when", "where", "which"})
+_PROGRESSIVE = frozenset(lx.words("am im are was were is"))
+# "I want to become a counsellor": another verb between want and the person means it is not a request.
+_OTHER_VERBS = frozenset(lx.words("become be being work working study studying train hire pay find choose use pick write"))
+_BARE_VERB_REQUEST = re.compile(
+    r"^(please |pls |plz |can you |could you |kindly )?(transfer|connect|escalate|forward|redirect|pass) "
+    r"(me|this|this chat|my chat|my case)( please| pls| plz| now| asap)?$"
+)
+
+_REQUEST_PATTERNS = re.compile(
+    # refusing the bot itself: "I don't want a bot", "no more robots", "bot se nahi"
+    r"\b(dont|do not|no more|stop|enough|tired of|sick of|done with|fed up with|hate|no|pas|kein|keinen|nao|non)"
+    r"( \w+){0,5}? (bot|bots|robot|robots|robo|roboter|machine|maquina|macchina|chatbot|chatbots|automated \w+)\b"
+    r"|\b(bot|robot|machine|chatbot) (se )?(\w+ ){0,2}(nahi|nahin)\b"
+    r"|\bescalate\b"
+    # asking to be called: "call me back", "can someone phone me", "llamame"
+    r"|(^|\b(please|pls|plz|kindly|can you|could you|can someone|could someone|can somebody|someone|somebody"
+    r"|i want (you|someone) to|i need (you|someone) to|have someone|get someone to) )(call|phone|ring|contact|whatsapp) me\b"
+    r"|\b(call ?back|call me back|give me a (call|ring))\b"
+    r"|\b(llamame|llameme|llamenme|appelez moi|rappelez moi|appelle moi|rappelle moi|ruf mich|rufen sie mich"
+    r"|me liga|me ligue|liga pra mim|chiamami|richiamami|mujhe call)\b"
+)
+
+
+def _is_person(toks: list[str], i: int) -> bool:
+    """A person noun that means one of our people, not a subject ("human rights") or someone else's."""
+    tok = toks[i]
+    if tok in ("people", "ppl") and i and toks[i - 1] in ("real", "actual", "live"):
+        return True
+    if tok not in lx.PERSON:
+        return False
+    if i + 1 < len(toks) and toks[i + 1] in lx.NOT_A_PERSON_AFTER:
+        return False
+    if any(toks[j] in lx.EXTERNAL_BEFORE for j in range(max(0, i - 2), i)):
+        return False
+    after = toks[i + 1:i + 4]
+    return not (after and after[0] in ("at", "from", "in", "of") and any(t in lx.EXTERNAL_AFTER for t in after[1:]))
+
+
+def _negated(toks: list[str], v: int) -> bool:
+    """A negation shortly before the verb: "I don't need to talk to anyone"."""
+    window = toks[max(0, v - 4):v]
+    if any(t in lx.NEGATIONS for t in window):
+        return True
+    return "no" in toks[max(0, v - 2):v] or any(a == "no" and b == "need" for a, b in zip(window, window[1:]))
+
+
+def _clause_requests(toks: list[str], short: bool) -> bool:
+    """Whether one clause asks for a person: verb + person, want + person, or a bare person noun."""
+    persons = [i for i in range(len(toks)) if _is_person(toks, i)]
+    weak = [i for i, t in enumerate(toks)
+            if t in lx.PERSON_WEAK and not any(toks[j] in lx.EXTERNAL_BEFORE for j in range(max(0, i - 2), i))]
+    if not persons and not weak:
+        return False
+    if _ABOUT_QUESTION.match(" ".join(toks)) or any(t in lx.HINDI_NEGATIONS for t in toks):
+        return False
+    if short and len(toks) <= 6 and all(t in lx.FILLERS or i in persons or t in lx.PERSON_WEAK for i, t in enumerate(toks)):
+        if persons or any(t in _WEAK_BARE for t in toks):
+            return True
+    has_modal = any(t in lx.MODALS for t in toks)
+    for v, tok in enumerate(toks):
+        nxt = toks[v + 1] if v + 1 < len(toks) else ""
+        if tok in lx.CONTACT_VERBS:
+            if v and toks[v - 1] in _NOUN_BEFORE or (tok in _NEEDS_PARTICLE and nxt not in _PARTICLES):
+                continue
+            if _negated(toks, v) or any(t in lx.THIRD_PARTY_SUBJECTS for t in toks[max(0, v - 3):v]):
+                continue
+            if tok.endswith("ing") and any(t in _PROGRESSIVE for t in toks[max(0, v - 2):v]):
+                continue
+            if tok in ("ask", "asking") and nxt == "my":
+                continue
+            if any(v < p <= v + 6 for p in persons + weak):
+                return True
+            me_after = nxt in lx.ME_WORDS or toks[v + 1:v + 3] in (["with", "me"], ["to", "me"])
+            at_end = all(t in _CLAUSE_TAIL for t in toks[v + 1:])
+            for p in persons:
+                if 0 < v - p <= 6 and (
+                    me_after
+                    or any(t in _PERSON_FIRST_PREPOSITIONS for t in toks[max(0, p - 3):p])
+                    or (p + 1 < len(toks) and toks[p + 1] in lx.POSTPOSITIONS)
+                    or any(t in _RELATIVE for t in toks[p + 1:p + 3])
+                    or (at_end and has_modal)
+                ):
+                    return True
+        elif tok in _HELP_VERBS and nxt in lx.ME_WORDS and toks[0] not in _WH:
+            if any(0 < v - p <= 3 for p in persons) and not _negated(toks, v):
+                return True
+        elif tok in lx.WANT_VERBS and not _negated(toks, v):
+            if tok == "rather" or (tok == "get" and toks[0] in _WH):
+                continue
+            if any(v < p <= v + 5 and not any(t in _OTHER_VERBS for t in toks[v + 1:p]) for p in persons):
+                return True
+            if tok.startswith("chah") and any(0 < v - p <= 3 for p in persons):
+                return True
+        elif tok == "have" and v and toks[v - 1] in ("i", "we") and v > 1 and toks[v - 2] in lx.MODALS:
+            if any(v < p <= v + 4 for p in persons):
+                return True
+    return False
+
+
+def requested(msg: Message) -> bool:
+    """The visitor asks for a person, in any of the supported languages."""
+    if _REQUEST_PATTERNS.search(msg.flat) or _BARE_VERB_REQUEST.match(msg.flat):
+        return True
+    short = len(msg.tokens) <= 10
+    return any(_clause_requests(toks, short) for toks in msg.clauses)
+
+
+# --- frustration ----------------------------------------------------------------------
+
+_INSULT = (
+    r"(useless|pointless|worthless|pathetic|rubbish|garbage|trash|crap|crappy|stupid|dumb|idiot|idiotic|moron"
+    r"|moronic|ridiculous|hopeless|clueless|incompetent|annoying|nonsense|bullshit|absurd|dumbest|stupidest"
+    r"|retarded|brainless|inutil|estupido|estupida|tonto|tonta|idiota|basura|porqueria|pesimo|nul|nulle"
+    r"|inutile|debile|stupide|nutzlos|dumm|blod|bescheuert|unbrauchbar|sinnlos|burro|burra|lixo|porcaria"
+    r"|ridicul\w*|ridicol\w*|lacherlich|absurd\w*|pessim\w*|horrivel|terrivel|horrible|nefasto"
+    r"|stupido|stupida|schifo|bekaar|bekar|bakwas|bakwaas|faltu|bewakoof|bewkoof|pagal|ghatiya)"
+)
+_BOT_TARGET = (
+    r"(you|u|ur|youre|your|bot|chatbot|robot|machine|assistant|answers?|repl(y|ies)|responses?|service|system"
+    r"|tu|tes|vous|du|deine|dein|voce|sei|tum|aap|eres|estas|bist|respuesta|respuestas|reponse|reponses|antwort"
+    r"|antworten|resposta|respostas|risposta|risposte|jawab)"
+)
+_NOT_ANGRY = r"(?! (question|questions|q|doubt|query))"  # "sorry if this is a stupid question"
+_FRUSTRATION = re.compile(
+    rf"\b{_BOT_TARGET}( \w+){{0,3}} {_INSULT}\b{_NOT_ANGRY}"
+    rf"|\b{_INSULT}( de| di| of)? (bot|chatbot|robot|machine|answers?|repl(y|ies)|responses?|service|assistant|system|thing"
+    r"|chat|app|website|respuesta|reponse|antwort|resposta|risposta|jawab)\b"
+    r"|\b(thats|its|this is|that is|it is|this was|that was|it was)( \w+){0,2} (useless|pointless|stupid|ridiculous|rubbish|garbage|joke|crap|nonsense"
+    rf"|bullshit|absurd|pathetic|worthless|hopeless|unacceptable|annoying|frustrating|insane|madness)\b{_NOT_ANGRY}"
+    # milder words count only when aimed at the bot or its answers
+    r"|\b(you|u|youre|this bot|the bot|this chatbot|this chat|this assistant|your (answers?|replies|responses|service)"
+    r"|this service|this thing)( are| is| re| r| was| were)?( so| really| very| totally| just| absolutely)* (terrible"
+    r"|horrible|awful|bad|lame|slow|unhelpful|the worst|sucks?|suck)\b"
+    r"|\bwhat a (joke|waste|mess|useless|stupid|terrible|pathetic)\b"
+    r"|\b(asked|said|told you|told|explained|repeated|typed)( this| it| you| that| the same thing)?"
+    r" (twice|(two|three|four|five|several|many|multiple|\d+) times)\b"
+    r"|\bwhy (cant|cannot|wont|dont|do not|arent) you( just| even| simply)? (help|answer|understand|tell me|give me|get it)\b"
+    r"|\bjust (answer|help me)\b"
+    r"|\b(you|u|ur|youre) (\w+ )?(have|got|has|re|are) (no|zero) (idea|clue)\b|\bno idea what (you|ur|youre)\b"
+    r"|\b(sending|giving|telling|showing) me the same\b|\bstop (sending|giving|repeating|saying|copying|pasting)\b"
+    r"|\b(damn|damned|bloody|freaking|fricking|fucking|stupid|silly|dumb|useless|crappy|shitty|rubbish|worthless)"
+    r" (bot|chatbot|robot|machine|ai|thing|assistant|computer|program|software)\b"
+    r"|\b(the )?(second|third|fourth|fifth|tenth|nth|2nd|3rd|4th|5th) time (you|youve|youre|i|im|ive|that|this)\b"
+    r"|\b(giving|gave|give|telling|told) me (the )?(wrong|incorrect|false|bad|outdated|irrelevant) (info|information|answers?"
+    r"|advice|details)\b|\b(thats|that is|this is|your answer is|the answer is) (wrong|incorrect|not correct|not right"
+    r"|false|outdated)\b|\b(you|u|it) keeps? (repeating|saying|giving|sending|telling)\b|\brepeating yourself\b"
+    r"|\b(fuck\w*|fck\w*|fuk\w*|shit\w*|bullshit|wtf|ffs|stfu|omfg|dammit|goddamn\w*|bloody hell|screw (you|this)"
+    r"|piss\w* off|pissed|mierda|joder|putain|merde|bordel|scheisse|verdammt|merda|porra|caralho|cazzo|vaffanculo"
+    r"|bhenchod|chutiya|saala)\b"
+    r"|\b(you|u|youre|ur|this|that|it|thats|its|bot|your answers?)( are| is| re| r)?( still| really| even| just"
+    r"| clearly| obviously)? (not|never|dont|doesnt|didnt|arent|isnt|cant|cannot|wont|wasnt|werent) (\w+ ){0,2}?"
+    r"(help|helping|helpful|useful|understand|understanding|listen|listening|answer|answering|read|reading"
+    r"|get it|getting it|make sense|making sense)\b"
+    r"|\b(not helpful|unhelpful|no help at all|of no (use|help)|not useful"
+    r"|not what i (asked|wanted|meant|need|needed|was asking|was looking for|said)"
+    r"|(thats|that is|this is) not (what i|it|my question|the question|an answer|helpful)"
+    r"|wrong answer|irrelevant|not relevant|(didnt|did not|doesnt|does not|never) answer"
+    r"|answer (my|the) (question|damn question)|read my (question|message)"
+    r"|are you (even )?(reading|listening|serious|kidding|joking|stupid|dumb|deaf)"
+    r"|i (already|just) (said|told you|asked|explained)|told you (already|twice|before)|how many times"
+    r"|for the (second|third|fourth|fifth|tenth|hundredth|nth|last|millionth|2nd|3rd|4th|5th) time"
+    r"|again and again|over and over|same (answer|thing|reply|response|message) (again|over)"
+    r"|keep (giving|saying|repeating|sending) (me )?(the same|that|this)"
+    r"|makes no sense|(doesnt|does not) make (any )?sense|waste of (my )?time|wasting (my|our) time|time waste"
+    r"|had enough|fed up|sick of (this|you|it|waiting)|tired of (this|you|it|waiting)"
+    r"|give me a (real|proper|straight|actual) answer|what the hell|ugh+|argh+|smh|facepalm"
+    r"|frustrat\w*|annoyed|irritat\w*|angry|furious|livid|outraged|mad at you|unacceptable|disgusting"
+    r"|terrible service|worst (bot|service|experience|chat|support|company|assistant)|forget it|seriously$"
+    r"|no (me )?(sirves|sirve|ayudas|estas ayudando|entiendes)|no es lo que (pregunte|pedi)|estoy hart[oa]"
+    r"|que (mierda|porqueria|basura)|tu ne (comprends|sers) (rien|a rien)|tu comprends rien|tu sers a rien"
+    r"|ca (ne )?m aide pas|ca ne sert a rien|n importe quoi|pas ce que j ai demande|ras le bol|j en ai marre"
+    r"|en ai marre|c est nul|du verstehst (mich )?(nicht|nichts)|verstehst du (mich )?nicht"
+    r"|hilft (mir )?(nicht|nichts|gar nicht)|hilfst mir nicht|das habe ich nicht gefragt|so ein (mist|quatsch)"
+    r"|quatsch|blodsinn|nao (me )?(ajuda|ajudou|entende|entendeu|serve)|voce nao (entende|ajuda)"
+    r"|nao foi isso que (eu )?perguntei|que droga|saco cheio|non (mi )?(aiuti|aiuta|serve|servi|capisci|capisce)"
+    r"|non e quello che ho chiesto|fa schifo|che schifo|sono stufo|sono stufa"
+    r"|samajh nahi (aata|aa raha|aati|rahe|raha)|kuch samajh nahi|kisi kaam ka nahi|kuch kaam ka nahi"
+    r"|koi fayda nahi|dimag kharab|bakwas band)\b"
+)
+_BARE_INSULT = re.compile(
+    r"^((so|very|totally|what|a|such|you|are|is|this|bot|the|omg|ugh|really|just|seriously|completely|absolutely"
+    rf"|utterly|literally|pretty|fucking|bloody|how|too) )*{_INSULT}( bot| thing)?$"
+)
+_ACRONYMS = frozenset(lx.words("""
+ielts toefl pte gre gmat sat act uk usa us cas atas ihs opt cpt stem sevis ds mba msc phd lor sop cv gpa
+ucas ircc pgwp oshc coe gs gte daad nz eu eea uae ok id bs ms ma ba bsc btech it ai cs hr pr nhs brp tb
+fafsa css mit ucl lse kcl nyu ucla usc uni pal loa gic sop lors sops det ielts ukvi uscis dso otp pdf
+"""))
+_POSITIVE = re.compile(r"\b(thank\w*|thx|great|awesome|love|perfect|amazing|excellent|good|nice|cool|wow|hello|hi|hey|congrat\w*|happy|yay)\b")
+
+
+def _shouting(raw: str) -> bool:
+    """Three or more all-caps words that are not acronyms, making up most of the message."""
+    words = re.findall(r"[^\W\d_]{2,}", raw)
+    plain = [w for w in words if w.lower() not in _ACRONYMS]
+    caps = [w for w in plain if w.isupper()]
+    return len(caps) >= 3 and sum(map(len, caps)) >= 10 and len(caps) >= 0.8 * len(plain)
+
+
+def frustration(msg: Message) -> bool:
+    """Anger at the bot, insults, "that's not what I asked", or shouting."""
+    if _FRUSTRATION.search(msg.flat) or _BARE_INSULT.match(msg.flat):
+        return True
+    return _shouting(msg.raw) and not _POSITIVE.search(msg.flat)
+
+
+# --- urgent ---------------------------------------------------------------------------
+
+_DAYS = r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+_FEW = r"([1-7]|one|two|three|four|five|six|seven|a|an|a few|few|couple of|a couple of|dos|tres|deux|trois|zwei|drei|dois|due|tre|do|teen)"
+_SOON = (
+    rf"(today|tonight|tomorrow|tmrw|tmr|tomorow|tommorow|this (morning|afternoon|evening)"
+    rf"|(in|within|only|just|next|after) {_FEW} (hours?|hrs?|days?)|\d{{1,2}} ?(hours|hrs)|{_FEW} days? (left|away|to go|remaining)"
+    rf"|by (tomorrow|tonight|today|end of (the )?day|eod)|hoy|manana|demain|aujourd hui|ce soir|(?<!guten )morgen|heute"
+    rf"|amanha|hoje|domani|oggi|stasera|kal|aaj|parso|(en|dans|in|em|tra) {_FEW} (dias|jours|tagen|giorni)|{_FEW} din)"
+)
+# Deadlines are pressing by themselves; a flight or interview tomorrow only with a problem attached
+# ("I fly tomorrow, what should I pack?" is a normal question).
+_HARD_EVENT = (
+    r"(deadline|due|closes?|closing|expires?|expiring|expiry|submit|submission|registration|plazo|fecha limite"
+    r"|date limite|frist|prazo|scadenza|vence|expira)"
+)
+_SOFT_EVENT = (
+    r"(flight|fly|flying|travel|travelling|traveling|departure|leave|leaving|interview|appointment|biometrics?|starts?"
+    r"|starting|begins?|begin|orientation|enrol\w*|vuelo|vol|flug|voo|volo|entrevista|entretien|colloquio)"
+)
+_PROBLEM = re.compile(
+    r"\b(no|not|havent|hasnt|didnt|dont|doesnt|cant|cannot|still|without|missing|lost|help|urgent|problem|issue"
+    r"|wrong|delayed|cancell?ed|stuck|yet|only|please|pls|worried|panic|scared|nothing|never|sin|pas|nicht|kein|nao"
+    r"|non|nahi)\b"
+)
+_SOFT_SOON = re.compile(rf"\b{_SOON}\b.*\b{_SOFT_EVENT}\b|\b{_SOFT_EVENT}\b.*\b{_SOON}\b")
+_WEEK = rf"(this week|next week|this weekend|in a week|in one week|within a week|1 week|by {_DAYS}|on {_DAYS}|this {_DAYS}|next {_DAYS})"
+_WEEK_EVENT = r"(deadline|due|flight|fly|flying|expires?|expiring|expiry|closes|closing|interview|appointment|biometrics|starts|begins)"
+_URGENT = re.compile(
+    r"\b(urgent|urgently|urgente|urgentemente|urgence|dringend|eilig|turant|fauran)\b(?! (visa )?(service|processing))"
+    r"|\b(need|help|call|contact|respond|reply|answer|please|pls|someone|somebody|talk|speak)\b( \w+){0,4} "
+    r"(immediately|right away|right now|asap|sofort|subito|inmediatamente|imediatamente|immediatement)\b"
+    r"|^asap\b|\basap$|\b(its|it is|this is|thats|i have|ive got|we have|there is|theres|got) (an? )?(\w+ )?"
+    r"(emergency|emergencia|emergenza|urgence|notfall)\b|^(emergency|emergencia|emergenza|urgence|notfall)\b"
+    rf"|\b{_SOON}\b.*\b{_HARD_EVENT}\b|\b{_HARD_EVENT}\b.*\b{_SOON}\b"
+    rf"|\b{_WEEK}\b.*\b{_WEEK_EVENT}\b|\b{_WEEK_EVENT}\b.*\b{_WEEK}\b"
+    r"|\b(need|needs|require|must have|must get|have to get|have to submit|have to send|must submit)( \w+){0,3}"
+    r" (today|tonight|tomorrow|by tomorrow|by tonight|right now|within \d+ (hours|days))\b"
+    r"|\b(otherwise|or else|or|else|about to|going to|gonna)( i)?( will| ll)? lose (my|the) (place|seat|offer|spot|admission)\b"
+    r"|\b(stuck|stranded|detained|held|stopped|questioned|waiting|sitting|standing) (at|in) (the )?"
+    r"(airport|border|immigration|port of entry|customs|passport control)\b"
+    r"|\b(im|i am|we are|i m) (at|in) (the )?(airport|border|immigration)\b"
+    r"|\b(denied|refused) (entry|boarding)\b|\b(not allowed|wont let me|didnt let me|did not let me) (to )?(board|enter|fly)\b"
+    r"|\b(wont|will not|didnt|did not|not) let (me|us) (in|enter|through|board|leave|go)\b"
+    r"|\bmissed (my |the )?(flight|connection|interview|appointment|deadline|biometrics)\b"
+    r"|\b(lost|stolen|misplaced|lose) my (passport|visa|brp|documents|i 20|wallet)\b"
+    r"|\bpassport (was |got |has been |is )?(lost|stolen|missing)\b"
+    r"|\b(aeropuerto|aeroport|flughafen|aeroporto|airport)\b.*\b(atrapad[oa]|bloquead[oa]|bloque|bloquee|fest"
+    r"|festgehalten|pres[oa]|bloccat[oa]|phas\w*|retenid[oa]|retenue?)\b"
+    r"|\b(atrapad[oa]|bloquead[oa]|bloque|bloquee|festgehalten|pres[oa]|bloccat[oa]|phas\w*|retenid[oa])\b.*"
+    r"\b(aeropuerto|aeroport|flughafen|aeroporto|airport)\b"
+)
+
+
+_ASKS_ABOUT_URGENCY = re.compile(r"^(do|does|should|must|would) (i|we|you|one|students?)\b|^is it\b")
+_URGENT_WORD = re.compile(r"\b(urgent|urgently|asap)\b")
+
+
+def urgent(msg: Message) -> bool:
+    """A deadline, flight or emergency within days."""
+    match = _URGENT.search(msg.flat)
+    if not match:
+        return bool(_SOFT_SOON.search(msg.flat) and _PROBLEM.search(msg.flat))
+    # "Do I need to apply urgently?" is a question about timing, unless something else is pressing.
+    if _URGENT_WORD.fullmatch(match.group()) and _ASKS_ABOUT_URGENCY.match(msg.flat):
+        return bool(_URGENT.search(msg.flat, match.end()))
+    return True
+
+
+# --- complex --------------------------------------------------------------------------
+
+_FIRST_PERSON = re.compile(
+    r"^(got|just got|been|was|have been|had)\b|\b(i|im|ive|id|me|my|mine|myself|we|our|ours|mujhe|mera|meri|mere|maine|hamara|humara|karu|karun|karoon"
+    r"|mi|mis|mio|mia|miei|mein|meine|meinem|meinen|ich|mir|mich|je|j|mon|ma|mes|moi|eu|meu|minha|meus|yo)\b"
+)
+# A condition in front makes a question general: "what if my visa is refused?".
+_HYPOTHETICAL = frozenset(lx.words("if incase unless suppose supposing whether avoid prevent reduce reasons reason common why"))
+_ACTUAL = frozenset(lx.words("had have ive was were been got already previously before last twice once again"))
+
+_REFUSAL = re.compile(
+    r"\b(refus\w*|reject\w*|denied|denial|declined|rechaz\w*|deneg\w*|negad[oa]s?|negaron|recusad\w*|recusaram"
+    r"|abgelehnt|verweigert|rifiutat\w*|respint\w*)\b"
+)
+_REFUSED_THING = re.compile(
+    r"\b(visa|visas|visum|visto|visado|permit|f1|f 1|cas|i 20|application|applications|admission|entry|boarding"
+    r"|ukvi|embassy|consulate|ircc|uscis|sevis|university|universities|uni|college|offer|study permit|uk|usa|us|canada"
+    r"|australia|germany|ireland|netherlands|new zealand|schengen|antrag|solicitud|demande|pedido|domanda"
+    r"|candidatura|aplicacion)\b"
+)
+# Patterns that hold only when the visitor speaks about themselves and not hypothetically.
+_PERSONAL = [re.compile(p) for p in (
+    # failed studies, backlogs, gaps, low grades
+    r"\b(failed|flunked|failing|repeated)( \w+){0,3} (exam|exams|subject|subjects|module|modules|course|courses"
+    r"|year|years|semester|semesters|sem|paper|papers|class|classes|grade|unit|units|board|boards|12th|10th|final|finals)\b",
+    r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten) (backlogs?|arrears?|atkts?|kts?|supplementar\w*"
+    r"|compartments?|resits?|re sits?)\b|\b(i have|i had|ive|ive got|i got|having|with my|my)( \w+){0,2} (backlogs?"
+    r"|arrears?|atkts?|kts?|supplementar\w*|compartments?|resits?)\b",
+    # appeals are about the visitor's own refusal; "what is an administrative review?" is general
+    r"\b(appeal|appeals|appealed|administrative review|judicial review|reconsideration)\b",
+    r"\b(academic probation|on probation|expelled|dismissed from|kicked out|dropped out|drop out|dropout"
+    r"|withdrew from|withdrawn from|discontinued|suspended from|academic misconduct|plagiarism|malpractice)\b",
+    r"\b(\d+|two|three|four|five|six|seven|eight|nine|ten|several|many|long|big|huge|large) ?\+? ?"
+    r"(years?|yrs?|yr|months?)? (of )?(study |education |educational |career |academic |employment )?gap\b(?! year)"
+    r"|\bgap of (\d+|one|two|three|four|five|six|seven|eight|nine|ten|several|many|almost|nearly|over|more than)\b"
+    r"|\bmy (study |education |academic |career )?gap\b(?! year)"
+    r"|\bi (have|had|ve|took|ve had|have had|ve got) (a |an )?(\w+ ){0,2}gap\b(?! year)",
+    r"\b(my|i have|i got|i scored|ive got|i only have)( a| an| only| very| quite| really| too)* (low|bad|poor|weak)"
+    r" (gpa|cgpa|grades|marks|percentage|academics|academic record)\b"
+    r"|\bmy (gpa|cgpa|grades|marks|percentage|academics) (is|are)( only| very| quite| really| too| so)* (low|bad|poor|weak)\b",
+    # health and disability
+    r"\b(disabilit\w*|disabled|wheelchair|blind|visually impaired|deaf|hearing impaired|autis\w*|adhd|dyslexi\w*"
+    r"|dyspraxi\w*|mental health|mental illness|mentally|depress\w*|anxiety|panic attacks?|bipolar|schizophreni\w*"
+    r"|ptsd|ocd|eating disorder|chronic (illness|pain|condition|disease)|medical condition|health condition"
+    r"|health (issue|issues|problem|problems)|cancer|epilep\w*|diabet\w*|pregnan\w*|therap(y|ist)|psychiatr\w*"
+    r"|medication|hiv|tb positive|surgery|hospitali[sz]ed|in hospital|illness|sick(?! of))\b",
+    r"\b(havent|have not|hasnt|has not|didnt|did not|still not|not yet|never|still havent|still dont|dont)"
+    r"( \w+){0,2} (received|receive|recieved|got|gotten|heard|hear back|been contacted|been called|been informed"
+    r"|had a (reply|response)|arrived|come|came|been (issued|sent|delivered|processed|approved))\b(?! it)"
+    r"|\bwhere (is|s|are) my (cas|i 20|visa|refund|application|offer|passport|letter|coe|documents?|payment|money|loan"
+    r"|result|results|decision|counsellor|counselor|agent|advisor|brp|evisa|receipt|invoice|confirmation|admit"
+    r"|acceptance|certificate)\b|\bwheres my\b|\b(its|it has|it s) been (\d+|two|three|four|five|six|several|many|few)"
+    r" (days|weeks|months)\b",
+    r"\b(problem|problems|issue|issues|trouble|mistake|error|errors|wrong)( \w+){0,2} (with|in|on) my (visa|application"
+    r"|cas|i 20|offer|documents?|passport|file|case|account|payment|booking|coe|sevis|status|name|details)\b",
+    r"\b(i was|i got|i have been|ive been|we were|we got) (scammed|cheated|defrauded|tricked)\b|\bscammed me\b",
+    # criminal history
+    r"\bcriminal (record|records|history|case|cases|conviction|convictions|charge|charges|background|offen[cs]e)\b"
+    r"|\b(convicted|conviction|arrested|jail|jailed|prison|imprisoned|court case|police case|charged with|charge sheet"
+    r"|dui|dwi|felony|misdemeanou?r|antecedentes penales|casier judiciaire|vorstrafe\w*|precedenti penali"
+    r"|case against me)\b",
+    # immigration trouble
+    r"\b(deport\w*|overstay\w*|over stay\w*|removal (order|notice|letter|decision)|entry ban|re entry ban|banned from"
+    r"|illegally|illegal immigrant|undocumented|out of status|status violation|lost (my )?status|detained|detention"
+    r"|asylum|refugee|smuggl\w*|forged|forgery|misrepresent\w*|lied (on|in|about)|false (information|documents?)"
+    r"|fake (documents?|certificates?|degree|bank statement|offer letter|marksheets?|experience letter)"
+    r"|curtail\w*|worked (more|over) than (\d+|twenty) hours|(caught|reported|warned|investigated) (for )?(working"
+    r"|overstaying|cheating|plagiari\w*|using)|working (extra|more|over) hours)\b"
+    r"|\bmy (\w+ )?(visa|permit|status|i 20|brp|evisa|stamp|cas|passport) (has |had |is |was )?(expired|expires"
+    r"|expiring|lapsed|ran out|run out|running out)\b",
+    # family circumstances that change who can sponsor or sign
+    r"\b(divorc\w*|separated|single (parent|mother|father|mom|mum|dad)|custody|legal guardian|guardian|adopted"
+    r"|adoption|orphan\w*|stateless|dual (citizenship|nationality)|name (mismatch|change|changed|is different|spelled)"
+    r"|different (names?|surnames?|spelling)|spelling (mistake|error) in my)\b",
+)]
+_ALWAYS = re.compile(
+    # refusal follow-ups and appeals
+    r"\b(inadmissib\w*|214 ?b|221 ?g)\b"
+    # offers, CAS or status withdrawn
+    r"|\b(offer|offers|admission|admit|place|seat|cas|i 20|acceptance|enrolment|enrollment|sevis|visa|registration"
+    r"|status|f 1|permit|record)"
+    r"( \w+){0,4} (withdrawn|rescinded|revoked|cancell?ed|taken back|pulled|terminated|curtailed|cut short)\b"
+    r"|\b(withdrew|rescinded|revoked|cancell?ed|terminated|curtailed|took back|pulled)( \w+){0,3} (offer|admission|place|cas"
+    r"|i 20|sevis|visa|enrolment|enrollment)\b"
+    # billing, refunds and complaints
+    r"|\b(charged|billed)( me)? (twice|double|two times|wrong|wrongly|incorrectly|extra|more than)"
+    r"|\bdouble (charged|charge|payment|billed)\b|\bovercharg\w*|\bbilling (issue|problem|error|mistake|complaint|dispute)\b"
+    r"|\bwrong (amount|charge|invoice|bill)\b|\bcharge ?back\b|\bmoney back\b|\bpaid twice\b"
+    r"|\b(invoice|bill|charge|amount|receipt|fee|fees)( \w+){0,3} (is|was|are|were|looks|seems) (wrong|incorrect|too high"
+    r"|more than|higher than|different)\b|\b(payment|charge|transaction|money|amount)( \w+){0,3} (twice|two times"
+    r"|double|multiple times)\b"
+    r"|\b(someone|somebody|some one) (is using|used|accessed|logged into|logged in to|hacked|got into|changed) my\b"
+    r"|\bunauthori[sz]ed\b"
+    r"|\b(not|never|havent|have not|didnt|did not|im not|am not) (receiving|receive|received|getting|get|got)"
+    r" (the |my |any |a )?(verification|confirmation|reset|otp|activation|login|password|one time) ?(email|code|link|sms"
+    r"|message|mail|pin)?\b"
+    r"|\bdispute (the |a |this )?(charge|payment|transaction)\b"
+    r"|\b(payment|money|amount)( was| got| has been)? (deducted|debited|taken)( twice| but| and)"
+    r"|\b(reembolso|devolucion del dinero|remboursement|rembourser|remboursez|rimborso|rimborsare|ruckerstattung"
+    r"|erstattung|geld zuruck|dinheiro de volta|paisa wapas|paise wapas)\b"
+    r"|\b(complain|complaint|complaints|reclamacion|beschwerde|reclamacao|reclamo)\b"
+    # documents to review, chances to judge
+    r"|\b(can|could|will|would) you( please)? (write|draft|prepare|improve|fix|correct|edit) (my|the|a) "
+    r"(sop|statement|essay|cv|resume|lor|letter|application)\b|\b(please|pls|plz) (write|draft|prepare) my\b"
+    r"|\b(here is|heres|attached|ive attached|i have attached|ive uploaded|i have uploaded|i uploaded|im sending"
+    r"|i am sending|sending you|i sent you|ive sent) (is |are )?(my|the) (sop|statement|essay|cv|resume|lor|draft"
+    r"|documents?|transcripts?|application|profile)\b"
+    r"|\b(is|does|do|are|will) (my|mine|this) (\w+ )?(sop|statement|essay|cv|resume|lor|letter|profile|application"
+    r"|documents?|draft)( \w+){0,2} (look|sound|seem|good|ok|okay|fine|strong|enough|right|correct|sufficient"
+    r"|competitive|acceptable|decent)\b"
+    r"|\b(my|our) (\w+ )?chances?\b|\bchances? (of|for) (me|my|getting|admission|acceptance|selection|approval|success)\b"
+    r"|\bprofile (evaluation|assessment|review)\b|\bwill i (get|be) (in|admitted|accepted|selected|approved|rejected"
+    r"|refused|the visa|a visa|my visa|an offer|admission|into)\b|\bcan i get (in|into|admitted|admission)( \w+){0,4} with my\b"
+    # tech problems with our own systems
+    r"|\b(cant|cannot|unable to|not able to|couldnt|could not|wont let me|doesnt let me|failed to|fails to|trouble"
+    r"|problem|problems|issue|issues|error|stuck|difficulty)( \w+){0,3} (log ?in|login|logging in|sign ?in|signin"
+    r"|signing in|sign up|signup|access|upload|uploading|reset|otp|verification code|password|portal|account|website"
+    r"|site|webpage|page|app|link|dashboard|payment page|payment portal|pay online|make (the |a )?payment"
+    r"|complete (the |my )?payment|checkout|download)\b"
+    r"|\b(log ?in|login|sign ?in|portal|website|site|webpage|page|app|link|payment|upload|otp|code|password|account"
+    r"|button|form|card|dashboard|email)( \w+){0,4} (not working|isnt working|is not working|doesnt work|does not work"
+    r"|didnt work|did not work|not loading|wont load|doesnt load|broken|is down|crash\w*|error|errors|failed|fails"
+    r"|failing|keeps (crashing|failing|loading|saying|showing|spinning|logging|giving|throwing)|stuck|expired|invalid|locked|blocked"
+    r"|not (opening|sending|arriving|coming|accepted|going through)|declined|bounced|glitch\w*|bug\w*"
+    r"|never (arrives|arrived|comes|came|works|worked|loads|loaded)|(doesnt|does not|didnt|did not|hasnt|has not)"
+    r" (arrive|come|load|open|work))\b"
+    r"|\b(error (message|code)|404|500 error|page not found|server error|locked out|account (is )?(locked|blocked"
+    r"|suspended|disabled|hacked)|hacked)\b"
+    # crises
+    r"|\b(suicid\w*|kill myself|end my life|want to die|self ?harm\w*|hurt myself|no reason to live)\b"
+    r"|\b(father|mother|dad|mom|mum|papa|mama|parent|parents|brother|sister|wife|husband|son|daughter|grandmother"
+    r"|grandfather|grandma|grandpa|granny|nani|dadi|uncle|aunt|relative|child|baby|fiance|fiancee|sibling|padre"
+    r"|madre|vater|mutter|pai|mae)( \w+){0,4} (passed away|passed|died|dead|dying|death|hospitali[sz]ed|in hospital"
+    r"|in the hospital|admitted|icu|accident|critical|seriously ill|very ill|very sick|is sick|fell ill|surgery"
+    r"|operation|heart attack|stroke|cancer|emergency|unwell|diagnosed|funeral|killed|missing|critically ill|ill|sick"
+    r"|injured|hurt)\b"
+    r"|\b(death|died|passed away|funeral|bereavement|loss)( \w+){0,3} (in )?(my|the|our) family\b"
+    r"|\bfamily (emergency|emergencies|crisis|tragedy|death|situation)\b|\bmedical emergency\b|\bbereavement\b"
+    r"|\b(complex|complicated|unusual|tricky|sensitive|messy|difficult|special) (situation|case|issue|problem|matter"
+    r"|circumstances?)\b|\bsomething (complex|complicated|personal|sensitive|unusual|tricky)\b"
+    r"|\b(case|situation|circumstances?) (is|are) (a bit |bit |quite |very |really |pretty |kind of )?(complex"
+    r"|complicated|unusual|tricky|sensitive|messy|difficult|different)\b"
+    r"|\b(nobody|no one|noone|no body|none of you|nobody from your team) (has |have |ever |even )?(contacted|called"
+    r"|replied|responded|emailed|answered|got back|gotten back|reached out|helped|followed up)\b"
+    r"|\bi paid( \w+){0,5} (but|and) (nobody|no one|nothing|still|havent|have not|didnt|did not|never|no)\b"
+    r"|\b(lawyer|solicitor|attorney|legal advice|legal action|legal help|take legal|sue you|sue them|suing"
+    r"|consumer court|take you to court|go to court)\b"
+)
+
+
+# "Can you check my SOP?" asks us; "will admissions read my essay?" asks about someone else.
+_REVIEW = re.compile(
+    r"\b(check|review|look at|look over|go through|go over|proofread|proof read|read|evaluate|assess|edit|rate"
+    r"|critique|verify|vet|feedback on)( \w+){0,2} (my|mine|this|attached|the attached)( \w+){0,2} (sop|sops|statement"
+    r"|essay|essays|cv|resume|lor|lors|letter|letters|documents?|docs|application|profile|transcripts?|draft|form"
+    r"|forms|ds 160|ds160|file|files|portfolio|proposal|paperwork|eligibility|chances|case|situation)\b"
+)
+# Account, application and document status only a person can look up, unless the visitor
+# asks how to check it themselves ("how do I track my visa application?").
+_STATUS = re.compile(
+    r"\b(status|update|updates|progress|news) (of|on|about|for|regarding) (my|our)\b"
+    r"|\bmy (\w+ )?(application|visa|cas|i 20|offer|refund|case|file|payment|booking|appointment|documents?|account"
+    r"|coe|loan|admission|enrolment) (status|update|progress)\b"
+    r"|\b(check|track|look into|look up|pull up|access|view|see|find|confirm|verify|cancel|reschedule|change|update"
+    r"|delete|close)( \w+){0,2} my (application|applications|account|case|file|booking|payment|profile|cas|i 20|offer"
+    r"|appointment|documents?|details|record|records|consultation|meeting|session|subscription|package|plan|data"
+    r"|email|phone number|number)\b"
+    r"|\b(did|have|has) (you|your team|anyone|someone) (receive|received|get|got|see|seen|check|checked|review|reviewed"
+    r"|look at|looked at) my\b"
+    r"|\bmy (counsellor|counselor|advisor|adviser|consultant|agent|case manager) (hasnt|has not|didnt|did not|never|isnt"
+    r"|is not|wont|will not|doesnt|does not|still|stopped|ignor\w*|not)\b"
+    r"|\b(been|still|im|i am) waiting( for| on)? (\d+|a|one|two|three|four|five|six|several|many|few|over|more than)"
+    r"( \w+)? (days?|weeks?|months?)\b|\bstill waiting (for|on) (my|the|your|a)\b"
+)
+_SELF_SERVICE = re.compile(r"^(how|where) (do|can|could|should|would|to) (i|we|one)?\b|^how to\b")
+# A refund asked for, not a refund policy asked about ("do I get a refund if my visa is refused?").
+_REFUND = re.compile(r"\brefund(s|ed|ing)?\b")
+_CONDITIONAL = re.compile(r"\b(if|in case|incase|policy|policies|refundable|what happens|whether|suppose|rules|terms)\b")
+_THIRD_PARTY = frozenset(lx.words("""
+university universities uni college colleges admissions admission they officer officers embassy consulate committee
+school schools person people reviewers tutor professor ukvi ircc uscis tutors professors
+"""))
+
+
+def _hypothetical(tokens: list[str], end: int) -> bool:
+    """A condition ("if", "why", "avoid") before position `end` with no sign it already happened."""
+    before = tokens[max(0, end - 7):end]
+    return any(t in _HYPOTHETICAL for t in before) and not any(t in _ACTUAL for t in before)
+
+
+def complex_case(msg: Message) -> bool:
+    """A personal case the bot must not answer: refusals, records, refunds, reviews, health, crises."""
+    flat = msg.flat
+    if _ALWAYS.search(flat):
+        return True
+    if _REFUND.search(flat) and not _CONDITIONAL.search(flat):
+        return True
+    if _STATUS.search(flat) and not _SELF_SERVICE.match(flat):
+        return True
+    review = _REVIEW.search(flat)
+    if review:
+        before = msg.tokens[max(0, flat[:review.start()].count(" ") - 5):flat[:review.start()].count(" ")]
+        if not any(t in _THIRD_PARTY for t in before):
+            return True
+    if not _FIRST_PERSON.search(flat):
+        return False
+    refusal = _REFUSAL.search(flat)
+    if refusal and _REFUSED_THING.search(flat):
+        if not _hypothetical(msg.tokens, flat[:refusal.start()].count(" ")):
+            return True
+    for pattern in _PERSONAL:
+        match = pattern.search(flat)
+        if match and not _hypothetical(msg.tokens, flat[:match.start()].count(" ")):
+            return True
+    return False

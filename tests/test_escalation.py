@@ -1,0 +1,231 @@
+"""Tests for the handoff decision: triggers, knowledge base, history and routing."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from escalation import SKILLS, Decision, assess
+from escalation.knowledge_base import CONFIDENT, knowledge_base
+
+
+def bot(confidence: float) -> dict:
+    """A bot turn as the chat route stores it."""
+    return {"sender": "bot", "text": "...", "confidence": confidence}
+
+
+def visitor(text: str) -> dict:
+    """A visitor turn in dict form."""
+    return {"sender": "visitor", "text": text}
+
+
+# --- requested ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "agent!", "real human pls", "Live agent", "person please", "HUMAN", "customer service please",
+    "can someone from your team chat with me", "let me speak to a counsellor", "i want to talk 2 a real person",
+    "Could you put me through to an advisor?", "please have someone call me", "is anyone there?",
+    "I want to talk to someone, not a bot", "I don't want to chat with a robot", "Please transfer me",
+    "Is there a real counsellor I could ask?", "I'd appreciate speaking to a counsellor", "escalate please",
+    "Can I speak to your manager", "hand me over to a human", "I'd like to consult with an expert",
+])
+def test_requests_for_a_person_hand_off(text: str) -> None:
+    assert (assess(text).handoff, assess(text).reason) == (True, "requested")
+
+
+@pytest.mark.parametrize("text", [
+    "huamn please", "I want a reprsentative", "get me a conselor", "can i speek to a human", "representitive please",
+])
+def test_requests_with_typos_hand_off(text: str) -> None:
+    assert assess(text).reason == "requested"
+
+
+@pytest.mark.parametrize("text", [
+    "Quiero hablar con una persona", "pásame con un humano", "¿Hay alguien con quien pueda hablar?",
+    "Je veux parler à un conseiller", "un vrai humain svp", "Mettez-moi en relation avec un conseiller",
+    "Ich möchte mit einem Menschen sprechen", "Gibt es einen Menschen, mit dem ich sprechen kann?",
+    "Quero falar com um atendente", "Posso falar com alguém da equipe?",
+    "Vorrei parlare con un operatore", "Mi passi un operatore umano?",
+    "kisi insaan se baat karni hai", "mujhe counsellor chahiye", "human se baat karao", "koi insaan hai kya",
+])
+def test_requests_in_other_languages_hand_off(text: str) -> None:
+    assert assess(text).reason == "requested"
+
+
+@pytest.mark.parametrize("text", [
+    "do I need an education agent?", "human resource management courses", "what does a counsellor do at university?",
+    "I don't need to talk to anyone, just give me the fees", "Do counsellors speak Hindi?",
+    "Should I talk to a counsellor before choosing a course?", "Are you a human?", "am I talking to a real person?",
+    "Can my parents speak to the visa officer for me?", "Can my professor talk to the admissions team for me?",
+    "How do I contact a potential supervisor?", "I'm writing my SOP about why I want to become a counsellor",
+    "Masters in human rights law in London", "kisi se baat nahi karni, bas fees batao",
+    "Is the person who signs my bank letter my sponsor?",
+])
+def test_questions_about_people_stay_with_the_bot(text: str) -> None:
+    assert assess(text).handoff is False
+
+
+# --- frustration ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "useless bot", "this is stupid", "that's not what I asked", "you're not helping at all", "what a joke",
+    "WHY IS THIS SO HARD TO GET AN ANSWER", "this chatbot sucks", "I asked you twice already", "damn bot",
+    "You keep repeating yourself", "seriously useless", "No entiendes nada, eres inútil",
+    "Tu ne comprends rien, c'est nul", "Das hilft mir nicht", "Non capisci niente", "kuch samajh nahi aa raha",
+])
+def test_frustration_hands_off(text: str) -> None:
+    assert assess(text).reason == "frustration"
+
+
+@pytest.mark.parametrize("text", [
+    "Sorry if this is a stupid question, but what is a CAS?", "THANK YOU SO MUCH", "Is it stupid to do a second master's?",
+    "I don't understand the difference between OPT and CPT", "Is IELTS hard?", "What IELTS do I need for UCL and LSE?",
+])
+def test_mild_or_self_directed_words_are_not_frustration(text: str) -> None:
+    assert assess(text).handoff is False
+
+
+# --- complex --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "My visa was refused last month, what should I do?", "I had a refusal from Canada in 2023, should I mention it?",
+    "I have a criminal record, can I still get a student visa?", "the university withdrew my offer",
+    "I was charged twice for the consultation", "Can you check my SOP?", "What are my chances of getting into Imperial?",
+    "Where is my CAS? The university said it was sent", "I overstayed my visa in the UK last year",
+    "I have 6 backlogs, can I get admission in Canada?", "I have a 4 year gap after my graduation",
+    "I suffer from depression, can I study abroad?", "My father passed away and I missed my exams",
+    "I can't log in to the student portal", "I paid your fees but nobody has contacted me",
+    "Mi visa fue rechazada, ¿qué hago?", "Mein Visum wurde abgelehnt", "mera visa reject ho gaya",
+])
+def test_personal_cases_hand_off(text: str) -> None:
+    assert assess(text).reason == "complex"
+
+
+@pytest.mark.parametrize("text", [
+    "What are the common reasons for visa refusal?", "What happens if my visa is refused, do I get my deposit back?",
+    "What is your refund policy?", "How do I write a good SOP?", "Is a gap year acceptable for UK universities?",
+    "Do universities accept students with backlogs?", "Do UK universities have mental health support?",
+    "How do I reset my password?", "Can a university withdraw an offer?", "How do I check the status of my visa application?",
+    "Can I study criminal justice in the US?", "My IELTS score is low, which universities accept 5.5?",
+])
+def test_general_questions_on_sensitive_topics_stay_with_the_bot(text: str) -> None:
+    assert assess(text).handoff is False
+
+
+# --- urgent ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "my flight is tomorrow and I have no CAS", "the deadline is in 2 days and my application isn't done",
+    "I'm stuck at the airport and immigration won't let me through", "I lost my passport and I fly tomorrow",
+    "urgent help needed", "my visa expires in 3 days", "Es urgente, mi vuelo es mañana", "mera flight kal hai aur CAS nahi mila",
+])
+def test_emergencies_and_close_deadlines_hand_off(text: str) -> None:
+    assert assess(text).reason == "urgent"
+
+
+@pytest.mark.parametrize("text", [
+    "When is the UCAS deadline?", "Is there a priority visa service?", "I fly tomorrow, what should I pack?",
+    "Do I need to apply urgently for September?", "Guten Morgen, welche Unterlagen brauche ich?",
+])
+def test_questions_about_timing_are_not_urgent(text: str) -> None:
+    assert assess(text).handoff is False
+
+
+# --- repeat and history ---------------------------------------------------------------
+
+@pytest.mark.parametrize("text,history", [
+    ("what papers are needed for the F1 visa", ["What documents do I need for an F-1 visa?"]),
+    ("How much money do I need monthly to live in the UK?", ["What's the monthly cost of living in the UK?"]),
+    ("nope, I meant the deadline for January", ["When is the deadline for the September intake?"]),
+    ("I asked about the PGWP, not the study permit", [visitor("What is the PGWP?"), bot(0.9)]),
+    ("What's the visa fee?", [visitor("Can I bring my cat on a student visa?"), bot(0.2),
+                              visitor("and my dog, on the student visa?"), bot(0.25)]),
+])
+def test_asking_again_hands_off(text: str, history: list) -> None:
+    assert assess(text, history).reason == "repeat"
+
+
+@pytest.mark.parametrize("text,history", [
+    ("And for Edinburgh?", ["What IELTS band does Manchester ask for?"]),
+    ("And what about the TOEFL?", ["What IELTS score do I need for UK universities?"]),
+    ("How much is the IHS?", ["How much is the UK student visa fee?"]),
+    ("thanks", ["What IELTS do I need for Oxford?"]),
+    ("How do I apply for Chevening?", [visitor("What is the Chevening scholarship?"), bot(0.95)]),
+])
+def test_follow_ups_are_not_repeats(text: str, history: list) -> None:
+    assert assess(text, history).handoff is False
+
+
+# --- small talk, off-topic, knowledge base --------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "hi", "good evening!", "thank you so much", "ok", "bye for now", "namaste", "who are you?", "are you a bot?",
+    "what's the weather like today?", "tell me something funny", "asdfghjkl", "?",
+])
+def test_small_talk_and_off_topic_get_a_friendly_reply(text: str) -> None:
+    decision = assess(text)
+    assert (decision.handoff, decision.reason) == (False, None) and decision.reply
+
+
+@pytest.mark.parametrize("text,topic", [
+    ("What IELTS score do I need for a master's?", "ielts-scores"),
+    ("how long is the post study work visa in the UK", "uk-graduate-route"),
+    ("Is studying in Germany free?", "germany-tuition"),
+    ("What is a CAS number?", "uk-cas"),
+    ("How many hours can I work in Canada as a student?", "canada-work-while-studying"),
+    ("Is the first consultation free?", "educonsult-fees"),
+    ("When are you open?", "educonsult-hours"),
+    ("What is OSHC?", "au-oshc"),
+])
+def test_faq_questions_retrieve_the_right_entry_confidently(text: str, topic: str) -> None:
+    decision = assess(text)
+    assert (decision.handoff, decision.topic) == (False, topic) and decision.confidence >= CONFIDENT
+
+
+def test_knowledge_base_has_enough_unique_well_formed_entries() -> None:
+    entries = knowledge_base().entries
+    assert len(entries) >= 80 and len({e.id for e in entries}) == len(entries)
+    assert all(e.skill in SKILLS and e.title and e.questions and e.keywords and e.answer for e in entries)
+
+
+def test_uncovered_study_question_falls_back_to_a_counsellor() -> None:
+    assert assess("Which visa do I need for a study trip to Antarctica?").reason == "fallback"
+
+
+# --- routing and contract -------------------------------------------------------------
+
+@pytest.mark.parametrize("text,skill", [
+    ("My F-1 visa was refused", "us"),
+    ("I need to talk to someone about my CAS", "uk"),
+    ("I can't log in to the portal", "tech"),
+    ("I want to speak to a counsellor", "general"),
+    ("Is there a January intake in Canada?", "general"),
+])
+def test_skill_routes_to_the_right_team(text: str, skill: str) -> None:
+    assert assess(text).skill == skill
+
+
+def test_skill_falls_back_to_the_conversation_so_far() -> None:
+    assert assess("let me speak to a person", ["What SAT score do I need for US universities?"]).skill == "us"
+
+
+def test_decision_is_frozen_and_handoffs_come_with_a_courteous_reply() -> None:
+    decision = assess("agent please")
+    assert isinstance(decision, Decision) and decision.reply and 0.0 <= decision.confidence <= 1.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        decision.handoff = False  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("history", [None, [], [None, 3, {"text": "hello"}, {"sender": "bot", "confidence": "x"}]])
+def test_unusual_history_items_are_ignored(history: list | None) -> None:
+    assert assess("hello", history).handoff is False
+
+
+def test_replies_to_small_talk_do_not_count_as_weak_answers() -> None:
+    history = [visitor("hello"), bot(0.0), visitor("thanks!"), bot(0.0)]
+    assert assess("How much is the UK student visa fee?", history).handoff is False
+
+
+def test_questions_in_other_languages_get_an_english_only_reply_not_a_handoff() -> None:
+    decision = assess("¿Cuánto cuesta la visa de estudiante?")
+    assert decision.handoff is False and "English" in decision.reply
