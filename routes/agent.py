@@ -166,7 +166,7 @@ async def _act(request: Request, action, *args):
     wake(request, outcome)
     agent = request.state.agent
     context = await run_in_threadpool(dashboard_context, agent, request.app.state.settings.presence_grace_seconds)
-    return render(request, "agent/_chats.html", **context)
+    return render(request, "agent/_chats.html", preserve=True, **context)  # drafts in the other chats survive
 
 
 def _chat_id(request: Request) -> int:

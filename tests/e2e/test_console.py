@@ -169,3 +169,21 @@ def test_with_nobody_online_the_visitor_leaves_a_message_agents_see_live(chromiu
     row.first.get_by_role("button", name="Mark done").click()
     expect(row).to_have_count(1)
     expect(row).to_contain_text("sam@example.org")
+
+
+@pytest.mark.parametrize("server", [{"HANDOFF_AUTO_ASSIGN": "0"}], indirect=True)
+def test_live_updates_keep_the_agents_focus_and_drafts(chromium, server):
+    expect = playwright.expect
+    visitor_asks(chromium, server.url, "I want to talk to a human about UK visas")
+    agent = sign_in(chromium, server.url, "agent_003")
+    expect(agent.locator("#queue [data-session-id]")).to_have_count(1)
+    agent.locator("#queue").get_by_role("button", name="Take").focus()
+    visitor_asks(chromium, server.url, "I want to talk to a human about UK fees")
+    expect(agent.locator("#queue [data-session-id]")).to_have_count(2)
+    assert agent.evaluate("document.activeElement.id") == "take-1"  # a new arrival did not steal it
+    agent.keyboard.press("Enter")
+    box = agent.locator(".chat-panel").get_by_label("Message")
+    box.fill("Half-written answer")
+    agent.locator("#queue").get_by_role("button", name="Take").click()
+    expect(agent.locator(".chat-panel")).to_have_count(2)
+    expect(agent.locator("#reply-1")).to_have_value("Half-written answer")
