@@ -270,6 +270,14 @@ def typing(chat: ChatSession, who: str) -> Outcome:
     return Outcome().wake(chat)
 
 
+def _passed_on_by(chat: ChatSession) -> int | None:
+    """The agent who just sent this chat back to the queue; routing must not hand it straight back."""
+    if not chat.priority:
+        return None
+    last = chat.history.order_by(AgentSession.id.desc()).first()
+    return last.agent_id if last and last.action == "transfer" and last.target_agent_id is None else None
+
+
 def auto_assign(grace_seconds: float = 60.0) -> Outcome:
     """Give waiting chats, head of the queue first, to the online agent with the skill and the most room."""
     out = Outcome()
@@ -280,8 +288,10 @@ def auto_assign(grace_seconds: float = 60.0) -> Outcome:
             return out
         load = {a.id: a.open_chats().count() for a in agents}
         for chat in ChatSession.waiting():
-            skilled = [a for a in agents if chat.skill in a.skill_list]
-            pool = skilled or [a for a in agents if "general" in a.skill_list] or agents
+            passed = _passed_on_by(chat)
+            candidates = [a for a in agents if a.id != passed]
+            skilled = [a for a in candidates if chat.skill in a.skill_list]
+            pool = skilled or [a for a in candidates if "general" in a.skill_list] or candidates
             free = [a for a in pool if load[a.id] < a.max_chats]
             if not free:
                 continue

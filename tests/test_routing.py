@@ -207,3 +207,14 @@ def test_freeing_an_agent_wakes_the_router(app, act):
     chat = waiting("uk")
     conversation.take(chat, emma)
     assert ROUTING in act(chat, emma).topics
+
+
+@pytest.mark.parametrize("skill, others, expected", [("us", ("agent_001",), "agent_001"), ("us", (), None),
+                                                     ("uk", ("agent_001",), "agent_001")])
+def test_a_chat_sent_to_a_skill_queue_never_bounces_back_to_its_sender(app, skill, others, expected):
+    emma, *_ = online("agent_003", *others)
+    chat = waiting("uk")
+    conversation.take(chat, emma)
+    conversation.transfer(chat.id, emma, skill=skill, note="for a colleague")
+    conversation.auto_assign()
+    assert owner(chat) == expected
