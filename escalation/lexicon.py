@@ -13,7 +13,7 @@ def words(text: str) -> frozenset[str]:
 # ("support", "team") only count right after a verb like "talk to" / "transfer me to".
 PERSON = words("""
 human humans hooman humen huma person persons people someone somebody anyone anybody
-some1 sum1 agent agents representative representatives rep reps
+some1 sum1 sb smb somone somebdy agent agents representative representatives rep reps
 counsellor counselor counsellors counselors conseller councellor councelor counseler
 counsler councillor consellor advisor advisors adviser advisers advisor consultant
 consultants staff operator operators
@@ -41,7 +41,7 @@ trafficking factors medicine fee fees commission commissions statement body cent
 """)
 # Qualifiers that make the person someone else's (a university's, an education agency's).
 EXTERNAL_BEFORE = words("""
-education educational immigration travel recruitment estate insurance school schools
+immigration travel recruitment estate insurance school schools
 admissions admission bank embassy migration university uni college campus local another
 other previous old former third party potential prospective phd research academic dissertation thesis
 """)
@@ -63,6 +63,7 @@ parlare parlo parli contattare passami passare collegare collegarmi collegami me
 trasferire trasferiscimi chattare chiamare sentire
 baat connect milao milwa milwao milwado milna milva bulao bulaiye बात
 talking speaking chatting ask asking discuss consult bring invite passi passa passate
+email message text whatsapp dm reply respond
 """)
 # Verbs of wanting: "I want / need / give me a human".
 WANT_VERBS = words("""
@@ -84,7 +85,7 @@ kya there here is are any available online yo hey hello hi ok okay just only wit
 un una une um uma ein einen einem eine uno vrai vraie echter echten echte echt vero vera
 de verdad asli sach yes ya yeah again immediately quickly fast seriously already for
 can could hola bonjour hallo ola ciao namaste wala waala se talk speak chat connect
-mujhe muje quiero veux will would like id wanna gimme let lemme your from educonsult
+mujhe muje quiero veux will would like id wanna gimme let lemme your from educonsult being beings
 """)
 # Someone else as the subject: "can my professor talk to the admissions team" is not our visitor asking.
 THIRD_PARTY_SUBJECTS = words("""
@@ -96,7 +97,7 @@ NEGATIONS = words("""
 not dont doesnt didnt never wont without nao non ne pas nicht kein keine keinen nunca
 jamais nahi nahin mat neither nor
 """)
-HINDI_NEGATIONS = words("nahi nahin mat na")
+HINDI_NEGATIONS = words("nahi nahin mat")  # not "na": "insaan se, na ki bot se" means "rather than"
 ME_WORDS = words("me mir mich moi conmigo comigo mi mujhe muje hume humse us back")
 PREPOSITIONS = words("with to mit con avec com a al ao au aux zu an col coi para se ko")
 POSTPOSITIONS = words("se ko sey")

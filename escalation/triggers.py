@@ -70,6 +70,8 @@ def _known_words() -> frozenset[str]:
 @lru_cache(maxsize=8192)
 def canonical(token: str) -> str:
     """The request word a token is a likely typo of, else the token itself."""
+    if token.endswith("s") and token[:-1] in lx.PERSON | lx.PERSON_WEAK:
+        return token[:-1]
     if len(token) < 5 or not token.isascii() or token in _known_words():
         return token
     index = _typo_index()
@@ -85,7 +87,8 @@ def canonical(token: str) -> str:
 _ABOUT_QUESTION = re.compile(
     r"^(so |and |also |then |but )?("
     r"(do|does|did|will|would|shall|must) (i|we|one|students?|they|people|you) "
-    r"(really |actually |still |even |always |also |first )?(need|have|must|require|got)\b"
+    r"(really |actually |still |even |always |also |first )?(need|have to|must|require|got to)\b"
+    r"|(do|will|would) (i|we|students?) (get|receive|have) (a|an|my|our|the|one)\b"
     r"|should (i|we|one)\b"
     r"|is it (really |actually |even |always )?(necessary|required|mandatory|compulsory|needed|important|better|worth|normal|common|advisable)\b)"
 )
@@ -94,7 +97,10 @@ _NOUN_BEFORE = frozenset({"this", "the", "that", "our"})
 _NEEDS_PARTICLE = frozenset({"put", "hand", "pass", "switch", "route", "patch", "forward", "redirect", "ring"})
 _PARTICLES = frozenset({"me", "us", "my", "this", "it", "through", "over", "on"})
 _HELP_VERBS = frozenset(lx.words("help assist helfen ayudar ayudarme aider ajudar aiutare aiutarmi madad"))
-_CLAUSE_TAIL = frozenset(lx.words("to with about this it now please pls right today con avec mit com se ko kann konnte"))
+_CLAUSE_TAIL = frozenset(lx.words("""
+to with about this it now please pls right today con avec mit com se ko kann konnte
+karne karna karni ke liye hai ho sakta sakti sake kar
+"""))
 # A relative clause after the person ("a human who can...", "einen Menschen, mit dem...") ties the verb to them.
 _RELATIVE = frozenset(lx.words("who whom that dem der den quien qui quem cui jisse jinse"))
 _WEAK_BARE = frozenset(lx.words("support customer service manager supervisor helpdesk operator"))
@@ -114,6 +120,15 @@ _REQUEST_PATTERNS = re.compile(
     r"( \w+){0,5}? (bot|bots|robot|robots|robo|roboter|machine|maquina|macchina|chatbot|chatbots|automated \w+)\b"
     r"|\b(bot|robot|machine|chatbot) (se )?(\w+ ){0,2}(nahi|nahin)\b"
     r"|\bescalate\b"
+    r"|\b(atencion|atendimento|attention|assistance|support|service|soporte|suporte|hilfe|aiuto|assistenza|madad)"
+    r" (humana|humano|humaine|humain|personal|personalizad[ao]|umana|menschliche|menschlicher)\b"
+    r"|\b(human|personal|live|real) (support|assistance|help|service|attention|contact)\b"
+    r"|\b(out of|outta) (this|the) (bot|chatbot|robot|machine|automated \w+|chat bot)\b"
+    r"|^(so )?who (can|could) (i|we) (talk|speak|chat|contact|reach)( to| with)?$"
+    r"|\b(human|person|agent|counsellor|counselor|someone|somebody|advisor|adviser|staff|consultant|expert)( \w+){0,2}"
+    r" (take over|step in|jump in|join (this|the|us|me|in)|handle this|look at this|look into this|deal with this)\b"
+    r"|\b(connect|transfer|put|pass|forward) me (through )?(to|with) (?!(other |current |fellow )?(students|alumni"
+    r"|universit\w+|college|bank|lender|people from))"
     # asking to be called: "call me back", "can someone phone me", "llamame"
     r"|(^|\b(please|pls|plz|kindly|can you|could you|can someone|could someone|can somebody|someone|somebody"
     r"|i want (you|someone) to|i need (you|someone) to|have someone|get someone to) )(call|phone|ring|contact|whatsapp) me\b"
@@ -135,6 +150,8 @@ def _is_person(toks: list[str], i: int) -> bool:
     if any(toks[j] in lx.EXTERNAL_BEFORE for j in range(max(0, i - 2), i)):
         return False
     after = toks[i + 1:i + 4]
+    if any(t in ("educonsult", "your", "you") for t in toks[i + 1:i + 6]):
+        return True
     return not (after and after[0] in ("at", "from", "in", "of") and any(t in lx.EXTERNAL_AFTER for t in after[1:]))
 
 
@@ -184,9 +201,11 @@ def _clause_requests(toks: list[str], short: bool) -> bool:
                 ):
                     return True
         elif tok in _HELP_VERBS and nxt in lx.ME_WORDS and toks[0] not in _WH:
-            if any(0 < v - p <= 3 for p in persons) and not _negated(toks, v):
+            owned = ("my", "your", "the", "our", "his", "her")
+            if any(0 < v - p <= 5 and (p == 0 or toks[p - 1] not in owned) for p in persons) and not _negated(toks, v):
                 return True
-        elif tok in lx.WANT_VERBS and not _negated(toks, v):
+        elif (tok in lx.WANT_VERBS or (tok == "like" and v and toks[v - 1] in ("id", "would", "wd"))
+              or (tok == "will" and v and toks[v - 1] in ("ich", "wir"))) and not _negated(toks, v):
             if tok == "rather" or (tok == "get" and toks[0] in _WH):
                 continue
             if any(v < p <= v + 5 and not any(t in _OTHER_VERBS for t in toks[v + 1:p]) for p in persons):
@@ -214,7 +233,7 @@ _INSULT = (
     r"|moronic|ridiculous|hopeless|clueless|incompetent|annoying|nonsense|bullshit|absurd|dumbest|stupidest"
     r"|retarded|brainless|inutil|estupido|estupida|tonto|tonta|idiota|basura|porqueria|pesimo|nul|nulle"
     r"|inutile|debile|stupide|nutzlos|dumm|blod|bescheuert|unbrauchbar|sinnlos|burro|burra|lixo|porcaria"
-    r"|ridicul\w*|ridicol\w*|lacherlich|absurd\w*|pessim\w*|horrivel|terrivel|horrible|nefasto"
+    r"|ridicul\w*|ridicol\w*|lacherlich|absurd\w*|pessim\w*|horrivel|terrivel|horrible|nefasto|broken"
     r"|stupido|stupida|schifo|bekaar|bekar|bakwas|bakwaas|faltu|bewakoof|bewkoof|pagal|ghatiya)"
 )
 _BOT_TARGET = (
@@ -238,6 +257,15 @@ _FRUSTRATION = re.compile(
     r" (twice|(two|three|four|five|several|many|multiple|\d+) times)\b"
     r"|\bwhy (cant|cannot|wont|dont|do not|arent) you( just| even| simply)? (help|answer|understand|tell me|give me|get it)\b"
     r"|\bjust (answer|help me)\b"
+    # judging the answer itself, going round in circles, the same reply again
+    r"|\bwhat (kind|sort|type) of (an )?(answer|reply|response|help|service|bot) (is|was) (that|this)\b"
+    r"|\b(call|calling) (that|this) (an )?(answer|help|service)\b|\bthats all you (got|have|can say)\b"
+    r"|\b(getting|got|get|going) nowhere\b|\b(going|go|goes|talking) (round|around) in circles\b"
+    r"|\bnot getting anywhere\b|\b(same|identical) (answer|reply|response|message|text|link|thing) (again|over|every"
+    r"|each|three|twice|\d)|\b(gave|give|giving|sent|send|told|said|given|repeated)( \w+){0,4} (twice|(two|three|four"
+    r"|five|several|many|multiple|\d+) times)\b|\bsuch a (waste|joke|mess|pain)\b"
+    r"|\b(this|that|its|thats|it)( is| was| s)? the worst\b(?! (case|time|month|part|city|season|weather))"
+    r"|\b(you|u|this bot|the bot) keeps? \w+ing\b|\b(missing|miss|missed) the point\b|\bwrong again\b|\bstill wrong\b"
     r"|\b(you|u|ur|youre) (\w+ )?(have|got|has|re|are) (no|zero) (idea|clue)\b|\bno idea what (you|ur|youre)\b"
     r"|\b(sending|giving|telling|showing) me the same\b|\bstop (sending|giving|repeating|saying|copying|pasting)\b"
     r"|\b(damn|damned|bloody|freaking|fricking|fucking|stupid|silly|dumb|useless|crappy|shitty|rubbish|worthless)"
@@ -254,12 +282,14 @@ _FRUSTRATION = re.compile(
     r"(help|helping|helpful|useful|understand|understanding|listen|listening|answer|answering|read|reading"
     r"|get it|getting it|make sense|making sense)\b"
     r"|\b(not helpful|unhelpful|no help at all|of no (use|help)|not useful"
-    r"|not what i (asked|wanted|meant|need|needed|was asking|was looking for|said)"
+    r"|not( \w+){0,4} what i (asked|wanted|meant|need|needed|was asking|was looking for|said)"
     r"|(thats|that is|this is) not (what i|it|my question|the question|an answer|helpful)"
     r"|wrong answer|irrelevant|not relevant|(didnt|did not|doesnt|does not|never) answer"
     r"|answer (my|the) (question|damn question)|read my (question|message)"
     r"|are you (even )?(reading|listening|serious|kidding|joking|stupid|dumb|deaf)"
-    r"|i (already|just) (said|told you|asked|explained)|told you (already|twice|before)|how many times"
+    r"|i (already|just) (said|told you|asked|explained)|told you (already|twice|before)"
+    r"|how many times (do|must|should|have|will) (i|you)( have to| need to)? (ask|say|tell|repeat|explain|type|write)"
+    r"|how (is|can) (this|that|you) (even |possibly )?(be )?(a |an |called )?(service|help|helpful|support|answer|assistant)"
     r"|for the (second|third|fourth|fifth|tenth|hundredth|nth|last|millionth|2nd|3rd|4th|5th) time"
     r"|again and again|over and over|same (answer|thing|reply|response|message) (again|over)"
     r"|keep (giving|saying|repeating|sending) (me )?(the same|that|this)"
@@ -279,6 +309,7 @@ _FRUSTRATION = re.compile(
     r"|samajh nahi (aata|aa raha|aati|rahe|raha)|kuch samajh nahi|kisi kaam ka nahi|kuch kaam ka nahi"
     r"|koi fayda nahi|dimag kharab|bakwas band)\b"
 )
+_INCREDULOUS = re.compile(r"\b(seriously|really|are you kidding( me)?|wtf|come on)\s*(\?\s*){2,}|\bseriously\s*[?!]+\s*$")
 _BARE_INSULT = re.compile(
     r"^((so|very|totally|what|a|such|you|are|is|this|bot|the|omg|ugh|really|just|seriously|completely|absolutely"
     rf"|utterly|literally|pretty|fucking|bloody|how|too) )*{_INSULT}( bot| thing)?$"
@@ -301,7 +332,7 @@ def _shouting(raw: str) -> bool:
 
 def frustration(msg: Message) -> bool:
     """Anger at the bot, insults, "that's not what I asked", or shouting."""
-    if _FRUSTRATION.search(msg.flat) or _BARE_INSULT.match(msg.flat):
+    if _FRUSTRATION.search(msg.flat) or _BARE_INSULT.match(msg.flat) or _INCREDULOUS.search(msg.folded):
         return True
     return _shouting(msg.raw) and not _POSITIVE.search(msg.flat)
 
@@ -329,6 +360,7 @@ _SOFT_EVENT = (
 _PROBLEM = re.compile(
     r"\b(no|not|havent|hasnt|didnt|dont|doesnt|cant|cannot|still|without|missing|lost|help|urgent|problem|issue"
     r"|wrong|delayed|cancell?ed|stuck|yet|only|please|pls|worried|panic|scared|nothing|never|sin|pas|nicht|kein|nao"
+    r"|mistake|mistakes|error|incorrect|forgot|expired|rejected|refused"
     r"|non|nahi)\b"
 )
 _SOFT_SOON = re.compile(rf"\b{_SOON}\b.*\b{_SOFT_EVENT}\b|\b{_SOFT_EVENT}\b.*\b{_SOON}\b")
@@ -445,28 +477,57 @@ _PERSONAL = [re.compile(p) for p in (
     r"|overstaying|cheating|plagiari\w*|using)|working (extra|more|over) hours)\b"
     r"|\bmy (\w+ )?(visa|permit|status|i 20|brp|evisa|stamp|cas|passport) (has |had |is |was )?(expired|expires"
     r"|expiring|lapsed|ran out|run out|running out)\b",
+    # offers, CAS or status withdrawn
+    r"\b(offer|offers|admission|admit|place|seat|cas|i 20|acceptance|enrolment|enrollment|sevis|visa|registration"
+    r"|status|f 1|permit|record)"
+    r"( \w+){0,4} (withdrawn|rescinded|revoked|cancell?ed|taken back|pulled|terminated|curtailed|cut short)\b"
+    r"|\b(withdrew|rescinded|revoked|cancell?ed|terminated|curtailed|took back|pulled)( \w+){0,3} (offer|admission|place|cas"
+    r"|i 20|sevis|visa|enrolment|enrollment)\b",
+    # trouble with the police; legal advice for the visitor's own case
+    r"\b(trouble|problem|issue|case|complaint|record|history) with (the )?police\b"
+    r"|\bpolice (case|complaint|record|trouble|caution|warning|station|custody)\b|\blegal (advice|help)\b",
+    # someone else has not done what the visitor waits for
+    r"\b(university|uni|college|school|they|embassy|consulate|counsellor|counselor|agent|advisor|you|team|educonsult"
+    r"|he|she|it)( still)? (hasnt|has not|havent|have not|didnt|did not|never|wont|will not|isnt|is not)( yet)?"
+    r" (sent|issued|released|given|replied|responded|processed|approved|answered|updated|confirmed|contacted|called)\b"
+    r"|\b(find out|look into|check) (why|whether|if|what happened)\b"
+    r"|\b(has|have|was|is|were|are) my (\w+ )?(application|applications|documents?|file|payment|cas|i 20|offer|form"
+    r"|forms|case|booking|refund)( been)? (submitted|sent|received|processed|approved|accepted|reviewed|issued|done"
+    r"|completed|checked|uploaded|forwarded)\b"
+    r"|\b(confirm|check|tell me)( \w+){0,3} (you|they|the university|your team) (received|got|have|has) my\b",
+    # checks, warnings and wrong details on documents
+    r"\b(administrative processing|additional (checks|processing|review)|(low|poor) attendance|attendance (issue"
+    r"|problem|warning)|reported me|warning letter|show cause)\b"
+    r"|\b(wrong|incorrect|misspelt|misspelled) (name|date|dates|dob|date of birth|details|course|programme|program"
+    r"|spelling|surname|information)\b",
+    # safety and money trouble
+    r"\b(harass\w*|assault\w*|abus(e|ed|ive)|threaten\w*|blackmail\w*|stalk\w*|discriminat\w*|racis\w*|bully\w*"
+    r"|unsafe|evicted|eviction|homeless|financial (hardship|difficulty|difficulties|crisis|problems?))\b"
+    r"|\b(cant|cannot|unable to|not able to|couldnt|struggling to|wont be able to) pay (my|the)( \w+){0,2} (instal\w*"
+    r"|fees|tuition|rent|deposit|invoice|loan|balance)\b",
     # family circumstances that change who can sponsor or sign
     r"\b(divorc\w*|separated|single (parent|mother|father|mom|mum|dad)|custody|legal guardian|guardian|adopted"
     r"|adoption|orphan\w*|stateless|dual (citizenship|nationality)|name (mismatch|change|changed|is different|spelled)"
-    r"|different (names?|surnames?|spelling)|spelling (mistake|error) in my)\b",
+    r"|different (names?|surnames?|spelling)|spelling (mistake|error) in my)\b"
+    r"|\b(sponsor|guarantor)( \w+){0,4} (retired|unemployed|lost (his|her|their) job|passed away|died|bankrupt|sick"
+    r"|not working|self employed|changed|abroad|cannot|cant|can t)\b",
 )]
 _ALWAYS = re.compile(
     # refusal follow-ups and appeals
     r"\b(inadmissib\w*|214 ?b|221 ?g)\b"
-    # offers, CAS or status withdrawn
-    r"|\b(offer|offers|admission|admit|place|seat|cas|i 20|acceptance|enrolment|enrollment|sevis|visa|registration"
-    r"|status|f 1|permit|record)"
-    r"( \w+){0,4} (withdrawn|rescinded|revoked|cancell?ed|taken back|pulled|terminated|curtailed|cut short)\b"
-    r"|\b(withdrew|rescinded|revoked|cancell?ed|terminated|curtailed|took back|pulled)( \w+){0,3} (offer|admission|place|cas"
-    r"|i 20|sevis|visa|enrolment|enrollment)\b"
     # billing, refunds and complaints
     r"|\b(charged|billed)( me)? (twice|double|two times|wrong|wrongly|incorrectly|extra|more than)"
     r"|\bdouble (charged|charge|payment|billed)\b|\bovercharg\w*|\bbilling (issue|problem|error|mistake|complaint|dispute)\b"
-    r"|\bwrong (amount|charge|invoice|bill)\b|\bcharge ?back\b|\bmoney back\b|\bpaid twice\b"
+    r"|\bwrong (amount|charge|invoice|bill)\b|\bcharge ?back\b|\bmoney back\b"
+    r"|\b(paid|charged|billed|deducted|debited)( \w+){0,4} (twice|two times|double|multiple times)\b"
     r"|\b(invoice|bill|charge|amount|receipt|fee|fees)( \w+){0,3} (is|was|are|were|looks|seems) (wrong|incorrect|too high"
     r"|more than|higher than|different)\b|\b(payment|charge|transaction|money|amount)( \w+){0,3} (twice|two times"
     r"|double|multiple times)\b"
     r"|\b(someone|somebody|some one) (is using|used|accessed|logged into|logged in to|hacked|got into|changed) my\b"
+    r"|\b(took|taken|deducted|debited|charged)( \w+){0,2} (my )?(money|payment|amount)\b"
+    r"|\b(shows|showing|says|still) (as )?(unpaid|not paid|pending|failed|due)\b"
+    r"|\bmy account (will be|is being|was|has been|got|is) (deleted|closed|suspended|blocked|disabled|deactivated"
+    r"|hacked|locked|compromised)\b"
     r"|\bunauthori[sz]ed\b"
     r"|\b(not|never|havent|have not|didnt|did not|im not|am not) (receiving|receive|received|getting|get|got)"
     r" (the |my |any |a )?(verification|confirmation|reset|otp|activation|login|password|one time) ?(email|code|link|sms"
@@ -482,6 +543,8 @@ _ALWAYS = re.compile(
     r"|\b(here is|heres|attached|ive attached|i have attached|ive uploaded|i have uploaded|i uploaded|im sending"
     r"|i am sending|sending you|i sent you|ive sent) (is |are )?(my|the) (sop|statement|essay|cv|resume|lor|draft"
     r"|documents?|transcripts?|application|profile)\b"
+    r"|\bmy (sop|statement|essay|cv|resume|lor|letter|profile|application|documents?|draft)( is| are| looks| sounds"
+    r"| seems)( \w+){0,2} (good|ok|okay|fine|strong|enough|right|correct|sufficient|competitive|acceptable|decent)\b"
     r"|\b(is|does|do|are|will) (my|mine|this) (\w+ )?(sop|statement|essay|cv|resume|lor|letter|profile|application"
     r"|documents?|draft)( \w+){0,2} (look|sound|seem|good|ok|okay|fine|strong|enough|right|correct|sufficient"
     r"|competitive|acceptable|decent)\b"
@@ -506,6 +569,7 @@ _ALWAYS = re.compile(
     # crises
     r"|\b(suicid\w*|kill myself|end my life|want to die|self ?harm\w*|hurt myself|no reason to live)\b"
     r"|\b(father|mother|dad|mom|mum|papa|mama|parent|parents|brother|sister|wife|husband|son|daughter|grandmother"
+    r"|sponsor|guarantor|guardian|friend|partner|cousin|spouse"
     r"|grandfather|grandma|grandpa|granny|nani|dadi|uncle|aunt|relative|child|baby|fiance|fiancee|sibling|padre"
     r"|madre|vater|mutter|pai|mae)( \w+){0,4} (passed away|passed|died|dead|dying|death|hospitali[sz]ed|in hospital"
     r"|in the hospital|admitted|icu|accident|critical|seriously ill|very ill|very sick|is sick|fell ill|surgery"
@@ -520,7 +584,7 @@ _ALWAYS = re.compile(
     r"|\b(nobody|no one|noone|no body|none of you|nobody from your team) (has |have |ever |even )?(contacted|called"
     r"|replied|responded|emailed|answered|got back|gotten back|reached out|helped|followed up)\b"
     r"|\bi paid( \w+){0,5} (but|and) (nobody|no one|nothing|still|havent|have not|didnt|did not|never|no)\b"
-    r"|\b(lawyer|solicitor|attorney|legal advice|legal action|legal help|take legal|sue you|sue them|suing"
+    r"|\b((my|our) (lawyer|solicitor|attorney)|legal action|take legal|sue you|sue them|suing"
     r"|consumer court|take you to court|go to court)\b"
 )
 
@@ -570,7 +634,7 @@ def complex_case(msg: Message) -> bool:
     flat = msg.flat
     if _ALWAYS.search(flat):
         return True
-    if _REFUND.search(flat) and not _CONDITIONAL.search(flat):
+    if _REFUND.search(flat) and _FIRST_PERSON.search(flat) and not _CONDITIONAL.search(flat):
         return True
     if _STATUS.search(flat) and not _SELF_SERVICE.match(flat):
         return True
