@@ -209,7 +209,8 @@ def build(rows: list[dict], period: Period, agents: list[Agent], agent_id: str |
     report.outcomes["open"] = len(rows) - len(closed)
     escalated = [r for r in rows if r["escalated_at"]]
     report.escalated = len(escalated)
-    report.reasons = sorted(Counter(r["reason"] or "unknown" for r in escalated).items(), key=lambda kv: (-kv[1], kv[0]))
+    reasons = Counter(r["reason"] or "unknown" for r in escalated)
+    report.reasons = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
     report.wait, report.first_response, report.handle = times(closed)
     for r in rows:
         if r["rating"] in report.ratings:

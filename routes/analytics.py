@@ -45,12 +45,13 @@ def load(request: Request, figures: bool = True):
 def page_context(request: Request) -> dict:
     agent: Agent = request.state.agent
     wanted = request.query_params.get("agent", "") if agent.is_admin else ""
+    keep = {"agent": wanted} if wanted else {}  # links to other periods stay on the chosen counsellor
     context = {"agent": agent, "error": None, "report": None, "chosen": wanted, "scope_name": agent.name,
                "presets": [(key, label) for key, (label, _) in PERIODS.items() if key != "custom"],
                "choices": list(Agent.select().order_by(Agent.agent_id)) if agent.is_admin else [],
                "duration": analytics.duration, "percent": analytics.percent, "share": analytics.share,
                "average": analytics.average,
-               "link": lambda path, **params: path + "?" + urlencode({**params, **({"agent": wanted} if wanted else {})})}
+               "link": lambda path, **params: f"{path}?{urlencode({**params, **keep})}"}
     today = analytics.local_today(request.app.state.settings.timezone)
     context["dates"] = (request.query_params.get("from") or today.isoformat(),
                         request.query_params.get("to") or today.isoformat())
@@ -64,7 +65,8 @@ def page_context(request: Request) -> dict:
     context["scope_name"] = who.name if who else ""
     shown = [key for key in OUTCOMES if not (report.agent_id and key == "bot_resolved")]
     context["outcome_rows"] = [(key, OUTCOMES[key], report.outcomes[key]) for key in shown]
-    context["reason_rows"] = [(key, REASONS.get(key, key.replace("_", " ").capitalize()), n) for key, n in report.reasons]
+    context["reason_rows"] = [(key, REASONS.get(key, key.replace("_", " ").capitalize()), n)
+                              for key, n in report.reasons]
     context["rating_rows"] = [(str(score), f"{score} star{'s' if score > 1 else ''}", report.ratings[score])
                               for score in range(5, 0, -1)]
     return context

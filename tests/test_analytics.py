@@ -65,6 +65,20 @@ def week(app):
     make_chat(day(10, 0, 0), close=60, rating=1)
 
 
+@pytest.fixture
+def sign_in(app):
+    """Sign in as any agent; their clients are closed after the test."""
+    browsers = []
+
+    def as_agent(agent_id: str):
+        browsers.append(login(app, agent_id))
+        return browsers[-1]
+
+    yield as_agent
+    for browser in browsers:
+        browser.client.__exit__(None, None, None)
+
+
 def figures(html: str) -> dict[str, str]:
     """Every data-figure on the page; a figure shown twice must show the same value."""
     found: dict[str, str] = {}
@@ -85,12 +99,13 @@ def test_charts_are_inline_svg_drawn_from_the_same_figures(week, agent):
     assert re.findall(r'class="bar bar-(\w+)"[^>]*data-value="(\d+)"', outcomes) == [
         ("bot_resolved", "3"), ("human_resolved", "3"), ("abandoned", "1"), ("open", "2")]
     hours = html.split('id="hours-chart"')[1].split("</svg>")[0]
-    assert [int(v) for v in re.findall(r'data-value="(\d+)"', hours)] == [int(HOURS[f"hour.{h:02d}"]) for h in range(24)]
+    drawn = [int(v) for v in re.findall(r'data-value="(\d+)"', hours)]
+    assert drawn == [int(HOURS[f"hour.{h:02d}"]) for h in range(24)]
     assert " style=" not in html and "<script>" not in html  # the CSP allows neither
 
 
-def test_an_agent_sees_only_their_own_chats(week, app):
-    page = login(app, "agent_002").get(f"/agent/analytics?{WEEK}&agent=agent_003").text
+def test_an_agent_sees_only_their_own_chats(week, sign_in):
+    page = sign_in("agent_002").get(f"/agent/analytics?{WEEK}&agent=agent_003").text
     shown = figures(page)
     assert shown["conversations"] == "3" and shown["closed"] == "2" and shown["wait.median"] == "3m 00s"
     assert shown["reason.requested"] == "2" and shown["reason.requested.share"] == "67%"
@@ -189,8 +204,8 @@ def test_transcripts_csv_has_the_periods_messages_safely(week, agent):
     assert [r["internal"] for r in mine] == ["no", "no", "yes"] and mine[2]["author"] == "agent_001"
 
 
-def test_an_agents_transcripts_are_only_their_chats(week, app):
-    rows = list(csv.DictReader(io.StringIO(login(app, "agent_003").get(f"/agent/analytics/transcripts.csv?{WEEK}").text)))
+def test_an_agents_transcripts_are_only_their_chats(week, sign_in):
+    rows = list(csv.DictReader(io.StringIO(sign_in("agent_003").get(f"/agent/analytics/transcripts.csv?{WEEK}").text)))
     assert {r["session_agent"] for r in rows} == {"agent_003"} and len(rows) == 2
 
 

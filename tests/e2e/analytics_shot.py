@@ -1,4 +1,4 @@
-"""The analytics page with a seeded week, in Chromium: `python -m tests.e2e.analytics_shot` saves docs/screenshots/analytics.png."""
+"""The analytics page with a seeded week, in Chromium; `python -m tests.e2e.analytics_shot` saves the README's shot."""
 from __future__ import annotations
 
 import sys

@@ -1,4 +1,4 @@
-"""The analytics page in real Chromium, on a phone and a desktop: charts drawn, nothing refused by the CSP, no sideways scroll."""
+"""The analytics page in Chromium, phone and desktop: charts drawn, nothing refused by the CSP, no sideways scroll."""
 import os
 
 import pytest
