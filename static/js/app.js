@@ -11,17 +11,22 @@
     if (box.value.trim() && box.form) box.form.requestSubmit();
   });
 
-  // Keep the newest message in view unless the reader has scrolled up to read older ones.
+  // Keep the newest message in view unless the reader has scrolled up to read older ones:
+  // whether they were at the bottom is recorded on scroll, before new messages change the height.
+  function pinned(list) {
+    return list.dataset.pinned !== "0";
+  }
   function stickToBottom(list) {
-    var nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 120;
-    if (nearBottom || list.dataset.scrolled !== "1") {
-      list.scrollTop = list.scrollHeight;
-      list.dataset.scrolled = "1";
-    }
+    if (pinned(list)) list.scrollTop = list.scrollHeight;
   }
   function scrollAll() {
     document.querySelectorAll(".messages, .transcript").forEach(stickToBottom);
   }
+  document.addEventListener("scroll", function (event) {
+    var list = event.target;
+    if (!list.matches || !list.matches(".messages, .transcript")) return;
+    list.dataset.pinned = list.scrollHeight - list.scrollTop - list.clientHeight < 40 ? "1" : "0";
+  }, true);
   new MutationObserver(function (records) {
     records.forEach(function (record) {
       var list = record.target.closest && record.target.closest(".messages, .transcript");

@@ -1,0 +1,54 @@
+"""Take the README's screenshots: python docs/screenshots/shoot.py (needs Debian's chromium and playwright)."""
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent.parent))
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+from tests.conftest import PASSWORD, Server  # noqa: E402
+
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def send(page, text):
+    page.get_by_label("Message").fill(text)
+    page.get_by_role("button", name="Send").click()
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+        server = Server(Path(tmp)).start()
+        try:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            visitor = browser.new_page(viewport={"width": 480, "height": 860})
+            visitor.goto(server.url)
+            send(visitor, "What IELTS score do I need for a master's in the UK?")
+            expect(visitor.locator('#messages [data-sender="bot"]')).to_have_count(1)
+            send(visitor, "My UK student visa was refused last year. Can I apply again?")
+            expect(visitor.locator("#status")).to_contain_text("queue")
+
+            agent = browser.new_page(viewport={"width": 1280, "height": 860})
+            agent.goto(server.url + "/agent/login")
+            agent.get_by_label("Agent ID").fill("agent_003")
+            agent.get_by_label("Password").fill(PASSWORD)
+            agent.get_by_role("button", name="Sign in").click()
+            panel = agent.locator(".chat-panel").first
+            if not panel.count():
+                agent.locator("#queue button", has_text="Take").first.click()
+            expect(panel).to_contain_text("refused")
+            panel.get_by_label("Message").fill("Hi, I'm Emma. I'm sorry about the refusal. Could you tell me "
+                                               "the reason given in the refusal letter?")
+            panel.get_by_role("button", name="Send").click()
+            expect(visitor.locator('#messages [data-sender="agent"]')).to_have_count(1)
+            visitor.screenshot(path=str(HERE / "visitor.png"))
+            agent.screenshot(path=str(HERE / "agent.png"))
+            browser.close()
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
