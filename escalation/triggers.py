@@ -119,7 +119,8 @@ _REQUEST_PATTERNS = re.compile(
     r"\b(dont|do not|no more|stop|enough|tired of|sick of|done with|fed up with|hate|no|pas|kein|keinen|nao|non)"
     r"( \w+){0,5}? (bot|bots|robot|robots|robo|roboter|machine|maquina|macchina|chatbot|chatbots|automated \w+)\b"
     r"|\b(bot|robot|machine|chatbot) (se )?(\w+ ){0,2}(nahi|nahin)\b"
-    r"|\bescalate\b"
+    r"|\bescalate\b|\b(be|get|being|getting) (transferred|connected|put through|passed|redirected|forwarded|escalated)\b"
+    r"|\b(insaan|insan|human|person|counsellor|agent|banda|aadmi|koi)\b( \w+){0,4} (meri|mera|my) (madad|help)\b"
     r"|\b(atencion|atendimento|attention|assistance|support|service|soporte|suporte|hilfe|aiuto|assistenza|madad)"
     r" (humana|humano|humaine|humain|personal|personalizad[ao]|umana|menschliche|menschlicher)\b"
     r"|\b(human|personal|live|real) (support|assistance|help|service|attention|contact)\b"
@@ -265,6 +266,11 @@ _FRUSTRATION = re.compile(
     r"|each|three|twice|\d)|\b(gave|give|giving|sent|send|told|said|given|repeated)( \w+){0,4} (twice|(two|three|four"
     r"|five|several|many|multiple|\d+) times)\b|\bsuch a (waste|joke|mess|pain)\b"
     r"|\b(this|that|its|thats|it)( is| was| s)? the worst\b(?! (case|time|month|part|city|season|weather))"
+    r"|(^|\b(what a|what an|such a|such an|that was a|thats a|that is a|this is a|your|these|those|the same|another) )"
+    r"(terrible|horrible|awful|bad|poor|lame|weird|useless|stupid|silly|irrelevant|generic|vague|unhelpful|pathetic"
+    r"|rubbish|garbage|nonsense) (answer|answers|reply|replies|response|responses|bot|chatbot|service|help)\b"
+    r"|\bi (asked|meant|wanted|said)( for| about)? (something|sth|smth)( \w+)? (else|different)\b|\bdifferent question\b"
+    r"|\b(nothing|none of (this|that|it|what you \w+))( \w+){0,3} (makes?|made) (any )?sense\b"
     r"|\b(you|u|this bot|the bot) keeps? \w+ing\b|\b(missing|miss|missed) the point\b|\bwrong again\b|\bstill wrong\b"
     r"|\b(you|u|ur|youre) (\w+ )?(have|got|has|re|are) (no|zero) (idea|clue)\b|\bno idea what (you|ur|youre)\b"
     r"|\b(sending|giving|telling|showing) me the same\b|\bstop (sending|giving|repeating|saying|copying|pasting)\b"
@@ -310,6 +316,10 @@ _FRUSTRATION = re.compile(
     r"|koi fayda nahi|dimag kharab|bakwas band)\b"
 )
 _INCREDULOUS = re.compile(r"\b(seriously|really|are you kidding( me)?|wtf|come on)\s*(\?\s*){2,}|\bseriously\s*[?!]+\s*$")
+_FOREIGN_JUDGEMENT = re.compile(
+    rf"\b(esto|eso|c est|cest|ce|das|isso|isto|questo|ye|yeh|tu|du|voce|sei|eres)( es| est| ist| e| hai| bist| sind)?"
+    rf"( \w+){{0,2}} {_INSULT}\b{_NOT_ANGRY}"
+)
 _BARE_INSULT = re.compile(
     r"^((so|very|totally|what|a|such|you|are|is|this|bot|the|omg|ugh|really|just|seriously|completely|absolutely"
     rf"|utterly|literally|pretty|fucking|bloody|how|too) )*{_INSULT}( bot| thing)?$"
@@ -332,7 +342,8 @@ def _shouting(raw: str) -> bool:
 
 def frustration(msg: Message) -> bool:
     """Anger at the bot, insults, "that's not what I asked", or shouting."""
-    if _FRUSTRATION.search(msg.flat) or _BARE_INSULT.match(msg.flat) or _INCREDULOUS.search(msg.folded):
+    if _FRUSTRATION.search(msg.flat) or _BARE_INSULT.match(msg.flat) or _INCREDULOUS.search(msg.folded) \
+            or _FOREIGN_JUDGEMENT.search(msg.flat):
         return True
     return _shouting(msg.raw) and not _POSITIVE.search(msg.flat)
 
@@ -410,7 +421,7 @@ def urgent(msg: Message) -> bool:
 # --- complex --------------------------------------------------------------------------
 
 _FIRST_PERSON = re.compile(
-    r"^(got|just got|been|was|have been|had)\b|\b(i|im|ive|id|me|my|mine|myself|we|our|ours|mujhe|mera|meri|mere|maine|hamara|humara|karu|karun|karoon"
+    r"^(got|just got|been|was|have been|had)\b|\bwhat now\b|\b(i|im|ive|id|me|my|mine|myself|m|we|our|ours|mujhe|mera|meri|mere|maine|hamara|humara|karu|karun|karoon"
     r"|mi|mis|mio|mia|miei|mein|meine|meinem|meinen|ich|mir|mich|je|j|mon|ma|mes|moi|eu|meu|minha|meus|yo)\b"
 )
 # A condition in front makes a question general: "what if my visa is refused?".
@@ -454,12 +465,16 @@ _PERSONAL = [re.compile(p) for p in (
     r"|health (issue|issues|problem|problems)|cancer|epilep\w*|diabet\w*|pregnan\w*|therap(y|ist)|psychiatr\w*"
     r"|medication|hiv|tb positive|surgery|hospitali[sz]ed|in hospital|illness|sick(?! of))\b",
     r"\b(havent|have not|hasnt|has not|didnt|did not|still not|not yet|never|still havent|still dont|dont)"
-    r"( \w+){0,2} (received|receive|recieved|got|gotten|heard|hear back|been contacted|been called|been informed"
-    r"|had a (reply|response)|arrived|come|came|been (issued|sent|delivered|processed|approved))\b(?! it)"
+    r"( \w+){0,2} (received|receive|recieved|got|gotten|get|heard|hear back|been contacted|been called|been informed"
+    r"|had a (reply|response)|arrived|come|came|been (issued|sent|delivered|processed|approved))\b"
+    r"(?! (it|why|what|how|the point|you|this|that)\b)"
     r"|\bwhere (is|s|are) my (cas|i 20|visa|refund|application|offer|passport|letter|coe|documents?|payment|money|loan"
     r"|result|results|decision|counsellor|counselor|agent|advisor|brp|evisa|receipt|invoice|confirmation|admit"
-    r"|acceptance|certificate)\b|\bwheres my\b|\b(its|it has|it s) been (\d+|two|three|four|five|six|several|many|few)"
-    r" (days|weeks|months)\b",
+    r"|acceptance|certificate)\b|\bwheres my\b|\b(its|it has|it s) been( \d+| two| three| four| five| six| several"
+    r"| many| few| a few)? (days|weeks|months|ages|forever|so long|too long)\b"
+    r"|\b(happening|going on|happened|the update|the status|news) (with|on|about) my\b"
+    r"|\b(have|has|did) (you|your team|they|educonsult) (submit|submitted|send|sent|file|filed|apply|applied|process"
+    r"|processed|upload|uploaded|forward|forwarded|book|booked)( \w+){0,2} my\b",
     r"\b(problem|problems|issue|issues|trouble|mistake|error|errors|wrong)( \w+){0,2} (with|in|on) my (visa|application"
     r"|cas|i 20|offer|documents?|passport|file|case|account|payment|booking|coe|sevis|status|name|details)\b",
     r"\b(i was|i got|i have been|ive been|we were|we got) (scammed|cheated|defrauded|tricked)\b|\bscammed me\b",
@@ -479,12 +494,22 @@ _PERSONAL = [re.compile(p) for p in (
     r"|expiring|lapsed|ran out|run out|running out)\b",
     # offers, CAS or status withdrawn
     r"\b(offer|offers|admission|admit|place|seat|cas|i 20|acceptance|enrolment|enrollment|sevis|visa|registration"
-    r"|status|f 1|permit|record)"
-    r"( \w+){0,4} (withdrawn|rescinded|revoked|cancell?ed|taken back|pulled|terminated|curtailed|cut short)\b"
+    r"|status|f 1|permit|record"
+    r"|oferta|offre|angebot|studienplatz|zulassung|proposta|offerta|admision|vaga|plaza|posto)"
+    r"( \w+){0,4} (withdrawn|rescinded|revoked|cancell?ed|taken back|pulled|terminated|curtailed|cut short|retirad[ao]"
+    r"|cancelad[ao]|anulad[ao]|revocad[ao]|retiree?|annulee?|storniert|widerrufen|zuruckgezogen|annullat[ao]"
+    r"|revocat[ao]|ritirat[ao])\b"
     r"|\b(withdrew|rescinded|revoked|cancell?ed|terminated|curtailed|took back|pulled)( \w+){0,3} (offer|admission|place|cas"
     r"|i 20|sevis|visa|enrolment|enrollment)\b",
+    # documents sent for a look, eligibility judged on the visitor's own profile
+    r"\b(attached|attaching|attach|uploaded|here is|heres|sending)\b( \w+){0,8} (check|review|look at|go through"
+    r"|proofread|read|evaluate|feedback|have a look|thoughts)\b|\b(please|pls|can you|could you) (check|review|proofread"
+    r"|evaluate) (it|this|that|them)\b|\bplease (check|review|evaluate|assess)$"
+    r"|\b(eligible|qualify|chance|chances|good enough|competitive)\b( \w+){0,5} (with|given|based on) my (profile|grades"
+    r"|marks|score|scores|percentage|cgpa|gpa|background|experience|record|academics)\b",
     # trouble with the police; legal advice for the visitor's own case
     r"\b(trouble|problem|issue|case|complaint|record|history) with (the )?police\b"
+    r"|\b(caution|warning|case|complaint|record|fine|arrest) (from|by|with) (the )?police\b"
     r"|\bpolice (case|complaint|record|trouble|caution|warning|station|custody)\b|\blegal (advice|help)\b",
     # someone else has not done what the visitor waits for
     r"\b(university|uni|college|school|they|embassy|consulate|counsellor|counselor|agent|advisor|you|team|educonsult"

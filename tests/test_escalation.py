@@ -78,6 +78,14 @@ def test_frustration_hands_off(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", [
+    "Terrible answer", "What kind of answer is that?", "I'm getting nowhere with you", "Seriously?? This is the worst",
+    "You gave me the same answer three times", "I asked something completely different", "Esto es ridículo",
+])
+def test_criticising_the_answer_is_frustration(text: str) -> None:
+    assert assess(text).reason == "frustration"
+
+
+@pytest.mark.parametrize("text", [
     "Sorry if this is a stupid question, but what is a CAS?", "THANK YOU SO MUCH", "Is it stupid to do a second master's?",
     "I don't understand the difference between OPT and CPT", "Is IELTS hard?", "What IELTS do I need for UCL and LSE?",
 ])
@@ -98,6 +106,16 @@ def test_mild_or_self_directed_words_are_not_frustration(text: str) -> None:
     "Mi visa fue rechazada, ¿qué hago?", "Mein Visum wurde abgelehnt", "mera visa reject ho gaya",
 ])
 def test_personal_cases_hand_off(text: str) -> None:
+    assert assess(text).reason == "complex"
+
+
+@pytest.mark.parametrize("text", [
+    "Has my application been submitted yet?", "Can you confirm that you received my documents?",
+    "What's happening with my application? It's been weeks", "my resume is attached, please check it",
+    "US visa denied, what now?", "Mi oferta fue retirada", "On m'a refusé le visa étudiant",
+    "Mein Studienplatz wurde storniert", "My father is my sponsor but he is retired now, is that ok?",
+])
+def test_status_reviews_and_personal_cases_in_other_words_hand_off(text: str) -> None:
     assert assess(text).reason == "complex"
 
 
