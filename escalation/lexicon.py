@@ -11,12 +11,14 @@ def words(text: str) -> frozenset[str]:
 
 # People a visitor may ask for. Strong nouns name a person on their own; weak ones
 # ("support", "team") only count right after a verb like "talk to" / "transfer me to".
+# The default counsellors are asked for by name ("can I speak with Sarah?").
 PERSON = words("""
 human humans hooman humen huma person persons people someone somebody anyone anybody
 some1 sum1 sb smb somone somebdy agent agents representative representatives rep reps
 counsellor counselor counsellors counselors conseller councellor councelor counseler
 counsler councillor consellor advisor advisors adviser advisers advisor consultant
 consultants staff operator operators
+sarah michael emma david
 humano humanos persona personas alguien agente agentes asesor asesora asesores
 representante representantes operador operadora consejero consejera consultor consultora
 ejecutivo ejecutiva

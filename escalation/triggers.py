@@ -126,6 +126,9 @@ _REQUEST_PATTERNS = re.compile(
     r"|\b(human|personal|live|real) (support|assistance|help|service|attention|contact)\b"
     r"|\b(out of|outta) (this|the) (bot|chatbot|robot|machine|automated \w+|chat bot)\b"
     r"|^(so )?who (can|could) (i|we) (talk|speak|chat|contact|reach)( to| with)?$"
+    r"|\b(is|are) (there )?(anyone|someone|somebody|anybody|a counsellor|a counselor|a human|an agent|an advisor"
+    r"|a person|any counsellors|any agents|any humans|a real person)( \w+){0,4} (available|online|free|around|there|here)"
+    r"\b(?! (on|at|during|in|every|after|before|over|this|next|for)\b)"
     r"|\b(human|person|agent|counsellor|counselor|someone|somebody|advisor|adviser|staff|consultant|expert)( \w+){0,2}"
     r" (take over|step in|jump in|join (this|the|us|me|in)|handle this|look at this|look into this|deal with this)\b"
     r"|\b(connect|transfer|put|pass|forward) me (through )?(to|with) (?!(other |current |fellow )?(students|alumni"
@@ -299,12 +302,22 @@ _FRUSTRATION = re.compile(
     r"|for the (second|third|fourth|fifth|tenth|hundredth|nth|last|millionth|2nd|3rd|4th|5th) time"
     r"|again and again|over and over|same (answer|thing|reply|response|message) (again|over)"
     r"|keep (giving|saying|repeating|sending) (me )?(the same|that|this)"
-    r"|makes no sense|(doesnt|does not) make (any )?sense|waste of (my )?time|wasting (my|our) time|time waste"
+    r"|makes? (no|zero|little) sense|(doesnt|does not) make (any )?sense|waste of (my )?time|wasting (my|our) time"
+    r"|time waste|what (are|r) (you|u) (even |actually )?(talking|going|on) (about|on about)|what are you on about"
+    r"|(losing|lost|running out of|run out of) (my )?patience|my patience is"
     r"|had enough|fed up|sick of (this|you|it|waiting)|tired of (this|you|it|waiting)"
     r"|give me a (real|proper|straight|actual) answer|what the hell|ugh+|argh+|smh|facepalm"
-    r"|frustrat\w*|annoyed|irritat\w*|angry|furious|livid|outraged|mad at you|unacceptable|disgusting"
+    r"|(im|i am|getting|so|very|really|extremely|this is|thats|that is|its|how|super|too)( so| very| really| getting)?"
+    r" frustrat\w*|frustrated|annoyed|irritat\w*|angry|furious|livid|outraged|mad at you|unacceptable|disgusting"
     r"|terrible service|worst (bot|service|experience|chat|support|company|assistant)|forget it|seriously$"
     r"|no (me )?(sirves|sirve|ayudas|estas ayudando|entiendes)|no es lo que (pregunte|pedi)|estoy hart[oa]"
+    # "you did not answer my question" in the other languages
+    r"|nicht( \w+){0,4} (gefragt|gemeint|wollte)|(beantwortet|beantwortest) (meine frage )?nicht"
+    r"|nao( \w+)? (responde|respondeu|respondem|entendeu|entende|ajudou)"
+    r"|non (hai|ha|mi hai) (risposto|capito|aiutato)|non (risponde|rispondi)"
+    r"|no (me )?(respondes|respondiste|contestas|has respondido|entendiste|ayudaste)"
+    r"|(ne|n) (repond|reponds|repondez|comprends|comprenez)( \w+)? pas|pas (repondu|compris)"
+    r"|samajh( \w+){0,2} (nahi|nahin)|meri baat (samajh|sun)( \w+){0,2} (nahi|nahin)"
     r"|que (mierda|porqueria|basura)|tu ne (comprends|sers) (rien|a rien)|tu comprends rien|tu sers a rien"
     r"|ca (ne )?m aide pas|ca ne sert a rien|n importe quoi|pas ce que j ai demande|ras le bol|j en ai marre"
     r"|en ai marre|c est nul|du verstehst (mich )?(nicht|nichts)|verstehst du (mich )?nicht"
@@ -429,14 +442,14 @@ _HYPOTHETICAL = frozenset(lx.words("if incase unless suppose supposing whether a
 _ACTUAL = frozenset(lx.words("had have ive was were been got already previously before last twice once again"))
 
 _REFUSAL = re.compile(
-    r"\b(refus\w*|reject\w*|denied|denial|declined|rechaz\w*|deneg\w*|negad[oa]s?|negaron|recusad\w*|recusaram"
+    r"\b(refus\w*|reject\w*|rejet\w*|denied|denial|declined|rechaz\w*|deneg\w*|negad[oa]s?|negaron|recusad\w*|recusaram"
     r"|abgelehnt|verweigert|rifiutat\w*|respint\w*)\b"
 )
 _REFUSED_THING = re.compile(
     r"\b(visa|visas|visum|visto|visado|permit|f1|f 1|cas|i 20|application|applications|admission|entry|boarding"
     r"|ukvi|embassy|consulate|ircc|uscis|sevis|university|universities|uni|college|offer|study permit|uk|usa|us|canada"
     r"|australia|germany|ireland|netherlands|new zealand|schengen|antrag|solicitud|demande|pedido|domanda"
-    r"|candidatura|aplicacion)\b"
+    r"|candidatura|aplicacion|dossier|inscription|inscripcion|matricula|bewerbung)\b"
 )
 # Patterns that hold only when the visitor speaks about themselves and not hypothetically.
 _PERSONAL = [re.compile(p) for p in (
@@ -471,7 +484,9 @@ _PERSONAL = [re.compile(p) for p in (
     r"|\bwhere (is|s|are) my (cas|i 20|visa|refund|application|offer|passport|letter|coe|documents?|payment|money|loan"
     r"|result|results|decision|counsellor|counselor|agent|advisor|brp|evisa|receipt|invoice|confirmation|admit"
     r"|acceptance|certificate)\b|\bwheres my\b|\b(its|it has|it s) been( \d+| two| three| four| five| six| several"
-    r"| many| few| a few)? (days|weeks|months|ages|forever|so long|too long)\b"
+    r"| many| few| a few| a| one| over a| more than a)? (days?|weeks?|months?|ages|forever|so long|too long)\b"
+    r"|\b(did|have|has) my (\w+ )?(documents?|application|file|payment|forms?|transcripts?|lor|sop) (get|got|reach"
+    r"|reached|arrive|arrived|go|gone)\b"
     r"|\b(happening|going on|happened|the update|the status|news) (with|on|about) my\b"
     r"|\b(have|has|did) (you|your team|they|educonsult) (submit|submitted|send|sent|file|filed|apply|applied|process"
     r"|processed|upload|uploaded|forward|forwarded|book|booked)( \w+){0,2} my\b",
@@ -494,7 +509,7 @@ _PERSONAL = [re.compile(p) for p in (
     r"|expiring|lapsed|ran out|run out|running out)\b",
     # offers, CAS or status withdrawn
     r"\b(offer|offers|admission|admit|place|seat|cas|i 20|acceptance|enrolment|enrollment|sevis|visa|registration"
-    r"|status|f 1|permit|record"
+    r"|status|f 1|permit|record|scholarship|funding|stipend|loan|sponsorship|bursary|award|grant"
     r"|oferta|offre|angebot|studienplatz|zulassung|proposta|offerta|admision|vaga|plaza|posto)"
     r"( \w+){0,4} (withdrawn|rescinded|revoked|cancell?ed|taken back|pulled|terminated|curtailed|cut short|retirad[ao]"
     r"|cancelad[ao]|anulad[ao]|revocad[ao]|retiree?|annulee?|storniert|widerrufen|zuruckgezogen|annullat[ao]"
@@ -516,6 +531,9 @@ _PERSONAL = [re.compile(p) for p in (
     r"|he|she|it)( still)? (hasnt|has not|havent|have not|didnt|did not|never|wont|will not|isnt|is not)( yet)?"
     r" (sent|issued|released|given|replied|responded|processed|approved|answered|updated|confirmed|contacted|called)\b"
     r"|\b(find out|look into|check) (why|whether|if|what happened)\b"
+    r"|\b(hasnt|has not|havent|have not|didnt|did not|isnt|wont|why hasnt) (my|the|your)( \w+)? (counsellor|counselor"
+    r"|advisor|adviser|consultant|agent|university|uni|college|embassy|team|school) (called|replied|contacted|sent"
+    r"|responded|emailed|got back|answered|issued|updated)\b"
     r"|\b(has|have|was|is|were|are) my (\w+ )?(application|applications|documents?|file|payment|cas|i 20|offer|form"
     r"|forms|case|booking|refund)( been)? (submitted|sent|received|processed|approved|accepted|reviewed|issued|done"
     r"|completed|checked|uploaded|forwarded)\b"
@@ -607,7 +625,12 @@ _ALWAYS = re.compile(
     r"|\b(case|situation|circumstances?) (is|are) (a bit |bit |quite |very |really |pretty |kind of )?(complex"
     r"|complicated|unusual|tricky|sensitive|messy|difficult|different)\b"
     r"|\b(nobody|no one|noone|no body|none of you|nobody from your team) (has |have |ever |even )?(contacted|called"
-    r"|replied|responded|emailed|answered|got back|gotten back|reached out|helped|followed up)\b"
+    r"|replied|responded|emailed|answered|got back|gotten back|reached out|helped|followed up|updated|informed|told"
+    r"|messaged|written)\b"
+    r"|\b(extra|unexpected|unknown|unauthori[sz]ed|duplicate|strange|hidden|additional) (charge|charges|payment"
+    r"|deduction|transaction|debit)\b"
+    r"|\b(keep|keeps|kept) getting (an |the |this )?(error|message|failure|problem)\b"
+    r"|\b(error|errors|problem|issue|fails?|failing)\b( \w+){0,3} (when|while|whenever) (i|trying|try)\b"
     r"|\bi paid( \w+){0,5} (but|and) (nobody|no one|nothing|still|havent|have not|didnt|did not|never|no)\b"
     r"|\b((my|our) (lawyer|solicitor|attorney)|legal action|take legal|sue you|sue them|suing"
     r"|consumer court|take you to court|go to court)\b"
