@@ -7,7 +7,7 @@ from functools import cached_property, lru_cache
 
 from . import lexicon as lx
 from .knowledge_base import knowledge_base
-from .text import STOPWORDS, TOKEN, fold, tokens
+from .text import COMMON, STOPWORDS, TOKEN, fold, tokens
 # Clauses are where negation and intent live: "I don't need a bot, get me a person" is two.
 _CLAUSE_BREAK = re.compile(
     r"[.;:!?\u00bf\u00a1()\[\]\n\u0964]+|,(?!\s*(?:mit|con|avec|com|who|whom|that|dem|der|den|quien|qui|quem|cui"
@@ -51,20 +51,28 @@ def _deletes(word: str) -> set[str]:
 
 @lru_cache(maxsize=1)
 def _typo_index() -> dict[str, str]:
-    """Every request word and its one-letter deletions, so "huamn" or "conselor" still match."""
+    """Every person noun and its one-letter deletions, so "huamn" or "conselor" still match.
+
+    Verbs are left out: their common typos are listed in the lexicon, and near-misses like
+    "taking"/"talking" or "contract"/"contact" are real words.
+    """
     index: dict[str, str] = {}
-    for word in sorted(lx.PERSON | lx.CONTACT_VERBS):
+    for word in sorted(lx.PERSON):
         if len(word) >= 5 and word.isascii():
             for variant in _deletes(word) | {word}:
                 index.setdefault(variant, word)
     return index
 
 
+# Real words one letter away from a person noun.
+_NOT_TYPOS = frozenset(lx.words("stuff someday somedays humane humid persona personal personnel agenda advised"))
+
+
 @lru_cache(maxsize=1)
 def _known_words() -> frozenset[str]:
     """Real words that must never be read as typos of a request word ("personal", "agency")."""
     lexicons = lx.PERSON | lx.PERSON_WEAK | lx.CONTACT_VERBS | lx.WANT_VERBS | lx.FILLERS
-    return frozenset(lexicons | STOPWORDS | knowledge_base().words)
+    return frozenset(lexicons | STOPWORDS | COMMON | _NOT_TYPOS | knowledge_base().words)
 
 
 @lru_cache(maxsize=8192)
