@@ -69,7 +69,7 @@ email message text whatsapp dm reply respond verbindung kontakt
 """)
 # Verbs of wanting: "I want / need / give me a human".
 WANT_VERBS = words("""
-want wanna need needs gimme give get prefer request requesting require rather
+want wanna need needs gimme give get prefer request requesting require
 quiero quisiera necesito busco veux voudrais besoin souhaite aimerais brauche mochte
 hatte quero queria gostaria preciso voglio vorrei desidero chahiye chahie chaiye chahta
 chahti

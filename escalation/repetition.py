@@ -25,7 +25,9 @@ engineering medicine nursing law business computer data science psychology
 _ASKED_AGAIN = re.compile(
     r"^(no|nope|nah|not really|wrong)\b( \w+){0,3} (not it|not what|i meant|i mean|i asked|i was asking|thats not"
     r"|that is not|not that|not my question|you misunderstood|misunderstood)"
-    r"|^(again|once again|once more|repeat|repeating|one more time)\b|^i meant\b|^(no|nope) i (meant|mean)\b"
+    r"|^(again|once again|once more|repeat|repeating|one more time)\b|^(no |nope |sorry )?i (meant|mean)\b"
+    r"|^(i was asking|i was talking about|im asking|i am asking)\b"
+    r"|\b(still )?(dont|do not|didnt|did not|havent|have not) (know|have|get|got|understand) (the |an |my )?answer\b"
     r"|\bi (already|just) asked\b|\b(asking|ask|asked) (you )?(again|twice|before)\b|\bsame question\b"
     r"|\bmy question (was|is)\b|\bas i (said|asked)\b"
     r"|\bi (asked|was asking|am asking|m asking)( you)? (about|for|what|how|when|where|which|if|whether|why|who)\b"

@@ -175,6 +175,64 @@ def _negated(toks: list[str], v: int) -> bool:
     return "no" in toks[max(0, v - 2):v] or any(a == "no" and b == "need" for a, b in zip(window, window[1:]))
 
 
+def _bare_request(toks: list[str], persons: list[int], short: bool) -> bool:
+    """The whole clause is a person noun with politeness around it: "agent!", "real human pls"."""
+    if not short or len(toks) > 6:
+        return False
+    if not all(t in lx.FILLERS or i in persons or t in lx.PERSON_WEAK for i, t in enumerate(toks)):
+        return False
+    return bool(persons) or any(t in _WEAK_BARE for t in toks)
+
+
+def _contact_request(toks: list[str], v: int, persons: list[int], weak: list[int]) -> bool:
+    """A verb like talk/connect/hablar at `v` aimed at one of our people, in either order."""
+    tok, nxt = toks[v], toks[v + 1] if v + 1 < len(toks) else ""
+    if v and toks[v - 1] in _NOUN_BEFORE or (tok in _NEEDS_PARTICLE and nxt not in _PARTICLES):
+        return False  # "this chat", "put it on hold"
+    if _negated(toks, v) or any(t in lx.THIRD_PARTY_SUBJECTS for t in toks[max(0, v - 3):v]):
+        return False
+    if tok.endswith("ing") and any(t in _PROGRESSIVE for t in toks[max(0, v - 2):v]):
+        return False  # "am I talking to a person?" describes the chat
+    if tok in ("ask", "asking") and nxt == "my":
+        return False  # "ask my agent"
+    if any(v < p <= v + 6 for p in persons + weak):
+        return True
+    # The person first: "can a counsellor call me", "mit einem Menschen sprechen", "insaan se baat",
+    # "someone I can talk to" (a modal question ending on the verb).
+    me_after = nxt in lx.ME_WORDS or toks[v + 1:v + 3] in (["with", "me"], ["to", "me"])
+    at_end = all(t in _CLAUSE_TAIL for t in toks[v + 1:]) and any(t in lx.MODALS for t in toks)
+    return any(
+        0 < v - p <= 6 and (
+            me_after or at_end
+            or any(t in _PERSON_FIRST_PREPOSITIONS for t in toks[max(0, p - 3):p])
+            or (p + 1 < len(toks) and toks[p + 1] in lx.POSTPOSITIONS)
+            or any(t in _RELATIVE for t in toks[p + 1:p + 3])
+        )
+        for p in persons
+    )
+
+
+def _help_request(toks: list[str], v: int, persons: list[int]) -> bool:
+    """Help asked of someone ("can someone help me?"), not what counsellors do ("can my counsellor help me?")."""
+    if toks[0] in _WH or _negated(toks, v) or v + 1 >= len(toks) or toks[v + 1] not in lx.ME_WORDS:
+        return False
+    owned = ("my", "your", "the", "our", "his", "her")
+    return any(0 < v - p <= 5 and (p == 0 or toks[p - 1] not in owned) for p in persons)
+
+
+def _want_request(toks: list[str], v: int, persons: list[int]) -> bool:
+    """Wanting a person: "I want / need / would like / ich will ... a person", or Hindi "insaan chahiye"."""
+    tok = toks[v]
+    wants = (tok in lx.WANT_VERBS or (tok == "like" and v and toks[v - 1] in ("id", "would", "wd"))
+             or (tok == "will" and v and toks[v - 1] in ("ich", "wir"))
+             or (tok == "have" and v > 1 and toks[v - 1] in ("i", "we") and toks[v - 2] in lx.MODALS))
+    if not wants or _negated(toks, v) or (tok == "get" and toks[0] in _WH):
+        return False
+    if any(v < p <= v + 5 and not any(t in _OTHER_VERBS for t in toks[v + 1:p]) for p in persons):
+        return True
+    return tok.startswith("chah") and any(0 < v - p <= 3 for p in persons)
+
+
 def _clause_requests(toks: list[str], short: bool) -> bool:
     """Whether one clause asks for a person: verb + person, want + person, or a bare person noun."""
     persons = [i for i in range(len(toks)) if _is_person(toks, i)]
@@ -184,49 +242,17 @@ def _clause_requests(toks: list[str], short: bool) -> bool:
         return False
     if _ABOUT_QUESTION.match(" ".join(toks)) or any(t in lx.HINDI_NEGATIONS for t in toks):
         return False
-    if short and len(toks) <= 6 and all(t in lx.FILLERS or i in persons or t in lx.PERSON_WEAK for i, t in enumerate(toks)):
-        if persons or any(t in _WEAK_BARE for t in toks):
-            return True
-    has_modal = any(t in lx.MODALS for t in toks)
+    if _bare_request(toks, persons, short):
+        return True
     for v, tok in enumerate(toks):
-        nxt = toks[v + 1] if v + 1 < len(toks) else ""
         if tok in lx.CONTACT_VERBS:
-            if v and toks[v - 1] in _NOUN_BEFORE or (tok in _NEEDS_PARTICLE and nxt not in _PARTICLES):
-                continue
-            if _negated(toks, v) or any(t in lx.THIRD_PARTY_SUBJECTS for t in toks[max(0, v - 3):v]):
-                continue
-            if tok.endswith("ing") and any(t in _PROGRESSIVE for t in toks[max(0, v - 2):v]):
-                continue
-            if tok in ("ask", "asking") and nxt == "my":
-                continue
-            if any(v < p <= v + 6 for p in persons + weak):
+            if _contact_request(toks, v, persons, weak):
                 return True
-            me_after = nxt in lx.ME_WORDS or toks[v + 1:v + 3] in (["with", "me"], ["to", "me"])
-            at_end = all(t in _CLAUSE_TAIL for t in toks[v + 1:])
-            for p in persons:
-                if 0 < v - p <= 6 and (
-                    me_after
-                    or any(t in _PERSON_FIRST_PREPOSITIONS for t in toks[max(0, p - 3):p])
-                    or (p + 1 < len(toks) and toks[p + 1] in lx.POSTPOSITIONS)
-                    or any(t in _RELATIVE for t in toks[p + 1:p + 3])
-                    or (at_end and has_modal)
-                ):
-                    return True
-        elif tok in _HELP_VERBS and nxt in lx.ME_WORDS and toks[0] not in _WH:
-            owned = ("my", "your", "the", "our", "his", "her")
-            if any(0 < v - p <= 5 and (p == 0 or toks[p - 1] not in owned) for p in persons) and not _negated(toks, v):
+        elif tok in _HELP_VERBS:
+            if _help_request(toks, v, persons):
                 return True
-        elif (tok in lx.WANT_VERBS or (tok == "like" and v and toks[v - 1] in ("id", "would", "wd"))
-              or (tok == "will" and v and toks[v - 1] in ("ich", "wir"))) and not _negated(toks, v):
-            if tok == "rather" or (tok == "get" and toks[0] in _WH):
-                continue
-            if any(v < p <= v + 5 and not any(t in _OTHER_VERBS for t in toks[v + 1:p]) for p in persons):
-                return True
-            if tok.startswith("chah") and any(0 < v - p <= 3 for p in persons):
-                return True
-        elif tok == "have" and v and toks[v - 1] in ("i", "we") and v > 1 and toks[v - 2] in lx.MODALS:
-            if any(v < p <= v + 4 for p in persons):
-                return True
+        elif _want_request(toks, v, persons):
+            return True
     return False
 
 
@@ -679,6 +705,11 @@ school schools person people reviewers tutor professor ukvi ircc uscis tutors pr
 """))
 
 
+def _word_index(flat: str, pos: int) -> int:
+    """Which word of a space-joined message the character at `pos` starts."""
+    return flat.count(" ", 0, pos)
+
+
 def _hypothetical(tokens: list[str], end: int) -> bool:
     """A condition ("if", "why", "avoid") before position `end` with no sign it already happened."""
     before = tokens[max(0, end - 7):end]
@@ -696,17 +727,17 @@ def complex_case(msg: Message) -> bool:
         return True
     review = _REVIEW.search(flat)
     if review:
-        before = msg.tokens[max(0, flat[:review.start()].count(" ") - 5):flat[:review.start()].count(" ")]
-        if not any(t in _THIRD_PARTY for t in before):
+        at = _word_index(flat, review.start())
+        if not any(t in _THIRD_PARTY for t in msg.tokens[max(0, at - 5):at]):
             return True
     if not _FIRST_PERSON.search(flat):
         return False
     refusal = _REFUSAL.search(flat)
     if refusal and _REFUSED_THING.search(flat):
-        if not _hypothetical(msg.tokens, flat[:refusal.start()].count(" ")):
+        if not _hypothetical(msg.tokens, _word_index(flat, refusal.start())):
             return True
     for pattern in _PERSONAL:
         match = pattern.search(flat)
-        if match and not _hypothetical(msg.tokens, flat[:match.start()].count(" ")):
+        if match and not _hypothetical(msg.tokens, _word_index(flat, match.start())):
             return True
     return False
