@@ -1,6 +1,7 @@
 """What the attack tests share: every route of the app, a database fingerprint, chats in each state."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 
@@ -49,6 +50,12 @@ def fingerprint() -> dict[str, str]:
         rows = db.execute_sql(f'SELECT * FROM "{table}" ORDER BY 1').fetchall()
         digests[table] = hashlib.sha256(repr(rows).encode()).hexdigest()
     return digests
+
+
+@pytest.fixture
+def settings(settings):
+    """Chats stay where the test puts them: no routing hands a waiting chat to a signed-in agent."""
+    return dataclasses.replace(settings, auto_assign=False)
 
 
 @pytest.fixture

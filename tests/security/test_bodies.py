@@ -81,7 +81,7 @@ def test_the_server_refuses_a_huge_body_without_waiting_for_it(live_server):
         assert sock.recv(200).startswith(b"HTTP/1.1 413")
 
 
-@pytest.mark.parametrize("content_type, body", MALFORMED)
+@pytest.mark.parametrize("content_type, body", MALFORMED, ids=range(len(MALFORMED)))
 def test_a_malformed_body_gets_a_4xx_and_stores_nothing(app, visitor, agent, assigned_chat, content_type, body):
     before = Message.select().count()
     for path in MESSAGE_ROUTES:
@@ -94,7 +94,7 @@ def test_a_malformed_body_gets_a_4xx_and_stores_nothing(app, visitor, agent, ass
     assert all(text == plain_text(text) and "\x00" not in text for text in stored)
 
 
-@pytest.mark.parametrize("content_type, body", MALFORMED)
+@pytest.mark.parametrize("content_type, body", MALFORMED, ids=range(len(MALFORMED)))
 def test_no_malformed_body_breaks_any_route(app, visitor, agent, assigned_chat, content_type, body):
     for path in unsafe_paths(app, assigned_chat.id):
         if path in ("/agent/logout", "/chat/new"):

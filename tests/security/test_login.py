@@ -1,5 +1,4 @@
 """Sign-in: throttled per account and per address, the same answer for unknown ids, fresh sessions, real sign-outs."""
-import statistics
 import time
 
 import pytest
@@ -46,16 +45,16 @@ def test_an_unknown_id_gets_the_same_answer_as_a_wrong_password(app):
 
 
 def test_an_unknown_id_takes_as_long_as_a_wrong_password(app):
-    def median_seconds(agent_id: str) -> float:
-        times = []
-        for _ in range(7):
-            start = time.perf_counter()
-            assert _verify(agent_id, "wrong password") is None
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
+    def seconds(agent_id: str) -> float:
+        start = time.perf_counter()
+        assert _verify(agent_id, "wrong password") is None
+        return time.perf_counter() - start
 
-    known, unknown = median_seconds("agent_001"), median_seconds("nobody")
-    assert 0.6 < unknown / known < 1.6 and known > 0.005  # a real, slow hash in both cases
+    seconds("nobody")  # the stand-in hash is made once, on first use
+    # Interleaved, and the fastest of each: other work on the machine only ever adds time.
+    rounds = [(seconds("agent_001"), seconds("nobody")) for _ in range(9)]
+    known, unknown = min(k for k, _ in rounds), min(u for _, u in rounds)
+    assert 0.7 < unknown / known < 1.4 and known > 0.005  # a real, slow hash in both cases
 
 
 def test_the_address_is_throttled_across_accounts(app):
