@@ -15,28 +15,32 @@ TOKEN = re.compile(r"[a-z0-9\u0900-\u097f]+")
 _US = re.compile(r"\bU\.S\.(A\.)?|\bUS\b|\bUSA\b")
 
 # Multi-word terms collapsed to one token before tokenising, so "study permit" or
-# "F-1" match as units instead of as common words.
-_PHRASES = [(re.compile(p), r) for p, r in (
-    (r"\bf[\s-]?1\b", " f1 "),
-    (r"\bi[\s-]?20\b", " i20 "),
-    (r"\bi[\s-]?901\b", " i901 "),
-    (r"\bds[\s-]?160\b", " ds160 "),
-    (r"\bh[\s-]?1b\b", " h1b "),
-    (r"\bj[\s-]?1\b", " j1 "),
-    (r"\bsub[\s-]?class\s*500\b|\b500 visa\b", " subclass500 "),
-    (r"\bu\.?\s?s\.?\s?a\b|\bunited states( of america)?\b|\bamerica\b", " usa "),
-    (r"\bu\.k\.?|\bunited kingdom\b|\bgreat britain\b|\bbritain\b|\bengland\b", " uk "),
-    (r"\bnew zealand\b", " newzealand "),
-    (r"\bstatements? of purpose\b|\bmotivation letter\b|\bletter of motivation\b", " sop "),
-    (r"\bletters? of (recommendation|reference)\b|\b(recommendation|reference) letters?\b", " lor "),
-    (r"\bstudy permits?\b", " studypermit "),
-    (r"\bpost[\s-]?(study|graduation)[\s-]?work( visa| permit)?\b|\bpsw\b", " poststudywork "),
-    (r"\bgraduate (route|visa)\b", " graduate poststudywork "),
-    (r"\bpart[\s-]?time\b", " parttime "),
-    (r"\bcost of living\b|\bliving (costs?|expenses)\b", " livingcost "),
-    (r"\bco[\s-]?op\b", " coop "),
-    (r"\bpay(ing)? (it |them |the loan )?back\b", " repayment "),
-    (r"\bstudent loans?\b", " education loan "),
+# "F-1" match as units instead of as common words. Each comes with substrings one of which
+# any match must contain: checking those first skips almost every regex scan.
+_PHRASES = [(needles, re.compile(p), r) for needles, p, r in (
+    (("1",), r"\bf[\s-]?1\b", " f1 "),
+    (("20",), r"\bi[\s-]?20\b", " i20 "),
+    (("901",), r"\bi[\s-]?901\b", " i901 "),
+    (("160",), r"\bds[\s-]?160\b", " ds160 "),
+    (("1b",), r"\bh[\s-]?1b\b", " h1b "),
+    (("1",), r"\bj[\s-]?1\b", " j1 "),
+    (("500",), r"\bsub[\s-]?class\s*500\b|\b500 visa\b", " subclass500 "),
+    (("u.s", "usa", "us a", "u s", "united states", "america"),
+     r"\bu\.?\s?s\.?\s?a\b|\bunited states( of america)?\b|\bamerica\b", " usa "),
+    (("u.k", "kingdom", "britain", "england"),
+     r"\bu\.k\.?|\bunited kingdom\b|\bgreat britain\b|\bbritain\b|\bengland\b", " uk "),
+    (("zealand",), r"\bnew zealand\b", " newzealand "),
+    (("purpose", "motivation"), r"\bstatements? of purpose\b|\bmotivation letter\b|\bletter of motivation\b", " sop "),
+    (("recommendation", "reference"),
+     r"\bletters? of (recommendation|reference)\b|\b(recommendation|reference) letters?\b", " lor "),
+    (("permit",), r"\bstudy permits?\b", " studypermit "),
+    (("post", "psw"), r"\bpost[\s-]?(study|graduation)[\s-]?work( visa| permit)?\b|\bpsw\b", " poststudywork "),
+    (("graduate ",), r"\bgraduate (route|visa)\b", " graduate poststudywork "),
+    (("part",), r"\bpart[\s-]?time\b", " parttime "),
+    (("living",), r"\bcost of living\b|\bliving (costs?|expenses)\b", " livingcost "),
+    (("co-op", "co op", "coop"), r"\bco[\s-]?op\b", " coop "),
+    (("back",), r"\bpay(ing)? (it |them |the loan )?back\b", " repayment "),
+    (("loan",), r"\bstudent loans?\b", " education loan "),
 )]
 
 # Spelling variants and everyday words mapped onto the knowledge base's vocabulary.
@@ -176,8 +180,9 @@ def stem(word: str) -> str:
 def terms(text: str) -> tuple[str, ...]:
     """Content terms for retrieval and similarity: phrases joined, synonyms mapped, stopwords out, stemmed."""
     folded = fold(text if text.isupper() else _US.sub(" usa ", text))
-    for pattern, repl in _PHRASES:
-        folded = pattern.sub(repl, folded)
+    for needles, pattern, repl in _PHRASES:
+        if any(n in folded for n in needles):
+            folded = pattern.sub(repl, folded)
     out = []
     for tok in TOKEN.findall(folded):
         tok = SYNONYMS.get(tok, tok)
