@@ -7,6 +7,7 @@ import pytest
 
 from escalation import SKILLS, Decision, assess
 from escalation.knowledge_base import CONFIDENT, knowledge_base
+from escalation.triggers import canonical
 
 
 def bot(confidence: float) -> dict:
@@ -28,6 +29,8 @@ def visitor(text: str) -> dict:
     "I want to talk to someone, not a bot", "I don't want to chat with a robot", "Please transfer me",
     "Is there a real counsellor I could ask?", "I'd appreciate speaking to a counsellor", "escalate please",
     "Can I speak to your manager", "hand me over to a human", "I'd like to consult with an expert",
+    "Is anyone from the US team available?", "Would it be possible to speak with Sarah?", "Could a human take over?",
+    "Can I please be transferred to an advisor", "Could I speak to one of your UK specialists?",
 ])
 def test_requests_for_a_person_hand_off(text: str) -> None:
     assert (assess(text).handoff, assess(text).reason) == (True, "requested")
@@ -72,6 +75,8 @@ def test_questions_about_people_stay_with_the_bot(text: str) -> None:
     "WHY IS THIS SO HARD TO GET AN ANSWER", "this chatbot sucks", "I asked you twice already", "damn bot",
     "You keep repeating yourself", "seriously useless", "No entiendes nada, eres inútil",
     "Tu ne comprends rien, c'est nul", "Das hilft mir nicht", "Non capisci niente", "kuch samajh nahi aa raha",
+    "Isso não responde minha pergunta", "Non hai risposto alla mia domanda", "I'm losing my patience",
+    "what are you even talking about",
 ])
 def test_frustration_hands_off(text: str) -> None:
     assert assess(text).reason == "frustration"
@@ -149,6 +154,14 @@ def test_questions_about_timing_are_not_urgent(text: str) -> None:
     assert assess(text).handoff is False
 
 
+@pytest.mark.parametrize("text", [
+    "Is a counsellor available on Saturdays?", "Is it frustrating to live in London?", "How many times can I take IELTS?",
+    "Can my counsellor help me with accommodation too?", "Can you connect me with universities that accept backlogs?",
+])
+def test_look_alikes_of_handoff_phrases_stay_with_the_bot(text: str) -> None:
+    assert assess(text).handoff is False
+
+
 # --- repeat and history ---------------------------------------------------------------
 
 @pytest.mark.parametrize("text,history", [
@@ -198,6 +211,11 @@ def test_small_talk_and_off_topic_get_a_friendly_reply(text: str) -> None:
 def test_faq_questions_retrieve_the_right_entry_confidently(text: str, topic: str) -> None:
     decision = assess(text)
     assert (decision.handoff, decision.topic) == (False, topic) and decision.confidence >= CONFIDENT
+
+
+@pytest.mark.parametrize("word", ["taking", "stuff", "contract", "advised", "someday", "personal", "agency"])
+def test_everyday_words_are_not_read_as_typos_of_request_words(word: str) -> None:
+    assert canonical(word) == word
 
 
 def test_knowledge_base_has_enough_unique_well_formed_entries() -> None:
