@@ -96,7 +96,8 @@ _ABOUT_QUESTION = re.compile(
     r"^(so |and |also |then |but )?("
     r"(do|does|did|will|would|shall|must) (i|we|one|students?|they|people|you) "
     r"(really |actually |still |even |always |also |first )?(need|have to|must|require|got to)\b"
-    r"|(do|will|would) (i|we|students?) (get|receive|have) (a|an|my|our|the|one)\b"
+    r"|(do|does|will|would) (i|we|students?|every student|everyone|each student|all students) (get|receive|have)"
+    r" (a|an|my|our|the|one|their|his|her)\b"
     r"|should (i|we|one)\b"
     r"|is it (really |actually |even |always )?(necessary|required|mandatory|compulsory|needed|important|better|worth|normal|common|advisable)\b)"
 )
@@ -115,6 +116,7 @@ _WEAK_BARE = frozenset(lx.words("support customer service manager supervisor hel
 _PERSON_FIRST_PREPOSITIONS = frozenset(lx.words("mit con avec com zu col coi"))
 _WH = frozenset({"how", "what", "why", "when", "where", "which"})
 _PROGRESSIVE = frozenset(lx.words("am im are was were is"))
+_AUXILIARIES = frozenset(lx.words("do does did will would is are"))  # "does every student get a counsellor?"
 # "I want to become a counsellor": another verb between want and the person means it is not a request.
 _OTHER_VERBS = frozenset(lx.words("become be being work working study studying train hire pay find choose use pick write"))
 _BARE_VERB_REQUEST = re.compile(
@@ -226,7 +228,7 @@ def _want_request(toks: list[str], v: int, persons: list[int]) -> bool:
     wants = (tok in lx.WANT_VERBS or (tok == "like" and v and toks[v - 1] in ("id", "would", "wd"))
              or (tok == "will" and v and toks[v - 1] in ("ich", "wir"))
              or (tok == "have" and v > 1 and toks[v - 1] in ("i", "we") and toks[v - 2] in lx.MODALS))
-    if not wants or _negated(toks, v) or (tok == "get" and toks[0] in _WH):
+    if not wants or _negated(toks, v) or (tok == "get" and (toks[0] in _WH or toks[0] in _AUXILIARIES)):
         return False
     if any(v < p <= v + 5 and not any(t in _OTHER_VERBS for t in toks[v + 1:p]) for p in persons):
         return True
@@ -339,6 +341,9 @@ _FRUSTRATION = re.compile(
     r"|makes? (no|zero|little) sense|(doesnt|does not) make (any )?sense|waste of (my )?time|wasting (my|our) time"
     r"|time waste|what (are|r) (you|u) (even |actually )?(talking|going|on) (about|on about)|what are you on about"
     r"|(losing|lost|running out of|run out of) (my )?patience|my patience is"
+    r"|(dont|do not) think (you|u) (understood|understand|get it|got it|read|are listening|listened|know)"
+    r"|(you|u) (clearly |obviously )?(misunderstood|misread|misunderstand)"
+    r"|(bringt|hilft|nutzt) (mir )?(gar |rein |uberhaupt )?nichts"
     r"|had enough|fed up|sick of (this|you|it|waiting)|tired of (this|you|it|waiting)"
     r"|give me a (real|proper|straight|actual) answer|what the hell|ugh+|argh+|smh|facepalm"
     r"|(im|i am|getting|so|very|really|extremely|this is|thats|that is|its|how|super|too)( so| very| really| getting)?"
@@ -565,6 +570,8 @@ _PERSONAL = [re.compile(p) for p in (
     r"|he|she|it)( still)? (hasnt|has not|havent|have not|didnt|did not|never|wont|will not|isnt|is not)( yet)?"
     r" (sent|issued|released|given|replied|responded|processed|approved|answered|updated|confirmed|contacted|called)\b"
     r"|\b(find out|look into|check) (why|whether|if|what happened)\b"
+    r"|\b(counsellor|counselor|advisor|adviser|consultant|agent|team|you|they|university)( \w+){0,3} never (called"
+    r"|replied|responded|got back|contacted|emailed|came back|sent|answered)\b"
     r"|\b(hasnt|has not|havent|have not|didnt|did not|isnt|wont|why hasnt) (my|the|your)( \w+)? (counsellor|counselor"
     r"|advisor|adviser|consultant|agent|university|uni|college|embassy|team|school) (called|replied|contacted|sent"
     r"|responded|emailed|got back|answered|issued|updated)\b"
@@ -664,6 +671,7 @@ _ALWAYS = re.compile(
     r"|\b(extra|unexpected|unknown|unauthori[sz]ed|duplicate|strange|hidden|additional) (charge|charges|payment"
     r"|deduction|transaction|debit)\b"
     r"|\b(keep|keeps|kept) getting (an |the |this )?(error|message|failure|problem)\b"
+    r"|\b(promised|said|told me)( \w+){0,5} (never did|but never|but didnt|but did not|but nothing|but no one|but nobody)\b"
     r"|\b(error|errors|problem|issue|fails?|failing)\b( \w+){0,3} (when|while|whenever) (i|trying|try)\b"
     r"|\bi paid( \w+){0,5} (but|and) (nobody|no one|nothing|still|havent|have not|didnt|did not|never|no)\b"
     r"|\b((my|our) (lawyer|solicitor|attorney)|legal action|take legal|sue you|sue them|suing"
