@@ -65,7 +65,7 @@ parlare parlo parli contattare passami passare collegare collegarmi collegami me
 trasferire trasferiscimi chattare chiamare sentire
 baat connect milao milwa milwao milwado milna milva bulao bulaiye बात
 talking speaking chatting ask asking discuss consult bring invite passi passa passate
-email message text whatsapp dm reply respond verbindung kontakt
+email message text whatsapp dm reply respond verbindung kontakt mettermi contatto contattarmi contattami
 """)
 # Verbs of wanting: "I want / need / give me a human".
 WANT_VERBS = words("""
@@ -88,6 +88,7 @@ un una une um uma ein einen einem eine uno vrai vraie echter echten echte echt v
 de verdad asli sach yes ya yeah again immediately quickly fast seriously already for
 can could hola bonjour hallo ola ciao namaste wala waala se talk speak chat connect
 mujhe muje quiero veux will would like id wanna gimme let lemme your from educonsult being beings
+around alive awake
 """)
 # Someone else as the subject: "can my professor talk to the admissions team" is not our visitor asking.
 THIRD_PARTY_SUBJECTS = words("""

@@ -117,8 +117,13 @@ _PERSON_FIRST_PREPOSITIONS = frozenset(lx.words("mit con avec com zu col coi"))
 _WH = frozenset({"how", "what", "why", "when", "where", "which"})
 _PROGRESSIVE = frozenset(lx.words("am im are was were is"))
 _AUXILIARIES = frozenset(lx.words("do does did will would is are"))  # "does every student get a counsellor?"
-# "I want to become a counsellor": another verb between want and the person means it is not a request.
-_OTHER_VERBS = frozenset(lx.words("become be being work working study studying train hire pay find choose use pick write"))
+_BRIDGE_WORDS = frozenset(lx.words("""
+of some who that can could this it someone somebody anyone human humans person real actual live word quick
+in touch get
+help support assistance advice hilfe ayuda aide ajuda aiuto madad from by von da de par por per van
+un una une um uma ein einen einem eine uno con mit avec com se ko ek kisi gern gerne
+be been being essere ser etre sein contacted called contactado contattato kontaktiert contacte
+"""))
 _BARE_VERB_REQUEST = re.compile(
     r"^(please |pls |plz |can you |could you |kindly )?(transfer|connect|escalate|forward|redirect|pass) "
     r"(me|this|this chat|my chat|my case)( please| pls| plz| now| asap)?$"
@@ -222,6 +227,11 @@ def _help_request(toks: list[str], v: int, persons: list[int]) -> bool:
     return any(0 < v - p <= 5 and (p == 0 or toks[p - 1] not in owned) for p in persons)
 
 
+def _bridges(token: str) -> bool:
+    """A word that may stand between "want" and the person wanted."""
+    return token in lx.FILLERS or token in lx.CONTACT_VERBS or token in lx.PERSON or token in _BRIDGE_WORDS
+
+
 def _want_request(toks: list[str], v: int, persons: list[int]) -> bool:
     """Wanting a person: "I want / need / would like / ich will ... a person", or Hindi "insaan chahiye"."""
     tok = toks[v]
@@ -230,7 +240,9 @@ def _want_request(toks: list[str], v: int, persons: list[int]) -> bool:
              or (tok == "have" and v > 1 and toks[v - 1] in ("i", "we") and toks[v - 2] in lx.MODALS))
     if not wants or _negated(toks, v) or (tok == "get" and (toks[0] in _WH or toks[0] in _AUXILIARIES)):
         return False
-    if any(v < p <= v + 5 and not any(t in _OTHER_VERBS for t in toks[v + 1:p]) for p in persons):
+    # Only filler, contact verbs or other people may stand between: "I want to *change* my counsellor"
+    # or "I want to *become* a counsellor" are not requests.
+    if any(v < p <= v + 5 and all(_bridges(t) for t in toks[v + 1:p]) for p in persons):
         return True
     return tok.startswith("chah") and any(0 < v - p <= 3 for p in persons)
 
@@ -672,7 +684,9 @@ _ALWAYS = re.compile(
     r"|deduction|transaction|debit)\b"
     r"|\b(keep|keeps|kept) getting (an |the |this )?(error|message|failure|problem)\b"
     r"|\b(promised|said|told me)( \w+){0,5} (never did|but never|but didnt|but did not|but nothing|but no one|but nobody)\b"
-    r"|\b(error|errors|problem|issue|fails?|failing)\b( \w+){0,3} (when|while|whenever) (i|trying|try)\b"
+    r"|\b(error|errors|problem|issue|fails?|failing)\b( \w+){0,3} (when|while|whenever) (i|trying|try|\w+ing)\b"
+    r"|\b(error|errors|problem|issue|bug|glitch|stuck|fail\w*)( \w+){0,6} (on|in|with) (your|the) (site|website|portal"
+    r"|app|page|system|form|dashboard)\b"
     r"|\bi paid( \w+){0,5} (but|and) (nobody|no one|nothing|still|havent|have not|didnt|did not|never|no)\b"
     r"|\b((my|our) (lawyer|solicitor|attorney)|legal action|take legal|sue you|sue them|suing"
     r"|consumer court|take you to court|go to court)\b"
