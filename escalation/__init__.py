@@ -24,8 +24,9 @@ HANDOFF_REPLIES = {
     "fallback": "That's a good question, and I'd rather a counsellor answer it properly. I'll connect you with one now.",
     "low_confidence": "I'm not sure I have the right answer for that, so I'll connect you with a counsellor who can help.",
 }
-_HEDGE = "I'm not completely sure this is what you're asking, but here's what I can tell you: {answer} " \
-         "If that doesn't cover it, just say so and I'll connect you with a counsellor."
+_HEDGE = ("I'm not completely sure this is what you're asking, but here's what I can tell you: {answer} "
+          "If that doesn't cover it, just say so and I'll connect you with a counsellor.")
+
 
 @dataclass(frozen=True)
 class Decision:

@@ -27,12 +27,16 @@ _TECH = re.compile(
 )
 
 
+_OURS = re.compile(r"\b(your|educonsult|educonsults)\b")
+
+
 def guess_skill(flat: str, raw: str) -> str | None:
     """The team a message points to, or None when it names no country or system."""
     us = len(_US.findall(flat)) + len(_US_CASED.findall(raw))
     uk = len(_UK.findall(flat))
     tech = len(_TECH.findall(flat))
-    if tech and tech >= max(us, uk):
+    # A login problem on UCAS is the UK team's; on our own portal it is technical support's.
+    if tech and (tech > max(us, uk) or _OURS.search(flat)):
         return "tech"
     if us != uk:
         return "us" if us > uk else "uk"

@@ -234,6 +234,8 @@ def test_uncovered_study_question_falls_back_to_a_counsellor() -> None:
     ("My F-1 visa was refused", "us"),
     ("I need to talk to someone about my CAS", "uk"),
     ("I can't log in to the portal", "tech"),
+    ("I can't log in to UCAS", "uk"),
+    ("the payment page on your website fails", "tech"),
     ("I want to speak to a counsellor", "general"),
     ("Is there a January intake in Canada?", "general"),
 ])
