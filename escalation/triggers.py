@@ -359,7 +359,10 @@ _FRUSTRATION = re.compile(
     r"|had enough|fed up|sick of (this|you|it|waiting)|tired of (this|you|it|waiting)"
     r"|give me a (real|proper|straight|actual) answer|what the hell|ugh+|argh+|smh|facepalm"
     r"|(im|i am|getting|so|very|really|extremely|this is|thats|that is|its|how|super|too)( so| very| really| getting)?"
-    r" frustrat\w*|frustrated|annoyed|irritat\w*|angry|furious|livid|outraged|mad at you|unacceptable|disgusting"
+    r" frustrat\w*|(im|i am|i m|i was|i feel|feeling|getting|so|really|very|we are|makes me|you make me)"
+    r"( so| really| very| getting| extremely)? (frustrated|annoyed|irritated|angry|furious|livid|outraged|upset|mad)"
+    r"|(making|make|makes|made) me (so |really |very )?(frustrated|annoyed|angry|furious|upset|mad)"
+    r"|(angry|annoyed|upset|mad|furious) (with|at) (you|this|your)|unacceptable|disgusting"
     r"|terrible service|worst (bot|service|experience|chat|support|company|assistant)|forget it|seriously$"
     r"|no (me )?(sirves|sirve|ayudas|estas ayudando|entiendes)|no es lo que (pregunte|pedi)|estoy hart[oa]"
     # "you did not answer my question" in the other languages
@@ -386,7 +389,8 @@ _FOREIGN_JUDGEMENT = re.compile(
 )
 _BARE_INSULT = re.compile(
     r"^((so|very|totally|what|a|such|you|are|is|this|bot|the|omg|ugh|really|just|seriously|completely|absolutely"
-    rf"|utterly|literally|pretty|fucking|bloody|how|too) )*{_INSULT}( bot| thing)?$"
+    rf"|utterly|literally|pretty|fucking|bloody|how|too|im|i am) )*({_INSULT}|frustrated|frustrating|annoyed|angry"
+    r"|furious|upset)( bot| thing)?$"
 )
 _ACRONYMS = frozenset(lx.words("""
 ielts toefl pte gre gmat sat act uk usa us cas atas ihs opt cpt stem sevis ds mba msc phd lor sop cv gpa
