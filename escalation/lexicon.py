@@ -64,7 +64,7 @@ falar fale falo conversar transfere transfira passar conectar contatar chamar
 parlare parlo parli contattare passami passare collegare collegarmi collegami mettimi
 trasferire trasferiscimi chattare chiamare sentire
 baat connect milao milwa milwao milwado milna milva bulao bulaiye बात
-talking speaking chatting ask asking discuss consult bring invite passi passa passate
+talking speaking chatting ask asking discuss consult bring invite passi passa passate madad
 email message text whatsapp dm reply respond verbindung kontakt mettermi contatto contattarmi contattami
 """)
 # Verbs of wanting: "I want / need / give me a human".
@@ -89,6 +89,7 @@ de verdad asli sach yes ya yeah again immediately quickly fast seriously already
 can could hola bonjour hallo ola ciao namaste wala waala se talk speak chat connect
 mujhe muje quiero veux will would like id wanna gimme let lemme your from educonsult being beings
 around alive awake
+gibt es hier hay aqui alguno alguna il y tem ai algum alguma c e ci qui yahan wahan
 """)
 # Someone else as the subject: "can my professor talk to the admissions team" is not our visitor asking.
 THIRD_PARTY_SUBJECTS = words("""

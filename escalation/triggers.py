@@ -123,6 +123,7 @@ in touch get
 help support assistance advice hilfe ayuda aide ajuda aiuto madad from by von da de par por per van
 un una une um uma ein einen einem eine uno con mit avec com se ko ek kisi gern gerne
 be been being essere ser etre sein contacted called contactado contattato kontaktiert contacte
+d l du des del al dos das di della dei il lo la le los las der die dem den atendimento atencion servicio assistenza
 """))
 _BARE_VERB_REQUEST = re.compile(
     r"^(please |pls |plz |can you |could you |kindly )?(transfer|connect|escalate|forward|redirect|pass) "
@@ -298,7 +299,8 @@ _FRUSTRATION = re.compile(
     rf"\b{_BOT_TARGET}( \w+){{0,3}} {_INSULT}\b{_NOT_ANGRY}"
     rf"|\b{_INSULT}( de| di| of)? (bot|chatbot|robot|machine|answers?|repl(y|ies)|responses?|service|assistant|system|thing"
     r"|chat|app|website|respuesta|reponse|antwort|resposta|risposta|jawab)\b"
-    r"|\b(thats|its|this is|that is|it is|this was|that was|it was)( \w+){0,2} (useless|pointless|stupid|ridiculous|rubbish|garbage|joke|crap|nonsense"
+    r"|\b(thats|its|(this|that|it|the|your)( chat| bot| chatbot| service| thing| answer| reply| assistant)?"
+    r" (is|was|are|were))( \w+){0,2} (useless|pointless|stupid|ridiculous|rubbish|garbage|joke|crap|nonsense"
     rf"|bullshit|absurd|pathetic|worthless|hopeless|unacceptable|annoying|frustrating|insane|madness)\b{_NOT_ANGRY}"
     # milder words count only when aimed at the bot or its answers
     r"|\b(you|u|youre|this bot|the bot|this chatbot|this chat|this assistant|your (answers?|replies|responses|service)"
@@ -356,6 +358,12 @@ _FRUSTRATION = re.compile(
     r"|(dont|do not) think (you|u) (understood|understand|get it|got it|read|are listening|listened|know)"
     r"|(you|u) (clearly |obviously )?(misunderstood|misread|misunderstand)"
     r"|(bringt|hilft|nutzt) (mir )?(gar |rein |uberhaupt )?nichts"
+    r"|(none of (this|that|it|these|your \w+)|nothing)( \w+){0,3} (answers?|answered|helps?|helped)"
+    r"|(same|identical) (\w+ )?(thing|answer|reply|response|message|text) (as |that )?(you|u) (said|gave|told|sent|wrote)"
+    r"|(you|u) (already )?(said|told me) (that|this|the same) (before|already)"
+    r"|(give|giving|gave) up on (this|you|the bot|the chat)|\bi give up\b|about to give up"
+    r"|answer (me )?(properly|correctly|clearly|seriously)|^come on\b"
+    r"|(cant|cannot|dont) you (even |just )?(understand|read|see|get it|follow)"
     r"|had enough|fed up|sick of (this|you|it|waiting)|tired of (this|you|it|waiting)"
     r"|give me a (real|proper|straight|actual) answer|what the hell|ugh+|argh+|smh|facepalm"
     r"|(im|i am|getting|so|very|really|extremely|this is|thats|that is|its|how|super|too)( so| very| really| getting)?"
@@ -443,7 +451,10 @@ _PROBLEM = re.compile(
     r"|non|nahi)\b"
 )
 _SOFT_SOON = re.compile(rf"\b{_SOON}\b.*\b{_SOFT_EVENT}\b|\b{_SOFT_EVENT}\b.*\b{_SOON}\b")
-_WEEK = rf"(this week|next week|this weekend|in a week|in one week|within a week|1 week|by {_DAYS}|on {_DAYS}|this {_DAYS}|next {_DAYS})"
+_WEEK = (
+    rf"(this week|next week|this weekend|in a week|in one week|within a week|1 week|by {_DAYS}|on {_DAYS}"
+    rf"|this {_DAYS}|next {_DAYS}|before {_DAYS})"
+)
 _WEEK_EVENT = r"(deadline|due|flight|fly|flying|expires?|expiring|expiry|closes|closing|interview|appointment|biometrics|starts|begins)"
 _URGENT = re.compile(
     r"\b(urgent|urgently|urgente|urgentemente|urgence|dringend|eilig|turant|fauran)\b(?! (visa )?(service|processing))"
@@ -455,7 +466,8 @@ _URGENT = re.compile(
     rf"|\b{_WEEK}\b.*\b{_WEEK_EVENT}\b|\b{_WEEK_EVENT}\b.*\b{_WEEK}\b"
     r"|\b(need|needs|require|must have|must get|have to get|have to submit|have to send|must submit)( \w+){0,3}"
     r" (today|tonight|tomorrow|by tomorrow|by tonight|right now|within \d+ (hours|days))\b"
-    r"|\b(otherwise|or else|or|else|about to|going to|gonna)( i)?( will| ll)? lose (my|the) (place|seat|offer|spot|admission)\b"
+    r"|\b(otherwise|or else|or|else|about to|going to|gonna)( i)?( will| ll)? (lose|miss) (my|the) (place|seat|offer|spot"
+    r"|admission|flight|deadline|interview|appointment|start)\b"
     r"|\b(stuck|stranded|detained|held|stopped|questioned|waiting|sitting|standing) (at|in) (the )?"
     r"(airport|border|immigration|port of entry|customs|passport control)\b"
     r"|\b(im|i am|we are|i m) (at|in) (the )?(airport|border|immigration)\b"
@@ -567,7 +579,8 @@ _PERSONAL = [re.compile(p) for p in (
     r"|status|f 1|permit|record|scholarship|funding|stipend|loan|sponsorship|bursary|award|grant"
     r"|oferta|offre|angebot|studienplatz|zulassung|proposta|offerta|admision|vaga|plaza|posto)"
     r"( \w+){0,4} (withdrawn|rescinded|revoked|cancell?ed|taken back|pulled|terminated|curtailed|cut short|retirad[ao]"
-    r"|cancelad[ao]|anulad[ao]|revocad[ao]|retiree?|annulee?|storniert|widerrufen|zuruckgezogen|annullat[ao]"
+    r"|cancelad[ao]|anulad[ao]|revocad[ao]|retiree?|annulee?|storniert|widerrufen|zuruckgezogen|annullat[ao]|void"
+    r"|invalid|no longer valid|null and void"
     r"|revocat[ao]|ritirat[ao])\b"
     r"|\b(withdrew|rescinded|revoked|cancell?ed|terminated|curtailed|took back|pulled)( \w+){0,3} (offer|admission|place|cas"
     r"|i 20|sevis|visa|enrolment|enrollment)\b",

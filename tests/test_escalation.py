@@ -50,6 +50,7 @@ def test_requests_with_typos_hand_off(text: str) -> None:
     "Quero falar com um atendente", "Posso falar com alguém da equipe?",
     "Vorrei parlare con un operatore", "Mi passi un operatore umano?",
     "kisi insaan se baat karni hai", "mujhe counsellor chahiye", "human se baat karao", "koi insaan hai kya",
+    "J'ai besoin d'un humain", "Gibt es hier einen Menschen?", "C'è un operatore?", "Quero atendimento com uma pessoa",
 ])
 def test_requests_in_other_languages_hand_off(text: str) -> None:
     assert assess(text).reason == "requested"
@@ -76,7 +77,8 @@ def test_questions_about_people_stay_with_the_bot(text: str) -> None:
     "You keep repeating yourself", "seriously useless", "No entiendes nada, eres inútil",
     "Tu ne comprends rien, c'est nul", "Das hilft mir nicht", "Non capisci niente", "kuch samajh nahi aa raha",
     "Isso não responde minha pergunta", "Non hai risposto alla mia domanda", "I'm losing my patience",
-    "what are you even talking about",
+    "what are you even talking about", "none of this answers my question", "That's the same thing you said before",
+    "This chat is a joke", "Can't you understand simple English?",
 ])
 def test_frustration_hands_off(text: str) -> None:
     assert assess(text).reason == "frustration"
