@@ -35,6 +35,7 @@ def test_an_open_agent_stream_picks_up_after_a_restart(server):
     server.stop()
     server.start()
     stream = agent.stream("/agent/events")
+    assert "chat-panel" in stream.take(1, with_id=False)[0]["data"]  # the dashboard's first full picture
     assert visitor.say("Hello after the restart").status_code == 201
     assert "Hello after the restart" in stream.take(1)[0]["data"]
     stream.close()

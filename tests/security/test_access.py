@@ -1,4 +1,5 @@
 """Authorisation: a visitor reaches only their own chat, an agent posts only into their own chats, staff pages need staff."""
+import dataclasses
 import json
 import re
 from base64 import b64encode
@@ -8,7 +9,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from models import ChatSession, Message
-from tests.conftest import Browser, login
+from tests.conftest import Browser, Server, login
+from tests.live import LiveBrowser
 from tests.security.conftest import FORM, all_routes, concrete, fingerprint
 
 ACTIONS = ["messages", "notes", "close", "release", "transfer", "typing"]
@@ -120,3 +122,35 @@ def test_admin_pages_need_the_admin_role(app, agent):
                                             data=FORM if method == "POST" else None, follow_redirects=False)
         assert (path, response.status_code) == (path, 403)
     assert fingerprint() == before
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer ", "Bearer wrong-token", "Basic YXBpOmFwaS10b2tlbg==",
+                                           "bearer api-token-x", "api-token"])
+def test_the_api_needs_its_token(app, settings, visitor, agent, waiting_chat, authorization, monkeypatch):
+    monkeypatch.setattr(app.state, "settings", dataclasses.replace(settings, api_token="api-token"))
+    api = [concrete(p, waiting_chat.id) for p, methods in all_routes(app) if p.startswith("/api/")]
+    assert api
+    for browser in (visitor, agent):  # a browser's cookies are no way in either
+        for path in api:
+            headers = {"Authorization": authorization} if authorization else {}
+            response = browser.client.get(path, headers=headers)
+            assert (path, response.status_code) == (path, 401) and "X1234567" not in response.text
+    ok = visitor.client.get(api[0], headers={"Authorization": "Bearer api-token"})
+    assert ok.status_code == 200
+
+
+def test_a_colleagues_live_stream_never_carries_my_chat(tmp_path):
+    server = Server(tmp_path, HANDOFF_AUTO_ASSIGN="0").start()
+    visitor = LiveBrowser(server.url)
+    visitor.post("/chat/handoff")
+    mine, colleague = LiveBrowser.agent(server.url), LiveBrowser.agent(server.url, "agent_002")
+    chat_id = int(re.search(r'data-session-id="(\d+)"', mine.http.get("/agent/dashboard").text).group(1))
+    assert mine.post(f"/agent/sessions/{chat_id}/take").status_code == 200
+    my_stream, their_stream = mine.stream("/agent/events"), colleague.stream("/agent/events")
+    assert my_stream.take(1, with_id=False) and their_stream.take(1, with_id=False)  # first full pictures
+    visitor.say("My passport number is X1234567")
+    assert "X1234567" in my_stream.take(1)[0]["data"]
+    assert not [e for e in their_stream.take(20, timeout=2, with_id=False) if "X1234567" in e["data"]]
+    my_stream.close()
+    their_stream.close()
+    server.stop()

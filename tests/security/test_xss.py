@@ -197,7 +197,7 @@ def by_marker(events: list[dict]) -> dict[str, str]:
 
 
 def test_every_payload_is_inert_in_the_live_streams(tmp_path):
-    server = Server(tmp_path, HANDOFF_VISITOR_RATE="1000", HANDOFF_ADDRESS_RATE="10000").start()
+    server = Server(tmp_path, HANDOFF_VISITOR_RATE="1000", HANDOFF_ADDRESS_RATE="10000", HANDOFF_AUTO_ASSIGN="0").start()
     try:
         visitor = LiveBrowser(server.url)
         visitor.say("Hello")
