@@ -44,7 +44,7 @@ buonasera namaste namaskar
 """)
 _ACK = words("""
 ok okay k kk alright sure fine cool great got understood noted yes yeah yep no nope nah hmm hm oh ah see
-perfect nice awesome good wonderful amazing excellent
+perfect nice awesome good wonderful amazing excellent test testing
 """)
 _FILLER = words("""
 so much very a lot there for the info information help your you all again and that thats is it everything
