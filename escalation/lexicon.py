@@ -65,7 +65,7 @@ parlare parlo parli contattare passami passare collegare collegarmi collegami me
 trasferire trasferiscimi chattare chiamare sentire
 baat connect milao milwa milwao milwado milna milva bulao bulaiye बात
 talking speaking chatting ask asking discuss consult bring invite passi passa passate madad
-email message text whatsapp dm reply respond verbindung kontakt mettermi contatto contattarmi contattami
+email message text whatsapp dm reply respond verbindung kontakt word conversation mettermi contatto contattarmi contattami
 """)
 # Verbs of wanting: "I want / need / give me a human".
 WANT_VERBS = words("""

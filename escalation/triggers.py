@@ -208,7 +208,9 @@ def _contact_request(toks: list[str], v: int, persons: list[int], weak: list[int
         return False  # "ask my agent"
     if any(t in _SUBORDINATE for t in toks[max(0, v - 2):v]):
         return False
-    if any(v < p <= v + 6 for p in persons + weak):
+    if "should" in toks[max(0, v - 3):v] and (toks[0] in _WH or toks[0] == "should"):
+        return False  # "what should I ask a counsellor?" asks for advice
+    if any(v < p <= v + 7 for p in persons + weak):
         return True
     # The person first: "can a counsellor call me", "mit einem Menschen sprechen", "insaan se baat",
     # "someone I can talk to" (a modal question ending on the verb).
