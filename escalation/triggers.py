@@ -517,7 +517,10 @@ _FIRST_PERSON = re.compile(
     r"|mi|mis|mio|mia|miei|mein|meine|meinem|meinen|ich|mir|mich|je|j|mon|ma|mes|moi|eu|meu|minha|meus|yo)\b"
 )
 # A condition in front makes a question general: "what if my visa is refused?".
-_HYPOTHETICAL = frozenset(lx.words("if incase unless suppose supposing whether avoid prevent reduce reasons reason common why"))
+_HYPOTHETICAL = frozenset(lx.words(
+    "if incase unless suppose supposing whether avoid prevent reduce reasons reason common why can could would might may"
+))
+_MODALS = frozenset(lx.words("can could would might may"))
 _ACTUAL = frozenset(lx.words("had have ive was were been got already previously before last twice once again"))
 
 _REFUSAL = re.compile(
@@ -588,7 +591,7 @@ _PERSONAL = [re.compile(p) for p in (
     r"|expiring|lapsed|ran out|run out|running out)\b",
     # offers, CAS or status withdrawn
     r"\b(offer|offers|admission|admit|place|seat|cas|i 20|acceptance|enrolment|enrollment|sevis|visa|registration"
-    r"|status|f 1|permit|record|scholarship|funding|stipend|loan|sponsorship|bursary|award|grant"
+    r"|status|f 1|permit|record|scholarship|funding|stipend|loan|sponsorship|bursary|award|grant|application"
     r"|oferta|offre|angebot|studienplatz|zulassung|proposta|offerta|admision|vaga|plaza|posto)"
     r"( \w+){0,4} (withdrawn|rescinded|revoked|cancell?ed|taken back|pulled|terminated|curtailed|cut short|retirad[ao]"
     r"|cancelad[ao]|anulad[ao]|revocad[ao]|retiree?|annulee?|storniert|widerrufen|zuruckgezogen|annullat[ao]|void"
@@ -768,8 +771,12 @@ def _word_index(flat: str, pos: int) -> int:
 
 def _hypothetical(tokens: list[str], end: int) -> bool:
     """A condition ("if", "why", "avoid") before position `end` with no sign it already happened."""
-    before = tokens[max(0, end - 7):end]
-    return any(t in _HYPOTHETICAL for t in before) and not any(t in _ACTUAL for t in before)
+    start = max(0, end - 7)
+    before = tokens[start:end]
+    # "Can you check..." asks us to act; only "can a visa be refused..." is a general question.
+    conditions = [t for i, t in enumerate(before, start) if t in _HYPOTHETICAL
+                  and not (t in _MODALS and tokens[i + 1:i + 2] in (["you"], ["u"], ["someone"]))]
+    return bool(conditions) and not any(t in _ACTUAL for t in before)
 
 
 def complex_case(msg: Message) -> bool:

@@ -121,6 +121,7 @@ def test_personal_cases_hand_off(text: str) -> None:
     "What's happening with my application? It's been weeks", "my resume is attached, please check it",
     "US visa denied, what now?", "Mi oferta fue retirada", "On m'a refusé le visa étudiant",
     "Mein Studienplatz wurde storniert", "My father is my sponsor but he is retired now, is that ok?",
+    "my application was withdrawn, what now?", "Can you find out why my university hasn't sent my I-20?",
 ])
 def test_status_reviews_and_personal_cases_in_other_words_hand_off(text: str) -> None:
     assert assess(text).reason == "complex"
@@ -132,6 +133,7 @@ def test_status_reviews_and_personal_cases_in_other_words_hand_off(text: str) ->
     "Do universities accept students with backlogs?", "Do UK universities have mental health support?",
     "How do I reset my password?", "Can a university withdraw an offer?", "How do I check the status of my visa application?",
     "Can I study criminal justice in the US?", "My IELTS score is low, which universities accept 5.5?",
+    "Can a visa be refused after I arrive?", "Is it common for an offer to be revoked?",
 ])
 def test_general_questions_on_sensitive_topics_stay_with_the_bot(text: str) -> None:
     assert assess(text).handoff is False
