@@ -8,6 +8,7 @@ import secrets
 import time
 from pathlib import Path
 
+import anyio.to_thread
 from peewee import InterfaceError, OperationalError
 from playhouse.pool import MaxConnectionsExceeded
 from starlette.applications import Starlette
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         await hub.start()
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         if hub._redis is not None:
             app.state.limits.redis = hub._redis
         sweeper = asyncio.create_task(sweep(app))

@@ -100,7 +100,7 @@ def open_database(url: str):
         return SqliteWriteQueue(**parse(url), pragmas=pragmas, lock_type="IMMEDIATE")
     if url.startswith("postgres"):
         url = url.replace("postgresql://", "postgresext+pool://", 1).replace("postgres://", "postgresext+pool://", 1)
-        # Each thread keeps its connection: the 40 threads of the worker pool plus the event loop's.
+        # Each thread keeps its connection: HANDOFF_THREADS (40) worker threads plus the event loop's.
         return connect(url, max_connections=64, stale_timeout=300, autorollback=True)
     return connect(url)
 

@@ -11,6 +11,7 @@ class Settings:
     database_url: str = "sqlite:///handoff.db"
     redis_url: str = ""
     redis_prefix: str = "handoff:"  # keys and channel; lets several deployments share one Redis
+    threads: int = 40  # for blocking work; on PostgreSQL each keeps a connection, so a worker holds up to threads + 1
     secret_key: str = ""
     agent_password: str = ""
     api_token: str = ""

@@ -33,7 +33,9 @@ def write(report: dict, path: Path, before: dict | None = None) -> None:
              f"Command: `{report['command']}` (uvicorn flags `{report['server_flags']}`). Each server is a real "
              "uvicorn subprocess on a fresh database; the load comes from a separate process (`bench/load.py`, "
              "asyncio over raw sockets) on the same machine, over loopback. Rate limits are raised for the "
-             "run, since every simulated visitor comes from 127.0.0.1.", "",
+             "run, since every simulated visitor comes from 127.0.0.1. The machine was shared with other work "
+             "during the run: the 1-minute load average is shown beside the figures (2 cores, so above 2 means "
+             "other processes competed for the CPU; compare ratios taken at similar loads).", "",
              "**What is measured.** A live conversation is a chat assigned to a counsellor, with the visitor's "
              "SSE stream and the counsellor's SSE stream open (each counsellor holds 10 chats on one stream). "
              f"Each visitor sends a message about every {report['interval_s']:g} s (uniformly 0.5–1.5×). "
@@ -42,29 +44,35 @@ def write(report: dict, path: Path, before: dict | None = None) -> None:
              f"Throughput is a closed loop of {report['closed_loop']} conversations, each sending its next "
              "message as soon as the previous one reached the counsellor: messages stored and delivered per "
              "second. The bare reference (`bench/bare_app.py`) is Starlette + sse-starlette relaying the same "
-             "POSTs to the same two streams in memory, without a database, in one process.", ""]
+             "POSTs to the same two streams in memory, without a database, in one process. "
+             f"Latency and throughput figures are the median of {report.get('repeat', 1)} runs, each on a fresh "
+             "server; the p99 (or rate) of every run is listed so the spread shows.", ""]
 
     lines += ["## Delivery latency, POST → counsellor's stream", "",
               "| live conversations | messages/s | SQLite, 1 process p50 / p99 | PostgreSQL + Redis, 2 workers "
-              "p50 / p99 | bare p50 / p99 | p99 ours / bare (SQLite) |",
-              "|---:|---:|---:|---:|---:|---:|"]
+              "p50 / p99 | bare p50 / p99 | p99 ours / bare (SQLite) | p99 of each run (SQLite; PG; bare) | "
+              "load average (SQLite / PG / bare) |",
+              "|---:|---:|---:|---:|---:|---:|---|---|"]
     sq, pq, bq = (_by_level(x.get("latency"), "conversations") for x in (ours, pg, bare))
     for level in sorted(set(sq) | set(pq) | set(bq)):
         a, p, b = sq.get(level, {}), pq.get(level, {}), bq.get(level, {})
         lines.append(f"| {level} | {a.get('rate_per_s', '–')} | {_pair(a)} | {_pair(p)} | {_pair(b)} | "
-                     f"{_ratio(a.get('p99_ms'), b.get('p99_ms'))} |")
+                     f"{_ratio(a.get('p99_ms'), b.get('p99_ms'))} | {_runs(a, p, b, key='p99_ms')} | "
+                     f"{_loads(a, p, b)} |")
     lost = sum(x.get("undelivered", 0) for x in [*sq.values(), *pq.values()])
-    lines += ["", f"Messages stored but not delivered within 2 s after the run: {lost}.", ""]
+    lines += ["", f"Messages stored but never delivered (waiting up to 30 s after the last POST): {lost}.", ""]
 
     tp = {k: v.get("throughput", {}) for k, v in (("sqlite", ours), ("postgres", pg), ("bare", bare))}
     lines += ["## Sustained messages per second, stored and delivered", "",
-              "| server | messages/s | p50 / p99 in the loop | ratio to bare |", "|---|---:|---:|---:|"]
+              "| server | messages/s | p50 / p99 in the loop | ratio to bare | each run | load average |",
+              "|---|---:|---:|---:|---|---:|"]
     for name, label in (("sqlite", "Handoff, SQLite, 1 process"), ("postgres", "Handoff, PostgreSQL + Redis, 2 workers"),
                         ("bare", "bare Starlette + sse-starlette")):
         t = tp[name]
         if t:
             lines.append(f"| {label} | {t['messages_per_s']} | {_pair(t)} | "
-                         f"{_ratio(t['messages_per_s'], tp['bare'].get('messages_per_s'))} |")
+                         f"{_ratio(t['messages_per_s'], tp['bare'].get('messages_per_s'))} | "
+                         f"{_runs(t, key='messages_per_s')} | {t.get('loadavg', '–')} |")
     lines.append("")
 
     lines += ["## Memory per idle SSE stream", "",
@@ -110,6 +118,14 @@ def write(report: dict, path: Path, before: dict | None = None) -> None:
     if notes.exists():
         lines += [notes.read_text().strip(), ""]
     path.write_text("\n".join(lines))
+
+
+def _runs(*rows: dict, key: str) -> str:
+    return "; ".join(", ".join(str(run[key]) for run in row.get("runs", [])) or "–" for row in rows)
+
+
+def _loads(*rows: dict) -> str:
+    return " / ".join(str(row.get("loadavg", "–")) for row in rows)
 
 
 def _pair(row: dict) -> str:

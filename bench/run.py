@@ -173,15 +173,21 @@ def bare_plan(port: int, count: int) -> dict:
             "agents": [{"cookie": f"a={a}"} for a in range(-(-count // PER_AGENT))]}
 
 
+def load_average() -> float:
+    """The machine's 1-minute load average: other work sharing the two cores shows here."""
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
 def load(scenario: str, plan: dict, *options: str) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(plan, f)
+    before = load_average()
     out = subprocess.run([sys.executable, str(BENCH / "load.py"), scenario, f.name, *options], capture_output=True,
                          text=True, preexec_fn=raise_nofile)
     os.unlink(f.name)
     if out.returncode != 0:
         raise RuntimeError(f"load.py {scenario} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return {**json.loads(out.stdout.strip().splitlines()[-1]), "loadavg": max(before, load_average())}
 
 
 def idle_memory(server: Server, plan: dict, streams: int, settle: float) -> dict:
@@ -203,7 +209,7 @@ def idle_memory(server: Server, plan: dict, streams: int, settle: float) -> dict
     os.unlink(f.name)
     return {"streams": streams, "rss_before_mb": round(before / 1024, 1), "rss_after_mb": round(after / 1024, 1),
             "kb_per_stream": round((after - before) / streams, 1), "idle_cpu_percent": round(cpu * 100, 1),
-            "open_s": ready["open_s"], "still_open": done["still_open"]}
+            "open_s": ready["open_s"], "still_open": done["still_open"], "loadavg": load_average()}
 
 
 def fresh_postgres(base: str) -> str:
@@ -224,7 +230,7 @@ def drop_postgres(url: str) -> None:
 def run_target(target: str, args) -> dict:
     """Every selected scenario against one kind of server; a fresh server and data for each scenario."""
     quick = args.quick
-    levels = (50,) if quick else LATENCY_LEVELS
+    levels = (50,) if quick else tuple(int(n) for n in args.levels.split(","))
     idle_levels = (200,) if quick else IDLE_LEVELS
     duration = ["--duration", "3", "--warmup", "1"] if quick else ["--duration", str(args.duration), "--warmup", "5"]
     results: dict = {}
@@ -240,7 +246,8 @@ def run_target(target: str, args) -> dict:
         database, workers = f"sqlite:///{folder}/bench.db", 1
         if target == "postgres":
             database, workers = fresh_postgres(args.postgres), 2
-            env.update(HANDOFF_REDIS_URL=args.redis, HANDOFF_REDIS_PREFIX=f"bench-{uuid.uuid4().hex[:6]}:")
+            env.update(HANDOFF_REDIS_URL=args.redis, HANDOFF_REDIS_PREFIX=f"bench-{uuid.uuid4().hex[:6]}:",
+                       HANDOFF_THREADS="16")  # 2 workers x 17 connections stay well inside max_connections
         env["HANDOFF_DATABASE_URL"] = database
         server = Server("app:app", env, workers=workers, flags=flags)
         return server, handoff_plan(database, server.port, count, idle_chats), database
@@ -250,23 +257,24 @@ def run_target(target: str, args) -> dict:
         if database and database.startswith("postgres"):
             drop_postgres(database)
 
-    if "latency" in args.only:
-        results["latency"] = []
-        for level in levels:
-            server, plan, database = start(level)
+    def repeated(count: int, scenario: str, key: str, *options: str) -> dict:
+        """The median run of `args.repeat` (by `key`), each on a fresh server; all runs kept beside it."""
+        runs = []
+        for _ in range(args.repeat):
+            server, plan, database = start(count)
             try:
-                results["latency"].append(load("latency", plan, "--conversations", str(level),
-                                               "--interval", str(args.interval), *duration))
+                runs.append(load(scenario, plan, "--conversations", str(count), *options, *duration))
             finally:
                 finish(server, database)
-            print(target, results["latency"][-1], flush=True)
+            print(target, runs[-1], flush=True)
+        runs.sort(key=lambda run: run[key])
+        return {**runs[len(runs) // 2], "runs": [{k: run[k] for k in (key, "p50_ms", "loadavg")} for run in runs]}
+
+    if "latency" in args.only:
+        results["latency"] = [repeated(level, "latency", "p99_ms", "--interval", str(args.interval))
+                              for level in levels]
     if "throughput" in args.only:
-        server, plan, database = start(args.closed_loop)
-        try:
-            results["throughput"] = load("throughput", plan, "--conversations", str(args.closed_loop), *duration)
-        finally:
-            finish(server, database)
-        print(target, results["throughput"], flush=True)
+        results["throughput"] = repeated(args.closed_loop, "throughput", "messages_per_s")
     if "idle" in args.only and target != "postgres":
         results["idle"] = []
         for streams in idle_levels:
@@ -306,6 +314,8 @@ def main() -> None:
     parser.add_argument("--only", default="latency,throughput,idle,page")
     parser.add_argument("--targets", default="sqlite,postgres,bare")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each latency and throughput figure (median kept)")
+    parser.add_argument("--levels", default=",".join(map(str, LATENCY_LEVELS)), help="live conversations to measure")
     parser.add_argument("--duration", type=float, default=25.0)
     parser.add_argument("--interval", type=float, default=5.0, help="seconds between one visitor's messages")
     parser.add_argument("--closed-loop", type=int, default=100, help="conversations in the throughput run")
@@ -319,7 +329,7 @@ def main() -> None:
     raise_nofile()
     targets = [t for t in args.targets.split(",") if t != "postgres" or (args.postgres and args.redis)]
     report = {"when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
-              "command": "python bench/run.py " + " ".join(sys.argv[1:]), "interval_s": args.interval,
+              "command": "python bench/run.py " + " ".join(sys.argv[1:]), "interval_s": args.interval, "repeat": args.repeat,
               "closed_loop": args.closed_loop, "server_flags": args.server_flags, "results": {}}
     for target in targets:
         report["results"][target] = run_target(target, args)
