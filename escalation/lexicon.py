@@ -32,7 +32,7 @@ insaan insan insaano aadmi admi vyakti banda bande kisi
 इंसान इन्सान आदमी व्यक्ति एजेंट काउंसलर किसी
 """)
 PERSON_WEAK = words("""
-support team service customer helpdesk desk manager supervisor expert specialist executive equipo soporte
+support team service customer helpdesk desk manager supervisor expert specialist executive boss superior equipo soporte
 equipe suporte squadra
 """)
 # Nouns after "human"/"agent"/"person" that turn it into a subject or a fee, not a person.
@@ -88,7 +88,7 @@ un una une um uma ein einen einem eine uno vrai vraie echter echten echte echt v
 de verdad asli sach yes ya yeah again immediately quickly fast seriously already for
 can could hola bonjour hallo ola ciao namaste wala waala se talk speak chat connect
 mujhe muje quiero veux will would like id wanna gimme let lemme your from educonsult being beings
-around alive awake
+around alive awake r ur
 gibt es hier hay aqui alguno alguna il y tem ai algum alguma c e ci qui yahan wahan
 """)
 # Someone else as the subject: "can my professor talk to the admissions team" is not our visitor asking.

@@ -112,7 +112,7 @@ karne karna karni ke liye hai ho sakta sakti sake kar
 """))
 # A relative clause after the person ("a human who can...", "einen Menschen, mit dem...") ties the verb to them.
 _RELATIVE = frozenset(lx.words("who whom that dem der den quien qui quem cui jisse jinse"))
-_WEAK_BARE = frozenset(lx.words("support customer service manager supervisor helpdesk operator"))
+_WEAK_BARE = frozenset(lx.words("support customer service manager supervisor helpdesk operator boss"))
 _PERSON_FIRST_PREPOSITIONS = frozenset(lx.words("mit con avec com zu col coi"))
 _WH = frozenset({"how", "what", "why", "when", "where", "which"})
 _PROGRESSIVE = frozenset(lx.words("am im are was were is"))
@@ -173,7 +173,7 @@ def _is_person(toks: list[str], i: int) -> bool:
     if any(toks[j] in lx.EXTERNAL_BEFORE for j in range(max(0, i - 2), i)):
         return False
     after = toks[i + 1:i + 4]
-    if any(t in ("educonsult", "your", "you") for t in toks[i + 1:i + 6]):
+    if any(t in ("educonsult", "your", "ur", "you") for t in toks[i + 1:i + 6]):
         return True
     return not (after and after[0] in ("at", "from", "in", "of") and any(t in lx.EXTERNAL_AFTER for t in after[1:]))
 
@@ -349,7 +349,7 @@ _FRUSTRATION = re.compile(
     r"|piss\w* off|pissed|mierda|joder|putain|merde|bordel|scheisse|verdammt|merda|porra|caralho|cazzo|vaffanculo"
     r"|bhenchod|chutiya|saala)\b"
     r"|\b(you|u|youre|ur|this|that|it|thats|its|bot|your answers?)( are| is| re| r)?( still| really| even| just"
-    r"| clearly| obviously)? (not|never|dont|doesnt|didnt|arent|isnt|cant|cannot|wont|wasnt|werent) (\w+ ){0,2}?"
+    r"| clearly| obviously)? (not|never|dont|doesnt|didnt|arent|isnt|aint|cant|cannot|wont|wasnt|werent) (\w+ ){0,2}?"
     r"(help|helping|helpful|useful|understand|understanding|listen|listening|answer|answering|read|reading"
     r"|get it|getting it|make sense|making sense)\b"
     r"|\b(not helpful|unhelpful|no help at all|of no (use|help)|not useful"
@@ -357,7 +357,8 @@ _FRUSTRATION = re.compile(
     r"|(thats|that is|this is) not (what i|it|my question|the question|an answer|helpful)"
     r"|wrong answer|irrelevant|not relevant|(didnt|did not|doesnt|does not|never) answer"
     r"|answer (my|the) (question|damn question)|read my (question|message)"
-    r"|are you (even )?(reading|listening|serious|kidding|joking|stupid|dumb|deaf)"
+    r"|are (you|u|ya) (even )?(reading|listening|serious|kidding|joking|stupid|dumb|deaf)"
+    r"|what (even |the hell |tf |the heck )(is|was) (this|that)|what (even )?(is|was) (this|that) (answer|reply|response)"
     r"|i (already|just) (said|told you|asked|explained)|told you (already|twice|before)"
     r"|how many times (do|must|should|have|will) (i|you)( have to| need to)? (ask|say|tell|repeat|explain|type|write)"
     r"|how (is|can) (this|that|you) (even |possibly )?(be )?(a |an |called )?(service|help|helpful|support|answer|assistant)"
