@@ -450,7 +450,8 @@ _SOON = (
 # Deadlines are pressing by themselves; a flight or interview tomorrow only with a problem attached
 # ("I fly tomorrow, what should I pack?" is a normal question).
 _HARD_EVENT = (
-    r"(deadline|due|closes?|closing|expires?|expiring|expiry|submit|submission|registration|plazo|fecha limite"
+    r"(deadline|due|closes?|closing|expires?|expiring|expiry|submit|submission|registration|accept|respond|confirm"
+    r"|decide|plazo|fecha limite"
     r"|date limite|frist|prazo|scadenza|vence|expira)"
 )
 _SOFT_EVENT = (
