@@ -21,8 +21,10 @@ HANDOFF_REPLIES = {
     "complex": "This needs a counsellor to look at your situation personally. I'll connect you with one now.",
     "frustration": "I'm sorry I haven't been more helpful. I'm connecting you with a counsellor who can sort this out.",
     "repeat": "Sorry I couldn't answer that properly. I'll connect you with a counsellor who can help with this.",
-    "fallback": "That's a good question, and I'd rather a counsellor answer it properly. I'll connect you with one now.",
-    "low_confidence": "I'm not sure I have the right answer for that, so I'll connect you with a counsellor who can help.",
+    "fallback": ("That's a good question, and I'd rather a counsellor answer it properly. "
+                 "I'll connect you with one now."),
+    "low_confidence": ("I'm not sure I have the right answer for that, so I'll connect you with a counsellor "
+                       "who can help."),
 }
 _HEDGE = ("I'm not completely sure this is what you're asking, but here's what I can tell you: {answer} "
           "If that doesn't cover it, just say so and I'll connect you with a counsellor.")

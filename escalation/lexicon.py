@@ -32,8 +32,8 @@ insaan insan insaano aadmi admi vyakti banda bande kisi
 इंसान इन्सान आदमी व्यक्ति एजेंट काउंसलर किसी
 """)
 PERSON_WEAK = words("""
-support team service customer helpdesk desk manager supervisor expert specialist executive boss superior equipo soporte
-equipe suporte squadra
+support team service customer helpdesk desk manager supervisor expert specialist executive boss superior
+equipo soporte equipe suporte squadra
 """)
 # Nouns after "human"/"agent"/"person" that turn it into a subject or a fee, not a person.
 NOT_A_PERSON_AFTER = words("""
@@ -65,7 +65,8 @@ parlare parlo parli contattare passami passare collegare collegarmi collegami me
 trasferire trasferiscimi chattare chiamare sentire
 baat connect milao milwa milwao milwado milna milva bulao bulaiye बात
 talking speaking chatting ask asking discuss consult bring invite passi passa passate madad
-email message text whatsapp dm reply respond verbindung kontakt word conversation mettermi contatto contattarmi contattami
+email message text whatsapp dm reply respond verbindung kontakt word conversation
+mettermi contatto contattarmi contattami
 """)
 # Verbs of wanting: "I want / need / give me a human".
 WANT_VERBS = words("""
@@ -103,5 +104,4 @@ jamais nahi nahin mat neither nor
 """)
 HINDI_NEGATIONS = words("nahi nahin mat")  # not "na": "insaan se, na ki bot se" means "rather than"
 ME_WORDS = words("me mir mich moi conmigo comigo mi mujhe muje hume humse us back")
-PREPOSITIONS = words("with to mit con avec com a al ao au aux zu an col coi para se ko")
 POSTPOSITIONS = words("se ko sey")

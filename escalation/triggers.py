@@ -99,7 +99,8 @@ _ABOUT_QUESTION = re.compile(
     r"|(do|does|will|would) (i|we|students?|every student|everyone|each student|all students) (get|receive|have)"
     r" (a|an|my|our|the|one|their|his|her)\b"
     r"|should (i|we|one)\b"
-    r"|is it (really |actually |even |always )?(necessary|required|mandatory|compulsory|needed|important|better|worth|normal|common|advisable)\b)"
+    r"|is it (really |actually |even |always )?(necessary|required|mandatory|compulsory|needed|important|better"
+    r"|worth|normal|common|advisable)\b)"
 )
 _NOUN_BEFORE = frozenset({"this", "the", "that", "our"})
 # Verbs that only ask for a person with a particle: "put me through", "pass me to".
@@ -138,7 +139,8 @@ _REQUEST_PATTERNS = re.compile(
     r"\b(dont|do not|no more|stop|enough|tired of|sick of|done with|fed up with|hate|no|pas|kein|keinen|nao|non)"
     r"( \w+){0,5}? (bot|bots|robot|robots|robo|roboter|machine|maquina|macchina|chatbot|chatbots|automated \w+)\b"
     r"|\b(bot|robot|machine|chatbot) (se )?(\w+ ){0,2}(nahi|nahin)\b"
-    r"|\bescalate\b|\b(be|get|being|getting) (transferred|connected|put through|passed|redirected|forwarded|escalated)\b"
+    r"|\bescalate\b|\b(be|get|being|getting) (transferred|connected|put through|passed|redirected|forwarded"
+    r"|escalated)\b"
     r"|\b(insaan|insan|human|person|counsellor|agent|banda|aadmi|koi)\b( \w+){0,4} (meri|mera|my) (madad|help)\b"
     r"|\b(atencion|atendimento|attention|assistance|support|service|soporte|suporte|hilfe|aiuto|assistenza|madad)"
     r" (humana|humano|humaine|humain|personal|personalizad[ao]|umana|menschliche|menschlicher)\b"
@@ -146,7 +148,8 @@ _REQUEST_PATTERNS = re.compile(
     r"|\b(out of|outta) (this|the) (bot|chatbot|robot|machine|automated \w+|chat bot)\b"
     r"|^(so )?who (can|could) (i|we) (talk|speak|chat|contact|reach)( to| with)?$"
     r"|\b(is|are) (there )?(anyone|someone|somebody|anybody|a counsellor|a counselor|a human|an agent|an advisor"
-    r"|a person|any counsellors|any agents|any humans|a real person)( \w+){0,4} (available|online|free|around|there|here)"
+    r"|a person|any counsellors|any agents|any humans|a real person)( \w+){0,4} (available|online|free|around|there"
+    r"|here)"
     r"\b(?! (on|at|during|in|every|after|before|over|this|next|for)\b)"
     r"|\b(human|person|agent|counsellor|counselor|someone|somebody|advisor|adviser|staff|consultant|expert)( \w+){0,2}"
     r" (take over|step in|jump in|join (this|the|us|me|in)|handle this|look at this|look into this|deal with this)\b"
@@ -154,7 +157,8 @@ _REQUEST_PATTERNS = re.compile(
     r"|universit\w+|college|bank|lender|people from))"
     # asking to be called: "call me back", "can someone phone me", "llamame"
     r"|(^|\b(please|pls|plz|kindly|can you|could you|can someone|could someone|can somebody|someone|somebody"
-    r"|i want (you|someone) to|i need (you|someone) to|have someone|get someone to) )(call|phone|ring|contact|whatsapp) me\b"
+    r"|i want (you|someone) to|i need (you|someone) to|have someone|get someone to) )(call|phone|ring|contact"
+    r"|whatsapp) me\b"
     r"|\b(call ?back|call me back|give me a (call|ring))\b"
     r"|\b(llamame|llameme|llamenme|appelez moi|rappelez moi|appelle moi|rappelle moi|ruf mich|rufen sie mich"
     r"|me liga|me ligue|liga pra mim|chiamami|richiamami|mujhe call)\b"
@@ -309,7 +313,8 @@ _BOT_TARGET = (
 _NOT_ANGRY = r"(?! (question|questions|q|doubt|query))"  # "sorry if this is a stupid question"
 _FRUSTRATION = re.compile(
     rf"\b{_BOT_TARGET}( \w+){{0,3}} {_INSULT}\b{_NOT_ANGRY}"
-    rf"|\b{_INSULT}( de| di| of)? (bot|chatbot|robot|machine|answers?|repl(y|ies)|responses?|service|assistant|system|thing"
+    rf"|\b{_INSULT}( de| di| of)? (bot|chatbot|robot|machine|answers?|repl(y|ies)|responses?|service|assistant"
+    rf"|system|thing"
     r"|chat|app|website|respuesta|reponse|antwort|resposta|risposta|jawab)\b"
     r"|\b(thats|its|(this|that|it|the|your)( chat| bot| chatbot| service| thing| answer| reply| assistant)?"
     r" (is|was|are|were))( \w+){0,2} (useless|pointless|stupid|ridiculous|rubbish|garbage|joke|crap|nonsense"
@@ -321,7 +326,8 @@ _FRUSTRATION = re.compile(
     r"|\bwhat a (joke|waste|mess|useless|stupid|terrible|pathetic)\b"
     r"|\b(asked|said|told you|told|explained|repeated|typed)( this| it| you| that| the same thing)?"
     r" (twice|(two|three|four|five|several|many|multiple|\d+) times)\b"
-    r"|\bwhy (cant|cannot|wont|dont|do not|arent) you( just| even| simply)? (help|answer|understand|tell me|give me|get it)\b"
+    r"|\bwhy (cant|cannot|wont|dont|do not|arent) you( just| even| simply)? (help|answer|understand|tell me|give me"
+    r"|get it)\b"
     r"|\bjust (answer|help me)\b"
     # judging the answer itself, going round in circles, the same reply again
     r"|\bwhat (kind|sort|type) of (an )?(answer|reply|response|help|service|bot) (is|was) (that|this)\b"
@@ -334,7 +340,8 @@ _FRUSTRATION = re.compile(
     r"|(^|\b(what a|what an|such a|such an|that was a|thats a|that is a|this is a|your|these|those|the same|another) )"
     r"(terrible|horrible|awful|bad|poor|lame|weird|useless|stupid|silly|irrelevant|generic|vague|unhelpful|pathetic"
     r"|rubbish|garbage|nonsense) (answer|answers|reply|replies|response|responses|bot|chatbot|service|help)\b"
-    r"|\bi (asked|meant|wanted|said)( for| about)? (something|sth|smth)( \w+)? (else|different)\b|\bdifferent question\b"
+    r"|\bi (asked|meant|wanted|said)( for| about)? (something|sth|smth)( \w+)? (else|different)\b"
+    r"|\bdifferent question\b"
     r"|\b(nothing|none of (this|that|it|what you \w+))( \w+){0,3} (makes?|made) (any )?sense\b"
     r"|\b(you|u|this bot|the bot) keeps? \w+ing\b|\b(missing|miss|missed) the point\b|\bwrong again\b|\bstill wrong\b"
     r"|\b(you|u|ur|youre) (\w+ )?(have|got|has|re|are) (no|zero) (idea|clue)\b|\bno idea what (you|ur|youre)\b"
@@ -342,7 +349,8 @@ _FRUSTRATION = re.compile(
     r"|\b(damn|damned|bloody|freaking|fricking|fucking|stupid|silly|dumb|useless|crappy|shitty|rubbish|worthless)"
     r" (bot|chatbot|robot|machine|ai|thing|assistant|computer|program|software)\b"
     r"|\b(the )?(second|third|fourth|fifth|tenth|nth|2nd|3rd|4th|5th) time (you|youve|youre|i|im|ive|that|this)\b"
-    r"|\b(giving|gave|give|telling|told) me (the )?(wrong|incorrect|false|bad|outdated|irrelevant) (info|information|answers?"
+    r"|\b(giving|gave|give|telling|told) me (the )?(wrong|incorrect|false|bad|outdated|irrelevant) (info|information"
+    r"|answers?"
     r"|advice|details)\b|\b(thats|that is|this is|your answer is|the answer is) (wrong|incorrect|not correct|not right"
     r"|false|outdated)\b|\b(you|u|it) keeps? (repeating|saying|giving|sending|telling)\b|\brepeating yourself\b"
     r"|\b(fuck\w*|fck\w*|fuk\w*|shit\w*|bullshit|wtf|ffs|stfu|omfg|dammit|goddamn\w*|bloody hell|screw (you|this)"
@@ -358,10 +366,12 @@ _FRUSTRATION = re.compile(
     r"|wrong answer|irrelevant|not relevant|(didnt|did not|doesnt|does not|never) answer"
     r"|answer (my|the) (question|damn question)|read my (question|message)"
     r"|are (you|u|ya) (even )?(reading|listening|serious|kidding|joking|stupid|dumb|deaf)"
-    r"|what (even |the hell |tf |the heck )(is|was) (this|that)|what (even )?(is|was) (this|that) (answer|reply|response)"
+    r"|what (even |the hell |tf |the heck )(is|was) (this|that)|what (even )?(is|was) (this|that) (answer|reply"
+    r"|response)"
     r"|i (already|just) (said|told you|asked|explained)|told you (already|twice|before)"
     r"|how many times (do|must|should|have|will) (i|you)( have to| need to)? (ask|say|tell|repeat|explain|type|write)"
-    r"|how (is|can) (this|that|you) (even |possibly )?(be )?(a |an |called )?(service|help|helpful|support|answer|assistant)"
+    r"|how (is|can) (this|that|you) (even |possibly )?(be )?(a |an |called )?(service|help|helpful|support|answer"
+    r"|assistant)"
     r"|for the (second|third|fourth|fifth|tenth|hundredth|nth|last|millionth|2nd|3rd|4th|5th) time"
     r"|again and again|over and over|same (answer|thing|reply|response|message) (again|over)"
     r"|keep (giving|saying|repeating|sending) (me )?(the same|that|this)"
@@ -372,7 +382,8 @@ _FRUSTRATION = re.compile(
     r"|(you|u) (clearly |obviously )?(misunderstood|misread|misunderstand)"
     r"|(bringt|hilft|nutzt) (mir )?(gar |rein |uberhaupt )?nichts"
     r"|(none of (this|that|it|these|your \w+)|nothing)( \w+){0,3} (answers?|answered|helps?|helped)"
-    r"|(same|identical) (\w+ )?(thing|answer|reply|response|message|text) (as |that )?(you|u) (said|gave|told|sent|wrote)"
+    r"|(same|identical) (\w+ )?(thing|answer|reply|response|message|text) (as |that )?(you|u) (said|gave|told|sent"
+    r"|wrote)"
     r"|(you|u) (already )?(said|told me) (that|this|the same) (before|already)"
     r"|(give|giving|gave) up on (this|you|the bot|the chat)|\bi give up\b|about to give up"
     r"|answer (me )?(properly|correctly|clearly|seriously)|^come on\b"
@@ -403,7 +414,9 @@ _FRUSTRATION = re.compile(
     r"|samajh nahi (aata|aa raha|aati|rahe|raha)|kuch samajh nahi|kisi kaam ka nahi|kuch kaam ka nahi"
     r"|koi fayda nahi|dimag kharab|bakwas band)\b"
 )
-_INCREDULOUS = re.compile(r"\b(seriously|really|are you kidding( me)?|wtf|come on)\s*(\?\s*){2,}|\bseriously\s*[?!]+\s*$")
+_INCREDULOUS = re.compile(
+    r"\b(seriously|really|are you kidding( me)?|wtf|come on)\s*(\?\s*){2,}|\bseriously\s*[?!]+\s*$"
+)
 _FOREIGN_JUDGEMENT = re.compile(
     rf"\b(esto|eso|c est|cest|ce|das|isso|isto|questo|ye|yeh|tu|du|voce|sei|eres)( es| est| ist| e| hai| bist| sind)?"
     rf"( \w+){{0,2}} {_INSULT}\b{_NOT_ANGRY}"
@@ -418,7 +431,10 @@ ielts toefl pte gre gmat sat act uk usa us cas atas ihs opt cpt stem sevis ds mb
 ucas ircc pgwp oshc coe gs gte daad nz eu eea uae ok id bs ms ma ba bsc btech it ai cs hr pr nhs brp tb
 fafsa css mit ucl lse kcl nyu ucla usc uni pal loa gic sop lors sops det ielts ukvi uscis dso otp pdf
 """))
-_POSITIVE = re.compile(r"\b(thank\w*|thx|great|awesome|love|perfect|amazing|excellent|good|nice|cool|wow|hello|hi|hey|congrat\w*|happy|yay)\b")
+_POSITIVE = re.compile(
+    r"\b(thank\w*|thx|great|awesome|love|perfect|amazing|excellent|good|nice|cool|wow|hello|hi|hey|congrat\w*"
+    r"|happy|yay)\b"
+)
 
 
 def _shouting(raw: str) -> bool:
@@ -440,10 +456,14 @@ def frustration(msg: Message) -> bool:
 # --- urgent ---------------------------------------------------------------------------
 
 _DAYS = r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
-_FEW = r"([1-7]|one|two|three|four|five|six|seven|a|an|a few|few|couple of|a couple of|dos|tres|deux|trois|zwei|drei|dois|due|tre|do|teen)"
+_FEW = (
+    r"([1-7]|one|two|three|four|five|six|seven|a|an|a few|few|couple of|a couple of"
+    r"|dos|tres|deux|trois|zwei|drei|dois|due|tre|do|teen)"
+)
 _SOON = (
     rf"(today|tonight|tomorrow|tmrw|tmr|tomorow|tommorow|this (morning|afternoon|evening)"
-    rf"|(in|within|only|just|next|after) {_FEW} (hours?|hrs?|days?)|\d{{1,2}} ?(hours|hrs)|{_FEW} days? (left|away|to go|remaining)"
+    rf"|(in|within|only|just|next|after) {_FEW} (hours?|hrs?|days?)|\d{{1,2}} ?(hours|hrs)|{_FEW} days? (left|away"
+    rf"|to go|remaining)"
     rf"|by (tomorrow|tonight|today|end of (the )?day|eod)|hoy|manana|demain|aujourd hui|ce soir|(?<!guten )morgen|heute"
     rf"|amanha|hoje|domani|oggi|stasera|kal|aaj|parso|(en|dans|in|em|tra) {_FEW} (dias|jours|tagen|giorni)|{_FEW} din)"
 )
@@ -469,7 +489,10 @@ _WEEK = (
     rf"(this week|next week|this weekend|in a week|in one week|within a week|1 week|by {_DAYS}|on {_DAYS}"
     rf"|this {_DAYS}|next {_DAYS}|before {_DAYS})"
 )
-_WEEK_EVENT = r"(deadline|due|flight|fly|flying|expires?|expiring|expiry|closes|closing|interview|appointment|biometrics|starts|begins)"
+_WEEK_EVENT = (
+    r"(deadline|due|flight|fly|flying|expires?|expiring|expiry|closes|closing|interview|appointment|biometrics"
+    r"|starts|begins)"
+)
 _URGENT = re.compile(
     r"\b(urgent|urgently|urgente|urgentemente|urgence|dringend|eilig|turant|fauran)\b(?! (visa )?(service|processing))"
     r"|\b(need|help|call|contact|respond|reply|answer|please|pls|someone|somebody|talk|speak)\b( \w+){0,4} "
@@ -480,12 +503,14 @@ _URGENT = re.compile(
     rf"|\b{_WEEK}\b.*\b{_WEEK_EVENT}\b|\b{_WEEK_EVENT}\b.*\b{_WEEK}\b"
     r"|\b(need|needs|require|must have|must get|have to get|have to submit|have to send|must submit)( \w+){0,3}"
     r" (today|tonight|tomorrow|by tomorrow|by tonight|right now|within \d+ (hours|days))\b"
-    r"|\b(otherwise|or else|or|else|about to|going to|gonna)( i)?( will| ll)? (lose|miss) (my|the) (place|seat|offer|spot"
+    r"|\b(otherwise|or else|or|else|about to|going to|gonna)( i)?( will| ll)? (lose|miss) (my|the) (place|seat|offer"
+    r"|spot"
     r"|admission|flight|deadline|interview|appointment|start)\b"
     r"|\b(stuck|stranded|detained|held|stopped|questioned|waiting|sitting|standing) (at|in) (the )?"
     r"(airport|border|immigration|port of entry|customs|passport control)\b"
     r"|\b(im|i am|we are|i m) (at|in) (the )?(airport|border|immigration)\b"
-    r"|\b(denied|refused) (entry|boarding)\b|\b(not allowed|wont let me|didnt let me|did not let me) (to )?(board|enter|fly)\b"
+    r"|\b(denied|refused) (entry|boarding)\b|\b(not allowed|wont let me|didnt let me|did not let me) (to )?(board"
+    r"|enter|fly)\b"
     r"|\b(wont|will not|didnt|did not|not) let (me|us) (in|enter|through|board|leave|go)\b"
     r"|\bmissed (my |the )?(flight|connection|interview|appointment|deadline|biometrics)\b"
     r"|\b(lost|stolen|misplaced|lose) my (passport|visa|brp|documents|i 20|wallet)\b"
@@ -515,12 +540,14 @@ def urgent(msg: Message) -> bool:
 # --- complex --------------------------------------------------------------------------
 
 _FIRST_PERSON = re.compile(
-    r"^(got|just got|been|was|have been|had)\b|\bwhat now\b|\b(i|im|ive|id|me|my|mine|myself|m|we|our|ours|mujhe|mera|meri|mere|maine|hamara|humara|karu|karun|karoon"
+    r"^(got|just got|been|was|have been|had)\b|\bwhat now\b|\b(i|im|ive|id|me|my|mine|myself|m|we|our|ours|mujhe"
+    r"|mera|meri|mere|maine|hamara|humara|karu|karun|karoon"
     r"|mi|mis|mio|mia|miei|mein|meine|meinem|meinen|ich|mir|mich|je|j|mon|ma|mes|moi|eu|meu|minha|meus|yo)\b"
 )
 # A condition in front makes a question general: "what if my visa is refused?".
 _HYPOTHETICAL = frozenset(lx.words(
-    "if incase unless suppose supposing whether avoid prevent reduce reasons reason common why can could would might may"
+    "if incase unless suppose supposing whether avoid prevent reduce reasons reason common why"
+    " can could would might may"
 ))
 _MODALS = frozenset(lx.words("can could would might may"))
 _ACTUAL = frozenset(lx.words("had have ive was were been got already previously before last twice once again"))
@@ -539,7 +566,8 @@ _REFUSED_THING = re.compile(
 _PERSONAL = [re.compile(p) for p in (
     # failed studies, backlogs, gaps, low grades
     r"\b(failed|flunked|failing|repeated)( \w+){0,3} (exam|exams|subject|subjects|module|modules|course|courses"
-    r"|year|years|semester|semesters|sem|paper|papers|class|classes|grade|unit|units|board|boards|12th|10th|final|finals)\b",
+    r"|year|years|semester|semesters|sem|paper|papers|class|classes|grade|unit|units|board|boards|12th|10th|final"
+    r"|finals)\b",
     r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten) (backlogs?|arrears?|atkts?|kts?|supplementar\w*"
     r"|compartments?|resits?|re sits?)\b|\b(i have|i had|ive|ive got|i got|having|with my|my)( \w+){0,2} (backlogs?"
     r"|arrears?|atkts?|kts?|supplementar\w*|compartments?|resits?)\b",
@@ -554,7 +582,8 @@ _PERSONAL = [re.compile(p) for p in (
     r"|\bi (have|had|ve|took|ve had|have had|ve got) (a |an )?(\w+ ){0,2}gap\b(?! year)",
     r"\b(my|i have|i got|i scored|ive got|i only have)( a| an| only| very| quite| really| too)* (low|bad|poor|weak)"
     r" (gpa|cgpa|grades|marks|percentage|academics|academic record)\b"
-    r"|\bmy (gpa|cgpa|grades|marks|percentage|academics) (is|are)( only| very| quite| really| too| so)* (low|bad|poor|weak)\b",
+    r"|\bmy (gpa|cgpa|grades|marks|percentage|academics) (is|are)( only| very| quite| really| too| so)* (low|bad"
+    r"|poor|weak)\b",
     # health and disability
     r"\b(disabilit\w*|disabled|wheelchair|blind|visually impaired|deaf|hearing impaired|autis\w*|adhd|dyslexi\w*"
     r"|dyspraxi\w*|mental health|mental illness|mentally|depress\w*|anxiety|panic attacks?|bipolar|schizophreni\w*"
@@ -599,13 +628,16 @@ _PERSONAL = [re.compile(p) for p in (
     r"|cancelad[ao]|anulad[ao]|revocad[ao]|retiree?|annulee?|storniert|widerrufen|zuruckgezogen|annullat[ao]|void"
     r"|invalid|no longer valid|null and void"
     r"|revocat[ao]|ritirat[ao])\b"
-    r"|\b(withdrew|rescinded|revoked|cancell?ed|terminated|curtailed|took back|pulled)( \w+){0,3} (offer|admission|place|cas"
+    r"|\b(withdrew|rescinded|revoked|cancell?ed|terminated|curtailed|took back|pulled)( \w+){0,3} (offer|admission"
+    r"|place|cas"
     r"|i 20|sevis|visa|enrolment|enrollment)\b",
     # documents sent for a look, eligibility judged on the visitor's own profile
     r"\b(attached|attaching|attach|uploaded|here is|heres|sending)\b( \w+){0,8} (check|review|look at|go through"
-    r"|proofread|read|evaluate|feedback|have a look|thoughts)\b|\b(please|pls|can you|could you) (check|review|proofread"
+    r"|proofread|read|evaluate|feedback|have a look|thoughts)\b|\b(please|pls|can you|could you) (check|review"
+    r"|proofread"
     r"|evaluate) (it|this|that|them)\b|\bplease (check|review|evaluate|assess)$"
-    r"|\b(eligible|qualify|chance|chances|good enough|competitive)\b( \w+){0,5} (with|given|based on) my (profile|grades"
+    r"|\b(eligible|qualify|chance|chances|good enough|competitive)\b( \w+){0,5} (with|given|based on) my (profile"
+    r"|grades"
     r"|marks|score|scores|percentage|cgpa|gpa|background|experience|record|academics)\b",
     # trouble with the police; legal advice for the visitor's own case
     r"\b(trouble|problem|issue|case|complaint|record|history) with (the )?police\b"
@@ -650,10 +682,12 @@ _ALWAYS = re.compile(
     r"\b(inadmissib\w*|214 ?b|221 ?g)\b"
     # billing, refunds and complaints
     r"|\b(charged|billed)( me)? (twice|double|two times|wrong|wrongly|incorrectly|extra|more than)"
-    r"|\bdouble (charged|charge|payment|billed)\b|\bovercharg\w*|\bbilling (issue|problem|error|mistake|complaint|dispute)\b"
+    r"|\bdouble (charged|charge|payment|billed)\b|\bovercharg\w*|\bbilling (issue|problem|error|mistake|complaint"
+    r"|dispute)\b"
     r"|\bwrong (amount|charge|invoice|bill)\b|\bcharge ?back\b|\bmoney back\b"
     r"|\b(paid|charged|billed|deducted|debited)( \w+){0,4} (twice|two times|double|multiple times)\b"
-    r"|\b(invoice|bill|charge|amount|receipt|fee|fees)( \w+){0,3} (is|was|are|were|looks|seems) (wrong|incorrect|too high"
+    r"|\b(invoice|bill|charge|amount|receipt|fee|fees)( \w+){0,3} (is|was|are|were|looks|seems) (wrong|incorrect"
+    r"|too high"
     r"|more than|higher than|different)\b|\b(payment|charge|transaction|money|amount)( \w+){0,3} (twice|two times"
     r"|double|multiple times)\b"
     r"|\b(someone|somebody|some one) (is using|used|accessed|logged into|logged in to|hacked|got into|changed) my\b"
@@ -663,7 +697,8 @@ _ALWAYS = re.compile(
     r"|hacked|locked|compromised)\b"
     r"|\bunauthori[sz]ed\b"
     r"|\b(not|never|havent|have not|didnt|did not|im not|am not) (receiving|receive|received|getting|get|got)"
-    r" (the |my |any |a )?(verification|confirmation|reset|otp|activation|login|password|one time) ?(email|code|link|sms"
+    r" (the |my |any |a )?(verification|confirmation|reset|otp|activation|login|password|one time) ?(email|code|link"
+    r"|sms"
     r"|message|mail|pin)?\b"
     r"|\bdispute (the |a |this )?(charge|payment|transaction)\b"
     r"|\b(payment|money|amount)( was| got| has been)? (deducted|debited|taken)( twice| but| and)"
@@ -681,9 +716,11 @@ _ALWAYS = re.compile(
     r"|\b(is|does|do|are|will) (my|mine|this) (\w+ )?(sop|statement|essay|cv|resume|lor|letter|profile|application"
     r"|documents?|draft)( \w+){0,2} (look|sound|seem|good|ok|okay|fine|strong|enough|right|correct|sufficient"
     r"|competitive|acceptable|decent)\b"
-    r"|\b(my|our) (\w+ )?chances?\b|\bchances? (of|for) (me|my|getting|admission|acceptance|selection|approval|success)\b"
+    r"|\b(my|our) (\w+ )?chances?\b|\bchances? (of|for) (me|my|getting|admission|acceptance|selection|approval"
+    r"|success)\b"
     r"|\bprofile (evaluation|assessment|review)\b|\bwill i (get|be) (in|admitted|accepted|selected|approved|rejected"
-    r"|refused|the visa|a visa|my visa|an offer|admission|into)\b|\bcan i get (in|into|admitted|admission)( \w+){0,4} with my\b"
+    r"|refused|the visa|a visa|my visa|an offer|admission|into)\b|\bcan i get (in|into|admitted"
+    r"|admission)( \w+){0,4} with my\b"
     # tech problems with our own systems
     r"|\b(cant|cannot|unable to|not able to|couldnt|could not|wont let me|doesnt let me|failed to|fails to|trouble"
     r"|problem|problems|issue|issues|error|stuck|difficulty)( \w+){0,3} (log ?in|login|logging in|sign ?in|signin"
@@ -693,7 +730,8 @@ _ALWAYS = re.compile(
     r"|\b(log ?in|login|sign ?in|portal|website|site|webpage|page|app|link|payment|upload|otp|code|password|account"
     r"|button|form|card|dashboard|email)( \w+){0,4} (not working|isnt working|is not working|doesnt work|does not work"
     r"|didnt work|did not work|not loading|wont load|doesnt load|broken|is down|crash\w*|error|errors|failed|fails"
-    r"|failing|keeps (crashing|failing|loading|saying|showing|spinning|logging|giving|throwing)|stuck|expired|invalid|locked|blocked"
+    r"|failing|keeps (crashing|failing|loading|saying|showing|spinning|logging|giving|throwing)|stuck|expired"
+    r"|invalid|locked|blocked"
     r"|not (opening|sending|arriving|coming|accepted|going through)|declined|bounced|glitch\w*|bug\w*"
     r"|never (arrives|arrived|comes|came|works|worked|loads|loaded)|(doesnt|does not|didnt|did not|hasnt|has not)"
     r" (arrive|come|load|open|work))\b"
@@ -720,7 +758,8 @@ _ALWAYS = re.compile(
     r"|\b(extra|unexpected|unknown|unauthori[sz]ed|duplicate|strange|hidden|additional) (charge|charges|payment"
     r"|deduction|transaction|debit)\b"
     r"|\b(keep|keeps|kept) getting (an |the |this )?(error|message|failure|problem)\b"
-    r"|\b(promised|said|told me)( \w+){0,5} (never did|but never|but didnt|but did not|but nothing|but no one|but nobody)\b"
+    r"|\b(promised|said|told me)( \w+){0,5} (never did|but never|but didnt|but did not|but nothing|but no one"
+    r"|but nobody)\b"
     r"|\b(still )?(dont|do not|havent|have not) (have|got) (my|the|any) (offer|cas|i 20|visa|letter|documents|refund"
     r"|confirmation|receipt|reply|response|update|coe|loa)\b"
     r"|\b(error|errors|problem|issue|fails?|failing)\b( \w+){0,3} (when|while|whenever) (i|trying|try|\w+ing)\b"
@@ -751,7 +790,8 @@ _STATUS = re.compile(
     r"|email|phone number|number)\b"
     r"|\b(did|have|has) (you|your team|anyone|someone) (receive|received|get|got|see|seen|check|checked|review|reviewed"
     r"|look at|looked at) my\b"
-    r"|\bmy (counsellor|counselor|advisor|adviser|consultant|agent|case manager) (hasnt|has not|didnt|did not|never|isnt"
+    r"|\bmy (counsellor|counselor|advisor|adviser|consultant|agent|case manager) (hasnt|has not|didnt|did not|never"
+    r"|isnt"
     r"|is not|wont|will not|doesnt|does not|still|stopped|ignor\w*|not)\b"
     r"|\b(been|still|im|i am) waiting( for| on)? (\d+|a|one|two|three|four|five|six|several|many|few|over|more than)"
     r"( \w+)? (days?|weeks?|months?)\b|\bstill waiting (for|on) (my|the|your|a)\b"
@@ -759,7 +799,9 @@ _STATUS = re.compile(
 _SELF_SERVICE = re.compile(r"^(how|where) (do|can|could|should|would|to) (i|we|one)?\b|^how to\b")
 # A refund asked for, not a refund policy asked about ("do I get a refund if my visa is refused?").
 _REFUND = re.compile(r"\brefund(s|ed|ing)?\b")
-_CONDITIONAL = re.compile(r"\b(if|in case|incase|policy|policies|refundable|what happens|whether|suppose|rules|terms)\b")
+_CONDITIONAL = re.compile(
+    r"\b(if|in case|incase|policy|policies|refundable|what happens|whether|suppose|rules|terms)\b"
+)
 _THIRD_PARTY = frozenset(lx.words("""
 university universities uni college colleges admissions admission they officer officers embassy consulate committee
 school schools person people reviewers tutor professor ukvi ircc uscis tutors professors

@@ -93,7 +93,8 @@ def test_criticising_the_answer_is_frustration(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", [
-    "Sorry if this is a stupid question, but what is a CAS?", "THANK YOU SO MUCH", "Is it stupid to do a second master's?",
+    "Sorry if this is a stupid question, but what is a CAS?", "THANK YOU SO MUCH",
+    "Is it stupid to do a second master's?",
     "I don't understand the difference between OPT and CPT", "Is IELTS hard?", "What IELTS do I need for UCL and LSE?",
 ])
 def test_mild_or_self_directed_words_are_not_frustration(text: str) -> None:
@@ -105,7 +106,8 @@ def test_mild_or_self_directed_words_are_not_frustration(text: str) -> None:
 @pytest.mark.parametrize("text", [
     "My visa was refused last month, what should I do?", "I had a refusal from Canada in 2023, should I mention it?",
     "I have a criminal record, can I still get a student visa?", "the university withdrew my offer",
-    "I was charged twice for the consultation", "Can you check my SOP?", "What are my chances of getting into Imperial?",
+    "I was charged twice for the consultation", "Can you check my SOP?",
+    "What are my chances of getting into Imperial?",
     "Where is my CAS? The university said it was sent", "I overstayed my visa in the UK last year",
     "I have 6 backlogs, can I get admission in Canada?", "I have a 4 year gap after my graduation",
     "I suffer from depression, can I study abroad?", "My father passed away and I missed my exams",
@@ -131,7 +133,8 @@ def test_status_reviews_and_personal_cases_in_other_words_hand_off(text: str) ->
     "What are the common reasons for visa refusal?", "What happens if my visa is refused, do I get my deposit back?",
     "What is your refund policy?", "How do I write a good SOP?", "Is a gap year acceptable for UK universities?",
     "Do universities accept students with backlogs?", "Do UK universities have mental health support?",
-    "How do I reset my password?", "Can a university withdraw an offer?", "How do I check the status of my visa application?",
+    "How do I reset my password?", "Can a university withdraw an offer?",
+    "How do I check the status of my visa application?",
     "Can I study criminal justice in the US?", "My IELTS score is low, which universities accept 5.5?",
     "Can a visa be refused after I arrive?", "Is it common for an offer to be revoked?",
 ])
@@ -144,7 +147,8 @@ def test_general_questions_on_sensitive_topics_stay_with_the_bot(text: str) -> N
 @pytest.mark.parametrize("text", [
     "my flight is tomorrow and I have no CAS", "the deadline is in 2 days and my application isn't done",
     "I'm stuck at the airport and immigration won't let me through", "I lost my passport and I fly tomorrow",
-    "urgent help needed", "my visa expires in 3 days", "Es urgente, mi vuelo es mañana", "mera flight kal hai aur CAS nahi mila",
+    "urgent help needed", "my visa expires in 3 days", "Es urgente, mi vuelo es mañana",
+    "mera flight kal hai aur CAS nahi mila",
 ])
 def test_emergencies_and_close_deadlines_hand_off(text: str) -> None:
     assert assess(text).reason == "urgent"
@@ -159,7 +163,8 @@ def test_questions_about_timing_are_not_urgent(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", [
-    "Is a counsellor available on Saturdays?", "Is it frustrating to live in London?", "How many times can I take IELTS?",
+    "Is a counsellor available on Saturdays?", "Is it frustrating to live in London?",
+    "How many times can I take IELTS?",
     "Can my counsellor help me with accommodation too?", "Can you connect me with universities that accept backlogs?",
 ])
 def test_look_alikes_of_handoff_phrases_stay_with_the_bot(text: str) -> None:
