@@ -587,7 +587,9 @@ _PERSONAL = [re.compile(p) for p in (
     r"|poor|weak)\b",
     # health and disability
     r"\b(disabilit\w*|disabled|wheelchair|blind|visually impaired|deaf|hearing impaired|autis\w*|adhd|dyslexi\w*"
-    r"|dyspraxi\w*|mental health|mental illness|mentally|depress\w*|anxiety|panic attacks?|bipolar|schizophreni\w*"
+    r"|dyspraxi\w*|mental health|mental illness|mentally (ill|unwell|exhausted|drained|struggling)|depress\w*"
+    r"|anxiety|panic attacks?|bipolar|schizophreni\w*|going through (a lot|a hard time|a difficult time|a tough time"
+    r"|a rough (time|patch)|something)|struggling (mentally|emotionally)|(mentally|emotionally) (struggling|drained)"
     r"|ptsd|ocd|eating disorder|chronic (illness|pain|condition|disease)|medical condition|health condition"
     r"|health (issue|issues|problem|problems)|cancer|epilep\w*|diabet\w*|pregnan\w*|therap(y|ist)|psychiatr\w*"
     r"|medication|hiv|tb positive|surgery|hospitali[sz]ed|in hospital|illness|sick(?! of))\b",
@@ -666,9 +668,12 @@ _PERSONAL = [re.compile(p) for p in (
     r"|problem|warning)|reported me|warning letter|show cause)\b"
     r"|\b(wrong|incorrect|misspelt|misspelled) (name|date|dates|dob|date of birth|details|course|programme|program"
     r"|spelling|surname|information)\b",
-    # safety and money trouble
-    r"\b(harass\w*|assault\w*|abus(e|ed|ive)|threaten\w*|blackmail\w*|stalk\w*|discriminat\w*|racis\w*|bully\w*"
-    r"|unsafe|evicted|eviction|homeless|financial (hardship|difficulty|difficulties|crisis|problems?))\b"
+    # safety and money trouble that has happened, not "is racism a problem in the UK?"
+    r"\b(being|been|was|were|got|am|im|feel|felt|getting) (harassed|bullied|abused|threatened|assaulted|blackmailed"
+    r"|stalked|discriminated|attacked|robbed|mugged|evicted)\b|\b(faced|facing|experienced|experiencing|victim of"
+    r"|suffered|suffering) (racism|discrimination|harassment|bullying|abuse|assault)\b|\b(harassing|threatening"
+    r"|blackmailing|stalking|bullying|abusing) me\b|\b(feel|felt|am|im|i am) (unsafe|not safe)\b|\bhomeless\b"
+    r"|\bfinancial (hardship|difficulty|difficulties|crisis|problems?)\b"
     r"|\b(cant|cannot|unable to|not able to|couldnt|struggling to|wont be able to) pay (my|the)( \w+){0,2} (instal\w*"
     r"|fees|tuition|rent|deposit|invoice|loan|balance)\b",
     # billing and our own systems, as the visitor's own problem

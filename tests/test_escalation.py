@@ -138,6 +138,7 @@ def test_status_reviews_and_personal_cases_in_other_words_hand_off(text: str) ->
     "Can I study criminal justice in the US?", "My IELTS score is low, which universities accept 5.5?",
     "Can a visa be refused after I arrive?", "Is it common for an offer to be revoked?",
     "Will I be charged more than home students?", "Are there additional charges for the visa?",
+    "Is racism a problem in the UK? I'm worried", "I'm mentally prepared for the move, what next?",
     "My sister passed her IELTS, which universities can she try?", "My brother was admitted to Oxford, can I apply too?",
 ])
 def test_general_questions_on_sensitive_topics_stay_with_the_bot(text: str) -> None:
