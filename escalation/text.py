@@ -34,6 +34,8 @@ _PHRASES = [(needles, re.compile(p), r) for needles, p, r in (
     (("recommendation", "reference"),
      r"\bletters? of (recommendation|reference)\b|\b(recommendation|reference) letters?\b", " lor "),
     (("permit",), r"\bstudy permits?\b", " studypermit "),
+    # before the generic post-study phrase, which would otherwise take it
+    (("post graduation work permit", "post-graduation work permit"), r"\bpost[\s-]?graduation work permit\b", " pgwp "),
     (("post", "psw"), r"\bpost[\s-]?(study|graduation)[\s-]?work( visa| permit)?\b|\bpsw\b", " poststudywork "),
     (("graduate ",), r"\bgraduate (route|visa)\b", " graduate poststudywork "),
     (("part",), r"\bpart[\s-]?time\b", " parttime "),
@@ -41,6 +43,11 @@ _PHRASES = [(needles, re.compile(p), r) for needles, p, r in (
     (("co-op", "co op", "coop"), r"\bco[\s-]?op\b", " coop "),
     (("back",), r"\bpay(ing)? (it |them |the loan )?back\b", " repayment "),
     (("loan",), r"\bstudent loans?\b", " education loan "),
+    (("surcharge",), r"\bimmigration health surcharge\b", " ihs "),
+    (("acceptance for studies",), r"\bconfirmation of acceptance for studies\b", " cas "),
+    (("practical training",), r"\boptional practical training\b", " opt "),
+    (("health cover",), r"\boverseas student health cover\b", " oshc "),
+    (("confirmation of enrolment", "confirmation of enrollment"), r"\bconfirmation of enrol?lment\b", " coe "),
 )]
 
 # Spelling variants and everyday words mapped onto the knowledge base's vocabulary.
