@@ -546,11 +546,10 @@ _FIRST_PERSON = re.compile(
     r"|mi|mis|mio|mia|miei|mein|meine|meinem|meinen|ich|mir|mich|je|j|mon|ma|mes|moi|eu|meu|minha|meus|yo)\b"
 )
 # A condition in front makes a question general: "what if my visa is refused?".
-_HYPOTHETICAL = frozenset(lx.words(
+_CONDITIONAL_MODALS = frozenset(lx.words("can could would might may"))
+_HYPOTHETICAL = _CONDITIONAL_MODALS | lx.words(
     "if incase unless suppose supposing whether avoid prevent reduce reasons reason common why"
-    " can could would might may"
-))
-_MODALS = frozenset(lx.words("can could would might may"))
+)
 _ACTUAL = frozenset(lx.words("had have ive was were been got already previously before last twice once again"))
 
 _REFUSAL = re.compile(
@@ -827,7 +826,7 @@ def _hypothetical(tokens: list[str], end: int) -> bool:
     before = tokens[start:end]
     # "Can you check..." asks us to act; only "can a visa be refused..." is a general question.
     conditions = [t for i, t in enumerate(before, start) if t in _HYPOTHETICAL
-                  and not (t in _MODALS and tokens[i + 1:i + 2] in (["you"], ["u"], ["someone"]))]
+                  and not (t in _CONDITIONAL_MODALS and tokens[i + 1:i + 2] in (["you"], ["u"], ["someone"]))]
     return bool(conditions) and not any(t in _ACTUAL for t in before)
 
 
