@@ -9,8 +9,7 @@ sys.path.insert(0, str(HERE.parent.parent))
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 from tests.conftest import PASSWORD, Server  # noqa: E402
-
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+from tests.e2e.chromium import launch  # noqa: E402
 
 
 def send(page, text):
@@ -22,7 +21,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         server = Server(Path(tmp)).start()
         try:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            browser = launch(p)
             visitor = browser.new_page(viewport={"width": 480, "height": 860})
             visitor.goto(server.url)
             send(visitor, "What IELTS score do I need for a master's in the UK?")

@@ -12,9 +12,7 @@ sys.path.insert(0, str(ROOT))
 import models  # noqa: E402
 from tests.analytics_data import seed_week  # noqa: E402
 from tests.conftest import PASSWORD, Server  # noqa: E402
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+from tests.e2e.chromium import launch  # noqa: E402
 WEEK = date(2025, 3, 3)
 PAGE = f"/agent/analytics?period=custom&from={WEEK.isoformat()}&to=2025-03-09"
 
@@ -61,7 +59,7 @@ def main() -> None:
         server = Server(Path(tmp)).start()
         try:
             seed(Path(tmp) / "live.db")
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            browser = launch(p)
             problems = shoot(browser, server.url, ROOT / "docs" / "screenshots" / "analytics.png")
             browser.close()
         finally:

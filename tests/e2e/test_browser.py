@@ -1,20 +1,7 @@
 """The whole job in real Chromium: a visitor asks the bot, asks for a human, an agent takes the chat, they talk, it closes."""
-import os
-
 import pytest
 
 playwright = pytest.importorskip("playwright.sync_api")
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -40,10 +27,10 @@ def send(page, text):
     page.get_by_role("button", name="Send").click()
 
 
-def test_visitor_and_agent_chat_live(browser, manual_server):
+def test_visitor_and_agent_chat_live(chromium, manual_server):
     live_server = manual_server
     expect = playwright.expect
-    visitor = browser.new_context().new_page()
+    visitor = chromium.new_context().new_page()
     errors = []
     visitor.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     visitor.goto(live_server.url + "/")
@@ -54,7 +41,7 @@ def test_visitor_and_agent_chat_live(browser, manual_server):
     expect(visitor.locator("#status")).to_contain_text("You're now in the queue for a human counsellor")
     expect(visitor.locator("#status")).to_contain_text("number 1")
 
-    agent = browser.new_context().new_page()
+    agent = chromium.new_context().new_page()
     sign_in(agent, live_server.url)
     row = agent.locator("#queue [data-session-id]")
     expect(row).to_have_count(1)
