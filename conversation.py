@@ -338,6 +338,11 @@ def close_idle(inactive_minutes: float, bot_hours: float) -> Outcome:
         ((ChatSession.status.in_(["assigned", "waiting"]))
          & (ChatSession.last_visitor_at < stamp - timedelta(minutes=inactive_minutes)))
         | ((ChatSession.status == "bot") & (ChatSession.last_visitor_at < stamp - timedelta(hours=bot_hours))))
+    unused = ChatSession.select(ChatSession.id).where(
+        ChatSession.status == "bot", ChatSession.created_at < stamp - timedelta(hours=bot_hours),
+        ChatSession.id.not_in(ChatSession.engaged().select(ChatSession.id)))
+    # A page view nobody wrote in is not a conversation: it is removed, not counted as closed.
+    ChatSession.delete().where(ChatSession.id.in_(unused)).execute()
     for chat in quiet:
         if chat.status == "bot":
             sub = close(chat, reason="bot_idle", text="This chat was closed after a day without messages.")

@@ -288,6 +288,12 @@ class ChatSession(BaseModel):
         return query.order_by(cls.id.desc()).limit(limit)
 
     @classmethod
+    def engaged(cls):
+        """Chats a visitor actually used (wrote in, or asked for a human), not every page view."""
+        wrote = Message.select(Message.id).where(Message.session == cls.id, Message.sender == "visitor")
+        return cls.select().where(cls.escalated_at.is_null(False) | fn.EXISTS(wrote))
+
+    @classmethod
     def created_between(cls, start: datetime, end: datetime, agent: "Agent | None" = None):
         """Chats begun in [start, end), with their closing figures when closed, as dicts, for analytics."""
         query = (cls.select(cls.id, cls.created_at, cls.status, cls.reason, cls.agent, cls.rating,
@@ -295,7 +301,7 @@ class ChatSession(BaseModel):
                             SessionAnalytics.wait_seconds, SessionAnalytics.first_response_seconds,
                             SessionAnalytics.handle_seconds)
                  .join(SessionAnalytics, JOIN.LEFT_OUTER, on=(SessionAnalytics.session == cls.id))
-                 .where(cls.created_at >= start, cls.created_at < end))
+                 .where(cls.created_at >= start, cls.created_at < end, cls.id.in_(cls.engaged().select(cls.id))))
         if agent is not None:
             query = query.where(cls.agent == agent)
         return query.order_by(cls.id).dicts()

@@ -1,6 +1,9 @@
 """Models and their queries."""
+from datetime import timedelta
+
 import pytest
 
+import conversation
 import models
 from models import Agent, ChatSession, Message, check_password, hash_password
 
@@ -47,3 +50,19 @@ def test_presence_is_offline_without_a_recent_connection(app):
     assert agent.presence() == "offline"
     agent.touch()
     assert Agent.by_agent_id("agent_001").presence() == "online"
+
+
+def test_only_chats_a_visitor_used_count_as_conversations(app):
+    wrote, asked, viewed = ChatSession.create(), ChatSession.create(escalated_at=models.now()), ChatSession.create()
+    Message.add(wrote, "visitor", "hello")
+    assert {c.id for c in ChatSession.engaged()} == {wrote.id, asked.id}
+
+
+def test_page_views_nobody_wrote_in_are_removed_after_a_day(app):
+    old = models.now() - timedelta(hours=25)
+    viewed = ChatSession.create(created_at=old, last_visitor_at=old)
+    used = ChatSession.create(created_at=old, last_visitor_at=old)
+    Message.add(used, "visitor", "hello")
+    conversation.close_idle(15, 24)
+    assert ChatSession.get_or_none(ChatSession.id == viewed.id) is None
+    assert ChatSession.get_by_id(used.id).status == "closed"
