@@ -281,6 +281,8 @@ def _passed_on_by(chat: ChatSession) -> int | None:
 def auto_assign(grace_seconds: float = 60.0) -> Outcome:
     """Give waiting chats, head of the queue first, to the online agent with the skill and the most room."""
     out = Outcome()
+    if not ChatSession.waiting().exists():
+        return out  # the usual case: no write lock, no per-agent counts, every few seconds in every worker
     with _assign_lock, db.atomic():
         _serialize(0)
         agents = Agent.online(grace_seconds)
