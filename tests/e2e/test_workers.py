@@ -77,13 +77,18 @@ class Person:
 class Stream(threading.Thread):
     """One SSE connection of its own, noting each event's id, data and arrival time."""
 
-    def __init__(self, person: Person, path: str) -> None:
+    def __init__(self, person: Person, path: str, wait: bool = True) -> None:
         super().__init__(daemon=True)
         self.person, self.path = person, path
         self.events: list[tuple[int | None, str, float]] = []
         self.ready = threading.Event()
         self.start()
+        if wait:
+            self.opened()
+
+    def opened(self) -> "Stream":
         assert self.ready.wait(10), "the stream did not open"
+        return self
 
     def run(self) -> None:
         try:
@@ -125,7 +130,9 @@ def spread_streams(server: Server, person: Person, path: str, per_worker: int = 
     """Open streams until each of the two workers holds at least `per_worker` of them."""
     streams: list[Stream] = []
     while len(streams) < 30:
-        streams.append(Stream(person, path))
+        # Connections opened together land on both workers; one at a time, an idle pair may hand all to one.
+        batch = [Stream(person, path, wait=False) for _ in range(3)]
+        streams += [stream.opened() for stream in batch]
         held = [len([s for s in streams if server.worker_of(s.response) == pid]) for pid in server.workers()]
         if len(held) == 2 and min(held) >= per_worker:
             return streams
