@@ -6,6 +6,7 @@ import contextlib
 import logging
 import secrets
 import time
+from datetime import timezone
 from pathlib import Path
 
 import anyio.to_thread
@@ -97,8 +98,9 @@ async def catch_up(app: Starlette) -> None:
     """The streams' safety net: once a ping interval, wake this process's streams of chats with new messages.
 
     A wake-up lost on its way (Redis down, a write from another process) is made good here by one query
-    per process, instead of every idle stream re-reading its chat. The window overlaps one interval, as
-    ids of concurrent transactions may commit out of order.
+    per process, instead of every idle stream re-reading its chat. Chats this process heard about after
+    their newest message are skipped, so a busy server is not woken all at once. The window overlaps one
+    interval, as ids of concurrent transactions may commit out of order.
     """
     settings, hub = app.state.settings, app.state.hub
     before = newest = await run_in_threadpool(models.Message.newest_id)
@@ -110,8 +112,10 @@ async def catch_up(app: Starlette) -> None:
             log.exception("catching up failed; trying again next round")
             continue
         before, newest = newest, latest
-        if chats:
-            hub.wake_here(QUEUE, *(session_topic(chat) for chat in chats))
+        news = {session_topic(chat): at.replace(tzinfo=timezone.utc).timestamp() for chat, at in chats.items()}
+        missed = hub.missed(news, keep=3 * settings.ping_seconds)
+        if missed:
+            hub.wake_here(QUEUE, *missed)
 
 
 async def sweep(app: Starlette) -> None:

@@ -327,10 +327,12 @@ class Message(BaseModel):
         return cls.select(fn.MAX(cls.id)).scalar() or 0
 
     @classmethod
-    def chats_after(cls, last_id: int) -> tuple[set[int], int]:
-        """Ids of the chats with messages after `last_id`, and the newest message id."""
-        rows = list(cls.select(cls.session, fn.MAX(cls.id)).where(cls.id > last_id).group_by(cls.session).tuples())
-        return {chat for chat, _ in rows}, max([last_id, *(newest for _, newest in rows)])
+    def chats_after(cls, last_id: int) -> tuple[dict[int, datetime], int]:
+        """The chats with messages after `last_id`, each with its newest message's time, and the newest id."""
+        rows = list(cls.select(cls.session, fn.MAX(cls.id), fn.MAX(cls.created_at))
+                    .where(cls.id > last_id).group_by(cls.session).tuples())
+        stamps = {chat: cls.created_at.python_value(at) for chat, _, at in rows}
+        return stamps, max([last_id, *(newest for _, newest, _ in rows)])
 
     @classmethod
     def after(cls, session, last_id: int, internal: bool = False):

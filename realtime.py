@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections import defaultdict
 from contextlib import contextmanager
 from typing import Iterator
@@ -56,6 +57,7 @@ class Hub:
         self.channel = prefix + CHANNEL
         self.origin = secrets.token_hex(6)
         self._listeners: dict[str, set[Listener]] = defaultdict(set)
+        self.heard: dict[str, float] = {}  # topic -> when this process last had a wake-up for it
         self._redis = None
         self._task: asyncio.Task | None = None
         self.redis_ok = not redis_url
@@ -86,7 +88,9 @@ class Hub:
                 del self._listeners[topic]
 
     def _wake(self, topics) -> None:
+        stamp = time.time()
         for topic in topics:
+            self.heard[topic] = stamp
             for listener in self._listeners.get(topic, ()):
                 listener.fired.add(topic)
                 listener.event.set()
@@ -94,6 +98,12 @@ class Hub:
     def wake_here(self, *topics: str) -> None:
         """Wake this process's streams only: for news every process finds by itself."""
         self._wake(topics)
+
+    def missed(self, news: dict[str, float], keep: float) -> list[str]:
+        """Topics with news (topic -> when) that no wake-up reached since; forgets wake-ups older than `keep` s."""
+        horizon = time.time() - keep
+        self.heard = {topic: at for topic, at in self.heard.items() if at >= horizon}
+        return [topic for topic, at in news.items() if self.heard.get(topic, 0.0) < at]
 
     def wake_all(self) -> None:
         for group in list(self._listeners.values()):
