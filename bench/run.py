@@ -1,6 +1,6 @@
 """Run the benchmarks: start each server as a real uvicorn, load it from bench/load.py, write bench/RESULTS.md.
 
-    python bench/run.py                      # everything (about 10 minutes)
+    python bench/run.py                      # everything, 3 runs of each latency figure (about 35 minutes)
     python bench/run.py --quick              # one short pass of each, to see that it all runs
     python bench/run.py --only latency --targets sqlite,bare
 
