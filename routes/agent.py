@@ -1,7 +1,6 @@
 """The counsellor's side: login, dashboard, queue, take/transfer/release/close, notes and the live stream."""
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 import time
 

@@ -2,7 +2,6 @@
 import pytest
 
 from models import AgentSession, ChatSession, Message
-from tests.conftest import PASSWORD
 
 
 def waiting_chat(visitor) -> ChatSession:
