@@ -318,7 +318,8 @@ async def agent_events(request: Request):
     beat = min(settings.ping_seconds, settings.presence_grace_seconds / 3)
 
     async def events():
-        known, queue_html, followups_html, typing_shown = None, None, None, {}
+        known, typing_shown = None, {}
+        shown: dict[str, str] = {}  # the queue and follow-up lists as last sent
         await run_in_threadpool(agent.touch)
         hub.notify(QUEUE)  # waiting visitors learn that someone is online
         if settings.auto_assign:
@@ -345,14 +346,11 @@ async def agent_events(request: Request):
                     yield ServerSentEvent(data=render_text(request, "agent/_typing_event.html", chats=chats,
                                                            typing=typing))
                 if "queue" in context:
-                    html = render_text(request, "agent/_queue_event.html", **context)
-                    if html != queue_html:
-                        queue_html = html
-                        yield ServerSentEvent(data=html)
-                    html = render_text(request, "agent/_followups_event.html", **context)
-                    if html != followups_html:
-                        followups_html = html
-                        yield ServerSentEvent(data=html)
+                    for template in ("agent/_queue_event.html", "agent/_followups_event.html"):
+                        html = render_text(request, template, **context)
+                        if html != shown.get(template):
+                            shown[template] = html
+                            yield ServerSentEvent(data=html)
                 await listener.wait(min(beat, 6.0) if any(typing.values()) else beat)
 
     return event_stream(request, events())

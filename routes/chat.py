@@ -35,6 +35,17 @@ async def current_chat(request: Request, create: bool = False) -> ChatSession | 
     return chat
 
 
+def requires_chat(handler):
+    """Actions on the visitor's own chat; without one (an expired or missing cookie), 403."""
+    async def endpoint(request: Request):
+        request.state.chat = await current_chat(request)
+        if request.state.chat is None:
+            return PlainTextResponse("Your chat session has expired. Reload the page.", status_code=403)
+        return await handler(request)
+    endpoint.__name__ = handler.__name__
+    return endpoint
+
+
 def status_context(chat: ChatSession, settings: Settings) -> dict:
     """Everything the visitor's status line shows."""
     context = {"chat": chat, "position": chat.queue_position(), "agent_name": None, "typing": False,
@@ -73,10 +84,9 @@ async def _limited(request: Request, chat: ChatSession) -> str | None:
     return None
 
 
+@requires_chat
 async def chat_post_message(request: Request):
-    chat = await current_chat(request)
-    if chat is None:
-        return PlainTextResponse("Your chat session has expired. Reload the page.", status_code=403)
+    chat = request.state.chat
     form = await request.form()
     text, problem = clean_text(form.get("text"), request.app.state.settings.max_message_chars)
     if problem:
@@ -95,10 +105,9 @@ async def chat_post_message(request: Request):
                   text="", key=secrets.token_hex(8), headers={"X-Message-Id": str(outcome.message.id)})
 
 
+@requires_chat
 async def chat_handoff(request: Request):
-    chat = await current_chat(request)
-    if chat is None:
-        return PlainTextResponse("Your chat session has expired. Reload the page.", status_code=403)
+    chat = request.state.chat
     try:
         outcome = await run_in_threadpool(conversation.request_human, chat)
     except ChatError as error:
@@ -116,10 +125,9 @@ async def chat_typing(request: Request):
     return Response(status_code=204)
 
 
+@requires_chat
 async def chat_rating(request: Request):
-    chat = await current_chat(request)
-    if chat is None:
-        return PlainTextResponse("Your chat session has expired. Reload the page.", status_code=403)
+    chat = request.state.chat
     form = await request.form()
     score = str(form.get("score", ""))
     comment = plain_text(form.get("comment"), 1000)
@@ -138,11 +146,10 @@ async def chat_rating(request: Request):
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
 
 
+@requires_chat
 async def chat_followup(request: Request):
     """Leave an email address and a message for the counsellors while none can answer."""
-    chat = await current_chat(request)
-    if chat is None:
-        return PlainTextResponse("Your chat session has expired. Reload the page.", status_code=403)
+    chat = request.state.chat
     form = await request.form()
     settings = request.app.state.settings
     email = plain_text(form.get("email"), 254)
