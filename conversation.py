@@ -17,6 +17,7 @@ from escalation import assess
 from models import Agent, AgentSession, ChatSession, FollowUp, Message, Outbox, SessionAnalytics, db, now
 from realtime import OUTBOX, QUEUE, ROUTING, agent_topic, session_topic
 
+EXPIRED_TEXT = "Your chat session has expired. Reload the page."
 QUEUED_TEXT = "You're now in the queue for a human counsellor."
 CLOSED_TEXT = "{name} has ended the chat. Thank you for talking with us; you can rate this chat below."
 _assign_lock = threading.Lock()
@@ -32,11 +33,31 @@ class ChatError(Exception):
 
 
 @dataclass
+class Posted:
+    """Messages one transaction added to a chat whose status it left alone, and the chat's newest ids before them.
+
+    Handed to this process's streams with the wake-up: a stream that has sent everything up to those ids
+    sends these without reading them back; any other stream reads the database as usual.
+    """
+    chat_id: int
+    after: int  # the chat's newest message id before the transaction
+    after_visible: int  # the same without internal notes: what the visitor's stream has seen
+    messages: list[Message]
+
+    def since(self, last: int, visible: bool) -> list[Message] | None:
+        """What a stream that has sent up to `last` still needs from these, or None if it may have missed others."""
+        if (self.after_visible if visible else self.after) > last:
+            return None
+        return [m for m in self.messages if m.id > last and not (visible and m.internal)]
+
+
+@dataclass
 class Outcome:
     topics: set[str] = field(default_factory=set)
     message: Message | None = None
     created: bool = True
     events: list[tuple[str, int]] = field(default_factory=list)  # (webhook event, chat id)
+    posted: Posted | None = None
 
     def wake(self, chat: ChatSession, *more: str) -> "Outcome":
         self.topics.add(session_topic(chat.id))
@@ -50,6 +71,19 @@ def _serialize(key: int) -> None:
     """On PostgreSQL, ids of one chat commit in the order they were drawn, so `id > last` misses none."""
     if isinstance(db.obj, PostgresqlDatabase):
         db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (key,))
+
+
+def _locked(chat: ChatSession | str) -> ChatSession:
+    """The chat as it is inside the transaction; by token, as the visitor's cookie holds it, saves a lookup first."""
+    if isinstance(chat, str):
+        found = ChatSession.by_token(chat)
+        if found is None:
+            raise ChatError(EXPIRED_TEXT, 403)
+        if not isinstance(db.obj, PostgresqlDatabase):
+            return found  # SQLite's IMMEDIATE transaction already holds the write lock
+        chat = found
+    _serialize(chat.id)
+    return ChatSession.get_by_id(chat.id)
 
 
 def _system(chat: ChatSession, text: str, internal: bool = False, agent: Agent | None = None) -> Message:
@@ -87,12 +121,11 @@ def _wanted_skill(text: str, skill: str | None, history: list[dict]) -> str:
     return skill or "general"
 
 
-def visitor_message(chat: ChatSession, text: str, client_key: str | None = None) -> Outcome:
+def visitor_message(chat: ChatSession | str, text: str, client_key: str | None = None) -> Outcome:
     """Store what the visitor wrote; while the bot has the chat, answer or hand off."""
     out = Outcome()
     with db.atomic():
-        _serialize(chat.id)
-        chat = ChatSession.get_by_id(chat.id)
+        chat = _locked(chat)
         if chat.status == "closed":
             raise ChatError("This chat has ended. Start a new chat to keep talking.", 409)
         history = chat.visitor_history() if chat.status == "bot" else []
@@ -100,17 +133,21 @@ def visitor_message(chat: ChatSession, text: str, client_key: str | None = None)
         fields = {}
         if decision is not None:
             fields = dict(confidence=decision.confidence, handoff=decision.handoff, reason=decision.reason)
+        after, after_visible = Message.newest_ids(chat.id)
         message, created = Message.add(chat, "visitor", text, client_key=client_key, **fields)
         out.message, out.created = message, created
         if not created:
             return out
         chat.last_visitor_at, chat.visitor_typing_at = now(), None
-        chat.save()
+        chat.save(only=[ChatSession.last_visitor_at, ChatSession.visitor_typing_at])
         if decision is not None and decision.handoff:
             skill = _wanted_skill(text, getattr(decision, "skill", None), history)
             _escalate(chat, decision.reason or "fallback", skill, out)
-        elif decision is not None:
-            Message.add(chat, "bot", decision.reply, confidence=decision.confidence)
+        else:
+            added = [message]
+            if decision is not None:
+                added.append(Message.add(chat, "bot", decision.reply, confidence=decision.confidence)[0])
+            out.posted = Posted(chat.id, after, after_visible, added)
         out.wake(chat)
     return out
 
@@ -168,15 +205,18 @@ def agent_message(chat_id: int, agent: Agent, text: str, client_key: str | None 
     with db.atomic():
         _serialize(chat_id)
         chat = own(chat_id, agent)
+        after, after_visible = Message.newest_ids(chat.id)
         message, created = Message.add(chat, "agent", text, client_key=client_key, agent=agent, internal=internal)
         out.message, out.created = message, created
         if created and not internal:
             chat.agent_typing_at = None
             if chat.first_response_at is None:
                 chat.first_response_at = now()
-            chat.save()
+            chat.save(only=[ChatSession.agent_typing_at, ChatSession.first_response_at])
         if created and internal:
             AgentSession.record(chat, "note", agent=agent, note=text)
+        if created:
+            out.posted = Posted(chat.id, after, after_visible, [message])
         out.wake(chat)
     return out
 

@@ -12,6 +12,7 @@ from statistics import median
 
 from peewee import (
     BooleanField,
+    Case,
     CharField,
     DatabaseProxy,
     DateTimeField,
@@ -325,6 +326,13 @@ class Message(BaseModel):
     @classmethod
     def newest_id(cls) -> int:
         return cls.select(fn.MAX(cls.id)).scalar() or 0
+
+    @classmethod
+    def newest_ids(cls, session_id: int) -> tuple[int, int]:
+        """A chat's newest message id, and its newest one the visitor sees (notes left out); 0 for none."""
+        visible = Case(None, [(cls.internal == False, cls.id)])  # noqa: E712
+        newest, shown = cls.select(fn.MAX(cls.id), fn.MAX(visible)).where(cls.session == session_id).tuples().get()
+        return newest or 0, shown or 0
 
     @classmethod
     def chats_after(cls, last_id: int) -> tuple[dict[int, datetime], int]:

@@ -1,7 +1,9 @@
 """The hub: wake-ups for streams waiting on a session, an agent or the queue; Redis when configured.
 
-The hub never carries messages, only the news that a topic changed: streams read what
-they have not sent from the database, so a lost wake-up costs latency, never data.
+Across processes (Redis) the hub carries only the news that a topic changed: streams read what
+they have not sent from the database, so a lost wake-up costs latency, never data. Within the
+process that committed them, a wake-up may also hand over the rows just written (`Posted`), so a
+stream already up to date sends them without reading them back.
 """
 from __future__ import annotations
 
@@ -36,7 +38,14 @@ class Listener:
         self.event = asyncio.Event()
         self.topics: set[str] = set()
         self.fired: set[str] = set()
-        self.woken_by: set[str] = set()  # the topics behind the last wake-up; empty after a timeout or wake_all
+        self.woken_by: set[str] = set()  # topics with news to read; empty after a timeout or wake_all
+        self.posted: list = []
+        self.arrived: list = []  # the rows handed over with the last wake-up (conversation.Posted)
+
+    @property
+    def read_all(self) -> bool:
+        """A timeout or a wake_all: nothing says what changed, so the stream looks at everything."""
+        return not self.woken_by and not self.arrived
 
     async def wait(self, timeout: float) -> bool:
         """Wait for news or the timeout; True when woken by news."""
@@ -48,6 +57,7 @@ class Listener:
         finally:
             self.event.clear()
             self.woken_by, self.fired = self.fired, set()
+            self.arrived, self.posted = self.posted, []
         return True
 
 
@@ -87,12 +97,15 @@ class Hub:
             if not group:
                 del self._listeners[topic]
 
-    def _wake(self, topics) -> None:
+    def _wake(self, topics, posted=None) -> None:
         stamp = time.time()
         for topic in topics:
             self.heard[topic] = stamp
             for listener in self._listeners.get(topic, ()):
-                listener.fired.add(topic)
+                if posted is None:
+                    listener.fired.add(topic)
+                elif not listener.posted or listener.posted[-1] is not posted:  # once per listener
+                    listener.posted.append(posted)
                 listener.event.set()
 
     def wake_here(self, *topics: str) -> None:
@@ -119,12 +132,12 @@ class Hub:
     def stream_count(self) -> int:
         return len({id(listener) for group in self._listeners.values() for listener in group})
 
-    def notify(self, *topics: str) -> None:
-        """Wake local streams now, and other processes through Redis."""
+    def notify(self, *topics: str, posted=None) -> None:
+        """Wake local streams now, handing them `posted` if given, and other processes through Redis."""
         topics = [t for t in topics if t]
         if not topics:
             return
-        self._wake(topics)
+        self._wake(topics, posted)
         if self._redis is not None:
             payload = self.origin + " " + " ".join(topics)
             asyncio.get_running_loop().create_task(self._publish(payload))

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+FORM_KEY = "handoff.form"  # where a form body's fields wait for the route (routes.common.form_data)
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
 HEADERS = [
@@ -28,17 +29,18 @@ def csrf_token(session: dict) -> str:
     return token
 
 
-def _readable(content_type: str, body: bytes) -> bool:
-    """Form bodies must be UTF-8, percent-escapes included; the form parser would otherwise store mojibake."""
+def _decoded(content_type: str, body: bytes) -> tuple[bool, list[tuple[str, str]] | None]:
+    """Whether the body is UTF-8 text, percent-escapes included (the form parser would otherwise store
+    mojibake), and a form body's fields, parsed once here for the route."""
     kind = content_type.split(";", 1)[0].strip().lower()
     try:
         if kind == "application/x-www-form-urlencoded":
-            parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict", max_num_fields=1000)
-        elif kind in ("multipart/form-data", "application/json", "text/plain"):
+            return True, parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict", max_num_fields=1000)
+        if kind in ("multipart/form-data", "application/json", "text/plain"):
             body.decode("utf-8")
     except (UnicodeDecodeError, ValueError):
-        return False
-    return True
+        return False, None
+    return True, None
 
 
 class SecurityHeaders:
@@ -102,12 +104,15 @@ class CsrfAndBodyLimit:
             more = message.get("more_body", False)
             if len(body) > self.max_body:
                 return await self._reject(scope, receive, send, 413, "Request body too large.")
-        if not _readable(headers.get("content-type", ""), bytes(body)):
+        readable, fields = _decoded(headers.get("content-type", ""), bytes(body))
+        if not readable:
             return await self._reject(scope, receive, send, 400, "The request could not be read: it is not UTF-8 text.")
         if not scope["path"].startswith(self.exempt):
-            problem = self._check(scope, headers, bytes(body))
+            problem = self._check(scope, headers, fields)
             if problem:
                 return await self._reject(scope, receive, send, 403, problem)
+        if fields is not None:
+            scope[FORM_KEY] = fields
 
         sent = False
 
@@ -120,7 +125,7 @@ class CsrfAndBodyLimit:
 
         await self.app(scope, replay, send)
 
-    def _check(self, scope: Scope, headers: dict[str, str], body: bytes) -> str | None:
+    def _check(self, scope: Scope, headers: dict[str, str], fields: list[tuple[str, str]] | None) -> str | None:
         origin = headers.get("origin")
         if origin and origin != "null":
             host = headers.get("host", "")
@@ -128,11 +133,8 @@ class CsrfAndBodyLimit:
                 return "Cross-origin request refused."
         expected = scope.get("session", {}).get("csrf")
         sent = headers.get("x-csrf-token")
-        if sent is None and headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-            try:
-                sent = parse_qs(body.decode("utf-8"), max_num_fields=100).get("csrf_token", [None])[0]
-            except (UnicodeDecodeError, ValueError):
-                sent = None
+        if sent is None and fields is not None:
+            sent = next((value for name, value in fields if name == "csrf_token"), None)
         if not expected or not sent or not hmac.compare_digest(expected.encode(), sent.encode("utf-8", "replace")):
             return "Missing or wrong CSRF token. Reload the page and try again."
         return None

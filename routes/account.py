@@ -8,7 +8,7 @@ from starlette.routing import Route
 from models import Agent, check_password
 from realtime import agent_topic
 from routes.agent import count_failure, login_keys, requires_agent, start_session, too_many_failures
-from routes.common import render
+from routes.common import form_data, render
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256
@@ -35,7 +35,7 @@ async def account_password_page(request: Request):
 @requires_agent(page=True)
 async def account_change_password(request: Request):
     agent: Agent = request.state.agent
-    form = await request.form()
+    form = await form_data(request)
     current, new, confirm = (str(form.get(name, "")) for name in ("current_password", "new_password", "confirm_password"))
 
     def page(status: int, error: str | None = None, headers: dict | None = None):

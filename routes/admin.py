@@ -15,7 +15,7 @@ from models import SKILL_NAMES, Agent, AgentSession, AuditLog, CannedResponse, d
 from realtime import QUEUE, ROUTING, agent_topic
 from routes.agent import requires_agent
 from routes.chat import EMAIL
-from routes.common import plain_text, render, wake
+from routes.common import form_data, plain_text, render, wake
 
 AGENT_ID = re.compile(r"^[a-z0-9_]{3,32}$")
 SHORTCUT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -80,7 +80,7 @@ def _next_agent_id() -> str:
 
 @requires_agent(page=True, admin=True)
 async def admin_agent_add(request: Request):
-    form = await request.form()
+    form = await form_data(request)
     fields, problem = _agent_fields(form)
     agent_id = plain_text(form.get("agent_id"), 33).lower()
     if agent_id and not AGENT_ID.match(agent_id):
@@ -110,7 +110,7 @@ async def admin_agent_add(request: Request):
 @requires_agent(page=True, admin=True)
 async def admin_agent_update(request: Request):
     me: Agent = request.state.agent
-    form = await request.form()
+    form = await form_data(request)
     fields, problem = _agent_fields(form)
     active = form.get("active") == "on"
     target = await run_in_threadpool(Agent.by_agent_id, request.path_params["agent_id"])
@@ -171,7 +171,7 @@ async def admin_canned(request: Request):
 @requires_agent(page=True, admin=True)
 async def admin_canned_save(request: Request):
     """Add a canned response, or change one when the URL names it."""
-    form = await request.form()
+    form = await form_data(request)
     fields, problem = _canned_fields(form, request.app.state.settings.max_message_chars)
     canned_id = request.path_params.get("canned_id")
 

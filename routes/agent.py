@@ -14,8 +14,8 @@ import conversation
 from conversation import ChatError
 from models import Agent, AuditLog, CannedResponse, ChatSession, FollowUp, Message, check_password, dummy_hash, now
 from realtime import QUEUE, agent_topic
-from routes.common import (clean_text, client_address, client_key, error_fragment, event_stream, plain_text,
-                           render, render_text, wake)
+from routes.common import (clean_text, client_address, client_key, error_fragment, event_stream, form_data,
+                           handed_over, plain_text, render, render_text, wake)
 from security import csrf_token
 
 
@@ -103,7 +103,7 @@ def start_session(session: dict, agent: Agent) -> None:
 
 
 async def agent_login(request: Request):
-    form = await request.form()
+    form = await form_data(request)
     agent_id = plain_text(form.get("agent_id"), 64)
     password = str(form.get("password", ""))[:256]
     keys = login_keys(request, agent_id)
@@ -181,7 +181,7 @@ async def agent_take(request: Request):
 
 
 async def _post_text(request: Request, internal: bool):
-    form = await request.form()
+    form = await form_data(request)
     text, problem = clean_text(form.get("text"), request.app.state.settings.max_message_chars)
     chat_id = _chat_id(request)
     template = "agent/_note_form.html" if internal else "agent/_message_form.html"
@@ -209,7 +209,7 @@ async def agent_note(request: Request):
 
 @requires_agent
 async def agent_transfer(request: Request):
-    form = await request.form()
+    form = await form_data(request)
     target_id = plain_text(form.get("agent_id"), 64)
     note = plain_text(form.get("note"), 500)
     skill = None
@@ -230,7 +230,7 @@ async def agent_release(request: Request):
 
 @requires_agent
 async def agent_close(request: Request):
-    form = await request.form()
+    form = await form_data(request)
     note = plain_text(form.get("note"), 1000)
 
     def close():
@@ -264,7 +264,7 @@ async def agent_followup_done(request: Request):
 
 @requires_agent
 async def agent_set_status(request: Request):
-    form = await request.form()
+    form = await form_data(request)
     status = form.get("status")
     if status not in ("online", "away"):
         return error_fragment(request, "Choose online or away.", 400)
@@ -326,10 +326,12 @@ async def agent_events(request: Request):
             wake(request, await run_in_threadpool(conversation.auto_assign, settings.presence_grace_seconds))
         with hub.listen(agent_topic(agent.id), QUEUE) as listener:
             yield ServerSentEvent(comment="connected", retry=3000)
+            looked = 0.0
             while not hub.closing:
-                queue = not listener.woken_by or QUEUE in listener.woken_by  # first look, timeout, or queue news
+                queue = listener.read_all or QUEUE in listener.woken_by  # first look, timeout, or queue news
                 news = await run_in_threadpool(_agent_news, agent.id, known, settings.presence_grace_seconds,
                                                request.session, settings.agent_idle_hours * 3600, queue)
+                looked = time.monotonic()
                 if news is None:
                     return  # signed out elsewhere, password changed, disabled or idle: reconnecting decides
                 context, messages, fresh, chats = news
@@ -351,7 +353,18 @@ async def agent_events(request: Request):
                         if html != shown.get(template):
                             shown[template] = html
                             yield ServerSentEvent(data=html)
-                await listener.wait(min(beat, 6.0) if any(typing.values()) else beat)
+                # Messages just written in this process come with the wake-up and need no look at the
+                # database, unless the visitor was shown typing (their message ends it) or a beat has passed
+                # (sign-in and presence are checked at least that often).
+                while not hub.closing:
+                    await listener.wait(min(beat, 6.0) if any(typing_shown.values()) else beat)
+                    typed = any(typing_shown.get(posted.chat_id) for posted in listener.arrived)
+                    handed = None if typed or time.monotonic() - looked > beat else handed_over(listener, known, False)
+                    if handed is None:
+                        break
+                    for message in handed:
+                        yield ServerSentEvent(data=render_text(request, "agent/_message_event.html",
+                                                               message=message), id=str(message.id))
 
     return event_stream(request, events())
 

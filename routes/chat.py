@@ -1,6 +1,7 @@
 """The visitor's side: chat page, messages, handoff, typing, rating and the live stream."""
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from collections import Counter as Tally
@@ -12,12 +13,12 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 import conversation
-from conversation import ChatError
+from conversation import EXPIRED_TEXT, ChatError
 from models import ChatSession, Message, SessionAnalytics
 from realtime import QUEUE, session_topic
 from settings import Settings
-from routes.common import (clean_text, client_address, client_key, error_fragment, event_stream,
-                           last_event_id, plain_text, render, render_text, wake)
+from routes.common import (clean_text, client_address, client_key, error_fragment, event_stream, form_data,
+                           handed_over, last_event_id, plain_text, render, render_text, wake)
 
 _open_streams: Tally = Tally()  # per chat, in this process
 
@@ -40,7 +41,7 @@ def requires_chat(handler):
     async def endpoint(request: Request):
         request.state.chat = await current_chat(request)
         if request.state.chat is None:
-            return PlainTextResponse("Your chat session has expired. Reload the page.", status_code=403)
+            return PlainTextResponse(EXPIRED_TEXT, status_code=403)
         return await handler(request)
     endpoint.__name__ = handler.__name__
     return endpoint
@@ -74,30 +75,36 @@ async def chat_page(request: Request):
     return render(request, "chat/page.html", messages=messages, after=after, key=secrets.token_hex(8), **status)
 
 
-async def _limited(request: Request, chat: ChatSession) -> str | None:
-    """A readable notice when this visitor, or their address, sends too much."""
+async def _limited(request: Request, token: str) -> str | None:
+    """A readable notice when this visitor (by their chat's token, never stored as such), or their address,
+    sends too much."""
     settings, limits = request.app.state.settings, request.app.state.limits
-    if await limits.over(f"chat:{chat.id}", settings.visitor_rate, settings.visitor_rate_seconds):
+    visitor = hashlib.blake2b(token.encode(), digest_size=12).hexdigest()
+    if await limits.over(f"chat:{visitor}", settings.visitor_rate, settings.visitor_rate_seconds):
         return "You're sending messages very quickly. Please wait a few seconds and try again."
     if await limits.over(f"addr:{client_address(request)}", settings.address_rate, settings.address_rate_seconds):
         return "Too many messages from your network right now. Please try again in a minute."
     return None
 
 
-@requires_chat
 async def chat_post_message(request: Request):
-    chat = request.state.chat
-    form = await request.form()
+    # The chat is found by its token inside the write's own transaction: one trip to the database.
+    token = request.session.get("chat")
+    if not token:
+        return PlainTextResponse(EXPIRED_TEXT, status_code=403)
+    form = await form_data(request)
     text, problem = clean_text(form.get("text"), request.app.state.settings.max_message_chars)
     if problem:
         return render(request, "chat/_form.html", status_code=400, error=problem, text=text, key=form.get("client_key"))
-    notice = await _limited(request, chat)
+    notice = await _limited(request, token)
     if notice:
         return render(request, "chat/_form.html", status_code=429, error=notice, text=text,
                       key=form.get("client_key"), headers={"Retry-After": "10"})
     try:
-        outcome = await run_in_threadpool(conversation.visitor_message, chat, text, client_key(form))
+        outcome = await run_in_threadpool(conversation.visitor_message, token, text, client_key(form))
     except ChatError as error:
+        if error.status == 403:
+            return PlainTextResponse(error.message, status_code=403)
         return render(request, "chat/_form.html", status_code=error.status, error=error.message, text=text,
                       key=form.get("client_key"))
     wake(request, outcome)
@@ -128,7 +135,7 @@ async def chat_typing(request: Request):
 @requires_chat
 async def chat_rating(request: Request):
     chat = request.state.chat
-    form = await request.form()
+    form = await form_data(request)
     score = str(form.get("score", ""))
     comment = plain_text(form.get("comment"), 1000)
     if score not in {"1", "2", "3", "4", "5"}:
@@ -150,7 +157,7 @@ EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
 async def chat_followup(request: Request):
     """Leave an email address and a message for the counsellors while none can answer."""
     chat = request.state.chat
-    form = await request.form()
+    form = await form_data(request)
     settings = request.app.state.settings
     email = plain_text(form.get("email"), 254)
     text, problem = clean_text(form.get("text"), settings.max_message_chars)
@@ -158,7 +165,7 @@ async def chat_followup(request: Request):
     if not EMAIL.match(email):
         problem = "Please enter an email address like name@example.com."
     elif not problem:
-        problem, status_code = await _limited(request, chat), 429
+        problem, status_code = await _limited(request, chat.token), 429
     if problem:
         status = await run_in_threadpool(status_context, chat, settings)
         return render(request, "chat/_status.html", status_code=status_code, followup_error=problem,
@@ -225,9 +232,16 @@ async def chat_events(request: Request):
                     woken = await listener.wait(6.0 if status["typing"] else settings.ping_seconds)
                     if not woken:
                         yield ServerSentEvent(comment="ping")  # our own keep-alive: see event_stream(pings=False)
+                    # Messages just written in this process come with the wake-up; a counsellor's message
+                    # also ends their typing, which the status line then shows.
+                    handed = handed_over(listener, {chat.id: last}, visible=True) if not status["typing"] else None
+                    for message in handed or ():
+                        html = render_text(request, "chat/_message_event.html", message=message)
+                        yield ServerSentEvent(data=html, id=str(message.id))
+                        last = message.id
                     # A quiet chat rests until woken: the app's catch_up task wakes any chat whose wake-up
                     # went missing. Waiting (queue, office hours) and typing still refresh on the clock.
-                    refresh = woken or status["chat"].status == "waiting" or status["typing"]
+                    refresh = handed is None and (woken or status["chat"].status == "waiting" or status["typing"])
         finally:
             _open_streams[chat.id] -= 1
             if not _open_streams[chat.id]:

@@ -6,10 +6,13 @@ import re
 
 from sse_starlette import EventSourceResponse
 from sse_starlette.sse import SendTimeoutError
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from conversation import ChatError, Outcome
+from realtime import Listener
+from security import FORM_KEY
 
 log = logging.getLogger("handoff.streams")
 
@@ -55,6 +58,12 @@ def clean_text(value, limit: int) -> tuple[str, str | None]:
     if len(text) > limit:
         return text, f"Messages can be at most {limit} characters; this one has {len(text)}."
     return text, None
+
+
+async def form_data(request: Request) -> FormData:
+    """The form fields, as the CSRF middleware already parsed them from the body."""
+    fields = request.scope.get(FORM_KEY)
+    return FormData(fields) if fields is not None else await request.form()
 
 
 def client_key(form) -> str | None:
@@ -104,5 +113,22 @@ def event_stream(request: Request, events, pings: bool = True) -> EventSourceRes
                        shutdown_event=HubClosing(request.app.state.hub), shutdown_grace_period=2.0)
 
 
+def handed_over(listener: Listener, sent: dict[int, int], visible: bool) -> list | None:
+    """Messages the last wake-up handed over, when it carried nothing else and they follow on from what the
+    stream has sent (`sent`: chat id -> newest id sent, brought up to date); None: read the database instead."""
+    if listener.woken_by or not listener.arrived:
+        return None
+    upto, fresh = dict(sent), []
+    for posted in listener.arrived:
+        more = posted.since(upto[posted.chat_id], visible) if posted.chat_id in upto else None
+        if more is None:
+            return None
+        if more:
+            upto[posted.chat_id] = more[-1].id
+            fresh += more
+    sent.update(upto)
+    return fresh
+
+
 def wake(request: Request, outcome: Outcome) -> None:
-    request.app.state.hub.notify(*outcome.topics)
+    request.app.state.hub.notify(*outcome.topics, posted=outcome.posted)
