@@ -138,8 +138,7 @@ def visitor_message(chat: ChatSession | str, text: str, client_key: str | None =
         out.message, out.created = message, created
         if not created:
             return out
-        chat.last_visitor_at, chat.visitor_typing_at = now(), None
-        chat.save(only=[ChatSession.last_visitor_at, ChatSession.visitor_typing_at])
+        chat.visitor_wrote()
         if decision is not None and decision.handoff:
             skill = _wanted_skill(text, getattr(decision, "skill", None), history)
             _escalate(chat, decision.reason or "fallback", skill, out)

@@ -24,6 +24,7 @@ from peewee import (
     Model,
     SqliteDatabase,
     TextField,
+    Value,
     fn,
 )
 from playhouse.db_url import connect, parse
@@ -52,6 +53,45 @@ def now() -> datetime:
 def iso(stamp: datetime | None) -> str | None:
     """A stored naive-UTC time as ISO 8601 with a Z, for JSON."""
     return stamp.isoformat(timespec="seconds") + "Z" if stamp else None
+
+
+class Prepared:
+    """A query whose SQL peewee writes once per kind of database, then runs with new values.
+
+    Every message runs the same few statements, and peewee takes several times longer to write their SQL
+    than SQLite takes to run them. `build` gets one stand-in per value, of the kinds given (str, int or
+    datetime), and must use each unchanged, so that its placeholder takes the real value later.
+    """
+
+    def __init__(self, build, *kinds: type) -> None:
+        self.build, self.kinds = build, kinds
+        self._made: dict[type, tuple[str, list, list[int | None]]] = {}
+
+    def _bind(self, values: tuple) -> tuple[str, list]:
+        made = self._made.get(type(db.obj))
+        if made is None:
+            stand_ins = [f"\x1fvalue {n}" if kind is str else datetime(1, 1, 1, microsecond=n) if kind is datetime
+                         else -(10 ** 15 + n) for n, kind in enumerate(self.kinds)]
+            sql, params = self.build(*stand_ins).sql()
+            slots = [next((n for n, stand_in in enumerate(stand_ins) if type(param) is type(stand_in)
+                           and param == stand_in), None) for param in params]
+            made = self._made[type(db.obj)] = (sql, params, slots)
+        sql, params, slots = made
+        return sql, [param if slot is None else values[slot] for param, slot in zip(params, slots)]
+
+    def row(self, *values) -> tuple | None:
+        return db.execute_sql(*self._bind(values)).fetchone()
+
+    def first(self, model: type[Model], *values) -> Model | None:
+        sql, params = self._bind(values)
+        return next(iter(model.raw(sql, *params)), None)
+
+    def insert(self, *values) -> int:
+        cursor = db.execute_sql(*self._bind(values))
+        return cursor.fetchone()[0] if db.obj.returning_clause else cursor.lastrowid
+
+    def execute(self, *values) -> int:
+        return db.execute_sql(*self._bind(values)).rowcount
 
 
 class SqliteWriteQueue(SqliteDatabase):
@@ -222,7 +262,12 @@ class ChatSession(BaseModel):
 
     @classmethod
     def by_token(cls, token: str | None) -> "ChatSession | None":
-        return cls.get_or_none(cls.token == token) if token else None
+        return _CHAT_BY_TOKEN.first(cls, token) if token else None
+
+    def visitor_wrote(self) -> None:
+        """The visitor has sent a message, which also ends their typing."""
+        self.last_visitor_at, self.visitor_typing_at = now(), None
+        _VISITOR_WROTE.execute(self.last_visitor_at, self.id)
 
     @classmethod
     def waiting(cls):
@@ -330,8 +375,7 @@ class Message(BaseModel):
     @classmethod
     def newest_ids(cls, session_id: int) -> tuple[int, int]:
         """A chat's newest message id, and its newest one the visitor sees (notes left out); 0 for none."""
-        visible = Case(None, [(cls.internal == False, cls.id)])  # noqa: E712
-        newest, shown = cls.select(fn.MAX(cls.id), fn.MAX(visible)).where(cls.session == session_id).tuples().get()
+        newest, shown = _NEWEST_IDS.row(session_id)
         return newest or 0, shown or 0
 
     @classmethod
@@ -353,17 +397,22 @@ class Message(BaseModel):
     @classmethod
     def add(cls, session, sender: str, text: str, client_key: str | None = None, **fields) -> tuple["Message", bool]:
         """Store a message once per client key; (message, created)."""
+        session_id = session if isinstance(session, int) else session.id
         if client_key:
-            existing = cls.get_or_none(cls.session == session, cls.client_key == client_key)
+            existing = _MESSAGE_BY_KEY.first(cls, session_id, client_key)
             if existing:
                 return existing, False
+        message = cls(session=session, sender=sender, text=text, client_key=client_key or None, **fields)
         try:
             with db.atomic():
-                return cls.create(session=session, sender=sender, text=text, client_key=client_key or None, **fields), True
+                message.id = _ADD_MESSAGE.insert(*(field.db_value(message.__data__.get(field.name))
+                                                   for field in _MESSAGE_COLUMNS))
         except IntegrityError:
             if not client_key:
                 raise
             return cls.get(cls.session == session, cls.client_key == client_key), False
+        message._dirty.clear()
+        return message, True
 
     @classmethod
     def for_export(cls, start: datetime, end: datetime, agent: "Agent | None" = None):
@@ -378,6 +427,20 @@ class Message(BaseModel):
         return {"id": self.id, "sender": self.sender, "agent": self.agent.agent_id if self.agent_id else None,
                 "text": self.text, "created_at": iso(self.created_at), "internal": self.internal,
                 "confidence": self.confidence, "handoff": self.handoff, "reason": self.reason}
+
+
+# The statements of every message, their SQL written once (see Prepared).
+_CHAT_BY_TOKEN = Prepared(lambda token: ChatSession.select().where(ChatSession.token == token), str)
+_VISITOR_WROTE = Prepared(lambda at, chat: ChatSession.update(last_visitor_at=at, visitor_typing_at=None)
+                          .where(ChatSession.id == chat), datetime, int)
+_NEWEST_IDS = Prepared(lambda chat: Message.select(fn.MAX(Message.id), fn.MAX(Case(None, [(
+    Message.internal == False, Message.id)]))).where(Message.session == chat), int)  # noqa: E712
+_MESSAGE_BY_KEY = Prepared(lambda chat, key: Message.select().where(Message.session == chat, Message.client_key == key),
+                           int, str)
+_MESSAGE_COLUMNS = [field for field in Message._meta.sorted_fields if field.name != "id"]
+# Values go in as the database stores them (Message.add converts them), hence Value without a converter.
+_ADD_MESSAGE = Prepared(lambda *values: Message.insert({field: Value(value) for field, value in
+                                                        zip(_MESSAGE_COLUMNS, values)}), *[str] * len(_MESSAGE_COLUMNS))
 
 
 class AgentSession(BaseModel):
