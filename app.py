@@ -151,6 +151,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                                                      ("email", settings.smtp_url)) if url}
     hub = Hub(settings.redis_url, settings.redis_prefix)
     templates = Jinja2Templates(directory=str(ROOT / "templates"))
+    templates.env.auto_reload = False  # no stat() of the template file on every render
     templates.env.globals["csrf_token"] = lambda request: csrf_token(request.session)
     templates.env.globals["skill_names"] = models.SKILL_NAMES
 

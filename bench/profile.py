@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -32,7 +33,7 @@ def main() -> None:
                                     "HANDOFF_DATABASE_URL": database}, flags=args.server_flags.split())
     try:
         plan = run.handoff_plan(database, server.port, args.conversations, 0)
-        spy = subprocess.Popen(["py-spy", "record", "--pid", str(server.process.pid), "--gil", "--nonblocking", "--format",
+        spy = subprocess.Popen(["py-spy", "record", "--pid", str(server.process.pid), *os.environ.get("PYSPY_FLAGS", "--gil --nonblocking").split(), "--format",
                                 "speedscope", "--output", args.output, "--duration", str(args.seconds + 2),
                                 "--rate", "200"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         options = ["--conversations", str(args.conversations), "--duration", str(args.seconds), "--warmup", "2"]
