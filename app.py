@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import secrets
 import time
@@ -164,6 +165,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         sweeper = asyncio.create_task(sweep(app))
         catcher = asyncio.create_task(catch_up(app))
         deliverer = asyncio.create_task(outbox.run(app)) if models.Outbox.channels else None
+        # What exists once started (modules, templates, the knowledge base) lives as long as the process:
+        # full collections, which stall every stream while they run, stop walking it.
+        gc.freeze()
         try:
             yield
         finally:
