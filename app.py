@@ -126,7 +126,8 @@ async def sweep(app: Starlette) -> None:
     """
     settings: Settings = app.state.settings
     timed = (lambda: conversation.requeue_dropped(settings.presence_grace_seconds),
-             lambda: conversation.close_idle(settings.inactivity_close_minutes, settings.bot_close_hours))
+             lambda: conversation.close_idle(settings.inactivity_close_minutes, settings.bot_close_hours),
+             models.checkpoint)
     route = (lambda: conversation.auto_assign(settings.presence_grace_seconds),) if settings.auto_assign else ()
     last = time.monotonic()
     with app.state.hub.listen(ROUTING) as listener:
@@ -138,7 +139,8 @@ async def sweep(app: Starlette) -> None:
             try:
                 for step in (timed if due else ()) + route:
                     outcome = await run_in_threadpool(step)
-                    app.state.hub.notify(*outcome.topics)
+                    if outcome is not None:
+                        app.state.hub.notify(*outcome.topics)
             except Exception:
                 log.exception("sweep failed; trying again next round")
 

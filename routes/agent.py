@@ -14,7 +14,7 @@ import conversation
 from conversation import ChatError
 from models import Agent, AuditLog, CannedResponse, ChatSession, FollowUp, Message, check_password, dummy_hash, now
 from realtime import QUEUE, agent_topic
-from routes.common import (clean_text, client_address, client_key, error_fragment, event_stream, form_data,
+from routes.common import (act, clean_text, client_address, client_key, error_fragment, event_stream, form_data,
                            handed_over, plain_text, render, render_text, wake)
 from security import csrf_token
 
@@ -188,8 +188,8 @@ async def _post_text(request: Request, internal: bool):
     if problem:
         return render(request, template, status_code=400, chat_id=chat_id, error=problem, text=text)
     try:
-        outcome = await run_in_threadpool(conversation.agent_message, chat_id, request.state.agent, text,
-                                          client_key(form), internal)
+        outcome = await act(conversation.agent_message, chat_id, request.state.agent, text, client_key(form),
+                            internal)
     except ChatError as error:
         return error_fragment(request, error)
     wake(request, outcome)

@@ -17,7 +17,7 @@ from conversation import EXPIRED_TEXT, ChatError
 from models import ChatSession, Message, SessionAnalytics
 from realtime import QUEUE, session_topic
 from settings import Settings
-from routes.common import (clean_text, client_address, client_key, error_fragment, event_stream, form_data,
+from routes.common import (act, clean_text, client_address, client_key, error_fragment, event_stream, form_data,
                            handed_over, last_event_id, plain_text, render, render_text, wake)
 
 _open_streams: Tally = Tally()  # per chat, in this process
@@ -101,7 +101,7 @@ async def chat_post_message(request: Request):
         return render(request, "chat/_form.html", status_code=429, error=notice, text=text,
                       key=form.get("client_key"), headers={"Retry-After": "10"})
     try:
-        outcome = await run_in_threadpool(conversation.visitor_message, token, text, client_key(form))
+        outcome = await act(conversation.visitor_message, token, text, client_key(form))
     except ChatError as error:
         if error.status == 403:
             return PlainTextResponse(error.message, status_code=403)

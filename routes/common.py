@@ -6,10 +6,12 @@ import re
 
 from sse_starlette import EventSourceResponse
 from sse_starlette.sse import SendTimeoutError
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+import models
 from conversation import ChatError, Outcome
 from realtime import Listener
 from security import FORM_KEY
@@ -111,6 +113,18 @@ def event_stream(request: Request, events, pings: bool = True) -> EventSourceRes
     return EventStream(events, ping=settings.ping_seconds if pings else 0, send_timeout=settings.send_timeout_seconds,
                        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
                        shutdown_event=HubClosing(request.app.state.hub), shutdown_grace_period=2.0)
+
+
+async def act(action, *args):
+    """Run a chat action's transaction on the event loop when SQLite can take it at once (a trip to a worker
+    thread costs more than the write), else in a worker thread."""
+    database = models.db.obj
+    if isinstance(database, models.SqliteWriteQueue):
+        try:
+            return database.at_once(action, *args)
+        except models.WouldWait:
+            pass
+    return await run_in_threadpool(action, *args)
 
 
 def handed_over(listener: Listener, sent: dict[int, int], visible: bool) -> list | None:
