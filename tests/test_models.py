@@ -1,4 +1,6 @@
 """Models and their queries."""
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -67,3 +69,27 @@ def test_page_views_nobody_wrote_in_are_removed_after_a_day(app):
     conversation.close_idle(15, 24)
     assert ChatSession.get_or_none(ChatSession.id == viewed.id) is None
     assert ChatSession.get_by_id(used.id).status == "closed"
+
+
+def test_a_write_at_once_never_waits_for_the_lock_and_leaves_the_connection_as_it_found_it(app):
+    database = models.db.obj
+    chat = models.ChatSession.create()
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with database.write_lock:
+            held.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(5)
+    start = time.monotonic()
+    with pytest.raises(models.WouldWait):
+        database.at_once(models.Message.add, chat, "visitor", "Waiting?")
+    assert time.monotonic() - start < 0.1 and models.Message.select().count() == 0
+    release.set()
+    holder.join()
+    message, created = database.at_once(models.Message.add, chat, "visitor", "Now")
+    assert created and models.Message.get_by_id(message.id).text == "Now"
+    assert database.execute_sql("PRAGMA busy_timeout").fetchone()[0] == 5000

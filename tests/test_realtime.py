@@ -1,8 +1,11 @@
 """The hub: who is woken by what, and which news the catch-up must still deliver."""
 import asyncio
 import time
+from types import SimpleNamespace
 
+from conversation import Posted
 from realtime import QUEUE, Hub
+from routes.common import handed_over
 
 
 def test_catch_up_wakes_only_chats_no_wake_up_reached_since_their_news():
@@ -30,3 +33,48 @@ def test_a_stream_follows_the_queue_only_while_it_asks_to():
             return woken, listener.woken_by, await listener.wait(0.05)
 
     assert asyncio.run(run()) == (True, {QUEUE}, False)
+
+
+def _handed(hub_posts, sent, visible):
+    """What a listener holding `sent` takes from these wake-ups (topic, Posted), or None to read the database."""
+    async def run():
+        hub = Hub()
+        with hub.listen("session:1", "session:2") as listener:
+            for topic, posted in hub_posts:
+                hub.notify(topic, posted=posted)
+            await listener.wait(0.1)
+            return handed_over(listener, sent, visible)
+    return asyncio.run(run())
+
+
+def _message(id, chat=1, internal=False):
+    return SimpleNamespace(id=id, session_id=chat, internal=internal)
+
+
+def test_handed_over_messages_are_sent_when_they_follow_on():
+    sent = {1: 5}
+    got = _handed([("session:1", Posted(1, 5, 5, [_message(6), _message(7, internal=True)]))], sent, visible=False)
+    assert [m.id for m in got] == [6, 7] and sent == {1: 7}
+
+
+def test_the_visitor_never_gets_a_note_and_a_note_is_no_gap_for_them():
+    sent = {1: 5}
+    notes = Posted(1, 5, 5, [_message(6, internal=True)])
+    reply = Posted(1, 6, 5, [_message(7)])
+    got = _handed([("session:1", notes), ("session:1", reply)], sent, visible=True)
+    assert [m.id for m in got] == [7] and sent == {1: 7}
+
+
+def test_a_gap_or_other_news_means_reading_the_database():
+    sent = {1: 5}
+    missed_one = Posted(1, 6, 6, [_message(7)])  # message 6 came from elsewhere, with no rows handed over
+    assert _handed([("session:1", missed_one)], sent, visible=True) is None and sent == {1: 5}
+    fine = Posted(1, 5, 5, [_message(6)])
+    assert _handed([("session:1", fine), ("session:2", None)], sent, visible=True) is None
+    assert _handed([("session:2", Posted(2, 0, 0, [_message(1, chat=2)]))], sent, visible=True) is None
+    assert sent == {1: 5}
+
+
+def test_messages_already_sent_are_not_sent_again():
+    sent = {1: 7}
+    assert _handed([("session:1", Posted(1, 5, 5, [_message(6), _message(7)]))], sent, visible=True) == []

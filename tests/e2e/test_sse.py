@@ -1,5 +1,6 @@
 """The visitor's stream against a real uvicorn: stored, delivered, replayed after Last-Event-ID, never duplicated."""
 import re
+import sqlite3
 import threading
 import time
 
@@ -80,3 +81,22 @@ def test_restart_mid_chat_loses_nothing(live_server):
     assert visitor.say("And when do I get it?", key="k2").status_code == 201
     after = visitor.events(4, after=0)
     assert after[:2] == before and len({i for i, _ in after}) == 4
+
+
+def test_a_message_whose_wake_up_was_lost_still_comes_first(live_server):
+    """Another process stored a message and nobody woke the stream: the next message handed to the stream does
+    not follow on from what it sent, so it reads the database and sends both, in order."""
+    visitor = Visitor(live_server.url)
+    visitor.say("Hello")
+    got = []
+    reader = threading.Thread(target=lambda: got.extend(visitor.events(3)))
+    reader.start()
+    time.sleep(0.5)
+    database = live_server.env["HANDOFF_DATABASE_URL"].split("///", 1)[1]
+    with sqlite3.connect(database) as con:
+        con.execute("INSERT INTO message (session_id, sender, text, created_at, internal) "
+                    "SELECT id, 'system', 'Written elsewhere', datetime('now'), 0 FROM chatsession")
+    visitor.say("What documents do I need for an F-1 visa?")
+    reader.join(15)
+    assert [i for i, _ in got] == sorted(i for i, _ in got) and len(got) == 3
+    assert "Written elsewhere" in got[0][1] and "F-1" in got[1][1]

@@ -92,3 +92,25 @@ def test_healthz_reports_an_unreachable_database(app, monkeypatch):
         monkeypatch.setattr(models.db.obj, "execute_sql", broken)
         response = client.get("/healthz")
     assert response.status_code == 503 and response.json()["database"] is False and response.headers["retry-after"]
+
+
+def test_while_another_process_holds_the_lock_the_server_keeps_answering(server):
+    """A message's transaction runs on the event loop only when SQLite's lock is free at once: else it waits in
+    a worker thread, and everything else carries on meanwhile."""
+    visitor = LiveBrowser(server.url)
+    held = threading.Event()
+    locker = threading.Thread(target=hold_lock, args=(server, 2.0, held))
+    locker.start()
+    assert held.wait(5)
+    posted = []
+    poster = threading.Thread(target=lambda: posted.append(visitor.say("Held up?", key="held")))
+    poster.start()
+    time.sleep(0.3)
+    start = time.monotonic()
+    assert visitor.http.get("/healthz").status_code == 200 and time.monotonic() - start < 0.5
+    assert poster.is_alive()  # still waiting for the lock, in a thread
+    for thread in (poster, locker):
+        thread.join(20)
+    assert posted[0].status_code in (201, 503)
+    stored = rows(server, "SELECT count(*) FROM message WHERE client_key = 'held'")[0][0]
+    assert stored == (1 if posted[0].status_code == 201 else 0)
