@@ -6,6 +6,7 @@ import contextlib
 import gc
 import logging
 import secrets
+import signal
 import time
 from datetime import timezone
 from pathlib import Path
@@ -119,6 +120,20 @@ async def catch_up(app: Starlette) -> None:
             hub.wake_here(QUEUE, *missed)
 
 
+def _server_exiting() -> bool:
+    """uvicorn has been told to stop: its SIGTERM handler is a method of the server, which then says so."""
+    server = getattr(signal.getsignal(signal.SIGTERM), "__self__", None)
+    return bool(getattr(server, "should_exit", False))
+
+
+async def end_streams_on_exit(app: Starlette) -> None:
+    """uvicorn waits for every open response before it stops the app, and a stream never ends by itself:
+    on SIGTERM the hub closes, so each stream's loop ends and its response completes cleanly."""
+    while not _server_exiting():
+        await asyncio.sleep(0.2)
+    app.state.hub.close()
+
+
 async def sweep(app: Starlette) -> None:
     """Presence and idle chats on a timer; routing then too, and as soon as a chat or an agent frees up.
 
@@ -166,6 +181,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             app.state.limits.redis = hub._redis
         sweeper = asyncio.create_task(sweep(app))
         catcher = asyncio.create_task(catch_up(app))
+        closer = asyncio.create_task(end_streams_on_exit(app))
         deliverer = asyncio.create_task(outbox.run(app)) if models.Outbox.channels else None
         # What exists once started (modules, templates, the knowledge base) lives as long as the process:
         # full collections, which stall every stream while they run, stop walking it.
@@ -175,6 +191,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             sweeper.cancel()
             catcher.cancel()
+            closer.cancel()
             if deliverer:
                 deliverer.cancel()
                 await asyncio.gather(deliverer, return_exceptions=True)  # lets it hand back rows cut short

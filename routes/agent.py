@@ -357,7 +357,8 @@ async def agent_events(request: Request):
                 # database, unless the visitor was shown typing (their message ends it) or a beat has passed
                 # (sign-in and presence are checked at least that often).
                 while not hub.closing:
-                    await listener.wait(min(beat, 6.0) if any(typing_shown.values()) else beat)
+                    if not await listener.wait(min(beat, 6.0) if any(typing_shown.values()) else beat):
+                        yield ServerSentEvent(comment="ping")
                     typed = any(typing_shown.get(posted.chat_id) for posted in listener.arrived)
                     handed = None if typed or time.monotonic() - looked > beat else handed_over(listener, known, False)
                     if handed is None:

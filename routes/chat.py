@@ -231,7 +231,7 @@ async def chat_events(request: Request):
                             yield ServerSentEvent(data=render_text(request, "chat/_status_event.html", **status))
                     woken = await listener.wait(6.0 if status["typing"] else settings.ping_seconds)
                     if not woken:
-                        yield ServerSentEvent(comment="ping")  # our own keep-alive: see event_stream(pings=False)
+                        yield ServerSentEvent(comment="ping")
                     # Messages just written in this process come with the wake-up; a counsellor's message
                     # also ends their typing, which the status line then shows.
                     handed = handed_over(listener, {chat.id: last}, visible=True) if not status["typing"] else None
@@ -247,7 +247,7 @@ async def chat_events(request: Request):
             if not _open_streams[chat.id]:
                 del _open_streams[chat.id]
 
-    return event_stream(request, events(), pings=False)
+    return event_stream(request, events())
 
 
 routes = [

@@ -1,11 +1,12 @@
 """What every area's routes share: rendering, the client's address, form text, SSE responses."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+from typing import AsyncIterator
 
-from sse_starlette import EventSourceResponse
-from sse_starlette.sse import SendTimeoutError
+from sse_starlette import ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -81,38 +82,53 @@ def last_event_id(request: Request, default: int) -> int:
     return default
 
 
-class EventStream(EventSourceResponse):
-    """An SSE response that drops a reader who stopped reading with one log line rather than a traceback."""
+class EventStream:
+    """An SSE response: sends what the `events` generator yields, each event encoded by sse-starlette.
+
+    An idle stream is most of what a busy server holds, so this keeps one small task beside the
+    connection's own (it notices the client leaving) where sse-starlette's response keeps a task group of
+    four or five; the generators send their own keep-alive comments. A reader who stops reading for
+    `send_timeout` seconds is dropped with one log line. The generators end when the hub closes.
+    """
+
+    media_type = "text/event-stream"
+
+    def __init__(self, events: AsyncIterator[ServerSentEvent], send_timeout: float) -> None:
+        self.events, self.send_timeout = events, send_timeout
+        self.headers = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-store"),
+                        (b"x-accel-buffering", b"no"), (b"connection", b"keep-alive")]
 
     async def __call__(self, scope, receive, send) -> None:
+        stream = asyncio.current_task()
+        left = False
+
+        async def watch() -> None:
+            nonlocal left
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            left = True
+            stream.cancel()  # wherever the generator waits, it unwinds: its listener and counts are released
+
+        watcher = asyncio.get_running_loop().create_task(watch())
         try:
-            await super().__call__(scope, receive, send)
-        except SendTimeoutError:
-            # The events generator has been closed (its listener and stream count released); the
-            # server closes the connection, whose unsent bytes stay in the kernel, not in this process.
+            await send({"type": "http.response.start", "status": 200, "headers": self.headers})
+            async for event in self.events:
+                async with asyncio.timeout(self.send_timeout):
+                    await send({"type": "http.response.body", "body": event.encode(), "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except TimeoutError:
             log.info("dropped a stream to %s: nothing read for %ss", scope.get("client"), self.send_timeout)
+        except asyncio.CancelledError:
+            if not left:
+                raise
+            stream.uncancel()
+        finally:
+            watcher.cancel()
+            await self.events.aclose()
 
 
-class HubClosing:
-    """Stands in for sse-starlette's shutdown event: on SIGTERM it closes the hub, so every stream's loop ends
-    and its response completes, instead of being cut off when the grace period runs out."""
-
-    def __init__(self, hub) -> None:
-        self.hub = hub
-
-    def set(self) -> None:
-        self.hub.close()
-
-    def is_set(self) -> bool:
-        return self.hub.closing
-
-
-def event_stream(request: Request, events, pings: bool = True) -> EventSourceResponse:
-    """The SSE response; `pings=False` for a generator that sends its own keep-alive comments (one task less each)."""
-    settings = request.app.state.settings
-    return EventStream(events, ping=settings.ping_seconds if pings else 0, send_timeout=settings.send_timeout_seconds,
-                       headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-                       shutdown_event=HubClosing(request.app.state.hub), shutdown_grace_period=2.0)
+def event_stream(request: Request, events: AsyncIterator[ServerSentEvent]) -> EventStream:
+    return EventStream(events, request.app.state.settings.send_timeout_seconds)
 
 
 async def act(action, *args):
