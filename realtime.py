@@ -32,10 +32,16 @@ def agent_topic(agent_pk: int) -> str:
 
 
 class Listener:
-    """One stream's wake-up flag, set by any of the topics it listens to."""
+    """One stream's wake-up flag, set by any of the topics it listens to.
+
+    Every open stream holds one, so it is kept small: a flag and, only while waiting, a future.
+    """
+
+    __slots__ = ("woke", "waiter", "topics", "fired", "woken_by", "posted", "arrived")
 
     def __init__(self) -> None:
-        self.event = asyncio.Event()
+        self.woke = False
+        self.waiter: asyncio.Future | None = None
         self.topics: set[str] = set()
         self.fired: set[str] = set()
         self.woken_by: set[str] = set()  # topics with news to read; empty after a timeout or wake_all
@@ -47,15 +53,22 @@ class Listener:
         """A timeout or a wake_all: nothing says what changed, so the stream looks at everything."""
         return not self.woken_by and not self.arrived
 
+    def set(self) -> None:
+        self.woke = True
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
     async def wait(self, timeout: float) -> bool:
         """Wait for news or the timeout; True when woken by news."""
         try:
-            async with asyncio.timeout(timeout):  # unlike wait_for, no task per wait for every idle stream
-                await self.event.wait()
+            if not self.woke:
+                self.waiter = asyncio.get_running_loop().create_future()
+                async with asyncio.timeout(timeout):  # unlike wait_for, no task per wait for every idle stream
+                    await self.waiter
         except TimeoutError:
             return False
         finally:
-            self.event.clear()
+            self.woke, self.waiter = False, None
             self.woken_by, self.fired = self.fired, set()
             self.arrived, self.posted = self.posted, []
         return True
@@ -106,7 +119,7 @@ class Hub:
                     listener.fired.add(topic)
                 elif not listener.posted or listener.posted[-1] is not posted:  # once per listener
                     listener.posted.append(posted)
-                listener.event.set()
+                listener.set()
 
     def wake_here(self, *topics: str) -> None:
         """Wake this process's streams only: for news every process finds by itself."""
@@ -121,7 +134,7 @@ class Hub:
     def wake_all(self) -> None:
         for group in list(self._listeners.values()):
             for listener in group:
-                listener.event.set()
+                listener.set()
 
     def close(self) -> None:
         """The server is stopping: wake every stream so that each sees `closing` and ends."""

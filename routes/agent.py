@@ -14,8 +14,8 @@ import conversation
 from conversation import ChatError
 from models import Agent, AuditLog, CannedResponse, ChatSession, FollowUp, Message, check_password, dummy_hash, now
 from realtime import QUEUE, agent_topic
-from routes.common import (act, clean_text, client_address, client_key, error_fragment, event_stream, form_data,
-                           handed_over, plain_text, render, render_text, wake)
+from routes.common import (StreamEndpoint, act, clean_text, client_address, client_key, error_fragment, event_stream,
+                           form_data, handed_over, plain_text, render, render_text, wake)
 from security import csrf_token
 
 
@@ -375,7 +375,7 @@ routes = [
     Route("/agent/login", agent_login, methods=["POST"], name="agent_login"),
     Route("/agent/logout", agent_logout, methods=["POST"], name="agent_logout"),
     Route("/agent/dashboard", agent_dashboard, name="agent_dashboard"),
-    Route("/agent/events", agent_events, name="agent_events"),
+    Route("/agent/events", StreamEndpoint(agent_events), methods=["GET"], name="agent_events"),
     Route("/agent/status", agent_set_status, methods=["POST"], name="agent_set_status"),
     Route("/agent/followups/{followup_id:int}/done", agent_followup_done, methods=["POST"],
           name="agent_followup_done"),

@@ -17,8 +17,8 @@ from conversation import EXPIRED_TEXT, ChatError
 from models import ChatSession, Message, SessionAnalytics
 from realtime import QUEUE, session_topic
 from settings import Settings
-from routes.common import (act, clean_text, client_address, client_key, error_fragment, event_stream, form_data,
-                           handed_over, last_event_id, plain_text, render, render_text, wake)
+from routes.common import (StreamEndpoint, act, clean_text, client_address, client_key, error_fragment, event_stream,
+                           form_data, handed_over, last_event_id, plain_text, render, render_text, wake)
 
 _open_streams: Tally = Tally()  # per chat, in this process
 
@@ -207,45 +207,50 @@ async def chat_events(request: Request):
     start = last_event_id(request, default=-1)
     if start < 0:
         start = await run_in_threadpool(chat.last_message_id)
+    # An idle stream keeps only what it compares (its chat's id, the status line's key), not model rows.
+    chat_id = chat.id
 
     async def events():
-        last, shown = start, None
-        _open_streams[chat.id] += 1
+        last, shown, typing, waiting = start, None, False, False
+        _open_streams[chat_id] += 1
         try:
-            with hub.listen(session_topic(chat.id)) as listener:
+            with hub.listen(session_topic(chat_id)) as listener:
                 yield ServerSentEvent(comment="connected", retry=3000)
                 refresh = True
                 while not hub.closing:
                     if refresh:
-                        messages, status = await run_in_threadpool(_news, chat.id, last, settings)
+                        messages, status = await run_in_threadpool(_news, chat_id, last, settings)
+                        typing, waiting = status["typing"], status["chat"].status == "waiting"
                         # Queue news concerns waiting visitors only; the rest are not woken by every queue change.
-                        hub.follow(listener, QUEUE, status["chat"].status == "waiting")
+                        hub.follow(listener, QUEUE, waiting)
                         for message in messages:
                             html = render_text(request, "chat/_message_event.html", message=message)
                             yield ServerSentEvent(data=html, id=str(message.id))
                             last = message.id
-                        key = (status["chat"].status, status["position"], status["agent_name"], status["typing"],
+                        key = (status["chat"].status, status["position"], status["agent_name"], typing,
                                status["chat"].rating, status["estimate"], status["unavailable"])
                         if key != shown:
                             shown = key
                             yield ServerSentEvent(data=render_text(request, "chat/_status_event.html", **status))
-                    woken = await listener.wait(6.0 if status["typing"] else settings.ping_seconds)
+                        del messages, status
+                    woken = await listener.wait(6.0 if typing else settings.ping_seconds)
                     if not woken:
                         yield ServerSentEvent(comment="ping")
                     # Messages just written in this process come with the wake-up; a counsellor's message
                     # also ends their typing, which the status line then shows.
-                    handed = handed_over(listener, {chat.id: last}, visible=True) if not status["typing"] else None
+                    handed = handed_over(listener, {chat_id: last}, visible=True) if not typing else None
                     for message in handed or ():
                         html = render_text(request, "chat/_message_event.html", message=message)
                         yield ServerSentEvent(data=html, id=str(message.id))
                         last = message.id
                     # A quiet chat rests until woken: the app's catch_up task wakes any chat whose wake-up
                     # went missing. Waiting (queue, office hours) and typing still refresh on the clock.
-                    refresh = handed is None and (woken or status["chat"].status == "waiting" or status["typing"])
+                    refresh = handed is None and (woken or waiting or typing)
+                    del handed
         finally:
-            _open_streams[chat.id] -= 1
-            if not _open_streams[chat.id]:
-                del _open_streams[chat.id]
+            _open_streams[chat_id] -= 1
+            if not _open_streams[chat_id]:
+                del _open_streams[chat_id]
 
     return event_stream(request, events())
 
@@ -258,5 +263,5 @@ routes = [
     Route("/chat/rating", chat_rating, methods=["POST"], name="chat_rating"),
     Route("/chat/new", chat_new, methods=["POST"], name="chat_new"),
     Route("/chat/followup", chat_followup, methods=["POST"], name="chat_followup"),
-    Route("/chat/events", chat_events, name="chat_events"),
+    Route("/chat/events", StreamEndpoint(chat_events), methods=["GET"], name="chat_events"),
 ]

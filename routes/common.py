@@ -127,6 +127,18 @@ class EventStream:
             await self.events.aclose()
 
 
+class StreamEndpoint:
+    """An SSE route's endpoint as a bare ASGI app. Starlette's request/response wrapper would stay on the stack
+    of every open stream for as long as it is open, costing each more memory than the rest of the route."""
+
+    def __init__(self, handler) -> None:
+        self.handler = handler
+
+    async def __call__(self, scope, receive, send) -> None:
+        response = await self.handler(Request(scope, receive, send))
+        await response(scope, receive, send)
+
+
 def event_stream(request: Request, events: AsyncIterator[ServerSentEvent]) -> EventStream:
     return EventStream(events, request.app.state.settings.send_timeout_seconds)
 
