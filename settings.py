@@ -11,7 +11,9 @@ class Settings:
     database_url: str = "sqlite:///handoff.db"
     redis_url: str = ""
     redis_prefix: str = "handoff:"  # keys and channel; lets several deployments share one Redis
-    threads: int = 40  # for blocking work; on PostgreSQL each keeps a connection, so a worker holds up to threads + 1
+    # For blocking work. Each thread keeps its own database connection (and SQLite its page cache), and the work
+    # is bound by one core's interpreter lock, so a few suffice; on PostgreSQL a worker holds up to threads + 1.
+    threads: int = 8
     secret_key: str = ""
     agent_password: str = ""
     api_token: str = ""
