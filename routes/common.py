@@ -91,12 +91,11 @@ class EventStream:
     `send_timeout` seconds is dropped with one log line. The generators end when the hub closes.
     """
 
-    media_type = "text/event-stream"
+    headers = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-store"),
+               (b"x-accel-buffering", b"no"), (b"connection", b"keep-alive")]
 
     def __init__(self, events: AsyncIterator[ServerSentEvent], send_timeout: float) -> None:
         self.events, self.send_timeout = events, send_timeout
-        self.headers = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-store"),
-                        (b"x-accel-buffering", b"no"), (b"connection", b"keep-alive")]
 
     async def __call__(self, scope, receive, send) -> None:
         stream = asyncio.current_task()
