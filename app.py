@@ -184,8 +184,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         closer = asyncio.create_task(end_streams_on_exit(app))
         deliverer = asyncio.create_task(outbox.run(app)) if models.Outbox.channels else None
         # What exists once started (modules, templates, the knowledge base) lives as long as the process:
-        # full collections, which stall every stream while they run, stop walking it.
+        # full collections, which stall every stream while they run, stop walking it. Open streams are
+        # long-lived too, and with thousands open a full collection took 100-160 ms: collections run
+        # less often (most of a message's objects are freed without the collector anyway).
         gc.freeze()
+        gc.set_threshold(10_000, 20, 100)
         try:
             yield
         finally:
