@@ -103,6 +103,7 @@ class SqliteWriteQueue(SqliteDatabase):
     """
 
     WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+    LOCK_WAIT = 0.005  # seconds the event loop may wait for the write lock (see at_once)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -136,10 +137,12 @@ class SqliteWriteQueue(SqliteDatabase):
         """Run a short write transaction on this thread if nothing stands in its way, else raise WouldWait.
 
         For the event loop: handing a message's transaction to a worker thread costs more than the
-        transaction. The loop must never wait, so this takes the write lock only if it is free, tells SQLite
-        not to wait for another process either, and leaves checkpoints (and their fsync) to other threads.
+        transaction. The loop must not wait long: it waits for the write lock a few milliseconds at most
+        (a thread of this process holds it for one short transaction, which finishes sooner with the loop
+        out of its way; giving up at once made writers queue in threads, each slowing the next), tells
+        SQLite not to wait for another process at all, and leaves checkpoints (and their fsync) to others.
         """
-        if self.in_transaction() or not self.write_lock.acquire(blocking=False):
+        if self.in_transaction() or not self.write_lock.acquire(timeout=self.LOCK_WAIT):
             raise WouldWait()
         try:
             connection = self.connection()
