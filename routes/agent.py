@@ -15,7 +15,7 @@ from conversation import ChatError
 from models import Agent, AuditLog, CannedResponse, ChatSession, FollowUp, Message, check_password, dummy_hash, now
 from realtime import QUEUE, agent_topic
 from routes.common import (StreamEndpoint, act, clean_text, client_address, client_key, error_fragment, event_stream,
-                           form_data, handed_over, plain_text, render, render_text, wake)
+                           form_data, handed_over, message_event, plain_text, render, render_text, wake)
 from security import csrf_token
 
 
@@ -340,8 +340,7 @@ async def agent_events(request: Request):
                     typing_shown = {}
                 known = fresh
                 for message in messages:
-                    yield ServerSentEvent(data=render_text(request, "agent/_message_event.html", message=message),
-                                          id=str(message.id))
+                    yield message_event(request, "agent/_message_event.html", message)
                 typing = {chat.id: chat.typing("visitor") for chat in chats}
                 if typing != typing_shown:
                     typing_shown = typing
@@ -364,8 +363,7 @@ async def agent_events(request: Request):
                     if handed is None:
                         break
                     for message in handed:
-                        yield ServerSentEvent(data=render_text(request, "agent/_message_event.html",
-                                                               message=message), id=str(message.id))
+                        yield message_event(request, "agent/_message_event.html", message)
 
     return event_stream(request, events())
 

@@ -18,7 +18,7 @@ from models import ChatSession, Message, SessionAnalytics
 from realtime import QUEUE, session_topic
 from settings import Settings
 from routes.common import (StreamEndpoint, act, clean_text, client_address, client_key, error_fragment, event_stream,
-                           form_data, handed_over, last_event_id, plain_text, render, render_text, wake)
+                           form_data, handed_over, last_event_id, message_event, plain_text, render, render_text, wake)
 
 _open_streams: Tally = Tally()  # per chat, in this process
 
@@ -224,8 +224,7 @@ async def chat_events(request: Request):
                         # Queue news concerns waiting visitors only; the rest are not woken by every queue change.
                         hub.follow(listener, QUEUE, waiting)
                         for message in messages:
-                            html = render_text(request, "chat/_message_event.html", message=message)
-                            yield ServerSentEvent(data=html, id=str(message.id))
+                            yield message_event(request, "chat/_message_event.html", message)
                             last = message.id
                         key = (status["chat"].status, status["position"], status["agent_name"], typing,
                                status["chat"].rating, status["estimate"], status["unavailable"])
@@ -240,8 +239,7 @@ async def chat_events(request: Request):
                     # also ends their typing, which the status line then shows.
                     handed = handed_over(listener, {chat_id: last}, visible=True) if not typing else None
                     for message in handed or ():
-                        html = render_text(request, "chat/_message_event.html", message=message)
-                        yield ServerSentEvent(data=html, id=str(message.id))
+                        yield message_event(request, "chat/_message_event.html", message)
                         last = message.id
                     # A quiet chat rests until woken: the app's catch_up task wakes any chat whose wake-up
                     # went missing. Waiting (queue, office hours) and typing still refresh on the clock.

@@ -32,6 +32,11 @@ def render_text(request: Request, template: str, **context) -> str:
     return env.get_template(template).render(request=request, **context)
 
 
+def message_event(request: Request, template: str, message) -> ServerSentEvent:
+    """One chat message as an SSE event whose id is the message's: where a reconnecting stream resumes."""
+    return ServerSentEvent(data=render_text(request, template, message=message), id=str(message.id))
+
+
 def error_fragment(request: Request, error: ChatError | str, status_code: int = 409) -> HTMLResponse:
     """A readable error shown in the page's alert area, whatever the request's own target."""
     if isinstance(error, ChatError):

@@ -3,6 +3,7 @@ import re
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 
 import httpx
 
@@ -37,6 +38,16 @@ class Visitor:
                     current = {}
         return found
 
+    @contextmanager
+    def reading(self, count: int):
+        """The first `count` events of a fresh stream, read in the background; the stream is open on entry."""
+        got = []
+        reader = threading.Thread(target=lambda: got.extend(self.events(count)))
+        reader.start()
+        time.sleep(0.5)
+        yield got
+        reader.join(15)
+
 
 def test_messages_arrive_live_in_order_each_once(live_server):
     visitor = Visitor(live_server.url)
@@ -63,12 +74,8 @@ def test_last_event_id_replays_only_what_was_missed(live_server):
 def test_fresh_connection_starts_at_the_latest(live_server):
     visitor = Visitor(live_server.url)
     visitor.say("Hello")
-    got = []
-    reader = threading.Thread(target=lambda: got.extend(visitor.events(2)))
-    reader.start()
-    time.sleep(0.5)
-    visitor.say("What documents do I need for an F-1 visa?")
-    reader.join(15)
+    with visitor.reading(2) as got:
+        visitor.say("What documents do I need for an F-1 visa?")
     assert "F-1" in got[0][1] and len(got) == 2
 
 
@@ -88,15 +95,11 @@ def test_a_message_whose_wake_up_was_lost_still_comes_first(live_server):
     not follow on from what it sent, so it reads the database and sends both, in order."""
     visitor = Visitor(live_server.url)
     visitor.say("Hello")
-    got = []
-    reader = threading.Thread(target=lambda: got.extend(visitor.events(3)))
-    reader.start()
-    time.sleep(0.5)
     database = live_server.env["HANDOFF_DATABASE_URL"].split("///", 1)[1]
-    with sqlite3.connect(database) as con:
-        con.execute("INSERT INTO message (session_id, sender, text, created_at, internal) "
-                    "SELECT id, 'system', 'Written elsewhere', datetime('now'), 0 FROM chatsession")
-    visitor.say("What documents do I need for an F-1 visa?")
-    reader.join(15)
+    with visitor.reading(3) as got:
+        with sqlite3.connect(database) as con:
+            con.execute("INSERT INTO message (session_id, sender, text, created_at, internal) "
+                        "SELECT id, 'system', 'Written elsewhere', datetime('now'), 0 FROM chatsession")
+        visitor.say("What documents do I need for an F-1 visa?")
     assert [i for i, _ in got] == sorted(i for i, _ in got) and len(got) == 3
     assert "Written elsewhere" in got[0][1] and "F-1" in got[1][1]
