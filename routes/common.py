@@ -153,7 +153,7 @@ async def act(action, *args):
     database = models.db.obj
     if isinstance(database, models.SqliteWriteQueue):
         try:
-            return database.at_once(action, *args)
+            return await database.together(action, *args)
         except models.WouldWait:
             pass
     return await run_in_threadpool(action, *args)
