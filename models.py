@@ -8,6 +8,7 @@ import json
 import secrets
 import threading
 from datetime import datetime, timedelta, timezone
+from contextlib import nullcontext
 from functools import lru_cache
 from statistics import median
 
@@ -24,6 +25,7 @@ from peewee import (
     IntegrityError,
     Model,
     OperationalError,
+    Select,
     SqliteDatabase,
     TextField,
     Value,
@@ -32,6 +34,7 @@ from peewee import (
 from playhouse.db_url import connect, parse
 
 db = DatabaseProxy()
+_NOTHING = nullcontext()
 
 SKILL_NAMES = {
     "general": "General counselling",
@@ -68,13 +71,14 @@ class Prepared:
     def __init__(self, build, *kinds: type) -> None:
         self.build, self.kinds = build, kinds
         self._made: dict[type, tuple[str, list, list[int | None]]] = {}
+        self._fields: dict[type[Model], list] = {}
 
     def _bind(self, values: tuple) -> tuple[str, list]:
         made = self._made.get(type(db.obj))
         if made is None:
             stand_ins = [f"\x1fvalue {n}" if kind is str else datetime(1, 1, 1, microsecond=n) if kind is datetime
                          else -(10 ** 15 + n) for n, kind in enumerate(self.kinds)]
-            sql, params = self.build(*stand_ins).sql()
+            sql, params = self.build(*stand_ins).bind(db).sql()
             slots = [next((n for n, stand_in in enumerate(stand_ins) if type(param) is type(stand_in)
                            and param == stand_in), None) for param in params]
             made = self._made[type(db.obj)] = (sql, params, slots)
@@ -85,8 +89,17 @@ class Prepared:
         return db.execute_sql(*self._bind(values)).fetchone()
 
     def first(self, model: type[Model], *values) -> Model | None:
-        sql, params = self._bind(values)
-        return next(iter(model.raw(sql, *params)), None)
+        """The first row as a model; its columns are matched to fields once, not on every call as peewee does."""
+        cursor = db.execute_sql(*self._bind(values))
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        fields = self._fields.get(model)
+        if fields is None:
+            fields = self._fields[model] = [model._meta.columns[column[0]] for column in cursor.description]
+        instance = model(__no_default__=1, **{field.name: field.python_value(value) for field, value in zip(fields, row)})
+        instance._dirty.clear()
+        return instance
 
     def insert(self, *values) -> int:
         cursor = db.execute_sql(*self._bind(values))
@@ -493,10 +506,11 @@ class Message(BaseModel):
             if existing:
                 return existing, False
         message = cls(session=session, sender=sender, text=text, client_key=client_key or None, **fields)
+        values = [field.db_value(message.__data__.get(field.name)) for field in _MESSAGE_COLUMNS]
         try:
-            with db.atomic():
-                message.id = _ADD_MESSAGE.insert(*(field.db_value(message.__data__.get(field.name))
-                                                   for field in _MESSAGE_COLUMNS))
+            # A refused insert undoes only itself on SQLite, but the whole transaction on PostgreSQL.
+            with db.atomic() if client_key and not isinstance(db.obj, SqliteDatabase) else _NOTHING:
+                message.id = _ADD_MESSAGE.insert(*values)
         except IntegrityError:
             if not client_key:
                 raise
@@ -523,8 +537,11 @@ class Message(BaseModel):
 _CHAT_BY_TOKEN = Prepared(lambda token: ChatSession.select().where(ChatSession.token == token), str)
 _VISITOR_WROTE = Prepared(lambda at, chat: ChatSession.update(last_visitor_at=at, visitor_typing_at=None)
                           .where(ChatSession.id == chat), datetime, int)
-_NEWEST_IDS = Prepared(lambda chat: Message.select(fn.MAX(Message.id), fn.MAX(Case(None, [(
-    Message.internal == False, Message.id)]))).where(Message.session == chat), int)  # noqa: E712
+# Two lookups from the end of the (session, id) index: a MAX over a CASE would read every message of the chat.
+_NEWEST_IDS = Prepared(lambda chat: Select(columns=[
+    Message.select(fn.MAX(Message.id)).where(Message.session == chat),
+    Message.select(Message.id).where(Message.session == chat, Message.internal == False)  # noqa: E712
+    .order_by(Message.id.desc()).limit(1)]), int)
 _MESSAGE_BY_KEY = Prepared(lambda chat, key: Message.select().where(Message.session == chat, Message.client_key == key),
                            int, str)
 _MESSAGE_COLUMNS = [field for field in Message._meta.sorted_fields if field.name != "id"]
