@@ -499,12 +499,8 @@ class Message(BaseModel):
 
     @classmethod
     def add(cls, session, sender: str, text: str, client_key: str | None = None, **fields) -> tuple["Message", bool]:
-        """Store a message once per client key; (message, created)."""
-        session_id = session if isinstance(session, int) else session.id
-        if client_key:
-            existing = _MESSAGE_BY_KEY.first(cls, session_id, client_key)
-            if existing:
-                return existing, False
+        """Store a message once per client key; (message, created). A repeated key is refused by the unique index,
+        which costs nothing when the key is new, as it nearly always is."""
         message = cls(session=session, sender=sender, text=text, client_key=client_key or None, **fields)
         values = [field.db_value(message.__data__.get(field.name)) for field in _MESSAGE_COLUMNS]
         try:
@@ -512,9 +508,10 @@ class Message(BaseModel):
             with db.atomic() if client_key and not isinstance(db.obj, SqliteDatabase) else _NOTHING:
                 message.id = _ADD_MESSAGE.insert(*values)
         except IntegrityError:
-            if not client_key:
+            existing = _MESSAGE_BY_KEY.first(cls, message.session_id, client_key) if client_key else None
+            if existing is None:
                 raise
-            return cls.get(cls.session == session, cls.client_key == client_key), False
+            return existing, False
         message._dirty.clear()
         return message, True
 
