@@ -167,7 +167,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # Webhooks and emails are queued only where they have somewhere to go.
     models.Outbox.channels = {kind for kind, url in (("webhook", settings.webhook_url),
                                                      ("email", settings.smtp_url)) if url}
-    hub = Hub(settings.redis_url, settings.redis_prefix)
+    hub = Hub(settings.redis_url, settings.redis_prefix, posted_from=conversation.Posted.from_brief)
     templates = Jinja2Templates(directory=str(ROOT / "templates"))
     templates.env.auto_reload = False  # no stat() of the template file on every render
     templates.env.globals["csrf_token"] = lambda request: csrf_token(request.session)

@@ -37,18 +37,41 @@ class Posted:
     """Messages one transaction added to a chat whose status it left alone, and the chat's newest ids before them.
 
     Handed to this process's streams with the wake-up: a stream that has sent everything up to those ids
-    sends these without reading them back; any other stream reads the database as usual.
+    sends these without reading them back; any other stream reads the database as usual. Other processes
+    get the ids alone (`brief`), and read just those rows (`load`) instead of everything their streams show.
     """
     chat_id: int
     after: int  # the chat's newest message id before the transaction
     after_visible: int  # the same without internal notes: what the visitor's stream has seen
-    messages: list[Message]
+    messages: list[Message] | None  # None until `load` reads them, when another process wrote them
+    upto: int = 0  # the newest id the transaction wrote
 
     def since(self, last: int, visible: bool) -> list[Message] | None:
         """What a stream that has sent up to `last` still needs from these, or None if it may have missed others."""
-        if (self.after_visible if visible else self.after) > last:
+        if self.messages is None or (self.after_visible if visible else self.after) > last:
             return None
         return [m for m in self.messages if m.id > last and not (visible and m.internal)]
+
+    def brief(self) -> str:
+        return f"{self.chat_id},{self.after},{self.after_visible},{self.upto or self.messages[-1].id}"
+
+    @classmethod
+    def from_brief(cls, text: str) -> "Posted | None":
+        try:
+            chat_id, after, after_visible, upto = (int(n) for n in text.split(","))
+        except ValueError:
+            return None
+        return cls(chat_id, after, after_visible, None, upto)
+
+    @staticmethod
+    def load(posts: list["Posted"]) -> None:
+        """Read the rows of those written elsewhere: the chat's ids after `after` up to `upto` are all theirs,
+        since the writing transaction held the chat's lock from reading `after` until its commit."""
+        for posted in posts:
+            if posted.messages is None:
+                posted.messages = list(Message.select().where(
+                    Message.session == posted.chat_id, Message.id > posted.after, Message.id <= posted.upto)
+                    .order_by(Message.id))
 
 
 @dataclass

@@ -3,7 +3,8 @@
 Across processes (Redis) the hub carries only the news that a topic changed: streams read what
 they have not sent from the database, so a lost wake-up costs latency, never data. Within the
 process that committed them, a wake-up may also hand over the rows just written (`Posted`), so a
-stream already up to date sends them without reading them back.
+stream already up to date sends them without reading them back; other processes get their ids,
+and read those rows alone.
 """
 from __future__ import annotations
 
@@ -75,8 +76,9 @@ class Listener:
 
 
 class Hub:
-    def __init__(self, redis_url: str = "", prefix: str = "handoff:") -> None:
+    def __init__(self, redis_url: str = "", prefix: str = "handoff:", posted_from=None) -> None:
         self.redis_url = redis_url
+        self.posted_from = posted_from  # makes a Posted from its brief, as another process published it
         self.channel = prefix + CHANNEL
         self.origin = secrets.token_hex(6)
         self._listeners: dict[str, set[Listener]] = defaultdict(set)
@@ -153,6 +155,8 @@ class Hub:
         self._wake(topics, posted)
         if self._redis is not None:
             payload = self.origin + " " + " ".join(topics)
+            if posted is not None:
+                payload += " ;" + posted.brief()
             asyncio.get_running_loop().create_task(self._publish(payload))
 
     async def _publish(self, payload: str) -> None:
@@ -198,7 +202,9 @@ class Hub:
                         data = data.decode()
                     origin, _, topics = (data or "").partition(" ")
                     if origin != self.origin:
-                        self._wake(topics.split())
+                        topics, _, brief = topics.partition(" ;")
+                        posted = self.posted_from(brief) if brief and self.posted_from else None
+                        self._wake(topics.split(), posted)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

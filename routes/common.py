@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 import models
-from conversation import ChatError, Outcome
+from conversation import ChatError, Outcome, Posted
 from realtime import Listener
 from security import FORM_KEY
 
@@ -157,6 +157,12 @@ async def act(action, *args):
         except models.WouldWait:
             pass
     return await run_in_threadpool(action, *args)
+
+
+async def read_posted(listener: Listener) -> None:
+    """Rows written by another process came with their ids only: read those, one short query a transaction."""
+    if any(posted.messages is None for posted in listener.arrived):
+        await run_in_threadpool(Posted.load, listener.arrived)
 
 
 def handed_over(listener: Listener, sent: dict[int, int], visible: bool) -> list | None:

@@ -1,8 +1,14 @@
 """The hub: who is woken by what, and which news the catch-up must still deliver."""
 import asyncio
+import os
 import time
+import uuid
 from types import SimpleNamespace
 
+import pytest
+
+import conversation
+import models
 from conversation import Posted
 from realtime import QUEUE, Hub
 from routes.common import handed_over
@@ -78,3 +84,43 @@ def test_a_gap_or_other_news_means_reading_the_database():
 def test_messages_already_sent_are_not_sent_again():
     sent = {1: 7}
     assert _handed([("session:1", Posted(1, 5, 5, [_message(6), _message(7)]))], sent, visible=True) == []
+
+
+def test_another_process_gets_the_ids_and_reads_just_those_rows(app):
+    agent = models.Agent.get(models.Agent.agent_id == "agent_002")
+    chat = models.ChatSession.create(status="assigned", agent=agent, assigned_at=models.now())
+    other = models.ChatSession.create(status="assigned", agent=agent, assigned_at=models.now())
+    models.Message.add(chat, "agent", "A note", agent=agent, internal=True)
+    posted = conversation.visitor_message(chat.token, "Can I apply in January?", "key-1").posted
+    models.Message.add(other, "visitor", "Not this chat's")
+    remote = Posted.from_brief(posted.brief())
+    assert remote.messages is None and remote.since(posted.after, visible=False) is None  # not read yet
+    Posted.load([remote])
+    assert [m.text for m in remote.since(posted.after_visible, visible=True)] == ["Can I apply in January?"]
+    assert remote.since(posted.after - 1, visible=False) is None  # a stream behind the note reads everything
+    assert Posted.from_brief("1,2,x") is None
+
+
+def test_a_wake_up_through_redis_carries_the_posted_ids():
+    url = os.environ.get("HANDOFF_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("HANDOFF_TEST_REDIS_URL is not set")
+    prefix = f"handoff-test-{uuid.uuid4().hex[:8]}:"
+
+    async def run():
+        sender, receiver = Hub(url, prefix), Hub(url, prefix, posted_from=Posted.from_brief)
+        await sender.start()
+        await receiver.start()
+        try:
+            with receiver.listen("session:7") as listener:
+                for _ in range(50):  # until the subscription is in place (its start wakes every stream once)
+                    sender.notify("session:7", posted=Posted(7, 40, 38, [_message(41, chat=7), _message(42, chat=7)]))
+                    if await listener.wait(0.1) and listener.arrived:
+                        return listener.arrived, listener.woken_by
+        finally:
+            await sender.stop()
+            await receiver.stop()
+
+    arrived, woken_by = asyncio.run(run())
+    assert woken_by == set() and [(p.chat_id, p.after, p.after_visible, p.upto, p.messages) for p in arrived][:1] \
+        == [(7, 40, 38, 42, None)]
