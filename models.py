@@ -14,7 +14,6 @@ from statistics import median
 
 from peewee import (
     BooleanField,
-    Case,
     CharField,
     DatabaseProxy,
     DateTimeField,
@@ -97,7 +96,8 @@ class Prepared:
         fields = self._fields.get(model)
         if fields is None:
             fields = self._fields[model] = [model._meta.columns[column[0]] for column in cursor.description]
-        instance = model(__no_default__=1, **{field.name: field.python_value(value) for field, value in zip(fields, row)})
+        instance = model(__no_default__=1, **{field.name: field.python_value(value)
+                                              for field, value in zip(fields, row)})
         instance._dirty.clear()
         return instance
 
@@ -198,7 +198,7 @@ class SqliteWriteQueue(SqliteDatabase):
         batch = [entry for entry in turn[1] if not entry[2].cancelled()]
         try:
             results = self.at_once(self._each, batch)
-        except BaseException as error:  # WouldWait, or the commit failed: nothing of the turn was written
+        except Exception as error:  # WouldWait, or the commit failed: nothing of the turn was written
             results = [error] * len(batch)
         for (_, _, future), result in zip(batch, results):
             if future.done():

@@ -18,8 +18,8 @@ from models import ChatSession, Message, SessionAnalytics
 from realtime import QUEUE, session_topic
 from settings import Settings
 from routes.common import (StreamEndpoint, act, clean_text, client_address, client_key, error_fragment, event_stream,
-                           form_data, handed_over, last_event_id, message_event, plain_text, read_posted, render, render_text,
-                           wake)
+                           form_data, handed_over, last_event_id, message_event, plain_text, read_posted, render,
+                           render_text, wake)
 
 _open_streams: Tally = Tally()  # per chat, in this process
 

@@ -149,7 +149,7 @@ def event_stream(request: Request, events: AsyncIterator[ServerSentEvent]) -> Ev
 
 async def act(action, *args):
     """Run a chat action's transaction on the event loop when SQLite can take it at once (a trip to a worker
-    thread costs more than the write), else in a worker thread."""
+    thread costs more than the write), with the others of the same turn, else in a worker thread."""
     database = models.db.obj
     if isinstance(database, models.SqliteWriteQueue):
         try:

@@ -99,7 +99,7 @@ def test_a_write_at_once_never_waits_for_the_lock_and_leaves_the_connection_as_i
 def test_writes_of_one_turn_share_a_commit_and_a_failing_one_changes_nothing(app):
     database = models.db.obj
     chat = models.ChatSession.create()
-    commits, answered_before_commit = [], []
+    commits = []
     original_commit = database.commit
 
     def counting_commit():
@@ -152,3 +152,12 @@ def test_a_turn_that_cannot_have_the_lock_is_handed_back_whole(app):
         holder.join()
     assert [type(r) for r in results] == [models.WouldWait, models.WouldWait]
     assert models.Message.select().count() == 0
+
+
+def test_newest_ids_leave_out_the_notes_only_for_the_visitor(app):
+    chat, other = models.ChatSession.create(), models.ChatSession.create()
+    assert models.Message.newest_ids(chat.id) == (0, 0)
+    shown, _ = models.Message.add(chat, "visitor", "Hello")
+    models.Message.add(other, "visitor", "Another chat")
+    notes = [models.Message.add(chat, "agent", f"Note {n}", internal=True)[0] for n in range(2)]
+    assert models.Message.newest_ids(chat.id) == (notes[-1].id, shown.id)
