@@ -96,10 +96,9 @@ class Prepared:
         fields = self._fields.get(model)
         if fields is None:
             fields = self._fields[model] = [model._meta.columns[column[0]] for column in cursor.description]
-        instance = model(__no_default__=1, **{field.name: field.python_value(value)
-                                              for field, value in zip(fields, row)})
-        instance._dirty.clear()
-        return instance
+        instance = model(__no_default__=1)
+        instance.__data__ = {field.name: field.python_value(value) for field, value in zip(fields, row)}
+        return instance  # as peewee's field setters would leave it, without a call for each of its fields
 
     def insert(self, *values) -> int:
         cursor = db.execute_sql(*self._bind(values))
