@@ -1,7 +1,6 @@
 """Peewee models for sessions, messages, agents, assignments and analytics, with their queries."""
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -121,7 +120,6 @@ class SqliteWriteQueue(SqliteDatabase):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.write_lock = threading.RLock()
-        self._turn = None  # (loop, writes waiting for the next turn of that loop); see together
 
     def begin(self, lock_type=None):
         self.write_lock.acquire()
@@ -173,51 +171,6 @@ class SqliteWriteQueue(SqliteDatabase):
                 connection.execute("PRAGMA wal_autocheckpoint = 1000")
         finally:
             self.write_lock.release()
-
-    async def together(self, work, *args):
-        """`at_once` for the event loop, sharing one transaction with the other writes of the same turn.
-
-        Under load many messages reach the loop together, and each commit writes the same few pages
-        again (the messages table's last leaf, its indexes). Writes of one turn of the loop run
-        one after another in one transaction, each in its own savepoint, so a write that fails
-        changes nothing and leaves the others be; none is answered before the commit. Raises
-        WouldWait like `at_once`.
-        """
-        loop = asyncio.get_running_loop()
-        if self._turn is None or self._turn[0] is not loop:
-            self._turn = (loop, [])
-            loop.call_soon(self._commit_turn, self._turn)
-        future = loop.create_future()
-        self._turn[1].append((work, args, future))
-        return await future
-
-    def _commit_turn(self, turn) -> None:
-        if self._turn is turn:
-            self._turn = None
-        batch = [entry for entry in turn[1] if not entry[2].cancelled()]
-        try:
-            results = self.at_once(self._each, batch)
-        except Exception as error:  # WouldWait, or the commit failed: nothing of the turn was written
-            results = [error] * len(batch)
-        for (_, _, future), result in zip(batch, results):
-            if future.done():
-                continue
-            if isinstance(result, BaseException):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
-
-    def _each(self, batch) -> list:
-        results = []
-        with self.atomic():
-            for work, args, _ in batch:
-                try:  # each work is a transaction (db.atomic), here a savepoint of this one
-                    results.append(work(*args))
-                except OperationalError:
-                    raise  # the connection's trouble, not this write's: the whole turn fails
-                except Exception as error:
-                    results.append(error)
-        return results
 
     def checkpoint(self) -> None:
         """Copy the write-ahead log into the database without holding up readers or writers."""

@@ -14,9 +14,10 @@ import conversation
 from conversation import ChatError
 from models import Agent, AuditLog, CannedResponse, ChatSession, FollowUp, Message, check_password, dummy_hash, now
 from realtime import QUEUE, agent_topic
-from routes.common import (StreamEndpoint, act, clean_text, client_address, client_key, error_fragment, event_stream,
+from routes.common import (StreamEndpoint, clean_text, client_address, client_key, error_fragment, event_stream,
                            form_data, handed_over, message_event, plain_text, read_posted, render, render_text, wake)
 from security import csrf_token
+from writes import act
 
 
 def signed_in(session: dict, agent: Agent | None, idle_seconds: float) -> bool:

@@ -17,9 +17,10 @@ from conversation import EXPIRED_TEXT, ChatError
 from models import ChatSession, Message, SessionAnalytics
 from realtime import QUEUE, session_topic
 from settings import Settings
-from routes.common import (StreamEndpoint, act, clean_text, client_address, client_key, error_fragment, event_stream,
+from routes.common import (StreamEndpoint, clean_text, client_address, client_key, error_fragment, event_stream,
                            form_data, handed_over, last_event_id, message_event, plain_text, read_posted, render,
                            render_text, wake)
+from writes import act
 
 _open_streams: Tally = Tally()  # per chat, in this process
 

@@ -12,7 +12,6 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-import models
 from conversation import ChatError, Outcome, Posted
 from realtime import Listener
 from security import FORM_KEY
@@ -145,18 +144,6 @@ class StreamEndpoint:
 
 def event_stream(request: Request, events: AsyncIterator[ServerSentEvent]) -> EventStream:
     return EventStream(events, request.app.state.settings.send_timeout_seconds)
-
-
-async def act(action, *args):
-    """Run a chat action's transaction on the event loop when SQLite can take it at once (a trip to a worker
-    thread costs more than the write), with the others of the same turn, else in a worker thread."""
-    database = models.db.obj
-    if isinstance(database, models.SqliteWriteQueue):
-        try:
-            return await database.together(action, *args)
-        except models.WouldWait:
-            pass
-    return await run_in_threadpool(action, *args)
 
 
 async def read_posted(listener: Listener) -> None:

@@ -1,5 +1,4 @@
 """Models and their queries."""
-import asyncio
 import threading
 import time
 from datetime import timedelta
@@ -94,64 +93,6 @@ def test_a_write_at_once_never_waits_for_the_lock_and_leaves_the_connection_as_i
     message, created = database.at_once(models.Message.add, chat, "visitor", "Now")
     assert created and models.Message.get_by_id(message.id).text == "Now"
     assert database.execute_sql("PRAGMA busy_timeout").fetchone()[0] == 5000
-
-
-def test_writes_of_one_turn_share_a_commit_and_a_failing_one_changes_nothing(app):
-    database = models.db.obj
-    chat = models.ChatSession.create()
-    commits = []
-    original_commit = database.commit
-
-    def counting_commit():
-        commits.append(models.Message.select().count())
-        original_commit()
-
-    def refused(chat):
-        with models.db.atomic():
-            models.Message.add(chat, "visitor", "Half written")
-            raise conversation.ChatError("No.", 409)
-
-    async def turn():
-        writes = [database.together(models.Message.add, chat, "visitor", f"Hello {n}") for n in range(3)]
-        writes.insert(1, database.together(refused, chat))
-        return await asyncio.gather(*writes, return_exceptions=True)
-
-    database.commit = counting_commit
-    try:
-        results = asyncio.run(turn())
-    finally:
-        del database.commit
-    assert commits == [3]  # one commit, after all three were written
-    assert isinstance(results[1], conversation.ChatError)
-    assert [message.text for message, created in results[:1] + results[2:]] == ["Hello 0", "Hello 1", "Hello 2"]
-    assert [m.text for m in models.Message.select().order_by(models.Message.id)] == ["Hello 0", "Hello 1", "Hello 2"]
-
-
-def test_a_turn_that_cannot_have_the_lock_is_handed_back_whole(app):
-    database = models.db.obj
-    chat = models.ChatSession.create()
-    held, release = threading.Event(), threading.Event()
-
-    def hold():
-        with database.write_lock:
-            held.set()
-            release.wait(5)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    held.wait(5)
-
-    async def turn():
-        return await asyncio.gather(*(database.together(models.Message.add, chat, "visitor", "Hi") for _ in range(2)),
-                                    return_exceptions=True)
-
-    try:
-        results = asyncio.run(turn())
-    finally:
-        release.set()
-        holder.join()
-    assert [type(r) for r in results] == [models.WouldWait, models.WouldWait]
-    assert models.Message.select().count() == 0
 
 
 def test_newest_ids_leave_out_the_notes_only_for_the_visitor(app):
