@@ -1,21 +1,11 @@
-"""The writes of one turn of the event loop: one transaction and one commit, each write in its own savepoint."""
+"""SQLite writes of one turn of the event loop: one transaction and one commit, each write in its own savepoint."""
 import asyncio
 import threading
 import time
 
-import pytest
-
 import models
-from app import create_app
 from conversation import ChatError
 from writes import act
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_app(request, settings):
-    if request.param == "postgresql":
-        settings = settings.__class__(**{**settings.__dict__, "database_url": request.getfixturevalue("postgres_url")})
-    return create_app(settings)
 
 
 def say(chat, text):
@@ -46,7 +36,7 @@ def count_commits(monkeypatch) -> list[int]:
     return commits
 
 
-def test_a_turn_shares_one_commit_and_a_refused_write_changes_nothing(any_app, monkeypatch):
+def test_a_turn_shares_one_commit_and_a_refused_write_changes_nothing(app, monkeypatch):
     chat = models.ChatSession.create()
     commits = count_commits(monkeypatch)
 
