@@ -69,7 +69,7 @@ class Posted:
         since the writing transaction held the chat's lock from reading `after` until its commit."""
         for posted in posts:
             if posted.messages is None:
-                posted.messages = list(Message.select().where(
+                posted.messages = list(Message.with_agent().where(
                     Message.session == posted.chat_id, Message.id > posted.after, Message.id <= posted.upto)
                     .order_by(Message.id))
 

@@ -341,7 +341,7 @@ class ChatSession(BaseModel):
 
     def transcript(self):
         """Everything, internal notes included, for the agent's eyes."""
-        return self.messages.order_by(Message.id)
+        return Message.with_agent().where(Message.session == self).order_by(Message.id)
 
     def visitor_history(self, limit: int = 6) -> list[dict]:
         """Recent turns for the handoff decision, oldest first."""
@@ -442,9 +442,15 @@ class Message(BaseModel):
         return stamps, max([last_id, *(newest for _, newest, _ in rows)])
 
     @classmethod
+    def with_agent(cls):
+        """Messages with their counsellor read alongside: rendering `message.agent.name` makes no query, which
+        on the event loop would hold up every stream."""
+        return cls.select(cls, Agent).join(Agent, JOIN.LEFT_OUTER, on=(cls.agent == Agent.id))
+
+    @classmethod
     def after(cls, session, last_id: int, internal: bool = False):
         """What a stream has not sent yet, in order; agent streams also see notes."""
-        query = cls.select().where(cls.session == session, cls.id > last_id)
+        query = cls.with_agent().where(cls.session == session, cls.id > last_id)
         if not internal:
             query = query.where(cls.internal == False)  # noqa: E712
         return query.order_by(cls.id)

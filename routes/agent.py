@@ -301,7 +301,7 @@ def _agent_news(agent_pk: int, known: dict[int, int] | None, grace: float, sessi
     messages = []
     if ids:
         floor = min(known.values())
-        for message in (Message.select().where(Message.session.in_(list(ids)), Message.id > floor)
+        for message in (Message.with_agent().where(Message.session.in_(list(ids)), Message.id > floor)
                         .order_by(Message.id)):
             if message.id > known[message.session_id]:
                 messages.append(message)

@@ -102,3 +102,15 @@ def test_newest_ids_leave_out_the_notes_only_for_the_visitor(app):
     models.Message.add(other, "visitor", "Another chat")
     notes = [models.Message.add(chat, "agent", f"Note {n}", internal=True)[0] for n in range(2)]
     assert models.Message.newest_ids(chat.id) == (notes[-1].id, shown.id)
+
+
+def test_messages_read_for_a_stream_bring_their_counsellor_so_rendering_makes_no_query(app):
+    from playhouse.test_utils import count_queries
+    agent = models.Agent.get(models.Agent.agent_id == "agent_002")
+    chat = models.ChatSession.create(status="assigned", agent=agent)
+    models.Message.add(chat, "visitor", "Hello")
+    models.Message.add(chat, "agent", "Hi, I'm here", agent=agent)
+    with count_queries() as counted:
+        names = [m.agent.name if m.agent else None for m in models.Message.after(chat, 0)]
+        names += [m.agent.name for m in chat.transcript() if m.agent]
+    assert names == [None, agent.name, agent.name] and counted.count == 2
