@@ -49,7 +49,9 @@ class Turn:
     def run(self) -> None:
         if _current.get(self.database) is self:
             del _current[self.database]
-        writes = [write for write in self.writes if not write[2].cancelled()]
+        writes = [write for write in self.writes if not write[2].cancelled()]  # their clients have gone
+        if not writes:
+            return
         try:
             results = self.database.at_once(_each, writes)
         except Exception:

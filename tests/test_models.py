@@ -114,3 +114,37 @@ def test_messages_read_for_a_stream_bring_their_counsellor_so_rendering_makes_no
         names = [m.agent.name if m.agent else None for m in models.Message.after(chat, 0)]
         names += [m.agent.name for m in chat.transcript() if m.agent]
     assert names == [None, agent.name, agent.name] and counted.count == 2
+
+
+def test_a_checkpoint_under_steady_writes_lets_the_log_start_over(app):
+    chat = models.ChatSession.create()
+    stop = threading.Event()
+
+    def twenty():
+        with models.db.atomic():
+            for _ in range(20):
+                models.Message.add(chat, "visitor", "Still writing " * 20)
+
+    def write():  # as the event loop writes: at once, leaving checkpoints to others
+        while not stop.is_set():
+            try:
+                models.db.obj.at_once(twenty)
+            except models.WouldWait:
+                time.sleep(0.001)
+        models.db.close()
+
+    def frames_in_log() -> int:
+        return models.db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        time.sleep(0.6)
+        before = frames_in_log()
+        models.checkpoint()
+        time.sleep(0.15)
+        after = frames_in_log()
+    finally:
+        stop.set()
+        writer.join()
+    assert 0 < after < before  # the log started over after the checkpoint instead of growing on

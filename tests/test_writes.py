@@ -1,7 +1,6 @@
 """SQLite writes of one turn of the event loop: one transaction and one commit, each write in its own savepoint."""
 import asyncio
 import threading
-import time
 
 import models
 from conversation import ChatError
@@ -101,10 +100,9 @@ def test_while_another_thread_holds_the_lock_the_writes_wait_in_threads_and_the_
         return results[:2], ticks
 
     try:
-        started = time.monotonic()
         results, ticks = asyncio.run(turn())
     finally:
         release.set()
         holder.join()
     assert sorted(results) == ["One", "Two"] and sorted(texts()) == ["One", "Two"]
-    assert ticks >= 10 and time.monotonic() - started >= 0.3  # the loop kept turning while the writes waited
+    assert ticks >= 10  # the loop kept turning while the writes waited for the lock
