@@ -99,12 +99,14 @@ def _serialize(key: int) -> None:
 def _locked(chat: ChatSession | str) -> ChatSession:
     """The chat as it is inside the transaction; by token, as the visitor's cookie holds it, saves a lookup first."""
     if isinstance(chat, str):
-        found = ChatSession.by_token(chat)
+        if isinstance(db.obj, PostgresqlDatabase):
+            chat_id = ChatSession.lock_by_token(chat)  # the chat's lock, found by its token in one round trip
+            found = ChatSession.by_id(chat_id) if chat_id else None  # then read under the lock
+        else:
+            found = ChatSession.by_token(chat)  # SQLite's IMMEDIATE transaction already holds the write lock
         if found is None:
             raise ChatError(EXPIRED_TEXT, 403)
-        if not isinstance(db.obj, PostgresqlDatabase):
-            return found  # SQLite's IMMEDIATE transaction already holds the write lock
-        chat = found
+        return found
     _serialize(chat.id)
     return ChatSession.get_by_id(chat.id)
 

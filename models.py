@@ -7,7 +7,6 @@ import json
 import secrets
 import threading
 from datetime import datetime, timedelta, timezone
-from contextlib import nullcontext
 from functools import lru_cache
 from statistics import median
 
@@ -32,7 +31,6 @@ from peewee import (
 from playhouse.db_url import connect, parse
 
 db = DatabaseProxy()
-_NOTHING = nullcontext()
 
 SKILL_NAMES = {
     "general": "General counselling",
@@ -99,9 +97,13 @@ class Prepared:
         instance.__data__ = {field.name: field.python_value(value) for field, value in zip(fields, row)}
         return instance  # as peewee's field setters would leave it, without a call for each of its fields
 
-    def insert(self, *values) -> int:
+    def insert(self, *values) -> int | None:
+        """The new row's id; None when a conflict left the row out (an insert that ignores conflicts)."""
         cursor = db.execute_sql(*self._bind(values))
-        return cursor.fetchone()[0] if db.obj.returning_clause else cursor.lastrowid
+        if db.obj.returning_clause:
+            row = cursor.fetchone()
+            return row[0] if row else None
+        return cursor.lastrowid if cursor.rowcount else None
 
     def execute(self, *values) -> int:
         return db.execute_sql(*self._bind(values)).rowcount
@@ -326,6 +328,17 @@ class ChatSession(BaseModel):
     def by_token(cls, token: str | None) -> "ChatSession | None":
         return _CHAT_BY_TOKEN.first(cls, token) if token else None
 
+    @classmethod
+    def by_id(cls, chat_id: int) -> "ChatSession | None":
+        return _CHAT_BY_ID.first(cls, chat_id)
+
+    @classmethod
+    def lock_by_token(cls, token: str) -> int | None:
+        """PostgreSQL: take the chat's transaction lock (the one conversation's actions take by its id), found
+        by its token; the chat's id, or None."""
+        row = _LOCK_BY_TOKEN.row(token)
+        return row[0] if row else None
+
     def visitor_wrote(self) -> None:
         """The visitor has sent a message, which also ends their typing."""
         self.last_visitor_at, self.visitor_typing_at = now(), None
@@ -464,18 +477,16 @@ class Message(BaseModel):
 
     @classmethod
     def add(cls, session, sender: str, text: str, client_key: str | None = None, **fields) -> tuple["Message", bool]:
-        """Store a message once per client key; (message, created). A repeated key is refused by the unique index,
-        which costs nothing when the key is new, as it nearly always is."""
+        """Store a message once per client key; (message, created). A repeated key (a retried POST) is left
+        out by the unique index, without an error that would need a savepoint, and only then is the stored
+        message read: nearly every key is new."""
         message = cls(session=session, sender=sender, text=text, client_key=client_key or None, **fields)
-        values = [field.db_value(message.__data__.get(field.name)) for field in _MESSAGE_COLUMNS]
-        try:
-            # A refused insert undoes only itself on SQLite, but the whole transaction on PostgreSQL.
-            with db.atomic() if client_key and not isinstance(db.obj, SqliteDatabase) else _NOTHING:
-                message.id = _ADD_MESSAGE.insert(*values)
-        except IntegrityError:
+        message.id = _ADD_MESSAGE.insert(*(field.db_value(message.__data__.get(field.name))
+                                           for field in _MESSAGE_COLUMNS))
+        if message.id is None:
             existing = _MESSAGE_BY_KEY.first(cls, message.session_id, client_key) if client_key else None
             if existing is None:
-                raise
+                raise IntegrityError("The message was not stored.")
             return existing, False
         message._dirty.clear()
         return message, True
@@ -497,6 +508,9 @@ class Message(BaseModel):
 
 # The statements of every message, their SQL written once (see Prepared).
 _CHAT_BY_TOKEN = Prepared(lambda token: ChatSession.select().where(ChatSession.token == token), str)
+_CHAT_BY_ID = Prepared(lambda chat: ChatSession.select().where(ChatSession.id == chat), int)
+_LOCK_BY_TOKEN = Prepared(lambda token: ChatSession.select(ChatSession.id, fn.pg_advisory_xact_lock(ChatSession.id))
+                          .where(ChatSession.token == token), str)
 _VISITOR_WROTE = Prepared(lambda at, chat: ChatSession.update(last_visitor_at=at, visitor_typing_at=None)
                           .where(ChatSession.id == chat), datetime, int)
 # Two lookups from the end of the (session, id) index: a MAX over a CASE would read every message of the chat.
@@ -509,7 +523,8 @@ _MESSAGE_BY_KEY = Prepared(lambda chat, key: Message.select().where(Message.sess
 _MESSAGE_COLUMNS = [field for field in Message._meta.sorted_fields if field.name != "id"]
 # Values go in as the database stores them (Message.add converts them), hence Value without a converter.
 _ADD_MESSAGE = Prepared(lambda *values: Message.insert({field: Value(value) for field, value in
-                                                        zip(_MESSAGE_COLUMNS, values)}), *[str] * len(_MESSAGE_COLUMNS))
+                                                        zip(_MESSAGE_COLUMNS, values)}).on_conflict_ignore(),
+                        *[str] * len(_MESSAGE_COLUMNS))
 
 
 class AgentSession(BaseModel):

@@ -7,6 +7,7 @@ import pytest
 
 import conversation
 import models
+from app import create_app
 from models import Agent, ChatSession, Message, check_password, hash_password
 
 
@@ -148,3 +149,21 @@ def test_a_checkpoint_under_steady_writes_lets_the_log_start_over(app):
         stop.set()
         writer.join()
     assert 0 < after < before  # the log started over after the checkpoint instead of growing on
+
+
+def test_on_postgresql_a_visitor_message_takes_the_same_chat_lock_as_every_other_action(settings, postgres_url):
+    create_app(settings.__class__(**{**settings.__dict__, "database_url": postgres_url}))
+    chat = models.ChatSession.create()
+
+    def other_action() -> bool:
+        with models.db.atomic():  # what conversation._serialize takes for this chat, tried without waiting
+            return models.db.execute_sql("SELECT pg_try_advisory_xact_lock(%s)", (chat.id,)).fetchone()[0]
+
+    with models.db.atomic():
+        assert models.ChatSession.lock_by_token(chat.token) == chat.id
+        assert models.ChatSession.lock_by_token("no such token") is None
+        result = []
+        thread = threading.Thread(target=lambda: (result.append(other_action()), models.db.close()))
+        thread.start()
+        thread.join()
+    assert result == [False] and other_action() is True  # held until the transaction ended, then free
