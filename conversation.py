@@ -45,6 +45,7 @@ class Posted:
     after_visible: int  # the same without internal notes: what the visitor's stream has seen
     messages: list[Message] | None  # None until `load` reads them, when another process wrote them
     upto: int = 0  # the newest id the transaction wrote
+    reading: object = field(default=None, repr=False, compare=False)  # the read of `messages`, under way
 
     def since(self, last: int, visible: bool) -> list[Message] | None:
         """What a stream that has sent up to `last` still needs from these, or None if it may have missed others."""

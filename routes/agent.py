@@ -15,7 +15,7 @@ from conversation import ChatError
 from models import Agent, AuditLog, CannedResponse, ChatSession, FollowUp, Message, check_password, dummy_hash, now
 from realtime import QUEUE, agent_topic
 from routes.common import (StreamEndpoint, clean_text, client_address, client_key, error_fragment, event_stream,
-                           form_data, handed_over, message_event, plain_text, read_posted, render, render_text, wake)
+                           form_data, handed_over, message_event, plain_text, render, render_text, wake)
 from security import csrf_token
 from writes import act
 
@@ -360,10 +360,8 @@ async def agent_events(request: Request):
                     if not await listener.wait(min(beat, 6.0) if any(typing_shown.values()) else beat):
                         yield ServerSentEvent(comment="ping")
                     typed = any(typing_shown.get(posted.chat_id) for posted in listener.arrived)
-                    handed = None
-                    if not typed and time.monotonic() - looked <= beat:
-                        await read_posted(listener)
-                        handed = handed_over(listener, known, False)
+                    handed = (None if typed or time.monotonic() - looked > beat
+                              else await handed_over(listener, known, False))
                     if handed is None:
                         break
                     for message in handed:

@@ -18,8 +18,7 @@ from models import ChatSession, Message, SessionAnalytics
 from realtime import QUEUE, session_topic
 from settings import Settings
 from routes.common import (StreamEndpoint, clean_text, client_address, client_key, error_fragment, event_stream,
-                           form_data, handed_over, last_event_id, message_event, plain_text, read_posted, render,
-                           render_text, wake)
+                           form_data, handed_over, last_event_id, message_event, plain_text, render, render_text, wake)
 from writes import act
 
 _open_streams: Tally = Tally()  # per chat, in this process
@@ -239,10 +238,7 @@ async def chat_events(request: Request):
                         yield ServerSentEvent(comment="ping")
                     # Messages just written in this process come with the wake-up; a counsellor's message
                     # also ends their typing, which the status line then shows.
-                    handed = None
-                    if not typing:
-                        await read_posted(listener)
-                        handed = handed_over(listener, {chat_id: last}, visible=True)
+                    handed = await handed_over(listener, {chat_id: last}, visible=True) if not typing else None
                     for message in handed or ():
                         yield message_event(request, "chat/_message_event.html", message)
                         last = message.id

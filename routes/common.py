@@ -146,17 +146,18 @@ def event_stream(request: Request, events: AsyncIterator[ServerSentEvent]) -> Ev
     return EventStream(events, request.app.state.settings.send_timeout_seconds)
 
 
-async def read_posted(listener: Listener) -> None:
-    """Rows written by another process came with their ids only: read those, one short query a transaction."""
-    if any(posted.messages is None for posted in listener.arrived):
-        await run_in_threadpool(Posted.load, listener.arrived)
-
-
-def handed_over(listener: Listener, sent: dict[int, int], visible: bool) -> list | None:
+async def handed_over(listener: Listener, sent: dict[int, int], visible: bool) -> list | None:
     """Messages the last wake-up handed over, when it carried nothing else and they follow on from what the
-    stream has sent (`sent`: chat id -> newest id sent, brought up to date); None: read the database instead."""
+    stream has sent (`sent`: chat id -> newest id sent, brought up to date); None: read the database instead.
+
+    Rows another process wrote came with their ids only: they are read first, once for all of this
+    process's streams that got them.
+    """
     if listener.woken_by or not listener.arrived:
         return None
+    unread = [posted for posted in listener.arrived if posted.messages is None]
+    if unread:  # shielded: a stream that leaves mid-read must not cancel the read the others wait on
+        await asyncio.gather(*(asyncio.shield(_reading(posted)) for posted in unread))
     upto, fresh = dict(sent), []
     for posted in listener.arrived:
         more = posted.since(upto[posted.chat_id], visible) if posted.chat_id in upto else None
@@ -167,6 +168,12 @@ def handed_over(listener: Listener, sent: dict[int, int], visible: bool) -> list
             fresh += more
     sent.update(upto)
     return fresh
+
+
+def _reading(posted: Posted) -> asyncio.Future:
+    if posted.reading is None:
+        posted.reading = asyncio.ensure_future(run_in_threadpool(Posted.load, [posted]))
+    return posted.reading
 
 
 def wake(request: Request, outcome: Outcome) -> None:

@@ -49,7 +49,7 @@ def _handed(hub_posts, sent, visible):
             for topic, posted in hub_posts:
                 hub.notify(topic, posted=posted)
             await listener.wait(0.1)
-            return handed_over(listener, sent, visible)
+            return await handed_over(listener, sent, visible)
     return asyncio.run(run())
 
 
@@ -124,3 +124,24 @@ def test_a_wake_up_through_redis_carries_the_posted_ids():
     arrived, woken_by = asyncio.run(run())
     assert woken_by == set() and [(p.chat_id, p.after, p.after_visible, p.upto, p.messages) for p in arrived][:1] \
         == [(7, 40, 38, 42, None)]
+
+
+def test_the_rows_another_process_wrote_are_read_once_for_every_stream_here(app, monkeypatch):
+    agent = models.Agent.get(models.Agent.agent_id == "agent_002")
+    chat = models.ChatSession.create(status="assigned", agent=agent, assigned_at=models.now())
+    posted = conversation.visitor_message(chat.token, "Is there a deadline?", "key-1").posted
+    reads = []
+    load = Posted.load
+    monkeypatch.setattr(Posted, "load", staticmethod(lambda posts: (reads.append(len(posts)), load(posts))))
+
+    async def run():
+        hub = Hub()
+        with hub.listen(f"session:{chat.id}") as visitor, hub.listen(f"session:{chat.id}") as counsellor:
+            hub.notify(f"session:{chat.id}", posted=Posted.from_brief(posted.brief()))
+            await visitor.wait(0.1)
+            await counsellor.wait(0.1)
+            return await asyncio.gather(handed_over(visitor, {chat.id: posted.after_visible}, True),
+                                        handed_over(counsellor, {chat.id: posted.after}, False))
+
+    shown, seen = asyncio.run(run())
+    assert [m.text for m in shown] == [m.text for m in seen] == ["Is there a deadline?"] and reads == [1]
