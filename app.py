@@ -12,12 +12,12 @@ from datetime import timezone
 from pathlib import Path
 
 import anyio.to_thread
+import jinja2
 from peewee import InterfaceError, OperationalError
 from playhouse.pool import MaxConnectionsExceeded
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
@@ -33,7 +33,7 @@ from limits import Counter
 from realtime import QUEUE, ROUTING, Hub, session_topic
 from routes import account, admin, agent, analytics, api, chat
 from routes.common import error_fragment
-from security import CsrfAndBodyLimit, RefuseNul, SecurityHeaders, csrf_token
+from security import CsrfAndBodyLimit, RefuseNul, SecurityHeaders, Sessions, csrf_token
 from settings import Settings
 
 ROOT = Path(__file__).parent
@@ -51,6 +51,30 @@ def secret_key(settings: Settings) -> str:
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+class Fragments(jinja2.Environment):
+    """Templates load once (no stat() of the file on every render) and keep their globals in one plain dict.
+
+    Jinja chains each template's globals to the environment's, and every render copied that chain key by
+    key in Python: most of a small fragment's cost. All globals are set before the first template loads.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(loader=jinja2.FileSystemLoader(directory), autoescape=jinja2.select_autoescape(),
+                         auto_reload=False)
+        self.loaded: dict[str, jinja2.Template] = {}
+
+    def make_globals(self, d):
+        return {**self.globals, **(d or {})}
+
+    def get_template(self, name, parent=None, globals=None):
+        if parent is not None or globals is not None or isinstance(name, jinja2.Template):
+            return super().get_template(name, parent, globals)
+        template = self.loaded.get(name)
+        if template is None:
+            template = self.loaded[name] = super().get_template(name)
+        return template
 
 
 def init_database(settings: Settings) -> None:
@@ -168,8 +192,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     models.Outbox.channels = {kind for kind, url in (("webhook", settings.webhook_url),
                                                      ("email", settings.smtp_url)) if url}
     hub = Hub(settings.redis_url, settings.redis_prefix, posted_from=conversation.Posted.from_brief)
-    templates = Jinja2Templates(directory=str(ROOT / "templates"))
-    templates.env.auto_reload = False  # no stat() of the template file on every render
+    templates = Jinja2Templates(env=Fragments(ROOT / "templates"))
     templates.env.globals["csrf_token"] = lambda request: csrf_token(request.session)
     templates.env.globals["skill_names"] = models.SKILL_NAMES
 
@@ -215,7 +238,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     middleware = [
         Middleware(SecurityHeaders, https=settings.https),
         Middleware(RefuseNul),
-        Middleware(SessionMiddleware, secret_key=secret_key(settings), session_cookie="handoff",
+        Middleware(Sessions, secret_key=secret_key(settings), session_cookie="handoff",
                    same_site="lax", https_only=settings.https, max_age=14 * 24 * 3600),
         Middleware(CsrfAndBodyLimit, max_body=settings.max_body_bytes),
     ]

@@ -1,10 +1,13 @@
-"""Pure ASGI middleware: body limit, CSRF and Origin checks, security headers."""
+"""Pure ASGI middleware: signed sessions, body limit, CSRF and Origin checks, security headers."""
 from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from urllib.parse import parse_qsl, urlsplit
 
+import itsdangerous
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,6 +30,40 @@ def csrf_token(session: dict) -> str:
     if not token:
         token = session["csrf"] = secrets.token_urlsafe(32)
     return token
+
+
+class RememberingSigner(itsdangerous.TimestampSigner):
+    """Checks each distinct signed cookie once, then remembers what it carried and when it was signed.
+
+    A visitor or counsellor sends the same cookie with every message, and checking its signature was a
+    good part of a message's cost. The cookie's age is still checked every time; only cookies whose
+    signature was good are remembered, keyed by the whole signed value.
+    """
+
+    def __init__(self, secret_key: str, size: int = 10_000) -> None:
+        super().__init__(secret_key)
+        self.size = size
+        self.verified: dict[bytes, tuple[bytes, int]] = {}
+
+    def unsign(self, signed_value, max_age=None, return_timestamp=False):
+        if return_timestamp or max_age is None:
+            return super().unsign(signed_value, max_age, return_timestamp)
+        known = self.verified.get(signed_value)
+        if known is not None and 0 <= int(time.time()) - known[1] <= max_age:
+            return known[0]
+        value, signed_at = super().unsign(signed_value, max_age, return_timestamp=True)  # raises when bad or old
+        if len(self.verified) >= self.size:
+            del self.verified[next(iter(self.verified))]  # the oldest first
+        self.verified[signed_value] = value, int(signed_at.timestamp())
+        return value
+
+
+class Sessions(SessionMiddleware):
+    """Starlette's signed-cookie sessions, same cookie, with each cookie's signature checked once."""
+
+    def __init__(self, app: ASGIApp, secret_key: str, **options) -> None:
+        super().__init__(app, secret_key, **options)
+        self.signer = RememberingSigner(secret_key)
 
 
 def _decoded(content_type: str, body: bytes) -> tuple[bool, list[tuple[str, str]] | None]:

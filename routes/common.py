@@ -92,7 +92,8 @@ class EventStream:
     An idle stream is most of what a busy server holds, so this keeps one small task beside the
     connection's own (it notices the client leaving) where sse-starlette's response keeps a task group of
     four or five; the generators send their own keep-alive comments. A reader who stops reading for
-    `send_timeout` seconds is dropped with one log line. The generators end when the hub closes.
+    `send_timeout` seconds is dropped with one log line (see `_watch_sends`). The generators end when the
+    hub closes.
     """
 
     headers = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-store"),
@@ -103,6 +104,7 @@ class EventStream:
 
     async def __call__(self, scope, receive, send) -> None:
         stream = asyncio.current_task()
+        loop = stream.get_loop()
         left = False
 
         async def watch() -> None:
@@ -112,22 +114,49 @@ class EventStream:
             left = True
             stream.cancel()  # wherever the generator waits, it unwinds: its listener and counts are released
 
-        watcher = asyncio.get_running_loop().create_task(watch())
+        watcher = loop.create_task(watch())
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.headers})
             async for event in self.events:
-                async with asyncio.timeout(self.send_timeout):
-                    await send({"type": "http.response.body", "body": event.encode(), "more_body": True})
+                _sending[stream] = loop.time() + self.send_timeout
+                if _watchdog.get(loop) is None:
+                    _watchdog[loop] = loop.create_task(_watch_sends(loop))
+                await send({"type": "http.response.body", "body": event.encode(), "more_body": True})
+                del _sending[stream]
             await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except TimeoutError:
-            log.info("dropped a stream to %s: nothing read for %ss", scope.get("client"), self.send_timeout)
         except asyncio.CancelledError:
-            if not left:
+            if stream in _stalled:
+                stream.uncancel()
+                log.info("dropped a stream to %s: nothing read for %ss", scope.get("client"), self.send_timeout)
+            elif not left:
                 raise
-            stream.uncancel()
+            else:
+                stream.uncancel()
         finally:
+            _sending.pop(stream, None)
+            _stalled.discard(stream)
             watcher.cancel()
             await self.events.aclose()
+
+
+# Streams in the middle of a send, and when each must have finished. Almost every send returns at once, so
+# one watchdog per event loop looks at the few that wait, rather than each send arming a timer of its own.
+_sending: dict[asyncio.Task, float] = {}
+_stalled: set[asyncio.Task] = set()
+_watchdog: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
+
+
+async def _watch_sends(loop: asyncio.AbstractEventLoop) -> None:
+    try:
+        while any(task.get_loop() is loop for task in _sending):
+            await asyncio.sleep(0.5)
+            now = loop.time()
+            for stream, deadline in list(_sending.items()):
+                if deadline < now and stream.get_loop() is loop and stream not in _stalled:
+                    _stalled.add(stream)
+                    stream.cancel()
+    finally:
+        del _watchdog[loop]
 
 
 class StreamEndpoint:
