@@ -69,8 +69,10 @@ class Fragments(jinja2.Environment):
         return {**self.globals, **(d or {})}
 
     def get_template(self, name, parent=None, globals=None):
-        if parent is not None or globals is not None or isinstance(name, jinja2.Template):
+        if globals is not None or not isinstance(name, str):
             return super().get_template(name, parent, globals)
+        if parent is not None:
+            name = self.join_path(name, parent)
         template = self.loaded.get(name)
         if template is None:
             template = self.loaded[name] = super().get_template(name)

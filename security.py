@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 FORM_KEY = "handoff.form"  # where a form body's fields wait for the route (routes.common.form_data)
+BODY_SEND = "handoff.body_send"  # the send outside the layers that act on a response's start only
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
 HEADERS = [
@@ -95,6 +96,9 @@ class SecurityHeaders:
                 message["headers"] = list(message.get("headers", [])) + [h for h in self.headers if h[0] not in names]
             await send(message)
 
+        # This layer, the session's and the router's act on a response's start alone: a stream's events, a
+        # few hundred bytes each and most of what a busy server sends, go past them (routes.common.EventStream).
+        scope[BODY_SEND] = send
         await self.app(scope, receive, send_with_headers)
 
 

@@ -15,7 +15,7 @@ from conversation import ChatError
 from models import Agent, AuditLog, CannedResponse, ChatSession, FollowUp, Message, check_password, dummy_hash, now
 from realtime import QUEUE, agent_topic
 from routes.common import (StreamEndpoint, clean_text, client_address, client_key, error_fragment, event_stream,
-                           form_data, handed_over, message_event, plain_text, render, render_text, wake)
+                           form_data, handed_over, message_events, plain_text, render, render_text, wake)
 from security import csrf_token
 from writes import act
 
@@ -340,8 +340,7 @@ async def agent_events(request: Request):
                     yield ServerSentEvent(data=render_text(request, "agent/_chats_event.html", **context))
                     typing_shown = {}
                 known = fresh
-                for message in messages:
-                    yield message_event(request, "agent/_message_event.html", message)
+                yield message_events(request, "agent/_message_event.html", messages)
                 typing = {chat.id: chat.typing("visitor") for chat in chats}
                 if typing != typing_shown:
                     typing_shown = typing
@@ -364,8 +363,7 @@ async def agent_events(request: Request):
                               else await handed_over(listener, known, False))
                     if handed is None:
                         break
-                    for message in handed:
-                        yield message_event(request, "agent/_message_event.html", message)
+                    yield message_events(request, "agent/_message_event.html", handed)
 
     return event_stream(request, events())
 

@@ -18,7 +18,7 @@ from models import ChatSession, Message, SessionAnalytics
 from realtime import QUEUE, session_topic
 from settings import Settings
 from routes.common import (StreamEndpoint, clean_text, client_address, client_key, error_fragment, event_stream,
-                           form_data, handed_over, last_event_id, message_event, plain_text, render, render_text, wake)
+                           form_data, handed_over, last_event_id, message_events, plain_text, render, render_text, wake)
 from writes import act
 
 _open_streams: Tally = Tally()  # per chat, in this process
@@ -224,9 +224,9 @@ async def chat_events(request: Request):
                         typing, waiting = status["typing"], status["chat"].status == "waiting"
                         # Queue news concerns waiting visitors only; the rest are not woken by every queue change.
                         hub.follow(listener, QUEUE, waiting)
-                        for message in messages:
-                            yield message_event(request, "chat/_message_event.html", message)
-                            last = message.id
+                        if messages:
+                            yield message_events(request, "chat/_message_event.html", messages)
+                            last = messages[-1].id
                         key = (status["chat"].status, status["position"], status["agent_name"], typing,
                                status["chat"].rating, status["estimate"], status["unavailable"])
                         if key != shown:
@@ -239,9 +239,9 @@ async def chat_events(request: Request):
                     # Messages just written in this process come with the wake-up; a counsellor's message
                     # also ends their typing, which the status line then shows.
                     handed = await handed_over(listener, {chat_id: last}, visible=True) if not typing else None
-                    for message in handed or ():
-                        yield message_event(request, "chat/_message_event.html", message)
-                        last = message.id
+                    if handed:
+                        yield message_events(request, "chat/_message_event.html", handed)
+                        last = handed[-1].id
                     # A quiet chat rests until woken: the app's catch_up task wakes any chat whose wake-up
                     # went missing. Waiting (queue, office hours) and typing still refresh on the clock.
                     refresh = handed is None and (woken or waiting or typing)

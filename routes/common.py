@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse
 
 from conversation import ChatError, Outcome, Posted
 from realtime import Listener
-from security import FORM_KEY
+from security import BODY_SEND, FORM_KEY
 
 log = logging.getLogger("handoff.streams")
 
@@ -31,9 +31,13 @@ def render_text(request: Request, template: str, **context) -> str:
     return env.get_template(template).render(request=request, **context)
 
 
-def message_event(request: Request, template: str, message) -> ServerSentEvent:
-    """One chat message as an SSE event whose id is the message's: where a reconnecting stream resumes."""
-    return ServerSentEvent(data=render_text(request, template, message=message), id=str(message.id))
+def message_events(request: Request, template: str, messages) -> list[ServerSentEvent]:
+    """Chat messages as SSE events, each with the message's id (where a reconnecting stream resumes).
+
+    A stream yields them as one list, which goes out in one write.
+    """
+    return [ServerSentEvent(data=render_text(request, template, message=message), id=str(message.id))
+            for message in messages]
 
 
 def error_fragment(request: Request, error: ChatError | str, status_code: int = 409) -> HTMLResponse:
@@ -87,7 +91,8 @@ def last_event_id(request: Request, default: int) -> int:
 
 
 class EventStream:
-    """An SSE response: sends what the `events` generator yields, each event encoded by sse-starlette.
+    """An SSE response: sends what the `events` generator yields (an event, or a list sent in one write), each
+    event encoded by sse-starlette.
 
     An idle stream is most of what a busy server holds, so this keeps one small task beside the
     connection's own (it notices the client leaving) where sse-starlette's response keeps a task group of
@@ -117,11 +122,18 @@ class EventStream:
         watcher = loop.create_task(watch())
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.headers})
+            send = scope.get(BODY_SEND, send)
             async for event in self.events:
+                if isinstance(event, list):
+                    if not event:
+                        continue
+                    body = b"".join(each.encode() for each in event)
+                else:
+                    body = event.encode()
                 _sending[stream] = loop.time() + self.send_timeout
                 if _watchdog.get(loop) is None:
                     _watchdog[loop] = loop.create_task(_watch_sends(loop))
-                await send({"type": "http.response.body", "body": event.encode(), "more_body": True})
+                await send({"type": "http.response.body", "body": body, "more_body": True})
                 del _sending[stream]
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except asyncio.CancelledError:
