@@ -64,16 +64,21 @@ def write(report: dict, path: Path, before: dict | None = None) -> None:
 
     tp = {k: v.get("throughput", {}) for k, v in (("sqlite", ours), ("postgres", pg), ("bare", bare))}
     lines += ["## Sustained messages per second, stored and delivered", "",
-              "| server | messages/s | p50 / p99 in the loop | ratio to bare | each run | load average |",
-              "|---|---:|---:|---:|---|---:|"]
+              "| server | messages/s | p50 / p99 in the loop | ratio to bare | each run | load average | "
+              "server CPU per message, each run | bare's CPU / ours |",
+              "|---|---:|---:|---:|---|---:|---|---:|"]
     for name, label in (("sqlite", "Handoff, SQLite, 1 process"), ("postgres", "Handoff, PostgreSQL + Redis, 2 workers"),
                         ("bare", "bare Starlette + sse-starlette")):
         t = tp[name]
         if t:
             lines.append(f"| {label} | {t['messages_per_s']} | {_pair(t)} | "
                          f"{_ratio(t['messages_per_s'], tp['bare'].get('messages_per_s'))} | "
-                         f"{_runs(t, key='messages_per_s')} | {t.get('loadavg', '–')} |")
-    lines.append("")
+                         f"{_runs(t, key='messages_per_s')} | {t.get('loadavg', '–')} | "
+                         f"{_runs(t, key='cpu_us_per_message')} µs | "
+                         f"{_ratio(_median_cpu(tp['bare']), _median_cpu(t))} |")
+    lines += ["", "The server's CPU per message is its processes' CPU time over the run divided by the messages it "
+              "answered (the streams' deliveries included). Bare's CPU over ours is the throughput ratio the two would show "
+              "if each server had a core to itself, whatever the load generator and other work took.", ""]
 
     lines += ["## Memory per idle SSE stream", "",
               "RSS of the server before and after opening the streams (visitor streams, one chat each), "
@@ -121,7 +126,12 @@ def write(report: dict, path: Path, before: dict | None = None) -> None:
 
 
 def _runs(*rows: dict, key: str) -> str:
-    return "; ".join(", ".join(str(run[key]) for run in row.get("runs", [])) or "–" for row in rows)
+    return "; ".join(", ".join(str(run.get(key, "–")) for run in row.get("runs", [])) or "–" for row in rows)
+
+
+def _median_cpu(row: dict) -> float | None:
+    values = sorted(run["cpu_us_per_message"] for run in row.get("runs", []) if run.get("cpu_us_per_message"))
+    return values[len(values) // 2] if values else None
 
 
 def _loads(*rows: dict) -> str:

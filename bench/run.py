@@ -263,12 +263,19 @@ def run_target(target: str, args) -> dict:
         for _ in range(args.repeat):
             server, plan, database = start(count)
             try:
-                runs.append(load(scenario, plan, "--conversations", str(count), *options, *duration))
+                cpu = server.cpu_seconds()
+                result = load(scenario, plan, "--conversations", str(count), *options, *duration)
+                # The server's own CPU for each message answered: unlike a rate, it does not depend on how much
+                # of the two cores the load generator and other work took meanwhile.
+                answered = sum(result["statuses"].values())
+                result["cpu_us_per_message"] = round((server.cpu_seconds() - cpu) / answered * 1e6) if answered else None
+                runs.append(result)
             finally:
                 finish(server, database)
             print(target, runs[-1], flush=True)
         runs.sort(key=lambda run: run[key])
-        return {**runs[len(runs) // 2], "runs": [{k: run[k] for k in (key, "p50_ms", "loadavg")} for run in runs]}
+        kept = (key, "p50_ms", "loadavg", "cpu_us_per_message")
+        return {**runs[len(runs) // 2], "runs": [{k: run[k] for k in kept} for run in runs]}
 
     if "latency" in args.only:
         results["latency"] = [repeated(level, "latency", "p99_ms", "--interval", str(args.interval))
