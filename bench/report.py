@@ -46,7 +46,8 @@ def write(report: dict, path: Path, before: dict | None = None) -> None:
              "second. The bare reference (`bench/bare_app.py`) is Starlette + sse-starlette relaying the same "
              "POSTs to the same two streams in memory, without a database, in one process. "
              f"Latency and throughput figures are the median of {report.get('repeat', 1)} runs, each on a fresh "
-             "server; the p99 (or rate) of every run is listed so the spread shows.", ""]
+             "server, the servers taking turns run by run, so that a change in the machine's speed during the "
+             "session falls on each alike; the p99 (or rate) of every run is listed so the spread shows.", ""]
 
     lines += ["## Delivery latency, POST → counsellor's stream", "",
               "| live conversations | messages/s | SQLite, 1 process p50 / p99 | PostgreSQL + Redis, 2 workers "

@@ -1,6 +1,6 @@
 """Run the benchmarks: start each server as a real uvicorn, load it from bench/load.py, write bench/RESULTS.md.
 
-    python bench/run.py                      # everything, 3 runs of each latency figure (about 35 minutes)
+    python bench/run.py                      # everything, 3 runs of each figure, servers taking turns (about 35 minutes)
     python bench/run.py --quick              # one short pass of each, to see that it all runs
     python bench/run.py --only latency --targets sqlite,bare
 
@@ -227,77 +227,104 @@ def drop_postgres(url: str) -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path[1:]}" WITH (FORCE)')
 
 
-def run_target(target: str, args) -> dict:
-    """Every selected scenario against one kind of server; a fresh server and data for each scenario."""
-    quick = args.quick
-    levels = (50,) if quick else tuple(int(n) for n in args.levels.split(","))
-    idle_levels = (200,) if quick else IDLE_LEVELS
-    duration = ["--duration", "3", "--warmup", "1"] if quick else ["--duration", str(args.duration), "--warmup", "5"]
-    results: dict = {}
-    flags = args.server_flags.split()
-    limits = {"HANDOFF_VISITOR_RATE": "1000000", "HANDOFF_ADDRESS_RATE": "1000000000"}
+class Bench:
+    """Starts each kind of server on fresh data and runs one scenario against it."""
 
-    def start(count: int, idle_chats: int = 0):
+    def __init__(self, args) -> None:
+        self.args = args
+        self.flags = args.server_flags.split()
+        self.duration = (["--duration", "3", "--warmup", "1"] if args.quick
+                         else ["--duration", str(args.duration), "--warmup", "5"])
+
+    def start(self, target: str, count: int, idle_chats: int = 0):
         if target == "bare":
-            server = Server("bench.bare_app:app", {"BARE_CHATS_PER_AGENT": str(PER_AGENT)}, flags=flags)
+            server = Server("bench.bare_app:app", {"BARE_CHATS_PER_AGENT": str(PER_AGENT)}, flags=self.flags)
             return server, bare_plan(server.port, max(count, idle_chats)), None
         folder = tempfile.mkdtemp(prefix="handoff-bench-")
-        env = {"HANDOFF_SECRET_KEY": SECRET, "HANDOFF_AGENT_PASSWORD": "bench-password", **limits}
+        env = {"HANDOFF_SECRET_KEY": SECRET, "HANDOFF_AGENT_PASSWORD": "bench-password",
+               "HANDOFF_VISITOR_RATE": "1000000", "HANDOFF_ADDRESS_RATE": "1000000000"}
         database, workers = f"sqlite:///{folder}/bench.db", 1
         if target == "postgres":
-            database, workers = fresh_postgres(args.postgres), 2
-            env.update(HANDOFF_REDIS_URL=args.redis, HANDOFF_REDIS_PREFIX=f"bench-{uuid.uuid4().hex[:6]}:",
+            database, workers = fresh_postgres(self.args.postgres), 2
+            env.update(HANDOFF_REDIS_URL=self.args.redis, HANDOFF_REDIS_PREFIX=f"bench-{uuid.uuid4().hex[:6]}:",
                        HANDOFF_THREADS="16")  # 2 workers x 17 connections stay well inside max_connections
         env["HANDOFF_DATABASE_URL"] = database
-        server = Server("app:app", env, workers=workers, flags=flags)
+        server = Server("app:app", env, workers=workers, flags=self.flags)
         return server, handoff_plan(database, server.port, count, idle_chats), database
 
+    @staticmethod
     def finish(server: Server, database: str | None) -> None:
         server.stop()
         if database and database.startswith("postgres"):
             drop_postgres(database)
 
-    def repeated(count: int, scenario: str, key: str, *options: str) -> dict:
-        """The median run of `args.repeat` (by `key`), each on a fresh server; all runs kept beside it."""
-        runs = []
-        for _ in range(args.repeat):
-            server, plan, database = start(count)
-            try:
-                cpu = server.cpu_seconds()
-                result = load(scenario, plan, "--conversations", str(count), *options, *duration)
-                # The server's own CPU for each message answered: unlike a rate, it does not depend on how much
-                # of the two cores the load generator and other work took meanwhile.
-                answered = sum(result["statuses"].values())
-                result["cpu_us_per_message"] = round((server.cpu_seconds() - cpu) / answered * 1e6) if answered else None
-                runs.append(result)
-            finally:
-                finish(server, database)
-            print(target, runs[-1], flush=True)
-        runs.sort(key=lambda run: run[key])
-        kept = (key, "p50_ms", "loadavg", "cpu_us_per_message")
-        return {**runs[len(runs) // 2], "runs": [{k: run[k] for k in kept} for run in runs]}
-
-    if "latency" in args.only:
-        results["latency"] = [repeated(level, "latency", "p99_ms", "--interval", str(args.interval))
-                              for level in levels]
-    if "throughput" in args.only:
-        results["throughput"] = repeated(args.closed_loop, "throughput", "messages_per_s")
-    if "idle" in args.only and target != "postgres":
-        results["idle"] = []
-        for streams in idle_levels:
-            server, plan, database = start(0, streams)
-            try:
-                results["idle"].append(idle_memory(server, plan, streams, 3 if quick else 10))
-            finally:
-                finish(server, database)
-            print(target, results["idle"][-1], flush=True)
-    if "page" in args.only and target != "postgres":
-        server, plan, database = start(1)
+    def once(self, target: str, count: int, scenario: str, *options: str) -> dict:
+        server, plan, database = self.start(target, count)
         try:
-            results["page"] = load("page", plan, "--requests", "20" if quick else "300")
+            cpu = server.cpu_seconds()
+            result = load(scenario, plan, "--conversations", str(count), *options, *self.duration)
+            # The server's own CPU for each message answered: unlike a rate, it does not depend on how much
+            # of the two cores the load generator and other work took meanwhile.
+            answered = sum(result["statuses"].values())
+            result["cpu_us_per_message"] = round((server.cpu_seconds() - cpu) / answered * 1e6) if answered else None
         finally:
-            finish(server, database)
-        print(target, results["page"], flush=True)
+            self.finish(server, database)
+        print(target, result, flush=True)
+        return result
+
+    def repeated(self, targets: list[str], count: int, scenario: str, key: str, *options: str) -> dict[str, dict]:
+        """Each target's median run of `args.repeat` (by `key`), all runs kept beside it. The targets take turns
+        (A B C, A B C, ...), so a change in the machine's speed during the session falls on each alike."""
+        runs: dict[str, list[dict]] = {target: [] for target in targets}
+        for _ in range(self.args.repeat):
+            for target in targets:
+                runs[target].append(self.once(target, count, scenario, *options))
+        kept = (key, "p50_ms", "loadavg", "cpu_us_per_message")
+        medians = {}
+        for target, found in runs.items():
+            found.sort(key=lambda run: run[key])
+            medians[target] = {**found[len(found) // 2], "runs": [{k: run[k] for k in kept} for run in found]}
+        return medians
+
+    def idle(self, target: str) -> list[dict]:
+        rows = []
+        for streams in (200,) if self.args.quick else IDLE_LEVELS:
+            server, plan, database = self.start(target, 0, streams)
+            try:
+                rows.append(idle_memory(server, plan, streams, 3 if self.args.quick else 10))
+            finally:
+                self.finish(server, database)
+            print(target, rows[-1], flush=True)
+        return rows
+
+    def page(self, target: str) -> dict:
+        server, plan, database = self.start(target, 1)
+        try:
+            result = load("page", plan, "--requests", "20" if self.args.quick else "300")
+        finally:
+            self.finish(server, database)
+        print(target, result, flush=True)
+        return result
+
+
+def run_all(targets: list[str], args) -> dict[str, dict]:
+    """Every selected scenario against each target; a fresh server and data for each run."""
+    bench = Bench(args)
+    results: dict[str, dict] = {target: {} for target in targets}
+    if "latency" in args.only:
+        for level in (50,) if args.quick else tuple(int(n) for n in args.levels.split(",")):
+            rows = bench.repeated(targets, level, "latency", "p99_ms", "--interval", str(args.interval))
+            for target, row in rows.items():
+                results[target].setdefault("latency", []).append(row)
+    if "throughput" in args.only:
+        for target, row in bench.repeated(targets, args.closed_loop, "throughput", "messages_per_s").items():
+            results[target]["throughput"] = row
+    for target in targets:
+        if target != "postgres":  # one process's memory and page: SQLite's figures stand for both
+            if "idle" in args.only:
+                results[target]["idle"] = bench.idle(target)
+            if "page" in args.only:
+                results[target]["page"] = bench.page(target)
     return results
 
 
@@ -338,8 +365,7 @@ def main() -> None:
     report = {"when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
               "command": "python bench/run.py " + " ".join(sys.argv[1:]), "interval_s": args.interval, "repeat": args.repeat,
               "closed_loop": args.closed_loop, "server_flags": args.server_flags, "results": {}}
-    for target in targets:
-        report["results"][target] = run_target(target, args)
+    report["results"] = run_all(targets, args)
     Path(args.output).write_text(json.dumps(report, indent=1))
     if not args.quick:
         import report as make_report
