@@ -16,41 +16,34 @@ class Counter:
         self._local: OrderedDict[str, tuple[int, int]] = OrderedDict()
         self._events: OrderedDict[str, list[float]] = OrderedDict()
 
-    async def hit(self, key: str, seconds: float, amount: int = 1) -> int:
-        """Add to this window's count and return it."""
-        window = int(time.time() // seconds)
+    async def first_over(self, limits: list[tuple[str, int, float]]) -> int | None:
+        """Count one hit on each (key, limit, seconds), in one trip to Redis; the index of the first past its limit."""
+        now = time.time()
+        windows = [(key, int(now // seconds), seconds) for key, _, seconds in limits]
+        counts = None
         if self.redis is not None:
             try:
-                name = f"{self.prefix}{key}:{window}"
-                async with self.redis.pipeline(transaction=True) as pipe:
-                    pipe.incrby(name, amount)
-                    pipe.expire(name, int(seconds) + 1)
-                    count, _ = await pipe.execute()
-                return int(count)
+                # No MULTI: a key's INCR and EXPIRE go one after the other on one connection, and a count
+                # that outlived its window by a moment would only hold a key Redis is about to drop.
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for key, window, seconds in windows:
+                        pipe.incr(f"{self.prefix}{key}:{window}")
+                        pipe.expire(f"{self.prefix}{key}:{window}", int(seconds) + 1)
+                    counts = [int(count) for count in (await pipe.execute())[::2]]
             except Exception:
                 pass  # a Redis outage degrades to per-process limits rather than refusing every visitor
+        if counts is None:
+            counts = [self._hit_here(key, window) for key, window, _ in windows]
+        return next((n for n, ((_, limit, _), count) in enumerate(zip(limits, counts)) if count > limit), None)
+
+    def _hit_here(self, key: str, window: int) -> int:
         seen_window, count = self._local.get(key, (window, 0))
-        count = count + amount if seen_window == window else amount
+        count = count + 1 if seen_window == window else 1
         self._local[key] = (window, count)
         self._local.move_to_end(key)
         while len(self._local) > self.max_keys:
             self._local.popitem(last=False)
         return count
-
-    async def count(self, key: str, seconds: float) -> int:
-        return await self.hit(key, seconds, amount=0)
-
-    async def clear(self, key: str, seconds: float) -> None:
-        self._local.pop(key, None)
-        if self.redis is not None:
-            try:
-                await self.redis.delete(f"{self.prefix}{key}:{int(time.time() // seconds)}")
-            except Exception:
-                pass
-
-    async def over(self, key: str, limit: int, seconds: float) -> bool:
-        """Count one hit; True when it goes past the limit."""
-        return await self.hit(key, seconds) > limit
 
     # Sign-in failures need an exact "N in the last 15 minutes": a fixed window would let twice as many
     # through around its boundary. So each failure is kept with its time (few per key, since we stop at N).

@@ -79,11 +79,14 @@ async def chat_page(request: Request):
 async def _limited(request: Request, token: str) -> str | None:
     """A readable notice when this visitor (by their chat's token, never stored as such), or their address,
     sends too much."""
-    settings, limits = request.app.state.settings, request.app.state.limits
+    settings = request.app.state.settings
     visitor = hashlib.blake2b(token.encode(), digest_size=12).hexdigest()
-    if await limits.over(f"chat:{visitor}", settings.visitor_rate, settings.visitor_rate_seconds):
+    over = await request.app.state.limits.first_over([
+        (f"chat:{visitor}", settings.visitor_rate, settings.visitor_rate_seconds),
+        (f"addr:{client_address(request)}", settings.address_rate, settings.address_rate_seconds)])
+    if over == 0:
         return "You're sending messages very quickly. Please wait a few seconds and try again."
-    if await limits.over(f"addr:{client_address(request)}", settings.address_rate, settings.address_rate_seconds):
+    if over == 1:
         return "Too many messages from your network right now. Please try again in a minute."
     return None
 

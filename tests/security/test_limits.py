@@ -1,9 +1,13 @@
 """Flooding: visitors are rate-limited per chat and per address, agents are not, and stream counts are capped."""
+import asyncio
+import os
 import time
+import uuid
 
 import pytest
 from starlette.testclient import TestClient
 
+from limits import Counter
 from models import Message
 from tests.conftest import Browser, Server
 from tests.live import LiveBrowser
@@ -64,3 +68,34 @@ def test_streams_per_visitor_are_capped(tmp_path):
             time.sleep(0.1)
     finally:
         server.stop()
+
+
+def redis_client():
+    url = os.environ.get("HANDOFF_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("HANDOFF_TEST_REDIS_URL is not set")
+    import redis.asyncio
+    return redis.asyncio.from_url(url)
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["in-process", "redis"])
+def test_each_limit_counts_every_hit_and_the_first_one_passed_is_named(shared):
+    window = 10**9  # seconds: the test never straddles two windows
+
+    async def run():
+        client = redis_client() if shared else None
+        counter = Counter(client, prefix=f"test-{uuid.uuid4().hex[:8]}:")
+        limits = [("chat:a", 2, window), ("addr:x", 3, window)]
+        got = [await counter.first_over(limits) for _ in range(5)]
+        elsewhere = await counter.first_over([("chat:b", 2, window), ("addr:x", 3, window)])
+        ttl = None
+        if client is not None:
+            ttl = await client.ttl(f"{counter.prefix}chat:a:{int(time.time() // window)}")
+            await client.delete(*await client.keys(f"{counter.prefix}*"))
+            await client.aclose()
+        return got, elsewhere, ttl
+
+    got, elsewhere, ttl = asyncio.run(run())
+    assert got == [None, None, 0, 0, 0]  # the chat's third hit is past its 2; the address has counted all five
+    assert elsewhere == 1  # another chat from the same address: the address's sixth hit, past its 3
+    assert ttl is None or 0 < ttl <= window + 1  # windows expire
