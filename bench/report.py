@@ -1,4 +1,4 @@
-"""Make bench/RESULTS.md from bench/results.json (and bench/results-before.json, when kept, for before/after)."""
+"""Make bench/RESULTS.md from bench/results.json."""
 from __future__ import annotations
 
 import json
@@ -21,8 +21,7 @@ def _by_level(rows: list[dict], key: str) -> dict:
     return {row[key]: row for row in rows or []}
 
 
-def write(report: dict, path: Path, before: dict | None = None) -> None:
-    before = before if before is not None else _load(BENCH / "results-before.json")
+def write(report: dict, path: Path) -> None:
     r = report["results"]
     ours, pg, bare = r.get("sqlite", {}), r.get("postgres", {}), r.get("bare", {})
     m = report["machine"]
@@ -118,8 +117,8 @@ def write(report: dict, path: Path, before: dict | None = None) -> None:
               f"| throughput ≥ 0.5 × bare | {ratio:.2f} × | {_mark(ratio >= 0.5)} |" if ratio else "| ratio | – | |",
               ""]
 
-    if before:
-        lines += _before_after(before["results"].get("sqlite", {}), ours)
+    if r.get("before"):
+        lines += _before_after(r["before"], ours, report.get("before", ""))
     notes = BENCH / "profile-notes.md"
     if notes.exists():
         lines += [notes.read_text().strip(), ""]
@@ -143,9 +142,10 @@ def _pair(row: dict) -> str:
     return f"{row['p50_ms']} / {row['p99_ms']} ms" if row else "–"
 
 
-def _before_after(old: dict, new: dict) -> list[str]:
+def _before_after(old: dict, new: dict, where: str) -> list[str]:
     lines = ["## Before and after the fixes (SQLite, one process)", "",
-             "`bench/results-before.json` holds the same run on the code before the fixes listed below.", "",
+             f"`before` is the code before the fixes listed below ({where}, `--before`), run in the same session, "
+             "taking turns with the other servers.", "",
              "| figure | before | after |", "|---|---:|---:|"]
     ol, nl = _by_level(old.get("latency"), "conversations"), _by_level(new.get("latency"), "conversations")
     for level in sorted(set(ol) & set(nl)):
@@ -153,6 +153,8 @@ def _before_after(old: dict, new: dict) -> list[str]:
     if old.get("throughput") and new.get("throughput"):
         lines.append(f"| messages/s (closed loop) | {old['throughput']['messages_per_s']} | "
                      f"{new['throughput']['messages_per_s']} |")
+        lines.append(f"| server CPU per message, each run | {_runs(old['throughput'], key='cpu_us_per_message')} µs | "
+                     f"{_runs(new['throughput'], key='cpu_us_per_message')} µs |")
     oi, ni = _by_level(old.get("idle"), "streams"), _by_level(new.get("idle"), "streams")
     for level in sorted(set(oi) & set(ni)):
         lines.append(f"| KB per idle stream at {level} | {oi[level]['kb_per_stream']} | {ni[level]['kb_per_stream']} |")
@@ -162,10 +164,6 @@ def _before_after(old: dict, new: dict) -> list[str]:
         lines.append(f"| page TTFB p50, new visitor | {old['page']['new']['ttfb_p50_ms']} ms | "
                      f"{new['page']['new']['ttfb_p50_ms']} ms |")
     return lines + [""]
-
-
-def _load(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.exists() else None
 
 
 if __name__ == "__main__":

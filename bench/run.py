@@ -6,7 +6,7 @@
 
 Targets: `sqlite` (Handoff, one process), `postgres` (Handoff, 2 workers on PostgreSQL + Redis, needs
 HANDOFF_BENCH_DATABASE_URL or HANDOFF_TEST_DATABASE_URL and a Redis URL the same way) and `bare`
-(bench/bare_app.py). Raw figures go to bench/results.json; RESULTS.md is made from them.
+(bench/bare_app.py); with `--before PATH`, also `before`: the checkout at PATH on SQLite, for before/after. Raw figures go to bench/results.json; RESULTS.md is made from them.
 """
 from __future__ import annotations
 
@@ -55,7 +55,8 @@ def free_port() -> int:
 class Server:
     """One uvicorn process (with its workers), its log in a temporary folder."""
 
-    def __init__(self, app: str, env: dict[str, str], workers: int = 1, flags: list[str] | None = None) -> None:
+    def __init__(self, app: str, env: dict[str, str], workers: int = 1, flags: list[str] | None = None,
+                 root: Path = ROOT) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         args = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(self.port),
@@ -63,7 +64,7 @@ class Server:
         if workers > 1:
             args += ["--workers", str(workers)]
         self.log = tempfile.NamedTemporaryFile(prefix="bench-uvicorn-", suffix=".log", delete=False)
-        self.process = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **env}, stdout=self.log,
+        self.process = subprocess.Popen(args, cwd=root, env={**os.environ, **env}, stdout=self.log,
                                         stderr=self.log, preexec_fn=raise_nofile, start_new_session=True)
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -249,7 +250,8 @@ class Bench:
             env.update(HANDOFF_REDIS_URL=self.args.redis, HANDOFF_REDIS_PREFIX=f"bench-{uuid.uuid4().hex[:6]}:",
                        HANDOFF_THREADS="16")  # 2 workers x 17 connections stay well inside max_connections
         env["HANDOFF_DATABASE_URL"] = database
-        server = Server("app:app", env, workers=workers, flags=self.flags)
+        root = Path(self.args.before) if target == "before" else ROOT
+        server = Server("app:app", env, workers=workers, flags=self.flags, root=root)
         return server, handoff_plan(database, server.port, count, idle_chats), database
 
     @staticmethod
@@ -328,6 +330,11 @@ def run_all(targets: list[str], args) -> dict[str, dict]:
     return results
 
 
+def commit_of(path: str) -> str:
+    out = subprocess.run(["git", "-C", path, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return f"commit {out.stdout.strip()}" if out.returncode == 0 else path
+
+
 def machine() -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
@@ -359,12 +366,17 @@ def main() -> None:
     parser.add_argument("--redis", default=os.environ.get("HANDOFF_BENCH_REDIS_URL")
                         or os.environ.get("HANDOFF_TEST_REDIS_URL", ""))
     parser.add_argument("--output", default=str(BENCH / "results.json"))
+    parser.add_argument("--before", default="", help="a checkout of the code before a change (git worktree add), "
+                        "run on SQLite as the target `before`, taking turns with the others")
     args = parser.parse_args()
     raise_nofile()
     targets = [t for t in args.targets.split(",") if t != "postgres" or (args.postgres and args.redis)]
+    if args.before:
+        targets.insert(1, "before")
     report = {"when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
               "command": "python bench/run.py " + " ".join(sys.argv[1:]), "interval_s": args.interval, "repeat": args.repeat,
-              "closed_loop": args.closed_loop, "server_flags": args.server_flags, "results": {}}
+              "closed_loop": args.closed_loop, "server_flags": args.server_flags, "before": commit_of(args.before) if args.before else "",
+              "results": {}}
     report["results"] = run_all(targets, args)
     Path(args.output).write_text(json.dumps(report, indent=1))
     if not args.quick:
