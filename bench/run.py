@@ -1,12 +1,13 @@
 """Run the benchmarks: start each server as a real uvicorn, load it from bench/load.py, write bench/RESULTS.md.
 
-    python bench/run.py                      # everything, 3 runs of each figure, servers taking turns (about 35 minutes)
+    python bench/run.py                      # everything, 3 runs of each figure, servers taking turns (~35 min)
     python bench/run.py --quick              # one short pass of each, to see that it all runs
     python bench/run.py --only latency --targets sqlite,bare
 
 Targets: `sqlite` (Handoff, one process), `postgres` (Handoff, 2 workers on PostgreSQL + Redis, needs
 HANDOFF_BENCH_DATABASE_URL or HANDOFF_TEST_DATABASE_URL and a Redis URL the same way) and `bare`
-(bench/bare_app.py); with `--before PATH`, also `before`: the checkout at PATH on SQLite, for before/after. Raw figures go to bench/results.json; RESULTS.md is made from them.
+(bench/bare_app.py); with `--before PATH`, also `before`: the checkout at PATH on SQLite, for before/after.
+Raw figures go to bench/results.json; RESULTS.md is made from them.
 """
 from __future__ import annotations
 
@@ -375,8 +376,8 @@ def main() -> None:
         targets.insert(1, "before")
     report = {"when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
               "command": "python bench/run.py " + " ".join(sys.argv[1:]), "interval_s": args.interval, "repeat": args.repeat,
-              "closed_loop": args.closed_loop, "server_flags": args.server_flags, "before": commit_of(args.before) if args.before else "",
-              "results": {}}
+              "closed_loop": args.closed_loop, "server_flags": args.server_flags,
+              "before": commit_of(args.before) if args.before else ""}
     report["results"] = run_all(targets, args)
     Path(args.output).write_text(json.dumps(report, indent=1))
     if not args.quick:
