@@ -27,8 +27,9 @@ class Counter:
                 # that outlived its window by a moment would only hold a key Redis is about to drop.
                 async with self.redis.pipeline(transaction=False) as pipe:
                     for key, window, seconds in windows:
-                        pipe.incr(f"{self.prefix}{key}:{window}")
-                        pipe.expire(f"{self.prefix}{key}:{window}", int(seconds) + 1)
+                        name = f"{self.prefix}{key}:{window}"
+                        pipe.incr(name)
+                        pipe.expire(name, int(seconds) + 1)
                     counts = [int(count) for count in (await pipe.execute())[::2]]
             except Exception:
                 pass  # a Redis outage degrades to per-process limits rather than refusing every visitor

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import platform
@@ -255,23 +256,25 @@ class Bench:
         server = Server("app:app", env, workers=workers, flags=self.flags, root=root)
         return server, handoff_plan(database, server.port, count, idle_chats), database
 
-    @staticmethod
-    def finish(server: Server, database: str | None) -> None:
-        server.stop()
-        if database and database.startswith("postgres"):
-            drop_postgres(database)
+    @contextlib.contextmanager
+    def serving(self, target: str, count: int, idle_chats: int = 0):
+        """A fresh server of `target` with its plan, stopped (and its PostgreSQL database dropped) afterwards."""
+        server, plan, database = self.start(target, count, idle_chats)
+        try:
+            yield server, plan
+        finally:
+            server.stop()
+            if database and database.startswith("postgres"):
+                drop_postgres(database)
 
     def once(self, target: str, count: int, scenario: str, *options: str) -> dict:
-        server, plan, database = self.start(target, count)
-        try:
+        with self.serving(target, count) as (server, plan):
             cpu = server.cpu_seconds()
             result = load(scenario, plan, "--conversations", str(count), *options, *self.duration)
             # The server's own CPU for each message answered: unlike a rate, it does not depend on how much
             # of the two cores the load generator and other work took meanwhile.
             answered = sum(result["statuses"].values())
             result["cpu_us_per_message"] = round((server.cpu_seconds() - cpu) / answered * 1e6) if answered else None
-        finally:
-            self.finish(server, database)
         print(target, result, flush=True)
         return result
 
@@ -292,20 +295,14 @@ class Bench:
     def idle(self, target: str) -> list[dict]:
         rows = []
         for streams in (200,) if self.args.quick else IDLE_LEVELS:
-            server, plan, database = self.start(target, 0, streams)
-            try:
+            with self.serving(target, 0, streams) as (server, plan):
                 rows.append(idle_memory(server, plan, streams, 3 if self.args.quick else 10))
-            finally:
-                self.finish(server, database)
             print(target, rows[-1], flush=True)
         return rows
 
     def page(self, target: str) -> dict:
-        server, plan, database = self.start(target, 1)
-        try:
+        with self.serving(target, 1) as (_, plan):
             result = load("page", plan, "--requests", "20" if self.args.quick else "300")
-        finally:
-            self.finish(server, database)
         print(target, result, flush=True)
         return result
 
