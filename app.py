@@ -26,9 +26,10 @@ from starlette.templating import Jinja2Templates
 
 import conversation
 import migrations
+import database
 import models
 import office_hours
-import outbox
+from delivery import outbox
 from limits import Counter
 from realtime import QUEUE, ROUTING, Hub, session_topic
 from routes import account, admin, agent, analytics, api, chat
@@ -80,7 +81,7 @@ class Fragments(jinja2.Environment):
 
 
 def init_database(settings: Settings) -> None:
-    models.db.initialize(models.open_database(settings.database_url))
+    models.db.initialize(database.open_database(settings.database_url))
     # Tables, upgrades and the default agents, one worker at a time.
     with migrations.exclusive(models.db.obj):
         migrations.upgrade()
@@ -168,7 +169,7 @@ async def sweep(app: Starlette) -> None:
     settings: Settings = app.state.settings
     timed = (lambda: conversation.requeue_dropped(settings.presence_grace_seconds),
              lambda: conversation.close_idle(settings.inactivity_close_minutes, settings.bot_close_hours),
-             models.checkpoint)
+             database.checkpoint)
     route = (lambda: conversation.auto_assign(settings.presence_grace_seconds),) if settings.auto_assign else ()
     last = time.monotonic()
     with app.state.hub.listen(ROUTING) as listener:

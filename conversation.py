@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from peewee import PostgresqlDatabase
 
-import mail
+from delivery import mail
 import office_hours
 from escalation import assess
 from models import Agent, AgentSession, ChatSession, FollowUp, Message, Outbox, SessionAnalytics, db, now

@@ -17,6 +17,7 @@ import asyncio
 
 from starlette.concurrency import run_in_threadpool
 
+from database import SqliteWriteQueue, WouldWait
 import models
 from conversation import ChatError
 
@@ -24,10 +25,10 @@ from conversation import ChatError
 async def act(work, *args):
     """Run `work(*args)`, a chat action's transaction (`db.atomic`), with the other writes of this turn."""
     database = models.db.obj
-    if isinstance(database, models.SqliteWriteQueue):
+    if isinstance(database, SqliteWriteQueue):
         try:
             return await _turns(database).join(work, args)
-        except models.WouldWait:
+        except WouldWait:
             pass
     return await run_in_threadpool(work, *args)
 
@@ -35,7 +36,7 @@ async def act(work, *args):
 class Turn:
     """The writes waiting for the next turn of one event loop; each is (work, args, future)."""
 
-    def __init__(self, database: models.SqliteWriteQueue) -> None:
+    def __init__(self, database: SqliteWriteQueue) -> None:
         self.database = database
         self.loop = asyncio.get_running_loop()
         self.writes: list[tuple] = []
@@ -55,7 +56,7 @@ class Turn:
         try:
             results = self.database.at_once(_each, writes)
         except Exception:
-            results = [models.WouldWait()] * len(writes)
+            results = [WouldWait()] * len(writes)
         for (_, _, future), result in zip(writes, results):
             if future.done():
                 continue
@@ -68,7 +69,7 @@ class Turn:
 _current: dict = {}  # database -> its Turn still open in this process
 
 
-def _turns(database: models.SqliteWriteQueue) -> Turn:
+def _turns(database: SqliteWriteQueue) -> Turn:
     turn = _current.get(database)
     if turn is None or turn.loop is not asyncio.get_running_loop():
         turn = _current[database] = Turn(database)

@@ -124,10 +124,11 @@ def session_cookie(session: dict) -> str:
 
 def handoff_plan(database_url: str, port: int, conversations: int, idle_chats: int) -> dict:
     """Agents holding PER_AGENT assigned chats each, plus chats with the bot for idle streams; their cookies."""
+    import database
     import models
     from peewee import chunked
 
-    models.db.initialize(models.open_database(database_url))
+    models.db.initialize(database.open_database(database_url))
     stamp = models.now()
     first = models.Agent.select(models.fn.MAX(models.Agent.id)).scalar() or 0
     agent_rows = [dict(agent_id=f"bench_{first + n:05d}", name=f"Bench Counsellor {n}", skills="general",

@@ -7,7 +7,7 @@ import pytest
 from starlette.testclient import TestClient
 
 import conversation
-import mail
+from delivery import mail
 from app import create_app
 from models import Agent, ChatSession, FollowUp, Message, Outbox, now
 from tests.conftest import Browser

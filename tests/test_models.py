@@ -6,6 +6,8 @@ from datetime import timedelta
 import pytest
 
 import conversation
+import database
+from database import WouldWait
 import models
 from app import create_app
 from models import Agent, ChatSession, Message, check_password, hash_password
@@ -73,12 +75,12 @@ def test_page_views_nobody_wrote_in_are_removed_after_a_day(app):
 
 
 def test_a_write_at_once_never_waits_for_the_lock_and_leaves_the_connection_as_it_found_it(app):
-    database = models.db.obj
+    sqlite = models.db.obj
     chat = models.ChatSession.create()
     held, release = threading.Event(), threading.Event()
 
     def hold():
-        with database.write_lock:
+        with sqlite.write_lock:
             held.set()
             release.wait(5)
 
@@ -86,14 +88,14 @@ def test_a_write_at_once_never_waits_for_the_lock_and_leaves_the_connection_as_i
     holder.start()
     held.wait(5)
     start = time.monotonic()
-    with pytest.raises(models.WouldWait):
-        database.at_once(models.Message.add, chat, "visitor", "Waiting?")
+    with pytest.raises(WouldWait):
+        sqlite.at_once(models.Message.add, chat, "visitor", "Waiting?")
     assert time.monotonic() - start < 0.1 and models.Message.select().count() == 0
     release.set()
     holder.join()
-    message, created = database.at_once(models.Message.add, chat, "visitor", "Now")
+    message, created = sqlite.at_once(models.Message.add, chat, "visitor", "Now")
     assert created and models.Message.get_by_id(message.id).text == "Now"
-    assert database.execute_sql("PRAGMA busy_timeout").fetchone()[0] == 5000
+    assert sqlite.execute_sql("PRAGMA busy_timeout").fetchone()[0] == 5000
 
 
 def test_newest_ids_leave_out_the_notes_only_for_the_visitor(app):
@@ -130,7 +132,7 @@ def test_a_checkpoint_under_steady_writes_lets_the_log_start_over(app):
         while not stop.is_set():
             try:
                 models.db.obj.at_once(twenty)
-            except models.WouldWait:
+            except WouldWait:
                 time.sleep(0.001)
         models.db.close()
 
@@ -142,7 +144,7 @@ def test_a_checkpoint_under_steady_writes_lets_the_log_start_over(app):
     try:
         time.sleep(0.6)
         before = frames_in_log()
-        models.checkpoint()
+        database.checkpoint()
         time.sleep(0.15)
         after = frames_in_log()
     finally:

@@ -11,8 +11,8 @@ import pytest
 from starlette.testclient import TestClient
 
 import conversation
-import outbox
-import webhooks
+from delivery import outbox
+from delivery import webhooks
 from app import create_app
 from models import Agent, ChatSession, Outbox, now
 from tests.conftest import Browser, free_port

@@ -9,6 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+import database as db_plumbing
 import models  # noqa: E402
 from tests.analytics_data import seed_week  # noqa: E402
 from tests.conftest import PASSWORD, Server  # noqa: E402
@@ -19,7 +20,7 @@ PAGE = f"/agent/analytics?period=custom&from={WEEK.isoformat()}&to=2025-03-09"
 
 def seed(database: Path) -> int:
     """Fill the server's database (its tables already made) with the same week every time."""
-    models.db.initialize(models.open_database(f"sqlite:///{database}"))
+    models.db.initialize(db_plumbing.open_database(f"sqlite:///{database}"))
     try:
         return seed_week(WEEK)
     finally:

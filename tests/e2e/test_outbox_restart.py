@@ -6,7 +6,7 @@ import httpx
 
 from tests.conftest import Server, csrf_of, free_port
 from tests.receivers import HookReceiver, eventually
-from webhooks import verify
+from delivery.webhooks import verify
 
 
 def test_a_killed_server_delivers_its_queued_webhook_after_a_restart(tmp_path):

@@ -15,8 +15,8 @@ import httpx
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 
-import mail
-import webhooks
+from delivery import mail
+from delivery import webhooks
 from models import Outbox
 from realtime import OUTBOX
 from settings import Settings
