@@ -4,14 +4,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .knowledge_base import CONFIDENT, UNCOVERED, knowledge_base
+from .knowledge_base import CONFIDENT, COUNTRIES, UNCOVERED, knowledge_base
 from .repetition import repeated, split_history
 from .routing import SKILLS, guess_skill
 from .smalltalk import LANGUAGE_REPLY, OFF_TOPIC_REPLY, UNCLEAR_REPLY, smalltalk_reply
 from .topic import foreign, off_topic, on_topic
 from .triggers import Message, complex_case, frustration, requested, urgent
 
-__all__ = ["assess", "Decision", "SKILLS", "REASONS"]
+__all__ = ["assess", "Decision", "SKILLS", "REASONS", "COUNTRIES"]
 
 REASONS = ("requested", "frustration", "repeat", "complex", "urgent", "fallback", "low_confidence")
 
@@ -39,7 +39,9 @@ class Decision:
     reply: str
     confidence: float
     skill: str
-    topic: str | None = None
+    topic: str | None = None  # the id of the knowledge-base entry the reply comes from
+    choices: tuple[str, ...] = ()  # destinations (COUNTRIES keys) offered as buttons under the reply
+    language: str = "en"  # the visitor's language, as detected from this message and the chat
 
 
 def assess(text: str, history: Iterable[Any] = ()) -> Decision:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -21,9 +20,16 @@ CONFIDENT = 0.5
 UNCOVERED = 0.2
 
 
+# Destinations the knowledge base is laid out by; "any" marks an answer that holds for every country.
+COUNTRIES = {
+    "us": "United States", "uk": "United Kingdom", "ca": "Canada", "au": "Australia", "de": "Germany",
+    "ie": "Ireland", "nz": "New Zealand", "nl": "Netherlands", "fr": "France",
+}
+
+
 @dataclass(frozen=True)
 class Entry:
-    """One knowledge-base answer."""
+    """One knowledge-base answer, for one destination (or "any") and one topic."""
 
     id: str
     title: str
@@ -31,6 +37,10 @@ class Entry:
     skill: str
     questions: tuple[str, ...]
     keywords: tuple[str, ...]
+    country: str = "any"
+    topic: str = ""
+    source: str = ""  # the official page the facts come from
+    checked: str = ""  # YYYY-MM: when the facts were last checked against it
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,7 @@ class KnowledgeBase:
 
     def __init__(self, entries: list[Entry]) -> None:
         self.entries = entries
+        self._by_id = {e.id: e for e in entries}
         self.words: set[str] = set()  # every raw word the entries use, so typo matching skips them
         self._main: list[set[str]] = []
         self._answer: list[set[str]] = []
@@ -68,6 +79,10 @@ class KnowledgeBase:
         # unless it is an everyday word that says little about the question.
         self.unknown_idf = math.log(1 + (n - 0.5) / 1.5)
         self._common = frozenset(stem(w) for w in COMMON)
+
+    def get(self, entry_id: str) -> Entry | None:
+        """The entry with this id, if it is served."""
+        return self._by_id.get(entry_id)
 
     def weight(self, term: str) -> float:
         """How much a term says about what a message is asking."""
@@ -109,11 +124,22 @@ def load_entries(directory: Path = KNOWLEDGE_DIR) -> list[Entry]:
                 id=raw["id"], title=raw["title"], answer=" ".join(raw["answer"].split()),
                 skill=raw.get("skill", "general"), questions=tuple(raw.get("questions", ())),
                 keywords=tuple(str(k) for k in raw.get("keywords", ())),
+                country=raw.get("country", "any"), topic=raw.get("topic", raw["id"]),
+                source=raw.get("source", ""), checked=str(raw.get("checked", "")),
             ))
     return entries
 
 
-@lru_cache(maxsize=1)
+_live: KnowledgeBase | None = None
+
+
+def install(entries: list[Entry]) -> KnowledgeBase:
+    """Serve these entries from now on; a reader holding the old index finishes with it unharmed."""
+    global _live
+    _live = KnowledgeBase(entries)
+    return _live
+
+
 def knowledge_base() -> KnowledgeBase:
-    """The shipped knowledge base, loaded and indexed on first use."""
-    return KnowledgeBase(load_entries())
+    """The live knowledge base: the shipped YAML until the database's entries are installed."""
+    return _live or install(load_entries())
