@@ -8,7 +8,7 @@ from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
 # Languages the visitor page and the bot's own sentences are translated into.
 INTERFACE = ("en", "es", "fr", "pt", "de", "hi", "zh", "ar", "vi", "tr")
 # Languages told apart: the interface's, plus others visitors write that would otherwise be mistaken for one.
-DETECTED = INTERFACE + ("ru", "ko", "ja", "id", "it", "bn", "ur", "fa", "th", "nl", "pl", "ta", "ne", "ms")
+DETECTED = INTERFACE + ("ru", "ko", "ja", "id", "it", "bn", "ur", "fa", "th", "nl", "pl", "ta", "ms")
 RIGHT_TO_LEFT = frozenset({"ar", "fa", "ur", "he"})
 
 _lock = threading.Lock()
