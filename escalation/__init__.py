@@ -4,12 +4,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from .classifier import model
 from .knowledge_base import CONFIDENT, COUNTRIES, UNCOVERED, knowledge_base
+from .language import chat_language
 from .repetition import repeated, split_history
 from .routing import SKILLS, guess_skill
 from .smalltalk import LANGUAGE_REPLY, OFF_TOPIC_REPLY, UNCLEAR_REPLY, smalltalk_reply
 from .topic import foreign, off_topic, on_topic
-from .triggers import Message, complex_case, frustration, requested, urgent
+from .safety import advice, emergency
+from .triggers import Message, complex_case, frustration, requested
 
 __all__ = ["assess", "Decision", "SKILLS", "REASONS", "COUNTRIES"]
 
@@ -55,17 +58,25 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     if skill is None:
         skill = next(filter(None, (guess_skill(Message(t).flat, t) for t in reversed(visitor))), "general")
     topic = entry.id if entry else None
+    language = chat_language(msg.raw, visitor)
 
-    def handoff(reason: str) -> Decision:
-        return Decision(True, reason, HANDOFF_REPLIES[reason], match.confidence, skill, topic)
+    def handoff(reason: str, reply: str | None = None) -> Decision:
+        return Decision(True, reason, reply or HANDOFF_REPLIES[reason], match.confidence, skill, topic,
+                        language=language)
 
     def keep(reply: str, topic: str | None = topic) -> Decision:
-        return Decision(False, None, reply, match.confidence, skill, topic)
+        return Decision(False, None, reply, match.confidence, skill, topic, language=language)
 
+    kind = emergency(msg.raw)
+    if kind:
+        return handoff("urgent", advice(kind, language))
+    reason = model().judge(msg.raw, history)
+    if reason:
+        return handoff(reason)
     if not msg.tokens:
         return keep(UNCLEAR_REPLY, None)
-    for reason, trigger in (("requested", requested), ("urgent", urgent), ("complex", complex_case),
-                            ("frustration", frustration)):
+    # English phrasings the rules were written for, as a second reader beside the model.
+    for reason, trigger in (("requested", requested), ("complex", complex_case), ("frustration", frustration)):
         if trigger(msg):
             return handoff(reason)
     small = smalltalk_reply(msg.tokens, msg.flat)
