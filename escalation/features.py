@@ -113,8 +113,15 @@ HISTORY = ("h:any", "h:same", "h:similar", "h:last_similar", "h:weak", "h:weak2"
 
 def history_features(text: str, history: list[Turn]) -> list[float]:
     """How this message relates to the chat so far: asked before, and how the bot's answers went."""
-    asked = [t.text for t in history if t.sender == "visitor" and t.text.strip()][-5:]
-    answers = [t.confidence for t in history if t.sender == "bot" and t.confidence is not None]
+    asked = [t.text for t in history if t.sender == "visitor" and len(words(normalise(t.text))) >= 3][-5:]
+    # A bot reply counts as an answer only to a question of a few words: replies to "hi" or "thanks"
+    # carry a low retrieval confidence too, but they are not failed answers.
+    answers, last = [], ""
+    for t in history:
+        if t.sender == "visitor":
+            last = t.text
+        elif t.sender == "bot" and t.confidence is not None and len(words(normalise(last))) >= 3:
+            answers.append(t.confidence)
     weak = [c < WEAK for c in answers[-2:]]
     now = trigrams(text)
     overlaps = [len(now & before) / len(now | before) if now | before else 0.0 for before in map(trigrams, asked)]
