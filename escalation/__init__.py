@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .classifier import model
+from .classifier import HANDOFF, HANDOFF_ANSWERED, model
 from .knowledge_base import CONFIDENT, COUNTRIES, UNCOVERED, knowledge_base
 from .language import chat_language
 from .repetition import repeated, split_history
@@ -12,7 +12,7 @@ from .routing import SKILLS, guess_skill
 from .smalltalk import LANGUAGE_REPLY, OFF_TOPIC_REPLY, UNCLEAR_REPLY, smalltalk_reply
 from .topic import foreign, off_topic, on_topic
 from .safety import advice, emergency
-from .triggers import Message, complex_case, frustration, requested
+from .triggers import Message, english_rules
 
 __all__ = ["assess", "Decision", "SKILLS", "REASONS", "COUNTRIES"]
 
@@ -70,15 +70,14 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     kind = emergency(msg.raw)
     if kind:
         return handoff("urgent", advice(kind, language))
-    reason = model().judge(msg.raw, history)
+    reason = model().judge(msg.raw, history, HANDOFF_ANSWERED if entry else HANDOFF)
     if reason:
         return handoff(reason)
     if not msg.tokens:
         return keep(UNCLEAR_REPLY, None)
-    # English phrasings the rules were written for, as a second reader beside the model.
-    for reason, trigger in (("requested", requested), ("complex", complex_case), ("frustration", frustration)):
-        if trigger(msg):
-            return handoff(reason)
+    reason = english_rules(msg.raw)
+    if reason:
+        return handoff(reason)
     small = smalltalk_reply(msg.tokens, msg.flat)
     if small:
         return keep(small, None)

@@ -84,7 +84,8 @@ def _rows_of(lang: str, source: dict) -> list[dict]:
     for j, word in enumerate(faq[:6]):
         # Keyboard mashes made of the language's own letters: no words, no handoff.
         letters = sorted(set("".join(faq + again)) - set(" ?？؟,.!'-0123456789"))
-        add("".join(letters[_pick(word, j, k, len(letters))] for k in range(4 + j)), "none", f"mash-{j}")
+        mash = "".join(letters[_pick(word, j, k, len(letters))] for k in range(4 + j))
+        add(mash if j % 2 else f"{mash[:3]} {mash[3:]}", "none", f"mash-{j}")
     for j, (first, second) in enumerate(zip(faq, again)):
         # The same question in other words: a repeat after it was asked, a plain question in a fresh chat.
         add(second, "repeat", f"again-{j}", [_visitor(first), _bot(WEAK)] if j % 2 else [first])
@@ -102,7 +103,12 @@ def build() -> list[dict]:
     """Every source file expanded, in a fixed order."""
     rows: list[dict] = []
     for path in sorted((HERE / "source").glob("*.yaml")):
-        rows.extend(_rows_of(path.stem, yaml.safe_load(path.read_text(encoding="utf-8"))))
+        source = yaml.safe_load(path.read_text(encoding="utf-8"))
+        more = HERE / "source" / "more" / path.name  # messages written later, with keys of their own
+        if more.exists():
+            for why, keys in yaml.safe_load(more.read_text(encoding="utf-8")).items():
+                source["messages"].setdefault(why, {}).update(keys)
+        rows.extend(_rows_of(path.stem, source))
     return rows
 
 
@@ -149,7 +155,7 @@ def _save(vocab: list[str], weights: np.ndarray, bias: np.ndarray, stamp: str) -
 
 
 def _scores(rows: list[dict], folds: int = 5) -> list[str]:
-    """Predicted class of every row by a model that never saw its group."""
+    """Every row's decision by the safety floor and a model that never saw the row's group."""
     from .classifier import Model
 
     groups = sorted({r["group"] for r in rows}, key=lambda g: hashlib.sha256(g.encode()).hexdigest())
@@ -161,7 +167,8 @@ def _scores(rows: list[dict], folds: int = 5) -> list[str]:
         model = Model(vocab, weights, bias)
         for i, r in enumerate(rows):
             if fold_of[r["group"]] == f:
-                predicted[i] = model.judge(r["text"], r.get("history", [])) or "none"
+                predicted[i] = ("urgent" if emergency(r["text"]) else
+                                model.judge(r["text"], r.get("history", [])) or "none")
     return predicted
 
 

@@ -1,4 +1,4 @@
-"""Handoff triggers a single message shows on its own: requested, urgent, complex, frustration."""
+"""English handoff rules a single message shows on its own: requested, complex, frustration."""
 from __future__ import annotations
 
 import re
@@ -454,90 +454,6 @@ def frustration(msg: Message) -> bool:
     return _shouting(msg.raw) and not _POSITIVE.search(msg.flat)
 
 
-# --- urgent ---------------------------------------------------------------------------
-
-_DAYS = r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
-_FEW = (
-    r"([1-7]|one|two|three|four|five|six|seven|a|an|a few|few|couple of|a couple of"
-    r"|dos|tres|deux|trois|zwei|drei|dois|due|tre|do|teen)"
-)
-_SOON = (
-    rf"(today|tonight|tomorrow|tmrw|tmr|tomorow|tommorow|this (morning|afternoon|evening)"
-    rf"|(in|within|only|just|next|after) {_FEW} (hours?|hrs?|days?)|\d{{1,2}} ?(hours|hrs)|{_FEW} days? (left|away"
-    rf"|to go|remaining)"
-    rf"|by (tomorrow|tonight|today|end of (the )?day|eod)|hoy|manana|demain|aujourd hui|ce soir|(?<!guten )morgen|heute"
-    rf"|amanha|hoje|domani|oggi|stasera|kal|aaj|parso|(en|dans|in|em|tra) {_FEW} (dias|jours|tagen|giorni)|{_FEW} din)"
-)
-# Deadlines are pressing by themselves; a flight or interview tomorrow only with a problem attached
-# ("I fly tomorrow, what should I pack?" is a normal question).
-_HARD_EVENT = (
-    r"(deadline|due|closes?|closing|expires?|expiring|expiry|submit|submission|registration|accept|respond|confirm"
-    r"|decide|plazo|fecha limite"
-    r"|date limite|frist|prazo|scadenza|vence|expira)"
-)
-_SOFT_EVENT = (
-    r"(flight|fly|flying|travel|travelling|traveling|departure|leave|leaving|interview|appointment|biometrics?|starts?"
-    r"|starting|begins?|begin|orientation|enrol\w*|vuelo|vol|flug|voo|volo|entrevista|entretien|colloquio)"
-)
-_PROBLEM = re.compile(
-    r"\b(no|not|havent|hasnt|didnt|dont|doesnt|cant|cannot|still|without|missing|lost|help|urgent|problem|issue"
-    r"|wrong|delayed|cancell?ed|stuck|yet|only|please|pls|worried|panic|scared|nothing|never|sin|pas|nicht|kein|nao"
-    r"|mistake|mistakes|error|incorrect|forgot|expired|rejected|refused"
-    r"|non|nahi)\b"
-)
-_SOFT_SOON = re.compile(rf"\b{_SOON}\b.*\b{_SOFT_EVENT}\b|\b{_SOFT_EVENT}\b.*\b{_SOON}\b")
-_WEEK = (
-    rf"(this week|next week|this weekend|in a week|in one week|within a week|1 week|by {_DAYS}|on {_DAYS}"
-    rf"|this {_DAYS}|next {_DAYS}|before {_DAYS})"
-)
-_WEEK_EVENT = (
-    r"(deadline|due|flight|fly|flying|expires?|expiring|expiry|closes|closing|interview|appointment|biometrics"
-    r"|starts|begins)"
-)
-_URGENT = re.compile(
-    r"\b(urgent|urgently|urgente|urgentemente|urgence|dringend|eilig|turant|fauran)\b(?! (visa )?(service|processing))"
-    r"|\b(need|help|call|contact|respond|reply|answer|please|pls|someone|somebody|talk|speak)\b( \w+){0,4} "
-    r"(immediately|right away|right now|asap|sofort|subito|inmediatamente|imediatamente|immediatement)\b"
-    r"|^asap\b|\basap$|\b(its|it is|this is|thats|i have|ive got|we have|there is|theres|got) (an? )?(\w+ )?"
-    r"(emergency|emergencia|emergenza|urgence|notfall)\b|^(emergency|emergencia|emergenza|urgence|notfall)\b"
-    rf"|\b{_SOON}\b.*\b{_HARD_EVENT}\b|\b{_HARD_EVENT}\b.*\b{_SOON}\b"
-    rf"|\b{_WEEK}\b.*\b{_WEEK_EVENT}\b|\b{_WEEK_EVENT}\b.*\b{_WEEK}\b"
-    r"|\b(need|needs|require|must have|must get|have to get|have to submit|have to send|must submit)( \w+){0,3}"
-    r" (today|tonight|tomorrow|by tomorrow|by tonight|right now|within \d+ (hours|days))\b"
-    r"|\b(otherwise|or else|or|else|about to|going to|gonna)( i)?( will| ll)? (lose|miss) (my|the) (place|seat|offer"
-    r"|spot"
-    r"|admission|flight|deadline|interview|appointment|start)\b"
-    r"|\b(stuck|stranded|detained|held|stopped|questioned|waiting|sitting|standing) (at|in) (the )?"
-    r"(airport|border|immigration|port of entry|customs|passport control)\b"
-    r"|\b(im|i am|we are|i m) (at|in) (the )?(airport|border|immigration)\b"
-    r"|\b(denied|refused) (entry|boarding)\b|\b(not allowed|wont let me|didnt let me|did not let me) (to )?(board"
-    r"|enter|fly)\b"
-    r"|\b(wont|will not|didnt|did not|not) let (me|us) (in|enter|through|board|leave|go)\b"
-    r"|\bmissed (my |the )?(flight|connection|interview|appointment|deadline|biometrics)\b"
-    r"|\b(lost|stolen|misplaced|lose) my (passport|visa|brp|documents|i 20|wallet)\b"
-    r"|\bpassport (was |got |has been |is )?(lost|stolen|missing)\b"
-    r"|\b(aeropuerto|aeroport|flughafen|aeroporto|airport)\b.*\b(atrapad[oa]|bloquead[oa]|bloque|bloquee|fest"
-    r"|festgehalten|pres[oa]|bloccat[oa]|phas\w*|retenid[oa]|retenue?)\b"
-    r"|\b(atrapad[oa]|bloquead[oa]|bloque|bloquee|festgehalten|pres[oa]|bloccat[oa]|phas\w*|retenid[oa])\b.*"
-    r"\b(aeropuerto|aeroport|flughafen|aeroporto|airport)\b"
-)
-
-
-_ASKS_ABOUT_URGENCY = re.compile(r"^(do|does|should|must|would) (i|we|you|one|students?)\b|^is it\b")
-_URGENT_WORD = re.compile(r"\b(urgent|urgently|asap)\b")
-
-
-def urgent(msg: Message) -> bool:
-    """A deadline, flight or emergency within days."""
-    match = _URGENT.search(msg.flat)
-    if not match:
-        return bool(_SOFT_SOON.search(msg.flat) and _PROBLEM.search(msg.flat))
-    # "Do I need to apply urgently?" is a question about timing, unless something else is pressing.
-    if _URGENT_WORD.fullmatch(match.group()) and _ASKS_ABOUT_URGENCY.match(msg.flat):
-        return bool(_URGENT.search(msg.flat, match.end()))
-    return True
-
-
 # --- complex --------------------------------------------------------------------------
 
 _FIRST_PERSON = re.compile(
@@ -855,3 +771,15 @@ def complex_case(msg: Message) -> bool:
         if match and not _hypothetical(msg.tokens, _word_index(flat, match.start())):
             return True
     return False
+
+
+RULES_READ = 160  # the rules' patterns are not linear in length, so they read a message's start only
+
+
+def english_rules(text: str) -> str | None:
+    """The handoff reason the English rules read in a message's start: a second reader beside the model."""
+    msg = Message(text[:RULES_READ])
+    for reason, trigger in (("requested", requested), ("complex", complex_case), ("frustration", frustration)):
+        if trigger(msg):
+            return reason
+    return None
