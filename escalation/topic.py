@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from .text import FOREIGN_STOPWORDS, STOPWORDS, terms, tokens
+from .text import FOREIGN_STOPWORDS, HINGLISH, STOPWORDS, terms, tokens
 
 # Words that make a message a study-abroad question even when the knowledge base has no answer for it.
 _DOMAIN = frozenset(terms("""
@@ -27,8 +27,8 @@ def off_topic(flat: str) -> bool:
 
 
 def foreign(words: list[str]) -> bool:
-    """Mostly another language's function words: English retrieval confidence says nothing about it."""
-    count = sum(t in FOREIGN_STOPWORDS and t not in STOPWORDS for t in words)
+    """Mostly another language's function words (Hinglish aside): the English knowledge base cannot judge it."""
+    count = sum(t in FOREIGN_STOPWORDS and t not in STOPWORDS and t not in HINGLISH for t in words)
     return count >= 2 and count > sum(t in STOPWORDS for t in words)
 
 
