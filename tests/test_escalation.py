@@ -216,7 +216,7 @@ def test_small_talk_and_off_topic_get_a_friendly_reply(text: str) -> None:
     ("how long is the post study work visa in the UK", "uk-graduate-route"),
     ("Is studying in Germany free?", "germany-tuition"),
     ("What is a CAS number?", "uk-cas"),
-    ("How many hours can I work in Canada as a student?", "canada-work-while-studying"),
+    ("How many hours can I work in Canada as a student?", "ca-work-while-studying"),
     ("Is the first consultation free?", "educonsult-fees"),
     ("When are you open?", "educonsult-hours"),
     ("What is OSHC?", "au-oshc"),
