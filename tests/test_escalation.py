@@ -219,7 +219,7 @@ def test_small_talk_and_off_topic_get_a_friendly_reply(text: str) -> None:
     ("How many hours can I work in Canada as a student?", "ca-work-while-studying"),
     ("Is the first consultation free?", "educonsult-fees"),
     ("When are you open?", "educonsult-hours"),
-    ("What is OSHC?", "au-oshc"),
+    ("What is OSHC?", "au-health-insurance"),
 ])
 def test_faq_questions_retrieve_the_right_entry_confidently(text: str, topic: str) -> None:
     decision = assess(text)
