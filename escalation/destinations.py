@@ -35,6 +35,7 @@ class Destinations:
     def __init__(self, data: dict) -> None:
         self.levels = {level: _pattern(words) for level, words in data.pop("levels").items()}
         self.topic_names: dict[str, str] = data.pop("topics")
+        self._cues = {topic: _pattern(words) for topic, words in data.pop("cues").items()}
         self._place = {code: _pattern(v.get("place") or []) for code, v in data.items()}
         self._terms = {code: _pattern(v.get("terms") or []) for code, v in data.items()}
         self._all_places = _pattern([a for v in data.values() for a in v.get("place") or []])
@@ -86,6 +87,11 @@ class Destinations:
         """The study level named: bachelor, master, phd or diploma."""
         words = flat(text)
         return next((level for level, p in self.levels.items() if p and p.search(words)), None)
+
+    def cued(self, text: str) -> set[str]:
+        """Topics the message names by one of their cue phrases."""
+        words = flat(text)
+        return {topic for topic, p in self._cues.items() if p and p.search(words)}
 
     def topic_name(self, topic: str, fallback: str = "that") -> str:
         """How a reply names a topic."""

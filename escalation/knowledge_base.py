@@ -16,7 +16,9 @@ from .text import COMMON, deletions, stem, terms, tokens
 KNOWLEDGE_DIR = Path(__file__).with_name("knowledge")
 _ANSWER_WEIGHT = 0.3  # answer text helps recall but says less about what an entry is for
 _K1, _B = 1.2, 0.75
-_OWN_COUNTRY = 1.25  # the asked country's entry beats another's of a neighbouring topic that scores a little higher
+_OWN_COUNTRY = 2.0  # the asked country's entry beats another's of a neighbouring topic that scores a little higher
+_POOL, _POOLED = 0.5, 3  # weight and number of a topic's other entries that add to its best entry's score
+_CUED = 1.3  # a topic the message names by one of its cue phrases (destinations.yaml)
 _TYPO_MIN = 5  # terms at least this long are matched with one letter wrong ("procesing", "requirments")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses the KB ~10x faster when present
 CALIBRATION = Path(__file__).with_name("calibration.json")
@@ -154,12 +156,18 @@ class KnowledgeBase:
             if self.entries[i].country == country:
                 scores[i] *= _OWN_COUNTRY
         best: dict[str, int] = {}
+        pooled: dict[str, list[float]] = defaultdict(list)
         for i in sorted(scores, key=scores.__getitem__, reverse=True):
             best.setdefault(self.entries[i].topic, i)
+            pooled[self.entries[i].topic].append(scores[i])
+        # A topic many destinations' questions agree on beats one entry's lucky words.
+        cued = destinations().cued(text)
+        topic_score = {t: (s[0] + _POOL * sum(s[1:1 + _POOLED]) / _POOLED) * (_CUED if t in cued else 1.0)
+                       for t, s in pooled.items()}
         total = sum(self.weight(t) for t in query) or 1.0
-        return [Ranked(topic, self.entries[i], scores[i], round(sum(
+        return sorted((Ranked(topic, self.entries[i], topic_score[topic], round(sum(
             self.weight(t) * (1.0 if t in self._main[i] else 0.5 if t in self._answer[i] else 0.0) for t in query
-        ) / total, 3)) for topic, i in best.items()]
+        ) / total, 3)) for topic, i in best.items()), key=lambda r: r.score, reverse=True)
 
 
 def load_entries(directory: Path = KNOWLEDGE_DIR) -> list[Entry]:
