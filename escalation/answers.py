@@ -117,6 +117,10 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     elif hit is None and visitor:
         hit = places.country(visitor[-1])
         followup = hit is not None
+    words = flat(text)
+    personal = bool(_FIRST_PERSON.search(words) and _PERSONAL.search(words))
+    if personal and visitor and asked == text:
+        asked = f"{visitor[-1]} {text}"  # "is that enough for me?" is about what was just asked
     level = places.level(asked)
     code = hit.code if hit else None
     ranked, feats = features(kb, asked, code, followup)
@@ -150,8 +154,7 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     else:
         entry = held.get("any") or top.entry
     facts = f"{entry.answer} {entry.as_of()}".strip()
-    words = flat(text)
-    if _FIRST_PERSON.search(words) and _PERSONAL.search(words):
+    if personal:
         if any(entry.answer in b for b in bot[-_LOOKBACK:]):
             return made("personal", PERSONAL_AGAIN.format(topic=places.topic_name(entry.topic, entry.title)), entry)
         return made("personal", f"{facts} {PERSONAL_SUFFIX}", entry)

@@ -27,6 +27,7 @@ class Hit:
     code: str
     words: str
     end: int
+    place: bool = True  # named by a place (a country, city, university...) rather than by a visa term
 
 
 class Destinations:
@@ -63,15 +64,16 @@ class Destinations:
     def hits(self, text: str) -> list[Hit]:
         """Every destination the message names, by place or by a visa term, in order."""
         words = flat(text)
-        found = [Hit(code, m.group(0), m.end()) for table in (self._place, self._terms)
+        found = [Hit(code, m.group(0), m.end(), table is self._place) for table in (self._place, self._terms)
                  for code, pattern in table.items() if pattern for m in pattern.finditer(words)]
         return sorted(found or self._misspelt(words), key=lambda h: h.end)
 
     def country(self, text: str) -> Hit | None:
-        """The destination asked about: the one named most often, else the one named last."""
+        """The destination asked about: a place named beats a visa term; then the most named, then the last."""
         found = self.hits(text)
         if not found:
             return None
+        found = [h for h in found if h.place] or found
         counts: dict[str, int] = {}
         for hit in found:
             counts[hit.code] = counts.get(hit.code, 0) + 1
