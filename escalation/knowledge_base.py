@@ -72,7 +72,7 @@ class Ranked:
     topic: str
     entry: Entry
     score: float  # BM25 of the best entry of this topic
-    coverage: float  # idf-weighted share of the message's terms that entry covers (0..1)
+    coverage: float  # idf-weighted share of the message's terms the top topic's entry covers (0..1); 0 for the rest
 
 
 class KnowledgeBase:
@@ -165,9 +165,14 @@ class KnowledgeBase:
         topic_score = {t: (s[0] + _POOL * sum(s[1:1 + _POOLED]) / _POOLED) * (_CUED if t in cued else 1.0)
                        for t, s in pooled.items()}
         total = sum(self.weight(t) for t in query) or 1.0
-        return sorted((Ranked(topic, self.entries[i], topic_score[topic], round(sum(
-            self.weight(t) * (1.0 if t in self._main[i] else 0.5 if t in self._answer[i] else 0.0) for t in query
-        ) / total, 3)) for topic, i in best.items()), key=lambda r: r.score, reverse=True)
+
+        def coverage(i: int) -> float:
+            return round(sum(self.weight(t) * (1.0 if t in self._main[i] else 0.5 if t in self._answer[i] else 0.0)
+                             for t in query) / total, 3)
+
+        order = sorted(best, key=topic_score.__getitem__, reverse=True)
+        return [Ranked(t, self.entries[best[t]], topic_score[t], coverage(best[t]) if n == 0 else 0.0)
+                for n, t in enumerate(order)]
 
 
 def load_entries(directory: Path = KNOWLEDGE_DIR) -> list[Entry]:

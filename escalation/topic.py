@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+from .destinations import destinations
 from .text import FOREIGN_STOPWORDS, HINGLISH, STOPWORDS, terms, tokens
 
 # Words that make a message a study-abroad question even when the knowledge base has no answer for it.
@@ -35,4 +36,5 @@ def foreign(words: list[str]) -> bool:
 def on_topic(text: str) -> bool:
     """An English study-abroad question, the kind the knowledge base is judged on."""
     words = tokens(text)
-    return bool(set(terms(text)) & _DOMAIN) and not off_topic(" ".join(words)) and not foreign(words)
+    asks = bool(set(terms(text)) & _DOMAIN) or destinations().country(text) is not None
+    return asks and not off_topic(" ".join(words)) and not foreign(words)
