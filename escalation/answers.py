@@ -34,6 +34,9 @@ _GENERAL = re.compile(r"\b(in general|generally|most countries|all countries|eve
 _FIRST_PERSON = re.compile(r"\b(i|im|ive|my|me|mine|we|our)\b")
 _PERSONAL = re.compile(r"\b(enough|sufficient|chances?|accept me|admit me|take me|get in|get admission|eligible"
                        r"|qualify|is that ok|is that fine|good enough|will that do|will it do)\b")
+# A message about EduConsult itself ("your fees", "do you guys...", Hinglish "aap log").
+_ADDRESSED = re.compile(r"\b(your|ur|yours|you guys|u guys|you people|u people|you charge|do you|can you|educonsult"
+                        r"|aap|aapka|aapki|aapke|apka|apki)\b")
 _LOOKBACK = 3  # visitor messages a follow-up may refer back to
 
 
@@ -93,7 +96,7 @@ def _names(codes: Iterable[str]) -> str:
 
 def features(kb: KnowledgeBase, text: str, country: str | None, followup: bool) -> tuple[list, dict[str, float]]:
     """The ranking of topics for a question and the features its confidence is estimated from."""
-    ranked = kb.rank(text, country)
+    ranked = kb.rank(text, country, bool(_ADDRESSED.search(flat(text))))
     if not ranked:
         return ranked, {}
     top = ranked[0].score
@@ -145,8 +148,8 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
         if entry is None:
             name = places.topic_name(top.topic, top.entry.title[0].lower() + top.entry.title[1:])
             return made("no-fact", NO_FACT_REPLY.format(topic=name, country=_names([code])))
-    elif general or (top.topic in DESTINATION_TOPICS and "any" in held and _GENERAL.search(flat(asked))):
-        entry = held["any"]
+    elif general or (top.entry.country == "any" or _GENERAL.search(flat(asked))) and "any" in held:
+        entry = held["any"]  # the general entry fits the question best, or the question asks in general
     elif len(held) == 1 and top.topic not in DESTINATION_TOPICS:
         entry = top.entry  # a term only one destination uses, such as the I-20
     elif choices:

@@ -3,6 +3,7 @@
     python -m escalation.eval_answers          # figures per country, per topic and overall
     python -m escalation.eval_answers --fit    # refit the confidence model and its line on dev
     python -m escalation.eval_answers --knowledge DIR   # measure a draft knowledge base instead
+    python -m escalation.eval_answers --corpus DIR      # or another labelled set
     python -m escalation.eval_answers --show   # also list every dev question not answered right
 
 Each line of escalation/corpus/answers/*.jsonl is {"text", "history", "expect", "group", "style"}.
@@ -165,7 +166,7 @@ def brier(data: list[tuple[dict[str, float], int]]) -> str:
 def main(argv: list[str]) -> None:
     if "--knowledge" in argv:
         install(load_entries(Path(argv[argv.index("--knowledge") + 1])))
-    rows = load()
+    rows = load(Path(argv[argv.index("--corpus") + 1])) if "--corpus" in argv else load()
     test = [r for r in rows if split(r["group"]) == "test"]
     dev = [r for r in rows if split(r["group"]) == "dev"]
     if "--fit" in argv:

@@ -17,6 +17,7 @@ KNOWLEDGE_DIR = Path(__file__).with_name("knowledge")
 _ANSWER_WEIGHT = 0.3  # answer text helps recall but says less about what an entry is for
 _K1, _B = 1.2, 0.75
 _OWN_COUNTRY = 2.0  # the asked country's entry beats another's of a neighbouring topic that scores a little higher
+_OURS = 1.2  # EduConsult's own entries, for a message addressed to "you"
 _POOL, _POOLED = 0.5, 3  # weight and number of a topic's other entries that add to its best entry's score
 _CUED = 1.3  # a topic the message names by one of its cue phrases (destinations.yaml)
 _TYPO_MIN = 5  # terms at least this long are matched with one letter wrong ("procesing", "requirments")
@@ -32,6 +33,7 @@ COUNTRIES = {
     "us": "United States", "uk": "United Kingdom", "ca": "Canada", "au": "Australia", "de": "Germany",
     "ie": "Ireland", "nz": "New Zealand", "nl": "Netherlands", "fr": "France",
 }
+OURS = "educonsult-"  # the id prefix of entries about EduConsult itself
 # Topics whose answer differs by destination: asked without one, the bot asks which.
 DESTINATION_TOPICS = (
     "student-visa", "visa-fee", "visa-processing", "visa-interview", "dependants", "work-while-studying",
@@ -137,8 +139,9 @@ class KnowledgeBase:
             return term
         return next((self._near[f] for f in deletions(term) if f in self._near), term)
 
-    def rank(self, text: str, country: str | None = None) -> list[Ranked]:
-        """Topics by their best entry's BM25 score for the message, best first; the country asked about weighs more.
+    def rank(self, text: str, country: str | None = None, ours: bool = False) -> list[Ranked]:
+        """Topics by their best entry's BM25 score for the message, best first; the country asked about weighs
+        more, and so do EduConsult's own entries when the message is about `ours`.
 
         Every destination's sample questions help recognise a topic, so a topic is found even where the
         country asked about holds no entry for it (and the bot then says so).
@@ -155,6 +158,8 @@ class KnowledgeBase:
         for i in scores:
             if self.entries[i].country == country:
                 scores[i] *= _OWN_COUNTRY
+            elif ours and self.entries[i].id.startswith(OURS):
+                scores[i] *= _OURS
         best: dict[str, int] = {}
         pooled: dict[str, list[float]] = defaultdict(list)
         for i in sorted(scores, key=scores.__getitem__, reverse=True):
