@@ -94,7 +94,7 @@ SYNONYMS: dict[str, str] = {
     "kharcha": "cost", "kharche": "cost", "paisa": "money", "paise": "money", "padhai": "study", "padhna": "study",
     "kaam": "work", "naukri": "job", "ghante": "hours", "ghanta": "hours", "rehna": "live", "rehne": "live",
     "biwi": "spouse", "pati": "spouse", "patni": "spouse", "parivar": "family", "bacche": "children",
-    "shulk": "cost", "chhatravritti": "scholarship", "mahina": "month", "mahine": "month", "saal": "year",
+    "shulk": "cost", "sasta": "cheapest", "sasti": "cheapest", "mehenga": "cost", "mehengi": "cost", "chhatravritti": "scholarship", "mahina": "month", "mahine": "month", "saal": "year",
 }
 
 STOPWORDS = frozenset("""
