@@ -101,8 +101,9 @@ def features(kb: KnowledgeBase, text: str, country: str | None, followup: bool) 
         return ranked, {}
     top = ranked[0].score
     second = ranked[1].score if len(ranked) > 1 else 0.0
+    ideal = sum(kb.idf.get(t, 0.0) for t in kb.query(text)) or 1.0  # about what a perfect match would score
     return ranked, {"coverage": ranked[0].coverage, "margin": (top - second) / top, "score": min(top, 30.0) / 10,
-                    "country": float(country is not None), "followup": float(followup)}
+                    "fit": min(top / ideal, 3.0), "country": float(country is not None), "followup": float(followup)}
 
 
 def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, line: float | None = None) -> Answer:

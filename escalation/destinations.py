@@ -55,7 +55,7 @@ class Destinations:
             for text, stop in ((word, end), (word + spans[i + 1][0], spans[i + 1][1]) if i + 1 < len(spans) else ("", 0)):
                 if len(text) < _FUZZY_MIN - 1 or text in COMMON or text in STOPWORDS:
                     continue
-                near = next((self._near[f] for f in deletions(text) if f in self._near), None)
+                near = next((self._near[f] for f in sorted(deletions(text)) if f in self._near), None)
                 if near:
                     found.append(Hit(near[0], near[1], stop))
                     break

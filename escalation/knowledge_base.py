@@ -137,7 +137,7 @@ class KnowledgeBase:
     def _mended(self, term: str) -> str:
         if term in self.idf or len(term) < _TYPO_MIN or not term.isalpha():
             return term
-        return next((self._near[f] for f in deletions(term) if f in self._near), term)
+        return next((self._near[f] for f in sorted(deletions(term)) if f in self._near), term)
 
     def rank(self, text: str, country: str | None = None, ours: bool = False) -> list[Ranked]:
         """Topics by their best entry's BM25 score for the message, best first; the country asked about weighs
@@ -146,7 +146,7 @@ class KnowledgeBase:
         Every destination's sample questions help recognise a topic, so a topic is found even where the
         country asked about holds no entry for it (and the bot then says so).
         """
-        query = self.query(text)
+        query = sorted(self.query(text))  # a fixed order, so ties break the same way in every process
         scores: dict[int, float] = defaultdict(float)
         for term in query:
             idf = self.idf.get(term)

@@ -212,7 +212,7 @@ def test_small_talk_and_off_topic_get_a_friendly_reply(text: str) -> None:
 
 
 @pytest.mark.parametrize("text,topic", [
-    ("What IELTS score do I need for a master's?", "any-ielts"),
+    ("Which band score is needed in IELTS for a UK master's?", "uk-english-tests"),
     ("how long is the post study work visa in the UK", "uk-post-study-work"),
     ("Is studying in Germany free?", "de-tuition"),
     ("What is a CAS number?", "uk-cas"),
