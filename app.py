@@ -31,10 +31,11 @@ import knowledge
 import models
 import office_hours
 from delivery import outbox
+from escalation import COUNTRIES
 from escalation.knowledge_base import load_entries
 from limits import Counter
 from realtime import QUEUE, ROUTING, Hub, session_topic
-from routes import account, admin, agent, analytics, api, chat
+from routes import account, admin, agent, analytics, api, chat, knowledge as knowledge_routes
 from routes.common import error_fragment
 from security import CsrfAndBodyLimit, RefuseNul, SecurityHeaders, Sessions, csrf_token
 from settings import Settings
@@ -204,6 +205,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     templates = Jinja2Templates(env=Fragments(ROOT / "templates"))
     templates.env.globals["csrf_token"] = lambda request: csrf_token(request.session)
     templates.env.globals["skill_names"] = models.SKILL_NAMES
+    templates.env.globals["kb_entry"] = knowledge.served
+    templates.env.globals["countries"] = COUNTRIES
+    templates.env.filters["month"] = knowledge.month_name
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -242,6 +246,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *chat.routes,
         *agent.routes,
         *admin.routes,
+        *knowledge_routes.routes,
         *account.routes,
         *analytics.routes,
         *api.routes,

@@ -9,16 +9,30 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from datetime import datetime
 
 from starlette.concurrency import run_in_threadpool
 
-from escalation.knowledge_base import Entry, install
+from escalation.knowledge_base import Entry, install, knowledge_base
 from models import KnowledgeEntry, db, now
 from realtime import KNOWLEDGE
 
 log = logging.getLogger("handoff.knowledge")
 _lock = threading.Lock()
 installed = -1  # the version this process serves; -1 until the database's entries are installed
+
+
+def served(entry_id: str | None) -> Entry | None:
+    """The entry this worker serves under that id; None once retired."""
+    return knowledge_base().get(entry_id) if entry_id else None
+
+
+def month_name(checked: str) -> str:
+    """2025-11 as November 2025; anything else as it is."""
+    try:
+        return datetime.strptime(checked, "%Y-%m").strftime("%B %Y")
+    except (TypeError, ValueError):
+        return checked or ""
 
 
 def to_entry(row: KnowledgeEntry) -> Entry:

@@ -495,6 +495,10 @@ class AuditLog(BaseModel):
         return cls.select().order_by(cls.id.desc()).limit(limit)
 
 
+class StaleEdit(Exception):
+    """A knowledge-base entry changed after the admin's page showed it."""
+
+
 class KnowledgeEntry(BaseModel):
     """The editable knowledge base: one answer for one destination and topic; the shipped YAML seeds it."""
     id = CharField(primary_key=True, max_length=80)
@@ -544,15 +548,20 @@ class KnowledgeEntry(BaseModel):
             select = select.where(cls.retired == retired)
         return select.order_by(cls.country, cls.topic, cls.id)
 
-    def change(self, agent: "Agent", fields: dict | None = None, retired: bool | None = None) -> str:
-        """Apply an admin's change and record it in the audit log; what changed, or "" for nothing."""
+    def change(self, agent: "Agent", revision: int, fields: dict | None = None, retired: bool | None = None) -> str:
+        """Apply an admin's change, made to `revision` of the entry, and record it in the audit log; what changed,
+        or "" for nothing. StaleEdit when the entry has changed since that revision: nothing is written."""
         changes = {k: v for k, v in (fields or {}).items() if getattr(self, k) != v}
         if retired is not None and retired != self.retired:
             changes["retired"] = retired
+        if revision != self.revision:
+            raise StaleEdit(self.id)
         if not changes:
             return ""
-        KnowledgeEntry.update(**changes, revision=KnowledgeEntry.revision + 1, updated_at=now(),
-                              updated_by=agent).where(KnowledgeEntry.id == self.id).execute()
+        if not KnowledgeEntry.update(**changes, revision=KnowledgeEntry.revision + 1, updated_at=now(),
+                                     updated_by=agent).where(KnowledgeEntry.id == self.id,
+                                                             KnowledgeEntry.revision == revision).execute():
+            raise StaleEdit(self.id)
         action = {True: "kb_retire", False: "kb_restore"}.get(changes.get("retired"), "kb_update")
         detail = ", ".join(k for k in changes if k != "retired")
         AuditLog.record(agent, action, self.id, detail or None)
