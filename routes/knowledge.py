@@ -62,9 +62,9 @@ def _country_choices(current: str | None = None) -> dict[str, str]:
     return {**PLACES, **({current: current} if current and current not in PLACES else {})}
 
 
-def _refresh(request: Request) -> None:
+async def _refresh(request: Request) -> None:
     """This worker serves the change now; the others when the hub reaches them (or their next sweep)."""
-    knowledge.refresh()
+    await run_in_threadpool(knowledge.refresh)
     request.app.state.hub.notify(KNOWLEDGE)
 
 
@@ -112,11 +112,11 @@ async def admin_knowledge_add(request: Request):
         with db.atomic():
             KnowledgeEntry.create(id=entry_id, updated_by=request.state.agent, **fields)
             AuditLog.record(request.state.agent, "kb_add", entry_id, fields["title"])
-        _refresh(request)
 
     if not problem:
         try:
             await run_in_threadpool(add)
+            await _refresh(request)
         except IntegrityError:
             problem = f"There is already an entry {entry_id}; edit it, or choose another id."
     if problem:
@@ -155,13 +155,11 @@ async def _change(request: Request, fields: dict | None, retired: bool | None, d
 
     def change() -> str:
         with db.atomic():
-            detail = entry.change(request.state.agent, int(raw) if raw.isdigit() else -1, fields, retired)
-        if detail:
-            _refresh(request)
-        return detail
+            return entry.change(request.state.agent, int(raw) if raw.isdigit() else -1, fields, retired)
 
     try:
-        detail = await run_in_threadpool(change)
+        if detail := await run_in_threadpool(change):
+            await _refresh(request)
     except StaleEdit:
         fresh = await run_in_threadpool(_found, request)
         return await run_in_threadpool(lambda: _entry_page(request, fresh, 409, error=STALE))
