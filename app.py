@@ -25,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 import conversation
+import i18n
 import migrations
 import database
 import models
@@ -63,7 +64,10 @@ class Fragments(jinja2.Environment):
 
     def __init__(self, directory: Path) -> None:
         super().__init__(loader=jinja2.FileSystemLoader(directory), autoescape=jinja2.select_autoescape(),
-                         auto_reload=False)
+                         auto_reload=False, extensions=["jinja2.ext.i18n"])
+        # Each render brings its language's gettext (i18n.template_context), which fills in values itself.
+        self.newstyle_gettext = True
+        self.policies["ext.i18n.trimmed"] = True
         self.loaded: dict[str, jinja2.Template] = {}
 
     def make_globals(self, d):
@@ -198,6 +202,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     templates = Jinja2Templates(env=Fragments(ROOT / "templates"))
     templates.env.globals["csrf_token"] = lambda request: csrf_token(request.session)
     templates.env.globals["skill_names"] = models.SKILL_NAMES
+    templates.env.globals["language_names"] = i18n.NAMES
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):

@@ -31,3 +31,10 @@ def detect(text: str) -> str | None:
     """The ISO 639-1 code of the text's language, or None when the text is too short or mixed to tell."""
     found = _built().detect_language_of(text[:400])
     return found.iso_code_639_1.name.lower() if found else None
+
+
+def detect_sure(text: str, minimum: float = 0.9) -> str | None:
+    """The text's language when lingua is at least `minimum` sure of it; greetings, names and two-word
+    messages ("thanks", "visa for Canada") are too short to tell and give None."""
+    values = _built().compute_language_confidence_values(text[:400])
+    return values[0].language.iso_code_639_1.name.lower() if values and values[0].value >= minimum else None
