@@ -214,12 +214,12 @@ def test_small_talk_and_off_topic_get_a_friendly_reply(text: str) -> None:
 @pytest.mark.parametrize("text,topic", [
     ("What IELTS score do I need for a master's?", "ielts-scores"),
     ("how long is the post study work visa in the UK", "uk-graduate-route"),
-    ("Is studying in Germany free?", "germany-tuition"),
+    ("Is studying in Germany free?", "de-tuition"),
     ("What is a CAS number?", "uk-cas"),
-    ("How many hours can I work in Canada as a student?", "canada-work-while-studying"),
+    ("How many hours can I work in Canada as a student?", "ca-work-while-studying"),
     ("Is the first consultation free?", "educonsult-fees"),
     ("When are you open?", "educonsult-hours"),
-    ("What is OSHC?", "au-oshc"),
+    ("What is OSHC?", "au-health-insurance"),
 ])
 def test_faq_questions_retrieve_the_right_entry_confidently(text: str, topic: str) -> None:
     decision = assess(text)
