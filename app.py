@@ -25,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 import conversation
+import i18n
 import migrations
 import database
 import knowledge
@@ -66,7 +67,10 @@ class Fragments(jinja2.Environment):
 
     def __init__(self, directory: Path) -> None:
         super().__init__(loader=jinja2.FileSystemLoader(directory), autoescape=jinja2.select_autoescape(),
-                         auto_reload=False)
+                         auto_reload=False, extensions=["jinja2.ext.i18n"])
+        # Each render brings its language's gettext (i18n.template_context), which fills in values itself.
+        self.newstyle_gettext = True
+        self.policies["ext.i18n.trimmed"] = True
         self.loaded: dict[str, jinja2.Template] = {}
 
     def make_globals(self, d):
@@ -208,6 +212,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     templates.env.globals["kb_entry"] = knowledge.served
     templates.env.globals["countries"] = COUNTRIES
     templates.env.filters["month"] = knowledge.month_name
+    templates.env.globals["language_names"] = i18n.NAMES
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):

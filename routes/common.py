@@ -13,22 +13,30 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from conversation import ChatError, Outcome, Posted
+from i18n import template_context, translate
 from realtime import Listener
 from security import BODY_SEND, FORM_KEY
 
 log = logging.getLogger("handoff.streams")
 
 
+def page_language(request: Request) -> str:
+    """The language the request's pages are in: the visitor's, as their routes set it; else English."""
+    return getattr(request.state, "language", None) or "en"
+
+
 def render(request: Request, template: str, status_code: int = 200, headers: dict | None = None,
            **context) -> HTMLResponse:
     return request.app.state.templates.TemplateResponse(
-        request, template, context, status_code=status_code, headers=headers)
+        request, template, {**template_context(page_language(request)), **context}, status_code=status_code,
+        headers=headers)
 
 
 def render_text(request: Request, template: str, **context) -> str:
     """A fragment as a string, for SSE events."""
     env = request.app.state.templates.env
-    return env.get_template(template).render(request=request, **context)
+    return env.get_template(template).render(request=request, **template_context(page_language(request)),
+                                             **context)
 
 
 def message_events(request: Request, template: str, messages) -> list[ServerSentEvent]:
@@ -61,13 +69,14 @@ def plain_text(value, limit: int | None = None) -> str:
     return text[:limit] if limit is not None else text
 
 
-def clean_text(value, limit: int) -> tuple[str, str | None]:
-    """Trimmed text and a readable problem, if any."""
+def clean_text(value, limit: int, language: str = "en") -> tuple[str, str | None]:
+    """Trimmed text and a readable problem in that language, if any."""
     text = plain_text(value)
     if not text:
-        return text, "Please write a message first."
+        return text, translate(language, "Please write a message first.")
     if len(text) > limit:
-        return text, f"Messages can be at most {limit} characters; this one has {len(text)}."
+        return text, translate(language, "Messages can be at most %(limit)s characters; this one has %(length)s.",
+                               limit=limit, length=len(text))
     return text, None
 
 
