@@ -193,12 +193,20 @@ def request_human(chat: ChatSession) -> Outcome:
     return out
 
 
+def _lock_agent(agent: Agent) -> None:
+    """On PostgreSQL, the agent's row until the transaction ends: takes count their open chats one at a time.
+    (SQLite's IMMEDIATE transaction already holds the only write lock.)"""
+    if isinstance(db.obj, PostgresqlDatabase):
+        db.execute_sql('SELECT id FROM agent WHERE id = %s FOR UPDATE', (agent.id,))
+
+
 def take(chat: ChatSession, agent: Agent, action: str = "take") -> Outcome:
-    """Give a waiting chat to an agent; only one can win it."""
+    """Give a waiting chat to an agent within their limit; only one can win it."""
     out = Outcome()
     with db.atomic():
         _serialize(chat.id)
-        if agent.open_chats().count() >= agent.max_chats and action == "take":
+        _lock_agent(agent)
+        if agent.open_chats().count() >= agent.max_chats:
             raise ChatError(f"You already have {agent.max_chats} open chats, your limit.", 409)
         stamp = now()
         won = (ChatSession.update(status="assigned", agent=agent, assigned_at=stamp, priority=0)
@@ -291,6 +299,13 @@ def return_to_bot(chat_id: int, agent: Agent) -> Outcome:
     return out
 
 
+def close_own(chat_id: int, agent: Agent, note: str = "") -> Outcome:
+    """An agent ends one of their chats: ownership is checked under the same lock as the close."""
+    with db.atomic():
+        _serialize(chat_id)
+        return close(own(chat_id, agent), agent, note)
+
+
 def close(chat: ChatSession, agent: Agent | None = None, note: str = "", reason: str = "agent",
           text: str | None = None) -> Outcome:
     """End a chat, record its figures, and invite the visitor to rate it."""
@@ -317,14 +332,18 @@ def close(chat: ChatSession, agent: Agent | None = None, note: str = "", reason:
 
 
 def rate(chat: ChatSession, score: int, comment: str = "") -> Outcome:
+    """The visitor's one rating of a chat an agent or the service ended; one that they left themselves is not rated."""
     with db.atomic():
+        rated = (ChatSession.update(rating=score, rating_comment=comment or None)
+                 .where(ChatSession.id == chat.id, ChatSession.status == "closed", ChatSession.rating.is_null(),
+                        ChatSession.close_reason.is_null() | (ChatSession.close_reason != "visitor")).execute())
         chat = ChatSession.get_by_id(chat.id)
-        if chat.status != "closed":
+        if not rated:
+            if chat.rating is not None:
+                raise ChatError("You have already rated this chat. Thank you!", 409)
+            if chat.status == "closed":
+                raise ChatError("You ended this chat, so there is nothing to rate.", 409)
             raise ChatError("You can rate a chat once it has ended.", 409)
-        if chat.rating is not None:
-            raise ChatError("You have already rated this chat. Thank you!", 409)
-        chat.rating, chat.rating_comment = score, comment or None
-        chat.save()
         SessionAnalytics.update(rating=score).where(SessionAnalytics.session == chat).execute()
     return Outcome().wake(chat)
 

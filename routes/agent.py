@@ -233,12 +233,7 @@ async def agent_release(request: Request):
 async def agent_close(request: Request):
     form = await form_data(request)
     note = plain_text(form.get("note"), 1000)
-
-    def close():
-        chat = conversation.own(_chat_id(request), request.state.agent)
-        return conversation.close(chat, request.state.agent, note)
-
-    return await _act(request, close)
+    return await _act(request, conversation.close_own, _chat_id(request), request.state.agent, note)
 
 
 @requires_agent
