@@ -147,27 +147,64 @@ def _wanted_skill(text: str, skill: str | None, history: list[dict]) -> str:
     return skill or "general"
 
 
-def visitor_message(chat: ChatSession | str, text: str, client_key: str | None = None) -> Outcome:
-    """Store what the visitor wrote; while the bot has the chat, answer or hand off."""
+@dataclass(frozen=True)
+class Decided:
+    """The bot's decision on a visitor's message, made outside any transaction, for the chat as it then stood."""
+    chat_id: int
+    status: str
+    upto: int  # the chat's newest message id when decided: a later message makes the decision stale
+    decision: object | None = None
+    skill: str = "general"  # the team a handoff goes to
+
+
+class Stale(ChatError):
+    """The chat moved on between the decision and the write: decide again."""
+
+    def __init__(self) -> None:
+        super().__init__("This chat changed while your message was read. Please send it again.", 409)
+
+
+def decide(chat: ChatSession | str, text: str) -> Decided | None:
+    """The bot's decision on `text`, by reads alone: CPU-bound, so callers run it off the event loop and the lock."""
+    chat = ChatSession.by_token(chat) if isinstance(chat, str) else chat
+    if chat is None:
+        return None
+    upto = Message.newest_ids(chat.id)[0]
+    if chat.status != "bot":
+        return Decided(chat.id, chat.status, upto)
+    history = chat.visitor_history()
+    decision = assess(text, history=history)
+    skill = _wanted_skill(text, getattr(decision, "skill", None), history) if decision.handoff else "general"
+    return Decided(chat.id, chat.status, upto, decision, skill)
+
+
+def visitor_message(chat: ChatSession | str, text: str, client_key: str | None = None,
+                    decided: Decided | None = None) -> Outcome:
+    """Store what the visitor wrote; while the bot has the chat, answer or hand off as `decided` (decided here
+    when not given). Raises Stale when the bot has the chat and the decision was made on a chat that has changed."""
+    if decided is None:
+        decided = decide(chat, text)
     out = Outcome()
     with db.atomic():
         chat = _locked(chat)
         if chat.status == "closed":
             raise ChatError("This chat has ended. Start a new chat to keep talking.", 409)
-        history = chat.visitor_history() if chat.status == "bot" else []
-        decision = assess(text, history=history) if chat.status == "bot" else None
+        after, after_visible = Message.newest_ids(chat.id)
+        decision = None
+        if chat.status == "bot":
+            if decided is None or decided.decision is None or (decided.chat_id, decided.upto) != (chat.id, after):
+                raise Stale()
+            decision = decided.decision
         fields = {}
         if decision is not None:
             fields = dict(confidence=decision.confidence, handoff=decision.handoff, reason=decision.reason)
-        after, after_visible = Message.newest_ids(chat.id)
         message, created = Message.add(chat, "visitor", text, client_key=client_key, **fields)
         out.message, out.created = message, created
         if not created:
             return out
         chat.visitor_wrote()
         if decision is not None and decision.handoff:
-            skill = _wanted_skill(text, getattr(decision, "skill", None), history)
-            _escalate(chat, decision.reason or "fallback", skill, out)
+            _escalate(chat, decision.reason or "fallback", decided.skill, out)
         else:
             added = [message]
             if decision is not None:
@@ -177,19 +214,25 @@ def visitor_message(chat: ChatSession | str, text: str, client_key: str | None =
     return out
 
 
-def request_human(chat: ChatSession) -> Outcome:
-    """The visitor pressed "Talk to a human"."""
+def handoff_skill(chat: ChatSession) -> str:
+    """The team the visitor's own questions point to, by reads alone (CPU-bound, like `decide`)."""
+    history = chat.visitor_history()
+    last = next((h["text"] for h in reversed(history) if h["sender"] == "visitor"), "")
+    return _wanted_skill(last, assess(last, history=history[:-1]).skill, history) if last else "general"
+
+
+def request_human(chat: ChatSession, skill: str | None = None) -> Outcome:
+    """The visitor pressed "Talk to a human"; `skill` is `handoff_skill`'s, worked out here when not given."""
     out = Outcome()
+    if skill is None and chat.status == "bot":
+        skill = handoff_skill(chat)
     with db.atomic():
         _serialize(chat.id)
         chat = ChatSession.get_by_id(chat.id)
         if chat.status == "closed":
             raise ChatError("This chat has ended. Start a new chat to keep talking.", 409)
         if chat.status == "bot":
-            history = chat.visitor_history()
-            last = next((h["text"] for h in reversed(history) if h["sender"] == "visitor"), "")
-            skill = _wanted_skill(last, assess(last, history=history[:-1]).skill, history) if last else "general"
-            _escalate(chat, "requested", skill, out)
+            _escalate(chat, "requested", skill or "general", out)
     return out
 
 
