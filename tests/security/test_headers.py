@@ -50,6 +50,7 @@ def test_every_page_has_the_headers_and_no_inline_code(request, app, assigned_ch
     for path in get_pages(app, assigned_chat.id) + ["/static/css/app.css", "/static/js/app.js", "/no-such-page"]:
         response = browser.client.get(path, follow_redirects=False)
         assert_protected(response)
+        assert (path, response.headers.get("cache-control")) == (path, None if path.startswith("/static/") else "no-store")
         if response.headers.get("content-type", "").startswith("text/html"):
             parser = InlineCode()
             parser.feed(response.text)
