@@ -164,13 +164,48 @@ def _bot_reply(reply: str, topic: str | None, language: str | None) -> str:
     return reply
 
 
+@dataclass(frozen=True)
+class Decided:
+    """The bot's decision on a visitor's message, made outside any transaction, for the chat as it then stood."""
+    chat_id: int
+    status: str
+    upto: int  # the chat's newest message id when decided: a later message makes the decision stale
+    decision: object | None = None
+    skill: str = "general"  # the team a handoff goes to
+    spoken: str | None = None  # the message's language, when the detector is sure of it
+
+
+class Stale(ChatError):
+    """The chat moved on between the decision and the write: decide again."""
+
+    def __init__(self) -> None:
+        super().__init__("This chat changed while your message was read. Please send it again.", 409)
+
+
+def decide(chat: ChatSession | str, text: str) -> Decided | None:
+    """The bot's decision on `text`, by reads alone: CPU-bound, so callers run it off the event loop and the lock."""
+    chat = ChatSession.by_token(chat) if isinstance(chat, str) else chat
+    if chat is None:
+        return None
+    upto, spoken = Message.newest_ids(chat.id)[0], detect_sure(text)
+    if chat.status != "bot":
+        return Decided(chat.id, chat.status, upto, spoken=spoken)
+    history = chat.visitor_history()
+    decision = assess(text, history=history)
+    skill = _wanted_skill(text, getattr(decision, "skill", None), history) if decision.handoff else "general"
+    return Decided(chat.id, chat.status, upto, decision, skill, spoken)
+
+
 def visitor_message(chat: ChatSession | str, text: str, client_key: str | None = None,
-                    chosen: str | None = None) -> Outcome:
-    """Store what the visitor wrote; while the bot has the chat, answer or hand off.
+                    decided: Decided | None = None, chosen: str | None = None) -> Outcome:
+    """Store what the visitor wrote; while the bot has the chat, answer or hand off as `decided` (decided here
+    when not given). Raises Stale when the bot has the chat and the decision was made on a chat that has changed.
 
     The chat's language follows each message the detector is sure of, unless the visitor `chosen` one.
     """
-    spoken = chosen or detect_sure(text)
+    if decided is None:
+        decided = decide(chat, text)
+    spoken = chosen or (decided.spoken if decided else None)
     out = Outcome()
     with db.atomic():
         chat = _locked(chat)
@@ -180,20 +215,22 @@ def visitor_message(chat: ChatSession | str, text: str, client_key: str | None =
             chat.language = spoken
             ChatSession.update(language=spoken).where(ChatSession.id == chat.id).execute()
         out.language = interface(chat.language)
-        history = chat.visitor_history() if chat.status == "bot" else []
-        decision = assess(text, history=history) if chat.status == "bot" else None
+        after, after_visible = Message.newest_ids(chat.id)
+        decision = None
+        if chat.status == "bot":
+            if decided is None or decided.decision is None or (decided.chat_id, decided.upto) != (chat.id, after):
+                raise Stale()
+            decision = decided.decision
         fields = {}
         if decision is not None:
             fields = dict(confidence=decision.confidence, handoff=decision.handoff, reason=decision.reason)
-        after, after_visible = Message.newest_ids(chat.id)
         message, created = Message.add(chat, "visitor", text, client_key=client_key, **fields)
         out.message, out.created = message, created
         if not created:
             return out
         chat.visitor_wrote()
         if decision is not None and decision.handoff:
-            skill = _wanted_skill(text, getattr(decision, "skill", None), history)
-            _escalate(chat, decision.reason or "fallback", skill, out)
+            _escalate(chat, decision.reason or "fallback", decided.skill, out)
         else:
             added = [message]
             if decision is not None:
@@ -213,28 +250,42 @@ def choose_language(chat: ChatSession, language: str) -> Outcome:
     return Outcome().wake(chat, QUEUE)
 
 
-def request_human(chat: ChatSession) -> Outcome:
-    """The visitor pressed "Talk to a human"."""
+def handoff_skill(chat: ChatSession) -> str:
+    """The team the visitor's own questions point to, by reads alone (CPU-bound, like `decide`)."""
+    history = chat.visitor_history()
+    last = next((h["text"] for h in reversed(history) if h["sender"] == "visitor"), "")
+    return _wanted_skill(last, assess(last, history=history[:-1]).skill, history) if last else "general"
+
+
+def request_human(chat: ChatSession, skill: str | None = None) -> Outcome:
+    """The visitor pressed "Talk to a human"; `skill` is `handoff_skill`'s, worked out here when not given."""
     out = Outcome()
+    if skill is None and chat.status == "bot":
+        skill = handoff_skill(chat)
     with db.atomic():
         _serialize(chat.id)
         chat = ChatSession.get_by_id(chat.id)
         if chat.status == "closed":
             raise ChatError(translate(chat.language, ENDED_TEXT), 409)
         if chat.status == "bot":
-            history = chat.visitor_history()
-            last = next((h["text"] for h in reversed(history) if h["sender"] == "visitor"), "")
-            skill = _wanted_skill(last, assess(last, history=history[:-1]).skill, history) if last else "general"
-            _escalate(chat, "requested", skill, out)
+            _escalate(chat, "requested", skill or "general", out)
     return out
 
 
+def _lock_agent(agent: Agent) -> None:
+    """On PostgreSQL, the agent's row until the transaction ends: takes count their open chats one at a time.
+    (SQLite's IMMEDIATE transaction already holds the only write lock.)"""
+    if isinstance(db.obj, PostgresqlDatabase):
+        db.execute_sql('SELECT id FROM agent WHERE id = %s FOR UPDATE', (agent.id,))
+
+
 def take(chat: ChatSession, agent: Agent, action: str = "take") -> Outcome:
-    """Give a waiting chat to an agent; only one can win it."""
+    """Give a waiting chat to an agent within their limit; only one can win it."""
     out = Outcome()
     with db.atomic():
         _serialize(chat.id)
-        if agent.open_chats().count() >= agent.max_chats and action == "take":
+        _lock_agent(agent)
+        if agent.open_chats().count() >= agent.max_chats:
             raise ChatError(f"You already have {agent.max_chats} open chats, your limit.", 409)
         stamp = now()
         won = (ChatSession.update(status="assigned", agent=agent, assigned_at=stamp, priority=0)
@@ -330,6 +381,13 @@ def return_to_bot(chat_id: int, agent: Agent) -> Outcome:
     return out
 
 
+def close_own(chat_id: int, agent: Agent, note: str = "") -> Outcome:
+    """An agent ends one of their chats: ownership is checked under the same lock as the close."""
+    with db.atomic():
+        _serialize(chat_id)
+        return close(own(chat_id, agent), agent, note)
+
+
 def close(chat: ChatSession, agent: Agent | None = None, note: str = "", reason: str = "agent",
           text: str | None = None) -> Outcome:
     """End a chat, record its figures, and invite the visitor to rate it."""
@@ -356,14 +414,18 @@ def close(chat: ChatSession, agent: Agent | None = None, note: str = "", reason:
 
 
 def rate(chat: ChatSession, score: int, comment: str = "") -> Outcome:
+    """The visitor's one rating of a chat an agent or the service ended; one that they left themselves is not rated."""
     with db.atomic():
+        rated = (ChatSession.update(rating=score, rating_comment=comment or None)
+                 .where(ChatSession.id == chat.id, ChatSession.status == "closed", ChatSession.rating.is_null(),
+                        ChatSession.close_reason.is_null() | (ChatSession.close_reason != "visitor")).execute())
         chat = ChatSession.get_by_id(chat.id)
-        if chat.status != "closed":
+        if not rated:
+            if chat.rating is not None:
+                raise ChatError(translate(chat.language, "You have already rated this chat. Thank you!"), 409)
+            if chat.status == "closed":
+                raise ChatError(translate(chat.language, "You ended this chat, so there is nothing to rate."), 409)
             raise ChatError(translate(chat.language, "You can rate a chat once it has ended."), 409)
-        if chat.rating is not None:
-            raise ChatError(translate(chat.language, "You have already rated this chat. Thank you!"), 409)
-        chat.rating, chat.rating_comment = score, comment or None
-        chat.save()
         SessionAnalytics.update(rating=score).where(SessionAnalytics.session == chat).execute()
     return Outcome().wake(chat)
 

@@ -19,7 +19,8 @@ from models import ChatSession, Message, SessionAnalytics
 from realtime import QUEUE, session_topic
 from settings import Settings
 from routes.common import (StreamEndpoint, clean_text, client_address, client_key, error_fragment, event_stream,
-                           form_data, handed_over, last_event_id, message_events, plain_text, render, render_text, wake)
+                           form_data, handed_over, last_event_id, message_events, off_loop, plain_text, render, render_text,
+                           wake)
 from writes import act
 
 _open_streams: Tally = Tally()  # per chat, in this process
@@ -135,7 +136,7 @@ async def chat_post_message(request: Request):
         return render(request, "chat/_form.html", status_code=429, error=notice, text=text,
                       key=form.get("client_key"), headers={"Retry-After": "10"})
     try:
-        outcome = await act(conversation.visitor_message, token, text, client_key(form), chosen_language(request))
+        outcome = await _write_message(token, text, client_key(form), chosen_language(request))
     except ChatError as error:
         if error.status == 403:
             return PlainTextResponse(error.message, status_code=403)
@@ -153,11 +154,28 @@ async def chat_post_message(request: Request):
                   text="", key=secrets.token_hex(8), headers=headers)
 
 
+async def _write_message(token: str, text: str, key: str | None, chosen: str | None,
+                         attempts: int = 5) -> conversation.Outcome:
+    """The bot decides off the event loop and outside the transaction; the write then checks the chat is as the
+    decision saw it (else decides again: a message or a status change came in between)."""
+    while True:
+        decided = await off_loop(conversation.decide, token, text)
+        if decided is None:
+            raise ChatError(EXPIRED_TEXT, 403)
+        try:
+            return await act(conversation.visitor_message, token, text, key, decided, chosen)
+        except conversation.Stale:
+            attempts -= 1
+            if not attempts:
+                raise
+
+
 @requires_chat
 async def chat_handoff(request: Request):
     chat = request.state.chat
     try:
-        outcome = await run_in_threadpool(conversation.request_human, chat)
+        skill = await off_loop(conversation.handoff_skill, chat) if chat.status == "bot" else None
+        outcome = await run_in_threadpool(conversation.request_human, chat, skill)
     except ChatError as error:
         return error_fragment(request, error)
     wake(request, outcome)

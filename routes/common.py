@@ -4,7 +4,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import weakref
 from typing import AsyncIterator
+
+import anyio
+import anyio.to_thread
 
 from sse_starlette import ServerSentEvent
 from starlette.concurrency import run_in_threadpool
@@ -46,6 +50,19 @@ def message_events(request: Request, template: str, messages) -> list[ServerSent
     """
     return [ServerSentEvent(data=render_text(request, template, message=message), id=str(message.id))
             for message in messages]
+
+
+_cpu_limiters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> its limiter
+
+
+async def off_loop(work, *args):
+    """CPU-bound work (the bot's decision) in a worker thread, one at a time per process: the event loop then
+    waits for the interpreter lock behind one such thread at most, a switch interval (5 ms), never a queue."""
+    loop = asyncio.get_running_loop()
+    limiter = _cpu_limiters.get(loop)
+    if limiter is None:
+        limiter = _cpu_limiters[loop] = anyio.CapacityLimiter(1)
+    return await anyio.to_thread.run_sync(work, *args, limiter=limiter)
 
 
 def error_fragment(request: Request, error: ChatError | str, status_code: int = 409) -> HTMLResponse:
