@@ -234,7 +234,7 @@ def visitor_message(chat: ChatSession | str, text: str, client_key: str | None =
         else:
             added = [message]
             if decision is not None:
-                reply = _bot_reply(decision.reply, getattr(decision, "topic", None), chat.language)
+                reply = _bot_reply(decision.reply, decision.topic, chat.language)
                 added.append(Message.add(chat, "bot", reply, confidence=decision.confidence,
                                          entry=decision.topic, choices=",".join(decision.choices) or None)[0])
             out.posted = Posted(chat.id, after, after_visible, added)
