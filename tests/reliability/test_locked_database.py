@@ -18,7 +18,10 @@ def hold_lock(server, seconds: float, held: threading.Event, released: threading
     con = sqlite3.connect(database(server), isolation_level=None)
     con.execute("BEGIN EXCLUSIVE")
     held.set()
-    released.wait(seconds) if released else time.sleep(seconds)
+    if released:
+        released.wait(seconds)
+    else:
+        time.sleep(seconds)
     held.clear()  # before the lock goes: nothing answered while it is set was stored after the lock went
     con.execute("ROLLBACK")
     con.close()
