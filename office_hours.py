@@ -48,3 +48,29 @@ def is_open(spec: str, zone: str = "UTC", at: datetime | None = None) -> bool:
     clock = local.time().replace(tzinfo=None)
     return any(local.weekday() in days and start <= clock and (end is None or clock < end)
                for days, start, end in windows)
+
+
+DAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
+def _hhmm(clock: time | None) -> str:
+    return "24:00" if clock is None else f"{clock.hour}:{clock.minute:02d}"
+
+
+def describe(spec: str, zone: str = "UTC", at: datetime | None = None) -> str:
+    """The hours in words, with the time there now: "We're open Monday–Friday 9:00–18:00 London time;
+    it's 20:14 there now." Empty for an empty spec (always open)."""
+    windows = parse(spec)
+    if not windows:
+        return ""
+    parts = []
+    for days, start, end in windows:
+        first = next(d for d in days if (d - 1) % 7 not in days) if len(days) < 7 else 0
+        last = (first + len(days) - 1) % 7
+        named = DAY_NAMES[first] if first == last else f"{DAY_NAMES[first]}–{DAY_NAMES[last]}"
+        parts.append(f"{named} {_hhmm(start)}–{_hhmm(end)}")
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    place = zone.rsplit("/", 1)[-1].replace("_", " ")
+    moment = (at or datetime.now(timezone.utc).replace(tzinfo=None)).replace(tzinfo=timezone.utc)
+    local = moment.astimezone(ZoneInfo(zone))
+    return f"We're open {listed} {place} time; it's {local.hour}:{local.minute:02d} there now."
