@@ -1,0 +1,128 @@
+"""The visitor's chat as people meet it, in real Chromium: embedded in another site, through a server restart,
+without JavaScript, read by assistive technology, and without a console error."""
+import functools
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PASSWORD, Server, free_port
+
+playwright = pytest.importorskip("playwright.sync_api")
+expect = playwright.expect
+ROOT = Path(__file__).resolve().parents[2]
+AXE = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def server(tmp_path, request):
+    live = Server(tmp_path, HANDOFF_SWEEP_SECONDS="0.5", **getattr(request, "param", {})).start()
+    yield live
+    live.stop()
+
+
+def watch(page) -> list[str]:
+    """Console errors (a CSP violation is one) and uncaught exceptions, as they happen."""
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    return problems
+
+
+def sign_in(chromium, url: str, agent_id: str = "agent_001", **context):
+    page = chromium.new_context(**context).new_page()
+    page.goto(url + "/agent/login")
+    page.get_by_label("Agent ID").fill(agent_id)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/agent/dashboard")
+    return page
+
+
+def send(where, text: str) -> None:
+    where.get_by_label("Message").fill(text)
+    where.get_by_role("button", name="Send").click()
+
+
+def texts(locator) -> list[str]:
+    return [t.strip() for t in locator.all_inner_texts()]
+
+
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+class HostSite:
+    """docs/embed-demo.html served from another origin (another port), pointing at the chat server."""
+
+    def __init__(self, folder: Path, port: int, chat_url: str) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        page = (ROOT / "docs" / "embed-demo.html").read_text().replace("http://127.0.0.1:8000", chat_url)
+        folder.mkdir()
+        (folder / "index.html").write_text(page)
+        handler = functools.partial(Quiet, directory=str(folder))
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def embedded(tmp_path, request):
+    """A chat server, and another origin's site embedding it; the server lists that origin unless told otherwise."""
+    port = free_port()
+    origins = getattr(request, "param", f"http://127.0.0.1:{port}")
+    live = Server(tmp_path, HANDOFF_SWEEP_SECONDS="0.5", HANDOFF_EMBED_ORIGINS=origins).start()
+    site = HostSite(tmp_path / "site", port, live.url)
+    yield live, site
+    site.close()
+    live.stop()
+
+
+def test_the_widget_on_another_site_runs_a_conversation(chromium, embedded):
+    live, site = embedded
+    page = chromium.new_context().new_page()
+    problems = watch(page)
+    page.goto(site.url + "/")
+    launcher = page.get_by_role("button", name="Chat with us")
+    expect(launcher).to_have_attribute("aria-expanded", "false")
+    launcher.click()
+    chat = page.frame_locator("iframe[title='Chat with us']")
+    send(chat, "What IELTS score do I need for a UK master's?")
+    expect(chat.locator('#messages [data-sender="bot"]')).to_have_count(1)
+    chat.get_by_role("button", name="Talk to a human").click()
+
+    agent = sign_in(chromium, live.url)
+    panel = agent.locator(".chat-panel")
+    expect(panel).to_contain_text("What IELTS score")
+    expect(panel.locator(".host-page a")).to_have_text("Study in the UK · EduConsult")  # the host page's title
+    expect(chat.locator("#status")).to_contain_text("You're chatting with Sarah Johnson")
+
+    page.reload()  # the panel was open, and stays open
+    expect(launcher).to_have_attribute("aria-expanded", "true")
+    expect(chat.locator("#messages")).to_contain_text("What IELTS score")  # the same chat: the cookie works
+    page.get_by_role("button", name="Close the chat").click()
+    expect(launcher).to_have_attribute("aria-expanded", "false")
+    send(panel, "Hello from Sarah. Which university?")
+    expect(launcher.locator(".badge")).to_have_text("1")  # unread while closed
+    page.reload()
+    expect(launcher).to_have_attribute("aria-expanded", "false")  # closed stays closed
+    launcher.click()
+    expect(chat.locator('#messages [data-sender="agent"]')).to_contain_text("Which university?")
+    send(chat, "Edinburgh, for data science")
+    expect(panel.locator('[data-sender="visitor"]').last).to_contain_text("Edinburgh")
+    assert problems == [], problems
+
+
+@pytest.mark.parametrize("embedded", ["", "http://127.0.0.1:9"], indirect=True)
+def test_a_site_not_listed_cannot_frame_the_chat(chromium, embedded):
+    live, site = embedded
+    page = chromium.new_context().new_page()
+    with page.expect_console_message(lambda m: "frame-ancestors" in m.text):
+        page.goto(site.url + "/")
+    assert page.frame_locator("iframe[title='Chat with us']").locator("#messages").count() == 0
