@@ -39,7 +39,7 @@
   // the list, marked pending until the server has stored it. Entries go one at a time, in the order typed;
   // a network failure keeps the entry (and its client_key, so the server stores it once however often it is
   // sent) at the head of the queue until the server answers; a refusal marks it failed, with Retry.
-  var queue = [], busy = false, timer = null;
+  var queue = [], busy = false, unreachable = false, timer = null;
 
   function newKey() {
     var bytes = new Uint8Array(8);
@@ -101,6 +101,7 @@
       headers: {"X-CSRF-Token": entry.token, "HX-Request": "true"},
       body: new URLSearchParams({text: entry.text, client_key: entry.key})
     }).then(function (response) {
+      unreachable = false;
       queue.shift();
       if (response.ok) {
         arrived(entry, response.headers.get("X-Message-Id"));
@@ -108,11 +109,12 @@
       }
       return problem(response).then(function (text) { setState(entry, "failed", text); });
     }, function () {
+      unreachable = true;
       setState(entry, "pending");  // not sent, or sent with no answer: the same key goes again
       later();
     }).then(function () {
       busy = false;
-      if (queue.length && queue[0].state !== "pending") flush();
+      if (!unreachable) flush();
     });
   }
 

@@ -126,3 +126,49 @@ def test_a_site_not_listed_cannot_frame_the_chat(chromium, embedded):
     with page.expect_console_message(lambda m: "frame-ancestors" in m.text):
         page.goto(site.url + "/")
     assert page.frame_locator("iframe[title='Chat with us']").locator("#messages").count() == 0
+
+
+def test_messages_typed_while_the_server_is_down_arrive_once_each_in_order(chromium, server):
+    visitor = chromium.new_context().new_page()
+    visitor.goto(server.url + "/")
+    send(visitor, "I'd like to talk to a human about my UK visa")
+    agent = sign_in(chromium, server.url)
+    panel = agent.locator(".chat-panel")
+    expect(panel).to_contain_text("UK visa")
+    expect(visitor.locator("#status")).to_contain_text("You're chatting with Sarah Johnson")
+
+    server.stop()
+    for page in (visitor, agent):
+        expect(page.locator("#connection")).to_have_text("Reconnecting…")
+    send(visitor, "First, while the server was down")
+    send(visitor, "Second, while the server was down")
+    send(panel, "Sarah, while the server was down")
+    expect(visitor.locator('.outbox-item[data-outbox="pending"]')).to_have_count(2)
+    expect(panel.locator('.outbox-item[data-outbox="pending"]')).to_have_count(1)
+
+    server.start()
+    for page in (visitor, agent):
+        expect(page.locator("#connection")).to_be_hidden()
+        expect(page.locator(".outbox-item")).to_have_count(0)  # each replaced by the stored message
+    mine = ["I'd like to talk to a human about my UK visa", "First, while the server was down",
+            "Second, while the server was down"]
+    expect(visitor.locator('#messages [data-sender="visitor"] .text')).to_have_text(mine)
+    expect(panel.locator('[data-sender="visitor"] .text')).to_have_text(mine)
+    expect(visitor.locator('#messages [data-sender="agent"] .text')).to_have_text(["Sarah, while the server was down"])
+    visitor.reload()  # stored once each
+    expect(visitor.locator('#messages [data-sender="visitor"] .text')).to_have_text(mine)
+
+
+@pytest.mark.parametrize("server", [{"HANDOFF_VISITOR_RATE": "2", "HANDOFF_VISITOR_RATE_SECONDS": "1"}], indirect=True)
+def test_a_refused_message_shows_why_and_retry_sends_it(chromium, server):
+    visitor = chromium.new_context().new_page()
+    visitor.goto(server.url + "/")
+    for n in range(3):
+        send(visitor, f"Question {n}")
+    failed = visitor.locator('.outbox-item[data-outbox="failed"]')
+    expect(failed).to_contain_text("Not sent: You're sending messages very quickly")
+    while failed.count():  # the limit's window passes; Retry sends the same message again
+        failed.get_by_role("button", name="Retry").click()
+        expect(visitor.locator('.outbox-item[data-outbox="sending"]')).to_have_count(0)
+    expect(visitor.locator('#messages [data-sender="visitor"] .text')).to_have_text(
+        ["Question 0", "Question 1", "Question 2"])
