@@ -172,3 +172,36 @@ def test_a_refused_message_shows_why_and_retry_sends_it(chromium, server):
         expect(visitor.locator('.outbox-item[data-outbox="sending"]')).to_have_count(0)
     expect(visitor.locator('#messages [data-sender="visitor"] .text')).to_have_text(
         ["Question 0", "Question 1", "Question 2"])
+
+
+def test_the_whole_flow_without_javascript(chromium, server):
+    visitor = chromium.new_context(java_script_enabled=False).new_page()
+    addresses: list[str] = []
+    visitor.on("request", lambda r: addresses.append(r.url))
+    visitor.goto(server.url + "/")
+    assert "Live updates need JavaScript" in visitor.locator("noscript").text_content()
+    send(visitor, "What IELTS score do I need for a UK master's?")
+    expect(visitor.locator('#messages [data-sender="bot"]')).to_have_count(1)
+    visitor.get_by_role("button", name="Talk to a human").click()
+
+    agent = sign_in(chromium, server.url, java_script_enabled=False)
+    agent.locator("#queue").get_by_role("button", name="Take").click()  # no stream, so no automatic assignment
+    panel = agent.locator(".chat-panel")
+    expect(panel).to_contain_text("What IELTS score")
+    send(panel, "Hello, Sarah here. Which university?")
+    visitor.reload()
+    expect(visitor.locator("#status")).to_contain_text("You're chatting with Sarah Johnson")
+    expect(visitor.locator('#messages [data-sender="agent"]')).to_contain_text("Which university?")
+    send(visitor, "Edinburgh")
+    agent.reload()
+    expect(agent.locator('.chat-panel [data-sender="visitor"]').last).to_contain_text("Edinburgh")
+
+    visitor.get_by_role("button", name="End chat").click()
+    expect(visitor.locator("#status")).to_contain_text("This chat has ended.")
+    expect(visitor.get_by_label("Message")).to_have_count(0)
+    visitor.get_by_label("4").check()
+    visitor.get_by_role("button", name="Send rating").click()
+    expect(visitor.locator("#status")).to_contain_text("rating this chat 4 out of 5")
+    visitor.get_by_role("button", name="Start a new chat").click()
+    expect(visitor.locator("#messages .intro")).to_have_count(1)
+    assert [a for a in addresses if "?" in a] == []  # nothing, a secret least of all, travels in an address
