@@ -205,3 +205,58 @@ def test_the_whole_flow_without_javascript(chromium, server):
     visitor.get_by_role("button", name="Start a new chat").click()
     expect(visitor.locator("#messages .intro")).to_have_count(1)
     assert [a for a in addresses if "?" in a] == []  # nothing, a secret least of all, travels in an address
+
+
+def serious_violations(page) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is now."""
+    page.evaluate(AXE)
+    return page.evaluate("""axe.run(document, {resultTypes: ["violations"]}).then(result => result.violations
+        .filter(v => v.impact === "serious" || v.impact === "critical")
+        .map(v => v.id + ": " + v.nodes.map(n => n.target.join(" ")).join(", ")))""")
+
+
+@pytest.mark.parametrize("server", [{"HANDOFF_AUTO_ASSIGN": "0"}], indirect=True)
+@pytest.mark.parametrize("viewport", [None, PHONE])
+def test_every_page_passes_axe_and_logs_no_error(chromium, server, viewport):
+    visitor = chromium.new_context(viewport=viewport).new_page()
+    problems = watch(visitor)
+    found = {}
+    visitor.goto(server.url + "/")
+    found["visitor, new"] = serious_violations(visitor)
+    send(visitor, "What IELTS score do I need for a UK master's?")
+    expect(visitor.locator('#messages [data-sender="bot"]')).to_have_count(1)
+    visitor.get_by_role("button", name="Talk to a human").click()
+    visitor.get_by_text("Leave a message instead").click()
+    expect(visitor.get_by_label("Your email address")).to_be_focused()
+    found["visitor, waiting"] = serious_violations(visitor)
+
+    agent = sign_in(chromium, server.url, viewport=viewport)
+    agent_problems = watch(agent)
+    agent.locator("#queue").get_by_role("button", name="Take").click()
+    send(agent.locator(".chat-panel"), "Hello, Sarah here.")
+    expect(visitor.locator('#messages [data-sender="agent"]')).to_have_count(1)
+    found["visitor, with a counsellor"] = serious_violations(visitor)
+    found["dashboard"] = serious_violations(agent)
+    visitor.get_by_role("button", name="End chat").click()
+    expect(visitor.locator("#chat-ended")).to_be_focused()
+    found["visitor, ended"] = serious_violations(visitor)
+    for path in ("/agent/password", "/agent/admin", "/agent/admin/canned", "/agent/admin/activity", "/agent/analytics"):
+        agent.goto(server.url + path)
+        found[path] = serious_violations(agent)
+    agent.get_by_role("button", name="Sign out").click()
+    found["/agent/login"] = serious_violations(agent)
+    assert {page: v for page, v in found.items() if v} == {}
+    assert problems + agent_problems == []
+
+
+def test_each_message_is_read_out_with_its_speaker(chromium, server):
+    visitor = chromium.new_context().new_page()
+    visitor.goto(server.url + "/")
+    send(visitor, "I want to talk to a human about my UK visa")
+    agent = sign_in(chromium, server.url)
+    send(agent.locator(".chat-panel"), "Hello, Sarah here.")
+    items = visitor.get_by_role("list", name="Conversation").get_by_role("listitem")
+    expect(items.filter(has_text="Hello, Sarah here.")).to_have_count(1)
+    spoken = [item.inner_text() for item in items.all()]  # hidden speakers included, as screen readers get them
+    assert spoken[0].startswith("EduConsult assistant") and any(s.startswith("You said") for s in spoken)
+    assert spoken[-1].startswith("Sarah Johnson")
