@@ -260,3 +260,29 @@ def test_each_message_is_read_out_with_its_speaker(chromium, server):
     spoken = [item.inner_text() for item in items.all()]  # hidden speakers included, as screen readers get them
     assert spoken[0].startswith("EduConsult assistant") and any(s.startswith("You said") for s in spoken)
     assert spoken[-1].startswith("Sarah Johnson")
+
+
+def newest_in_view(page) -> bool:
+    return page.evaluate("""() => { const list = document.getElementById("messages");
+        const last = list.lastElementChild.getBoundingClientRect(), box = list.getBoundingClientRect();
+        return last.bottom <= box.bottom + 1 && last.top >= box.top - 1; }""")
+
+
+@pytest.mark.parametrize("server", [{"HANDOFF_AUTO_ASSIGN": "0"}], indirect=True)
+def test_on_a_phone_the_newest_message_stays_in_view(chromium, server):
+    visitor = chromium.new_context(viewport=PHONE).new_page()
+    visitor.goto(server.url + "/")
+    for question in ("What does a student visa for Canada cost?", "How much is tuition in Germany?",
+                     "Which English tests do Australian universities accept?"):
+        send(visitor, question)
+        expect(visitor.locator("#messages .msg").last).to_have_attribute("data-sender", "bot")
+    visitor.get_by_role("button", name="Talk to a human").click()
+    expect(visitor.locator("#status")).to_contain_text("No counsellor is online right now")
+    visitor.get_by_text("Leave a message instead").click()
+    expect(visitor.get_by_label("Your email address")).to_be_focused()
+    assert newest_in_view(visitor)
+    visitor.get_by_role("button", name="End chat").click()
+    expect(visitor.locator("#status")).to_contain_text("This chat has ended.")
+    expect(visitor.locator("#chat-form")).to_be_hidden()
+    expect(visitor.locator("#messages .msg").last).to_contain_text("You ended the chat.")
+    assert newest_in_view(visitor)
