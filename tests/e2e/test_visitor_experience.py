@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PASSWORD, Server, free_port
+from tests.conftest import Server, free_port
+from tests.e2e.test_console import PHONE, sign_in
 
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
 ROOT = Path(__file__).resolve().parents[2]
 AXE = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
-PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
@@ -29,16 +29,6 @@ def watch(page) -> list[str]:
     page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: problems.append(str(error)))
     return problems
-
-
-def sign_in(chromium, url: str, agent_id: str = "agent_001", **context):
-    page = chromium.new_context(**context).new_page()
-    page.goto(url + "/agent/login")
-    page.get_by_label("Agent ID").fill(agent_id)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/agent/dashboard")
-    return page
 
 
 def send(where, text: str) -> None:
@@ -97,7 +87,7 @@ def test_the_widget_on_another_site_runs_a_conversation(chromium, embedded):
     expect(chat.locator('#messages [data-sender="bot"]')).to_have_count(1)
     chat.get_by_role("button", name="Talk to a human").click()
 
-    agent = sign_in(chromium, live.url)
+    agent = sign_in(chromium, live.url, "agent_001")
     panel = agent.locator(".chat-panel")
     expect(panel).to_contain_text("What IELTS score")
     expect(panel.locator(".host-page a")).to_have_text("Study in the UK · EduConsult")  # the host page's title
@@ -132,7 +122,7 @@ def test_messages_typed_while_the_server_is_down_arrive_once_each_in_order(chrom
     visitor = chromium.new_context().new_page()
     visitor.goto(server.url + "/")
     send(visitor, "I'd like to talk to a human about my UK visa")
-    agent = sign_in(chromium, server.url)
+    agent = sign_in(chromium, server.url, "agent_001")
     panel = agent.locator(".chat-panel")
     expect(panel).to_contain_text("UK visa")
     expect(visitor.locator("#status")).to_contain_text("You're chatting with Sarah Johnson")
@@ -184,7 +174,7 @@ def test_the_whole_flow_without_javascript(chromium, server):
     expect(visitor.locator('#messages [data-sender="bot"]')).to_have_count(1)
     visitor.get_by_role("button", name="Talk to a human").click()
 
-    agent = sign_in(chromium, server.url, java_script_enabled=False)
+    agent = sign_in(chromium, server.url, "agent_001", java_script_enabled=False)
     agent.locator("#queue").get_by_role("button", name="Take").click()  # no stream, so no automatic assignment
     panel = agent.locator(".chat-panel")
     expect(panel).to_contain_text("What IELTS score")
@@ -230,7 +220,7 @@ def test_every_page_passes_axe_and_logs_no_error(chromium, server, viewport):
     expect(visitor.get_by_label("Your email address")).to_be_focused()
     found["visitor, waiting"] = serious_violations(visitor)
 
-    agent = sign_in(chromium, server.url, viewport=viewport)
+    agent = sign_in(chromium, server.url, "agent_001", viewport=viewport)
     agent_problems = watch(agent)
     agent.locator("#queue").get_by_role("button", name="Take").click()
     send(agent.locator(".chat-panel"), "Hello, Sarah here.")
@@ -253,7 +243,7 @@ def test_each_message_is_read_out_with_its_speaker(chromium, server):
     visitor = chromium.new_context().new_page()
     visitor.goto(server.url + "/")
     send(visitor, "I want to talk to a human about my UK visa")
-    agent = sign_in(chromium, server.url)
+    agent = sign_in(chromium, server.url, "agent_001")
     send(agent.locator(".chat-panel"), "Hello, Sarah here.")
     items = visitor.get_by_role("list", name="Conversation").get_by_role("listitem")
     expect(items.filter(has_text="Hello, Sarah here.")).to_have_count(1)
