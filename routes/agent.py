@@ -15,8 +15,8 @@ from conversation import ChatError
 from models import Agent, AuditLog, CannedResponse, ChatSession, FollowUp, Message, check_password, dummy_hash, now
 from realtime import QUEUE, agent_topic
 from routes.common import (StreamEndpoint, clean_text, client_address, client_key, error_fragment, event_stream,
-                           flash, form_data, handed_over, message_events, plain_text, redirects_back, render, render_text,
-                           wake)
+                           flash, form_data, handed_over, message_events, plain_text, redirects_back, render,
+                           render_text, wake)
 from security import csrf_token
 from writes import act
 

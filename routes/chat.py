@@ -18,9 +18,9 @@ from conversation import EXPIRED_TEXT, ChatError
 from models import ChatSession, Message, SessionAnalytics
 from realtime import QUEUE, session_topic
 from settings import Settings
-from routes.common import (StreamEndpoint, back_to, clean_text, client_address, client_key, error_fragment, event_stream,
-                           flash, form_data, handed_over, last_event_id, message_events, plain_text, redirects_back, render,
-                           render_text, wake)
+from routes.common import (StreamEndpoint, back_to, clean_text, client_address, client_key, error_fragment,
+                           event_stream, flash, form_data, handed_over, last_event_id, message_events, plain_text,
+                           redirects_back, render, render_text, wake)
 from writes import act
 
 _open_streams: Tally = Tally()  # per chat, in this process

@@ -23,8 +23,8 @@ log = logging.getLogger("handoff.streams")
 def render(request: Request, template: str, status_code: int = 200, headers: dict | None = None,
            **context) -> HTMLResponse:
     if status_code >= 400:  # what a form posted without JavaScript shows on its page after the redirect
-        request.state.problem = {"error": context.get("error") or context.get("followup_error") or context.get("message"),
-                                 "text": context.get("text") or context.get("followup_text")}
+        error = context.get("error") or context.get("followup_error") or context.get("message")
+        request.state.problem = {"error": error, "text": context.get("text")}
     return request.app.state.templates.TemplateResponse(
         request, template, context, status_code=status_code, headers=headers)
 
@@ -60,7 +60,7 @@ def navigated(request: Request) -> bool:
 def back_to(request: Request, default: str) -> str:
     """The page the form was on (a same-origin Referer's path and query), else `default`."""
     referer = urlsplit(request.headers.get("referer", ""))
-    if referer.netloc != request.headers.get("host") or not referer.path.startswith("/") or referer.path.startswith("//"):
+    if referer.netloc != request.headers.get("host") or not referer.path.startswith("/") or referer.path[1:2] == "/":
         return default
     return referer.path + (f"?{referer.query}" if referer.query else "")
 

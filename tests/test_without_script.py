@@ -16,11 +16,12 @@ def submit(browser, path: str, data: dict | None = None, **headers):
 
 
 def test_a_message_goes_in_and_the_page_shows_the_reply(visitor):
-    response = submit(visitor, "/chat/messages", {"text": "What IELTS score do I need?", "client_key": "k1"})
+    question = {"text": "What IELTS score do I need?", "client_key": "k1"}
+    response = submit(visitor, "/chat/messages", question)
     assert (response.status_code, response.headers["location"]) == (303, "/")
     page = visitor.get("/").text
     assert "What IELTS score do I need?" in page and 'data-sender="bot"' in page
-    assert submit(visitor, "/chat/messages", {"text": "What IELTS score do I need?", "client_key": "k1"}).status_code == 303
+    assert submit(visitor, "/chat/messages", question).status_code == 303
     assert Message.select().where(Message.sender == "visitor").count() == 1  # the same key: stored once
 
 
