@@ -94,23 +94,30 @@ def _decoded(content_type: str, body: bytes) -> tuple[bool, list[tuple[str, str]
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp, https: bool = False, embedders: tuple[str, ...] = ()) -> None:
+    """The headers every response carries; all but static files also `Cache-Control: no-store`: pages show
+    transcripts, one-time passwords and CSRF tokens, which no browser or proxy cache may keep. Only the
+    visitor's chat may be framed, by this server and the `embedders` (widget.js)."""
+
+    def __init__(self, app: ASGIApp, https: bool = False, cacheable: str = "/static/",
+                 embedders: tuple[str, ...] = ()) -> None:
         self.app = app
         common = HEADERS + ([(b"strict-transport-security", b"max-age=31536000")] if https else [])
         self.headers = common + framing(None)
-        self.embeddable = common + framing(embedders)
+        self.private = self.headers + [(b"cache-control", b"no-store")]
+        self.embeddable = common + framing(embedders) + [(b"cache-control", b"no-store")]
+        self.cacheable = cacheable
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-
         path = scope["path"]
-        ours = self.embeddable if path == EMBEDDABLE[0] or path.startswith(EMBEDDABLE[1]) else self.headers
+        extra = (self.headers if path.startswith(self.cacheable)
+                 else self.embeddable if path == EMBEDDABLE[0] or path.startswith(EMBEDDABLE[1]) else self.private)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 names = {k.lower() for k, _ in message.get("headers", [])}
-                message["headers"] = list(message.get("headers", [])) + [h for h in ours if h[0] not in names]
+                message["headers"] = list(message.get("headers", [])) + [h for h in extra if h[0] not in names]
             await send(message)
 
         # This layer, the session's and the router's act on a response's start alone: a stream's events, a
