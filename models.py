@@ -166,7 +166,7 @@ class ChatSession(BaseModel):
     last_visitor_at = DateTimeField(default=now)
     visitor_typing_at = DateTimeField(null=True)
     agent_typing_at = DateTimeField(null=True)
-    close_reason = CharField(null=True)  # agent | inactive | abandoned | bot_idle
+    close_reason = CharField(null=True)  # agent | inactive | abandoned | bot_idle | visitor (left) | ended (by them)
     rating = IntegerField(null=True)
     rating_comment = TextField(null=True)
     visitor_email = CharField(null=True)

@@ -89,7 +89,8 @@ def status_context(chat: ChatSession, settings: Settings) -> dict:
         context["unavailable"] = conversation.unavailable(settings.office_hours, settings.timezone,
                                                           settings.presence_grace_seconds)
         if context["unavailable"] == "closed":
-            context["hours"] = office_hours.describe(settings.office_hours, settings.timezone)
+            context["hours"] = office_hours.describe(settings.office_hours, settings.timezone,
+                                                     language=interface(chat.language) or "en")
     return context
 
 
@@ -154,8 +155,6 @@ async def chat_post_message(request: Request):
         # The visitor wrote in another language: the whole page reloads in it (and its direction).
         request.state.language = request.session["language"] = outcome.language
         headers["HX-Refresh"] = "true"
-    if "text/html" in request.headers.get("accept", "") and not request.headers.get("hx-request"):
-        return RedirectResponse("/", status_code=303)  # a browser's own form post, without script: back to the chat
     return render(request, "chat/_form.html", status_code=201 if outcome.created else 200,
                   text="", key=secrets.token_hex(8), headers=headers)
 
@@ -253,9 +252,11 @@ async def chat_followup(request: Request):
 @redirects_back("/")
 @requires_chat
 async def chat_end(request: Request):
-    """The visitor ends the chat themselves; the status line then offers the rating and a new chat."""
+    """The visitor ends the chat themselves; the status line then offers the rating and a new chat. (Unlike a chat
+    left for a new one, reason "visitor", a chat ended this way can be rated.)"""
     chat = request.state.chat
-    wake(request, await run_in_threadpool(conversation.close, chat, None, "", "visitor", "You ended the chat."))
+    ended = translate(request.state.language, "You ended the chat.")
+    wake(request, await run_in_threadpool(conversation.close, chat, None, "", "ended", ended))
     chat = await current_chat(request)
     return render(request, "chat/_status.html",
                   **await run_in_threadpool(status_context, chat, request.app.state.settings))

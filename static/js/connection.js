@@ -39,7 +39,7 @@
   // the list, marked pending until the server has stored it. Entries go one at a time, in the order typed;
   // a network failure keeps the entry (and its client_key, so the server stores it once however often it is
   // sent) at the head of the queue until the server answers; a refusal marks it failed, with Retry.
-  var queue = [], busy = false, unreachable = false, timer = null;
+  var queue = [], busy = false, unreachable = false, timer = null, refresh = false;
 
   function newKey() {
     var bytes = new Uint8Array(8);
@@ -105,6 +105,7 @@
       queue.shift();
       if (response.ok) {
         arrived(entry, response.headers.get("X-Message-Id"));
+        refresh = refresh || response.headers.get("HX-Refresh") === "true";  // e.g. the chat's language changed
         return;
       }
       return problem(response).then(function (text) { setState(entry, "failed", text); });
@@ -114,6 +115,7 @@
       later();
     }).then(function () {
       busy = false;
+      if (refresh && !queue.length) location.reload();  // once nothing typed waits, so nothing is lost
       if (!unreachable) flush();
     });
   }
