@@ -59,7 +59,6 @@
   var frame = document.createElement("iframe");
   frame.title = script.dataset.label || "Chat with us";
   frame.src = origin + "/?embed=1";
-  frame.allow = "clipboard-write";
   panel.append(bar, frame);
 
   var launcher = document.createElement("button");

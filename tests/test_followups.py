@@ -1,4 +1,5 @@
 """With nobody to answer, the visitor is told so and can leave an email and a message for the "Follow up" list."""
+import calendar
 import html
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -45,7 +46,7 @@ def test_outside_office_hours_even_with_agents_online(settings):
         browser.post("/chat/handoff")
         page = browser.get("/").text
     assert "out of the office" in page and "/chat/followup" in page
-    assert f"We're open {office_hours.DAY_NAMES[day]} 0:00–24:00 UTC time; it's " in html.unescape(page)
+    assert f"We're open {calendar.day_name[day]} 0:00–24:00 UTC time; it's " in html.unescape(page)
 
 
 @pytest.mark.parametrize("form, problem", [

@@ -51,13 +51,18 @@ def get_pages(app, chat_id: int) -> list[str]:
     return [concrete(p, chat_id) for p, methods in all_routes(app) if "GET" in methods and not p.endswith("events")]
 
 
+# Files anyone may cache: static ones, and the two served at the root for embedding sites and browsers.
+CACHED = {"/static/css/app.css": None, "/static/js/app.js": None, "/widget.js": "public, max-age=3600",
+          "/favicon.ico": "public, max-age=3600"}
+
+
 @pytest.mark.parametrize("who", ["visitor", "agent"])
 def test_every_page_has_the_headers_and_no_inline_code(request, app, assigned_chat, who):
     browser = request.getfixturevalue(who)
     for path in get_pages(app, assigned_chat.id) + ["/static/css/app.css", "/static/js/app.js", "/no-such-page"]:
         response = browser.client.get(path, follow_redirects=False)
         assert_protected(response)
-        assert (path, response.headers.get("cache-control")) == (path, None if path.startswith("/static/") else "no-store")
+        assert (path, response.headers.get("cache-control")) == (path, CACHED.get(path, "no-store"))
         if response.headers.get("content-type", "").startswith("text/html"):
             parser = InlineCode()
             parser.feed(response.text)
