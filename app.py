@@ -27,12 +27,15 @@ from starlette.templating import Jinja2Templates
 import conversation
 import migrations
 import database
+import knowledge
 import models
 import office_hours
 from delivery import outbox
+from escalation import COUNTRIES
+from escalation.knowledge_base import load_entries
 from limits import Counter
 from realtime import QUEUE, ROUTING, Hub, session_topic
-from routes import account, admin, agent, analytics, api, chat
+from routes import account, admin, agent, analytics, api, chat, knowledge as knowledge_routes
 from routes.common import error_fragment
 from security import CsrfAndBodyLimit, RefuseNul, SecurityHeaders, Sessions, csrf_token
 from settings import Settings
@@ -89,6 +92,10 @@ def init_database(settings: Settings) -> None:
         if models.Agent.seed_defaults(password, settings.default_max_chats) and not settings.agent_password:
             log.warning("Created the default agents agent_001..agent_004 with the password: %s "
                         "(set HANDOFF_AGENT_PASSWORD to choose it; this is shown once)", password)
+        seeded = knowledge.seed(load_entries())
+        if seeded:
+            log.info("knowledge base: %d entries as shipped added or updated", len(seeded))
+    knowledge.refresh(force=True)
 
 
 async def healthz(request):
@@ -103,7 +110,7 @@ async def healthz(request):
     redis_ok = await request.app.state.hub.ping()
     body = {"status": "ok" if db_ok and redis_ok else "unavailable", "database": db_ok,
             "redis": redis_ok if request.app.state.settings.redis_url else None,
-            "streams": request.app.state.hub.stream_count}
+            "streams": request.app.state.hub.stream_count, "knowledge": knowledge.installed}
     return JSONResponse(body, status_code=200 if db_ok and redis_ok else 503,
                         headers={} if db_ok and redis_ok else {"Retry-After": "5"})
 
@@ -198,6 +205,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     templates = Jinja2Templates(env=Fragments(ROOT / "templates"))
     templates.env.globals["csrf_token"] = lambda request: csrf_token(request.session)
     templates.env.globals["skill_names"] = models.SKILL_NAMES
+    templates.env.globals["kb_entry"] = knowledge.served
+    templates.env.globals["countries"] = COUNTRIES
+    templates.env.filters["month"] = knowledge.month_name
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -208,6 +218,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         sweeper = asyncio.create_task(sweep(app))
         catcher = asyncio.create_task(catch_up(app))
         closer = asyncio.create_task(end_streams_on_exit(app))
+        reloader = asyncio.create_task(knowledge.follow(hub, settings.sweep_seconds))
         deliverer = asyncio.create_task(outbox.run(app)) if models.Outbox.channels else None
         # What exists once started (modules, templates, the knowledge base) lives as long as the process:
         # full collections, which stall every stream while they run, stop walking it. Open streams are
@@ -221,6 +232,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             sweeper.cancel()
             catcher.cancel()
             closer.cancel()
+            reloader.cancel()
             if deliverer:
                 deliverer.cancel()
                 await asyncio.gather(deliverer, return_exceptions=True)  # lets it hand back rows cut short
@@ -234,6 +246,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *chat.routes,
         *agent.routes,
         *admin.routes,
+        *knowledge_routes.routes,
         *account.routes,
         *analytics.routes,
         *api.routes,

@@ -171,7 +171,8 @@ def visitor_message(chat: ChatSession | str, text: str, client_key: str | None =
         else:
             added = [message]
             if decision is not None:
-                added.append(Message.add(chat, "bot", decision.reply, confidence=decision.confidence)[0])
+                added.append(Message.add(chat, "bot", decision.reply, confidence=decision.confidence,
+                                         entry=decision.topic, choices=",".join(decision.choices) or None)[0])
             out.posted = Posted(chat.id, after, after_visible, added)
         out.wake(chat)
     return out

@@ -5,12 +5,15 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from .answers import OFFER, answer
+from .classifier import model
 from .knowledge_base import COUNTRIES, knowledge_base
+from .language import chat_language
 from .repetition import repeated, split_history
 from .routing import SKILLS, guess_skill
 from .smalltalk import LANGUAGE_REPLY, OFF_TOPIC_REPLY, UNCLEAR_REPLY, accepts, smalltalk_reply
 from .topic import foreign, off_topic, on_topic
-from .triggers import Message, complex_case, frustration, requested, urgent
+from .safety import advice, emergency
+from .triggers import Message, complex_case, frustration, requested
 
 __all__ = ["assess", "Decision", "SKILLS", "REASONS", "COUNTRIES"]
 
@@ -60,17 +63,24 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     skill = guess_skill(msg.flat, msg.raw) or team
     if skill is None:
         skill = next(filter(None, (guess_skill(Message(t).flat, t) for t in reversed(visitor))), "general")
+    language = chat_language(msg.raw, visitor)
 
-    def handoff(reason: str, confidence: float = 0.0) -> Decision:
-        return Decision(True, reason, HANDOFF_REPLIES[reason], confidence, skill)
+    def handoff(reason: str, reply: str | None = None) -> Decision:
+        return Decision(True, reason, reply or HANDOFF_REPLIES[reason], 0.0, skill, language=language)
 
-    def keep(reply: str, confidence: float = 0.0) -> Decision:
-        return Decision(False, None, reply, confidence, skill)
+    def keep(reply: str) -> Decision:
+        return Decision(False, None, reply, 0.0, skill, language=language)
 
+    kind = emergency(msg.raw)
+    if kind:
+        return handoff("urgent", advice(kind, language))
+    reason = model().judge(msg.raw, history)
+    if reason:
+        return handoff(reason)
     if not msg.tokens:
         return keep(UNCLEAR_REPLY)
-    for reason, trigger in (("requested", requested), ("urgent", urgent), ("complex", complex_case),
-                            ("frustration", frustration)):
+    # English phrasings the rules were written for, as a second reader beside the model.
+    for reason, trigger in (("requested", requested), ("complex", complex_case), ("frustration", frustration)):
         if trigger(msg):
             return handoff(reason)
     if _offered(history) and accepts(msg.tokens):
@@ -87,4 +97,4 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     if found.kind == "none" and not on_topic(msg.raw):
         return keep(UNCLEAR_REPLY)
     return Decision(False, None, found.reply, found.confidence, skill,
-                    found.entry.id if found.entry else None, found.choices)
+                    found.entry.id if found.entry else None, found.choices, language)

@@ -31,3 +31,16 @@ def detect(text: str) -> str | None:
     """The ISO 639-1 code of the text's language, or None when the text is too short or mixed to tell."""
     found = _built().detect_language_of(text[:400])
     return found.iso_code_639_1.name.lower() if found else None
+
+
+def chat_language(text: str, earlier: list[str]) -> str:
+    """The language of this message, else of the latest earlier message that tells, else English.
+
+    A word or two ("ok", "thanks") is too short to tell, so a chat keeps the language it had.
+    """
+    for candidate in [text, *reversed(earlier[-5:])]:
+        if len(candidate.strip()) >= 8 or (candidate.strip() and not candidate.isascii()):
+            found = detect(candidate)
+            if found:
+                return found
+    return "en"

@@ -112,6 +112,8 @@ async def chat_post_message(request: Request):
         return render(request, "chat/_form.html", status_code=error.status, error=error.message, text=text,
                       key=form.get("client_key"))
     wake(request, outcome)
+    if "text/html" in request.headers.get("accept", "") and not request.headers.get("hx-request"):
+        return RedirectResponse("/", status_code=303)  # a browser's own form post, without script: back to the chat
     return render(request, "chat/_form.html", status_code=201 if outcome.created else 200,
                   text="", key=secrets.token_hex(8), headers={"X-Message-Id": str(outcome.message.id)})
 

@@ -1,0 +1,70 @@
+"""The learned handoff decision: a linear model over a message's n-grams and the chat's history."""
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from .features import HISTORY, grams, history_features, turns
+
+CLASSES = ("none", "requested", "frustration", "repeat", "complex", "urgent")
+MODEL = Path(__file__).parent / "corpus" / "model.npz"
+HANDOFF = 0.5  # hand over when the model gives the handoff classes together at least this probability
+_TRAINED_FROM = ("corpus/source/*.yaml", "features.py", "train.py", "classifier.py")
+
+
+def digest() -> str:
+    """A hash of everything the model is trained from: a model with another hash is stale."""
+    root, h = Path(__file__).parent, hashlib.sha256()
+    for pattern in _TRAINED_FROM:
+        for path in sorted(root.glob(pattern)):
+            h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def vectorise(found: set[str], text: str, history: Iterable[Any], index: dict[str, int]) -> tuple[list[int], list[float]]:
+    """The vocabulary indices of a message's known n-grams, and its history features."""
+    return sorted(index[g] for g in found if g in index), history_features(text, turns(history))
+
+
+class Model:
+    """Weights per n-gram and class, plus the history features' weights at the end."""
+
+    def __init__(self, vocab: list[str], weights: np.ndarray, bias: np.ndarray) -> None:
+        self.index = {g: i for i, g in enumerate(vocab)}
+        self.weights = weights.astype(np.float32)
+        self.bias = bias.astype(np.float32)
+
+    def probabilities(self, text: str, history: Iterable[Any] = ()) -> np.ndarray:
+        """The probability of each of CLASSES."""
+        idx, hist = vectorise(grams(text), text, history, self.index)
+        score = self.bias + np.asarray(hist, dtype=np.float32) @ self.weights[-len(HISTORY):]
+        if idx:
+            score = score + self.weights[idx].sum(axis=0) / max(1.0, len(idx)) ** 0.5
+        score = np.exp(score - score.max())
+        return score / score.sum()
+
+    def judge(self, text: str, history: Iterable[Any] = ()) -> str | None:
+        """The handoff reason the model reads in the message, or None when the bot should answer."""
+        p = self.probabilities(text, history)
+        if 1.0 - p[0] < HANDOFF:
+            return None
+        return CLASSES[1 + int(np.argmax(p[1:]))]
+
+
+_lock = threading.Lock()
+_model: Model | None = None
+
+
+def model() -> Model:
+    """The committed model, loaded once per process."""
+    global _model
+    with _lock:
+        if _model is None:
+            with np.load(MODEL) as saved:
+                vocab = saved["vocab"].tobytes().decode().split("\0")
+                _model = Model(vocab, saved["weights"], saved["bias"])
+    return _model

@@ -1,0 +1,50 @@
+"""The safety floor: self-harm, detention, violence, medical emergencies and a lost passport before travel
+go to a counsellor as urgent, whatever the model says, with first advice in the visitor's language."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from .features import _WORD, normalise
+
+DATA = Path(__file__).with_name("safety.yaml")
+
+
+def _line(text: str) -> str:
+    """Normalised words between single spaces, with a space at both ends: the form terms are matched in."""
+    return " " + " ".join(_WORD.findall(normalise(text))) + " "
+
+
+def _term(term: str) -> str:
+    """A term in matching form; its leading and trailing spaces, which anchor it to word edges, are kept."""
+    core = _line(term).strip()
+    return (" " if term[:1] == " " else "") + core + (" " if term[-1:] == " " else "")
+
+
+@lru_cache(maxsize=1)
+def _data() -> tuple[dict[str, list[list[tuple[str, ...]]]], dict[str, dict[str, str]]]:
+    raw = yaml.safe_load(DATA.read_text(encoding="utf-8"))
+    rules = {kind: [[tuple(_term(t) for t in group) for group in rule] for rule in kind_rules]
+             for kind, kind_rules in raw["rules"].items()}
+    return rules, raw["advice"]
+
+
+def emergency(text: str) -> str | None:
+    """The kind of emergency the message reports, or None.
+
+    Each term is a substring test over a line of at most LIMIT characters: the cost is linear in the
+    message's length times the number of terms, with no backtracking.
+    """
+    line = _line(text)
+    for kind, rules in _data()[0].items():
+        if any(all(any(t in line for t in group) for group in rule) for rule in rules):
+            return kind
+    return None
+
+
+def advice(kind: str, language: str) -> str:
+    """What to do right now, in the visitor's language when we hold it, else in English."""
+    texts = _data()[1]
+    return texts.get(language, texts["en"])[kind]
