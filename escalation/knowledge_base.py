@@ -1,10 +1,10 @@
 """Loading the shipped knowledge base and retrieving the best entry for a message."""
 from __future__ import annotations
 
+import calendar
 import json
 import math
 from collections import Counter, defaultdict
-import calendar
 from dataclasses import dataclass
 from pathlib import Path
 
