@@ -107,7 +107,8 @@ def fake_assess(text, history=()):
     """A bot that knows one US university and hands off on "human"."""
     human = "human" in text.lower()
     return SimpleNamespace(handoff=human, reason="requested" if human else None, reply="A bot answer.",
-                           confidence=0.9, skill="us" if "harvard" in text.lower() else "general")
+                           confidence=0.9, skill="us" if "harvard" in text.lower() else "general", topic=None,
+                           choices=())
 
 
 @pytest.mark.parametrize("handoff", [
