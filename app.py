@@ -25,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 import conversation
+import i18n
 import migrations
 import database
 import knowledge
@@ -66,7 +67,10 @@ class Fragments(jinja2.Environment):
 
     def __init__(self, directory: Path) -> None:
         super().__init__(loader=jinja2.FileSystemLoader(directory), autoescape=jinja2.select_autoescape(),
-                         auto_reload=False)
+                         auto_reload=False, extensions=["jinja2.ext.i18n"])
+        # Each render brings its language's gettext (i18n.template_context), which fills in values itself.
+        self.newstyle_gettext = True
+        self.policies["ext.i18n.trimmed"] = True
         self.loaded: dict[str, jinja2.Template] = {}
 
     def make_globals(self, d):
@@ -98,7 +102,33 @@ def init_database(settings: Settings) -> None:
     knowledge.refresh(force=True)
 
 
+class LoopProbe:
+    """How long the event loop stays busy: a timer due every `every` seconds measures how late it fires, and the
+    event loop thread's own CPU time meanwhile. A stall is a late timer during which the loop ran our code for
+    more than `limit`: a busy machine that holds the whole process back makes timers late, not stalls."""
+
+    def __init__(self, every: float = 0.02, limit: float = 0.05) -> None:
+        self.every, self.limit = every, limit
+        self.ticks = self.stalls = 0
+        self.worst_late = self.worst_busy = 0.0
+
+    async def run(self) -> None:
+        while True:
+            start, cpu = time.perf_counter(), time.thread_time()
+            await asyncio.sleep(self.every)
+            late, busy = time.perf_counter() - start - self.every, time.thread_time() - cpu
+            self.ticks += 1
+            self.worst_late, self.worst_busy = max(self.worst_late, late), max(self.worst_busy, busy)
+            if late > self.limit and busy > self.limit:
+                self.stalls += 1
+
+    def as_dict(self) -> dict:
+        return {"ticks": self.ticks, "stalls": self.stalls, "worst_late_ms": round(self.worst_late * 1000, 1),
+                "worst_busy_ms": round(self.worst_busy * 1000, 1)}
+
+
 async def healthz(request):
+    """ok or not ok for anyone; the figures (streams, the event loop's stalls) only with the API token."""
     def database_ok() -> bool:
         try:
             models.db.execute_sql("SELECT 1")
@@ -108,11 +138,13 @@ async def healthz(request):
 
     db_ok = await run_in_threadpool(database_ok)
     redis_ok = await request.app.state.hub.ping()
-    body = {"status": "ok" if db_ok and redis_ok else "unavailable", "database": db_ok,
-            "redis": redis_ok if request.app.state.settings.redis_url else None,
-            "streams": request.app.state.hub.stream_count, "knowledge": knowledge.installed}
+    body = {"status": "ok" if db_ok and redis_ok else "unavailable"}
+    if api.has_token(request):
+        body.update(database=db_ok, redis=redis_ok if request.app.state.settings.redis_url else None,
+                    streams=request.app.state.hub.stream_count, knowledge=knowledge.installed,
+                    loop=request.app.state.loop_probe.as_dict())
     return JSONResponse(body, status_code=200 if db_ok and redis_ok else 503,
-                        headers={} if db_ok and redis_ok else {"Retry-After": "5"})
+                        headers={"Cache-Control": "no-store", **({} if db_ok and redis_ok else {"Retry-After": "5"})})
 
 
 DATABASE_ERRORS = (OperationalError, InterfaceError, MaxConnectionsExceeded)
@@ -208,6 +240,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     templates.env.globals["kb_entry"] = knowledge.served
     templates.env.globals["countries"] = COUNTRIES
     templates.env.filters["month"] = knowledge.month_name
+    templates.env.globals["language_names"] = i18n.NAMES
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -219,6 +252,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         catcher = asyncio.create_task(catch_up(app))
         closer = asyncio.create_task(end_streams_on_exit(app))
         reloader = asyncio.create_task(knowledge.follow(hub, settings.sweep_seconds))
+        prober = asyncio.create_task(app.state.loop_probe.run())
         deliverer = asyncio.create_task(outbox.run(app)) if models.Outbox.channels else None
         # What exists once started (modules, templates, the knowledge base) lives as long as the process:
         # full collections, which stall every stream while they run, stop walking it. Open streams are
@@ -233,6 +267,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             catcher.cancel()
             closer.cancel()
             reloader.cancel()
+            prober.cancel()
             if deliverer:
                 deliverer.cancel()
                 await asyncio.gather(deliverer, return_exceptions=True)  # lets it hand back rows cut short
@@ -265,6 +300,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.templates = templates
     app.state.webhook_key = settings.webhook_secret or secret_key(settings)
     app.state.limits = Counter(prefix=settings.redis_prefix + "rl:")
+    app.state.loop_probe = LoopProbe()
     return app
 
 

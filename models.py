@@ -94,10 +94,15 @@ class Agent(BaseModel):
     last_seen_at = DateTimeField(null=True)  # touched by the dashboard's live connection
     epoch = IntegerField(default=0)  # bumped to end every signed-in browser of this agent
     email = CharField(null=True)  # where wait alerts go; set by an admin
+    languages = CharField(default="en")  # comma-separated codes of i18n.NAMES: chats in these go to them first
 
     @property
     def skill_list(self) -> list[str]:
         return [s for s in self.skills.split(",") if s]
+
+    @property
+    def language_list(self) -> list[str]:
+        return [code for code in self.languages.split(",") if code]
 
     @property
     def is_admin(self) -> bool:
@@ -166,6 +171,7 @@ class ChatSession(BaseModel):
     rating_comment = TextField(null=True)
     visitor_email = CharField(null=True)
     wait_alerted_at = DateTimeField(null=True)  # when on-duty agents were emailed about this chat's wait
+    language = CharField(null=True)  # ISO 639-1: of the visitor's messages, else chosen or their browser's
 
     @classmethod
     def by_token(cls, token: str | None) -> "ChatSession | None":
@@ -227,6 +233,7 @@ class ChatSession(BaseModel):
         agent = self.agent
         return {
             "id": self.id, "status": self.status, "reason": self.reason, "skill": self.skill,
+            "language": self.language,
             "agent": {"agent_id": agent.agent_id, "name": agent.name} if agent else None,
             **{name: iso(getattr(self, name)) for name in
                ("created_at", "escalated_at", "assigned_at", "first_response_at", "closed_at")},

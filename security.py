@@ -82,18 +82,24 @@ def _decoded(content_type: str, body: bytes) -> tuple[bool, list[tuple[str, str]
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp, https: bool = False) -> None:
+    """The headers every response carries; all but static files also `Cache-Control: no-store`: pages show
+    transcripts, one-time passwords and CSRF tokens, which no browser or proxy cache may keep."""
+
+    def __init__(self, app: ASGIApp, https: bool = False, cacheable: str = "/static/") -> None:
         self.app = app
         self.headers = HEADERS + ([(b"strict-transport-security", b"max-age=31536000")] if https else [])
+        self.private = self.headers + [(b"cache-control", b"no-store")]
+        self.cacheable = cacheable
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        extra = self.headers if scope["path"].startswith(self.cacheable) else self.private
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 names = {k.lower() for k, _ in message.get("headers", [])}
-                message["headers"] = list(message.get("headers", [])) + [h for h in self.headers if h[0] not in names]
+                message["headers"] = list(message.get("headers", [])) + [h for h in extra if h[0] not in names]
             await send(message)
 
         # This layer, the session's and the router's act on a response's start alone: a stream's events, a

@@ -12,7 +12,8 @@ from starlette.routing import Route
 
 import conversation
 from conversation import ChatError
-from models import Agent, AuditLog, CannedResponse, ChatSession, FollowUp, Message, check_password, dummy_hash, now
+from models import (SKILL_NAMES, Agent, AuditLog, CannedResponse, ChatSession, FollowUp, Message, check_password,
+                    dummy_hash, now)
 from realtime import QUEUE, agent_topic
 from routes.common import (StreamEndpoint, clean_text, client_address, client_key, error_fragment, event_stream,
                            form_data, handed_over, message_events, plain_text, render, render_text, wake)
@@ -217,6 +218,8 @@ async def agent_transfer(request: Request):
     target = None
     if target_id.startswith("skill:"):
         skill = target_id.split(":", 1)[1]
+        if skill not in SKILL_NAMES:
+            return error_fragment(request, "Choose one of the teams to transfer to.", 400)
     else:
         target = await run_in_threadpool(Agent.by_agent_id, target_id)
         if target is None:
@@ -233,12 +236,7 @@ async def agent_release(request: Request):
 async def agent_close(request: Request):
     form = await form_data(request)
     note = plain_text(form.get("note"), 1000)
-
-    def close():
-        chat = conversation.own(_chat_id(request), request.state.agent)
-        return conversation.close(chat, request.state.agent, note)
-
-    return await _act(request, close)
+    return await _act(request, conversation.close_own, _chat_id(request), request.state.agent, note)
 
 
 @requires_agent

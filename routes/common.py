@@ -4,7 +4,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import weakref
 from typing import AsyncIterator
+
+import anyio
+import anyio.to_thread
 
 from sse_starlette import ServerSentEvent
 from starlette.concurrency import run_in_threadpool
@@ -13,22 +17,30 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from conversation import ChatError, Outcome, Posted
+from i18n import template_context, translate
 from realtime import Listener
 from security import BODY_SEND, FORM_KEY
 
 log = logging.getLogger("handoff.streams")
 
 
+def page_language(request: Request) -> str:
+    """The language the request's pages are in: the visitor's, as their routes set it; else English."""
+    return getattr(request.state, "language", None) or "en"
+
+
 def render(request: Request, template: str, status_code: int = 200, headers: dict | None = None,
            **context) -> HTMLResponse:
     return request.app.state.templates.TemplateResponse(
-        request, template, context, status_code=status_code, headers=headers)
+        request, template, {**template_context(page_language(request)), **context}, status_code=status_code,
+        headers=headers)
 
 
 def render_text(request: Request, template: str, **context) -> str:
     """A fragment as a string, for SSE events."""
     env = request.app.state.templates.env
-    return env.get_template(template).render(request=request, **context)
+    return env.get_template(template).render(request=request, **template_context(page_language(request)),
+                                             **context)
 
 
 def message_events(request: Request, template: str, messages) -> list[ServerSentEvent]:
@@ -38,6 +50,19 @@ def message_events(request: Request, template: str, messages) -> list[ServerSent
     """
     return [ServerSentEvent(data=render_text(request, template, message=message), id=str(message.id))
             for message in messages]
+
+
+_cpu_limiters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> its limiter
+
+
+async def off_loop(work, *args):
+    """CPU-bound work (the bot's decision) in a worker thread, one at a time per process: the event loop then
+    waits for the interpreter lock behind one such thread at most, a switch interval (5 ms), never a queue."""
+    loop = asyncio.get_running_loop()
+    limiter = _cpu_limiters.get(loop)
+    if limiter is None:
+        limiter = _cpu_limiters[loop] = anyio.CapacityLimiter(1)
+    return await anyio.to_thread.run_sync(work, *args, limiter=limiter)
 
 
 def error_fragment(request: Request, error: ChatError | str, status_code: int = 409) -> HTMLResponse:
@@ -61,13 +86,14 @@ def plain_text(value, limit: int | None = None) -> str:
     return text[:limit] if limit is not None else text
 
 
-def clean_text(value, limit: int) -> tuple[str, str | None]:
-    """Trimmed text and a readable problem, if any."""
+def clean_text(value, limit: int, language: str = "en") -> tuple[str, str | None]:
+    """Trimmed text and a readable problem in that language, if any."""
     text = plain_text(value)
     if not text:
-        return text, "Please write a message first."
+        return text, translate(language, "Please write a message first.")
     if len(text) > limit:
-        return text, f"Messages can be at most {limit} characters; this one has {len(text)}."
+        return text, translate(language, "Messages can be at most %(limit)s characters; this one has %(length)s.",
+                               limit=limit, length=len(text))
     return text, None
 
 

@@ -1,4 +1,5 @@
 """Another process holds the database for two seconds: POSTs wait it out or get a 503 to retry, and no 2xx is lost."""
+import dataclasses
 import sqlite3
 import threading
 import time
@@ -88,9 +89,10 @@ def test_healthz_reports_an_unreachable_database(app, monkeypatch):
     def broken(*args, **kwargs):
         raise OperationalError("unable to open database file")
 
+    app.state.settings = dataclasses.replace(app.state.settings, api_token="ops-token")
     with TestClient(app) as client:
         monkeypatch.setattr(models.db.obj, "execute_sql", broken)
-        response = client.get("/healthz")
+        response = client.get("/healthz", headers={"Authorization": "Bearer ops-token"})
     assert response.status_code == 503 and response.json()["database"] is False and response.headers["retry-after"]
 
 

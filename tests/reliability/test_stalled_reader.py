@@ -15,13 +15,14 @@ QUOTES = '"' * 1990  # each quote is escaped to 5 bytes, so every event is about
 
 @pytest.fixture
 def server(tmp_path):
-    server = Server(tmp_path, **LOAD, HANDOFF_SEND_TIMEOUT_SECONDS="2", HANDOFF_MAX_STREAMS_PER_VISITOR="1").start()
+    server = Server(tmp_path, **LOAD, HANDOFF_SEND_TIMEOUT_SECONDS="2", HANDOFF_MAX_STREAMS_PER_VISITOR="1",
+                    HANDOFF_API_TOKEN="ops-token").start()
     yield server
     server.stop()
 
 
 def streams(server) -> int:
-    return httpx.get(server.url + "/healthz", timeout=5).json()["streams"]
+    return httpx.get(server.url + "/healthz", timeout=5, headers={"Authorization": "Bearer ops-token"}).json()["streams"]
 
 
 def stall(server, browser: LiveBrowser, path: str) -> socket.socket:

@@ -1,4 +1,5 @@
 """Every response carries the security headers; pages have no inline script or style; cookies are locked down."""
+import dataclasses
 import re
 from html.parser import HTMLParser
 
@@ -49,6 +50,7 @@ def test_every_page_has_the_headers_and_no_inline_code(request, app, assigned_ch
     for path in get_pages(app, assigned_chat.id) + ["/static/css/app.css", "/static/js/app.js", "/no-such-page"]:
         response = browser.client.get(path, follow_redirects=False)
         assert_protected(response)
+        assert (path, response.headers.get("cache-control")) == (path, None if path.startswith("/static/") else "no-store")
         if response.headers.get("content-type", "").startswith("text/html"):
             parser = InlineCode()
             parser.feed(response.text)
@@ -99,3 +101,12 @@ def test_streams_are_not_cached_or_buffered(live_server):
         with http.stream("GET", "/chat/events") as response:
             assert response.headers["cache-control"] == "no-store" and response.headers["x-accel-buffering"] == "no"
             assert_protected(response)
+
+
+def test_healthz_tells_anyone_only_ok_and_the_token_holder_the_figures(app):
+    app.state.settings = dataclasses.replace(app.state.settings, api_token="ops-token")
+    with TestClient(app) as client:
+        anyone = client.get("/healthz")
+        operator = client.get("/healthz", headers={"Authorization": "Bearer ops-token"})
+    assert anyone.json() == {"status": "ok"} and anyone.headers["cache-control"] == "no-store"
+    assert operator.json()["database"] is True and set(operator.json()["loop"]) >= {"ticks", "stalls"}
