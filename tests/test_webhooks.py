@@ -118,6 +118,7 @@ def test_a_failing_receiver_gets_the_same_event_again_until_it_succeeds(settings
         with TestClient(hooked(settings, receiver.url)):
             conversation.request_human(ChatSession.create())
             receiver.wait_for(1)
+            eventually(lambda: Outbox.get_or_none(Outbox.delivered_at.is_null(False)))  # recorded a moment after
     finally:
         receiver.close()
     assert [status for _, _, status in receiver.attempts] == [500, 503, 200]
