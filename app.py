@@ -19,20 +19,24 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 import conversation
+import i18n
 import migrations
 import database
+import knowledge
 import models
 import office_hours
 from delivery import outbox
+from escalation import COUNTRIES
+from escalation.knowledge_base import load_entries
 from limits import Counter
 from realtime import QUEUE, ROUTING, Hub, session_topic
-from routes import account, admin, agent, analytics, api, chat
+from routes import account, admin, agent, analytics, api, chat, knowledge as knowledge_routes
 from routes.common import error_fragment
 from security import CsrfAndBodyLimit, RefuseNul, SecurityHeaders, Sessions, csrf_token
 from settings import Settings
@@ -63,7 +67,10 @@ class Fragments(jinja2.Environment):
 
     def __init__(self, directory: Path) -> None:
         super().__init__(loader=jinja2.FileSystemLoader(directory), autoescape=jinja2.select_autoescape(),
-                         auto_reload=False)
+                         auto_reload=False, extensions=["jinja2.ext.i18n"])
+        # Each render brings its language's gettext (i18n.template_context), which fills in values itself.
+        self.newstyle_gettext = True
+        self.policies["ext.i18n.trimmed"] = True
         self.loaded: dict[str, jinja2.Template] = {}
 
     def make_globals(self, d):
@@ -89,9 +96,39 @@ def init_database(settings: Settings) -> None:
         if models.Agent.seed_defaults(password, settings.default_max_chats) and not settings.agent_password:
             log.warning("Created the default agents agent_001..agent_004 with the password: %s "
                         "(set HANDOFF_AGENT_PASSWORD to choose it; this is shown once)", password)
+        seeded = knowledge.seed(load_entries())
+        if seeded:
+            log.info("knowledge base: %d entries as shipped added or updated", len(seeded))
+    knowledge.refresh(force=True)
+
+
+class LoopProbe:
+    """How long the event loop stays busy: a timer due every `every` seconds measures how late it fires, and the
+    event loop thread's own CPU time meanwhile. A stall is a late timer during which the loop ran our code for
+    more than `limit`: a busy machine that holds the whole process back makes timers late, not stalls."""
+
+    def __init__(self, every: float = 0.02, limit: float = 0.05) -> None:
+        self.every, self.limit = every, limit
+        self.ticks = self.stalls = 0
+        self.worst_late = self.worst_busy = 0.0
+
+    async def run(self) -> None:
+        while True:
+            start, cpu = time.perf_counter(), time.thread_time()
+            await asyncio.sleep(self.every)
+            late, busy = time.perf_counter() - start - self.every, time.thread_time() - cpu
+            self.ticks += 1
+            self.worst_late, self.worst_busy = max(self.worst_late, late), max(self.worst_busy, busy)
+            if late > self.limit and busy > self.limit:
+                self.stalls += 1
+
+    def as_dict(self) -> dict:
+        return {"ticks": self.ticks, "stalls": self.stalls, "worst_late_ms": round(self.worst_late * 1000, 1),
+                "worst_busy_ms": round(self.worst_busy * 1000, 1)}
 
 
 async def healthz(request):
+    """ok or not ok for anyone; the figures (streams, the event loop's stalls) only with the API token."""
     def database_ok() -> bool:
         try:
             models.db.execute_sql("SELECT 1")
@@ -101,11 +138,13 @@ async def healthz(request):
 
     db_ok = await run_in_threadpool(database_ok)
     redis_ok = await request.app.state.hub.ping()
-    body = {"status": "ok" if db_ok and redis_ok else "unavailable", "database": db_ok,
-            "redis": redis_ok if request.app.state.settings.redis_url else None,
-            "streams": request.app.state.hub.stream_count}
+    body = {"status": "ok" if db_ok and redis_ok else "unavailable"}
+    if api.has_token(request):
+        body.update(database=db_ok, redis=redis_ok if request.app.state.settings.redis_url else None,
+                    streams=request.app.state.hub.stream_count, knowledge=knowledge.installed,
+                    loop=request.app.state.loop_probe.as_dict())
     return JSONResponse(body, status_code=200 if db_ok and redis_ok else 503,
-                        headers={} if db_ok and redis_ok else {"Retry-After": "5"})
+                        headers={"Cache-Control": "no-store", **({} if db_ok and redis_ok else {"Retry-After": "5"})})
 
 
 DATABASE_ERRORS = (OperationalError, InterfaceError, MaxConnectionsExceeded)
@@ -187,6 +226,15 @@ async def sweep(app: Starlette) -> None:
                 log.exception("sweep failed; trying again next round")
 
 
+def static_file(name: str, media_type: str):
+    """A file of static/ served at the site's root, where embedding sites and browsers look for it."""
+    path = ROOT / "static" / name
+
+    async def endpoint(request: Request) -> FileResponse:
+        return FileResponse(path, media_type=media_type, headers={"Cache-Control": "public, max-age=3600"})
+    return endpoint
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     office_hours.parse(settings.office_hours)  # a typo in the hours stops the start, not a visitor's request
@@ -198,6 +246,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     templates = Jinja2Templates(env=Fragments(ROOT / "templates"))
     templates.env.globals["csrf_token"] = lambda request: csrf_token(request.session)
     templates.env.globals["skill_names"] = models.SKILL_NAMES
+    templates.env.globals["kb_entry"] = knowledge.served
+    templates.env.globals["countries"] = COUNTRIES
+    templates.env.filters["month"] = knowledge.month_name
+    templates.env.globals["language_names"] = i18n.NAMES
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -208,6 +260,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         sweeper = asyncio.create_task(sweep(app))
         catcher = asyncio.create_task(catch_up(app))
         closer = asyncio.create_task(end_streams_on_exit(app))
+        reloader = asyncio.create_task(knowledge.follow(hub, settings.sweep_seconds))
+        prober = asyncio.create_task(app.state.loop_probe.run())
         deliverer = asyncio.create_task(outbox.run(app)) if models.Outbox.channels else None
         # What exists once started (modules, templates, the knowledge base) lives as long as the process:
         # full collections, which stall every stream while they run, stop walking it. Open streams are
@@ -221,6 +275,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             sweeper.cancel()
             catcher.cancel()
             closer.cancel()
+            reloader.cancel()
+            prober.cancel()
             if deliverer:
                 deliverer.cancel()
                 await asyncio.gather(deliverer, return_exceptions=True)  # lets it hand back rows cut short
@@ -230,19 +286,26 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes = [
         Route("/healthz", healthz, name="healthz"),
+        Route("/widget.js", static_file("widget.js", "text/javascript"), name="widget"),
+        Route("/favicon.ico", static_file("favicon.svg", "image/svg+xml"), name="favicon"),
         Mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static"),
         *chat.routes,
         *agent.routes,
         *admin.routes,
+        *knowledge_routes.routes,
         *account.routes,
         *analytics.routes,
         *api.routes,
     ]
+    # Inside another site's frame the cookie is a third-party one: browsers send it only with SameSite=None
+    # (which needs Secure, so HTTPS) and, where they partition third-party cookies, only when Partitioned.
+    embedded = settings.https and bool(settings.embedders)
     middleware = [
-        Middleware(SecurityHeaders, https=settings.https),
+        Middleware(SecurityHeaders, https=settings.https, embedders=settings.embedders),
         Middleware(RefuseNul),
         Middleware(Sessions, secret_key=secret_key(settings), session_cookie="handoff",
-                   same_site="lax", https_only=settings.https, max_age=14 * 24 * 3600),
+                   same_site="none" if embedded else "lax", https_only=settings.https, partitioned=embedded,
+                   max_age=14 * 24 * 3600),
         Middleware(CsrfAndBodyLimit, max_body=settings.max_body_bytes),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
@@ -252,6 +315,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.templates = templates
     app.state.webhook_key = settings.webhook_secret or secret_key(settings)
     app.state.limits = Counter(prefix=settings.redis_prefix + "rl:")
+    app.state.loop_probe = LoopProbe()
     return app
 
 

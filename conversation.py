@@ -14,12 +14,17 @@ from peewee import PostgresqlDatabase
 from delivery import mail
 import office_hours
 from escalation import assess
+from escalation.language import detect_sure
+from i18n import interface, translate, translated
 from models import Agent, AgentSession, ChatSession, FollowUp, Message, Outbox, SessionAnalytics, db, now
 from realtime import OUTBOX, QUEUE, ROUTING, agent_topic, session_topic
 
 EXPIRED_TEXT = "Your chat session has expired. Reload the page."
 QUEUED_TEXT = "You're now in the queue for a human counsellor."
-CLOSED_TEXT = "{name} has ended the chat. Thank you for talking with us; you can rate this chat below."
+CLOSED_TEXT = "%(name)s has ended the chat. Thank you for talking with us; you can rate this chat below."
+ENDED_TEXT = "This chat has ended. Start a new chat to keep talking."
+ENGLISH_ONLY_TEXT = ("This answer is only available in English for now. A counsellor who speaks your language "
+                     "can help: just ask for one.")
 _assign_lock = threading.Lock()
 
 
@@ -82,6 +87,7 @@ class Outcome:
     created: bool = True
     events: list[tuple[str, int]] = field(default_factory=list)  # (webhook event, chat id)
     posted: Posted | None = None
+    language: str | None = None  # the language the visitor's page is in after this, when a message may change it
 
     def wake(self, chat: ChatSession, *more: str) -> "Outcome":
         self.topics.add(session_topic(chat.id))
@@ -131,7 +137,7 @@ def _escalate(chat: ChatSession, reason: str, skill: str, out: Outcome) -> None:
     chat.queued_at = stamp
     chat.priority = 2 if reason == "urgent" else chat.priority  # emergencies go ahead of everyone waiting
     chat.save()
-    _system(chat, QUEUED_TEXT)
+    _system(chat, translate(chat.language, QUEUED_TEXT))
     _event(out, "escalated", chat)
     out.wake(chat, QUEUE, ROUTING)
 
@@ -148,58 +154,139 @@ def _wanted_skill(text: str, skill: str | None, history: list[dict]) -> str:
     return skill or "general"
 
 
-def visitor_message(chat: ChatSession | str, text: str, client_key: str | None = None) -> Outcome:
-    """Store what the visitor wrote; while the bot has the chat, answer or hand off."""
+def _bot_reply(reply: str, topic: str | None, language: str | None) -> str:
+    """The bot's reply in the chat's language: its own sentences come from the catalog; a knowledge-base
+    answer with no translation stays in English, followed by a word on that in the visitor's language."""
+    found = translated(language, reply) if interface(language) else None
+    if found:
+        return found
+    if topic and interface(language) not in (None, "en") and detect_sure(reply) in (None, "en"):
+        return f"{reply}\n\n{translate(language, ENGLISH_ONLY_TEXT)}"
+    return reply
+
+
+@dataclass(frozen=True)
+class Decided:
+    """The bot's decision on a visitor's message, made outside any transaction, for the chat as it then stood."""
+    chat_id: int
+    status: str
+    upto: int  # the chat's newest message id when decided: a later message makes the decision stale
+    decision: object | None = None
+    skill: str = "general"  # the team a handoff goes to
+    spoken: str | None = None  # the message's language, when the detector is sure of it
+
+
+class Stale(ChatError):
+    """The chat moved on between the decision and the write: decide again."""
+
+    def __init__(self) -> None:
+        super().__init__("This chat changed while your message was read. Please send it again.", 409)
+
+
+def decide(chat: ChatSession | str, text: str) -> Decided | None:
+    """The bot's decision on `text`, by reads alone: CPU-bound, so callers run it off the event loop and the lock."""
+    chat = ChatSession.by_token(chat) if isinstance(chat, str) else chat
+    if chat is None:
+        return None
+    upto, spoken = Message.newest_ids(chat.id)[0], detect_sure(text)
+    if chat.status != "bot":
+        return Decided(chat.id, chat.status, upto, spoken=spoken)
+    history = chat.visitor_history()
+    decision = assess(text, history=history)
+    skill = _wanted_skill(text, getattr(decision, "skill", None), history) if decision.handoff else "general"
+    return Decided(chat.id, chat.status, upto, decision, skill, spoken)
+
+
+def visitor_message(chat: ChatSession | str, text: str, client_key: str | None = None,
+                    decided: Decided | None = None, chosen: str | None = None) -> Outcome:
+    """Store what the visitor wrote; while the bot has the chat, answer or hand off as `decided` (decided here
+    when not given). Raises Stale when the bot has the chat and the decision was made on a chat that has changed.
+
+    The chat's language follows each message the detector is sure of, unless the visitor `chosen` one.
+    """
+    if decided is None:
+        decided = decide(chat, text)
+    spoken = chosen or (decided.spoken if decided else None)
     out = Outcome()
     with db.atomic():
         chat = _locked(chat)
         if chat.status == "closed":
-            raise ChatError("This chat has ended. Start a new chat to keep talking.", 409)
-        history = chat.visitor_history() if chat.status == "bot" else []
-        decision = assess(text, history=history) if chat.status == "bot" else None
+            raise ChatError(translate(chat.language, ENDED_TEXT), 409)
+        if spoken and spoken != chat.language:
+            chat.language = spoken
+            ChatSession.update(language=spoken).where(ChatSession.id == chat.id).execute()
+        out.language = interface(chat.language)
+        after, after_visible = Message.newest_ids(chat.id)
+        decision = None
+        if chat.status == "bot":
+            if decided is None or decided.decision is None or (decided.chat_id, decided.upto) != (chat.id, after):
+                raise Stale()
+            decision = decided.decision
         fields = {}
         if decision is not None:
             fields = dict(confidence=decision.confidence, handoff=decision.handoff, reason=decision.reason)
-        after, after_visible = Message.newest_ids(chat.id)
         message, created = Message.add(chat, "visitor", text, client_key=client_key, **fields)
         out.message, out.created = message, created
         if not created:
             return out
         chat.visitor_wrote()
         if decision is not None and decision.handoff:
-            skill = _wanted_skill(text, getattr(decision, "skill", None), history)
-            _escalate(chat, decision.reason or "fallback", skill, out)
+            _escalate(chat, decision.reason or "fallback", decided.skill, out)
         else:
             added = [message]
             if decision is not None:
-                added.append(Message.add(chat, "bot", decision.reply, confidence=decision.confidence)[0])
+                reply = _bot_reply(decision.reply, decision.topic, chat.language)
+                added.append(Message.add(chat, "bot", reply, confidence=decision.confidence,
+                                         entry=decision.topic, choices=",".join(decision.choices) or None)[0])
             out.posted = Posted(chat.id, after, after_visible, added)
         out.wake(chat)
     return out
 
 
-def request_human(chat: ChatSession) -> Outcome:
-    """The visitor pressed "Talk to a human"."""
+def choose_language(chat: ChatSession, language: str) -> Outcome:
+    """The visitor picked their page's language: their chat is in it from now on, for the bot and the agents."""
+    with db.atomic():
+        _serialize(chat.id)
+        ChatSession.update(language=language).where(ChatSession.id == chat.id).execute()
+    return Outcome().wake(chat, QUEUE)
+
+
+def handoff_skill(chat: ChatSession) -> str:
+    """The team the visitor's own questions point to, by reads alone (CPU-bound, like `decide`)."""
+    history = chat.visitor_history()
+    last = next((h["text"] for h in reversed(history) if h["sender"] == "visitor"), "")
+    return _wanted_skill(last, assess(last, history=history[:-1]).skill, history) if last else "general"
+
+
+def request_human(chat: ChatSession, skill: str | None = None) -> Outcome:
+    """The visitor pressed "Talk to a human"; `skill` is `handoff_skill`'s, worked out here when not given."""
     out = Outcome()
+    if skill is None and chat.status == "bot":
+        skill = handoff_skill(chat)
     with db.atomic():
         _serialize(chat.id)
         chat = ChatSession.get_by_id(chat.id)
         if chat.status == "closed":
-            raise ChatError("This chat has ended. Start a new chat to keep talking.", 409)
+            raise ChatError(translate(chat.language, ENDED_TEXT), 409)
         if chat.status == "bot":
-            history = chat.visitor_history()
-            last = next((h["text"] for h in reversed(history) if h["sender"] == "visitor"), "")
-            skill = _wanted_skill(last, assess(last, history=history[:-1]).skill, history) if last else "general"
-            _escalate(chat, "requested", skill, out)
+            _escalate(chat, "requested", skill or "general", out)
     return out
 
 
+def _lock_agent(agent: Agent) -> None:
+    """On PostgreSQL, the agent's row until the transaction ends: takes count their open chats one at a time.
+    (SQLite's IMMEDIATE transaction already holds the only write lock.)"""
+    if isinstance(db.obj, PostgresqlDatabase):
+        db.execute_sql('SELECT id FROM agent WHERE id = %s FOR UPDATE', (agent.id,))
+
+
 def take(chat: ChatSession, agent: Agent, action: str = "take") -> Outcome:
-    """Give a waiting chat to an agent; only one can win it."""
+    """Give a waiting chat to an agent within their limit; only one can win it."""
     out = Outcome()
     with db.atomic():
         _serialize(chat.id)
-        if agent.open_chats().count() >= agent.max_chats and action == "take":
+        _lock_agent(agent)
+        if agent.open_chats().count() >= agent.max_chats:
             raise ChatError(f"You already have {agent.max_chats} open chats, your limit.", 409)
         stamp = now()
         won = (ChatSession.update(status="assigned", agent=agent, assigned_at=stamp, priority=0)
@@ -208,7 +295,7 @@ def take(chat: ChatSession, agent: Agent, action: str = "take") -> Outcome:
             raise ChatError("Another counsellor has already taken this chat.", 409)
         chat = ChatSession.get_by_id(chat.id)
         AgentSession.record(chat, action, agent=agent)
-        _system(chat, f"{agent.name} has joined the chat.", agent=agent)
+        _system(chat, translate(chat.language, "%(name)s has joined the chat.", name=agent.name), agent=agent)
         _event(out, "assigned", chat)
         out.wake(chat, QUEUE, agent_topic(agent.id))
     return out
@@ -261,13 +348,15 @@ def transfer(chat_id: int, agent: Agent, target: Agent | None = None, skill: str
             chat.agent, chat.assigned_at = target, now()
             chat.save()
             AgentSession.record(chat, "transfer", agent=agent, target_agent=target, note=note or None)
-            _system(chat, f"{agent.name} transferred you to {target.name}.", agent=agent)
+            _system(chat, translate(chat.language, "%(agent)s transferred you to %(target)s.", agent=agent.name,
+                                    target=target.name), agent=agent)
         else:
             chat.status, chat.agent, chat.skill = "waiting", None, skill or chat.skill
             chat.priority, chat.queued_at = 1, now()
             chat.save()
             AgentSession.record(chat, "transfer", agent=agent, note=note or None)
-            _system(chat, "You're being transferred to another counsellor. Please stay in the chat.")
+            _system(chat, translate(chat.language,
+                                    "You're being transferred to another counsellor. Please stay in the chat."))
             out.topics |= {QUEUE, ROUTING}
         if note:
             _system(chat, f"Transfer note from {agent.name}: {note}", internal=True, agent=agent)
@@ -287,9 +376,17 @@ def return_to_bot(chat_id: int, agent: Agent) -> Outcome:
         chat.status, chat.agent = "bot", None
         chat.save()
         AgentSession.record(chat, "return_to_bot", agent=agent)
-        _system(chat, "You're chatting with the EduConsult assistant again. Ask for a counsellor any time.")
+        _system(chat, translate(chat.language,
+                                "You're chatting with the EduConsult assistant again. Ask for a counsellor any time."))
         out.wake(chat, ROUTING)
     return out
+
+
+def close_own(chat_id: int, agent: Agent, note: str = "") -> Outcome:
+    """An agent ends one of their chats: ownership is checked under the same lock as the close."""
+    with db.atomic():
+        _serialize(chat_id)
+        return close(own(chat_id, agent), agent, note)
 
 
 def close(chat: ChatSession, agent: Agent | None = None, note: str = "", reason: str = "agent",
@@ -310,7 +407,7 @@ def close(chat: ChatSession, agent: Agent | None = None, note: str = "", reason:
         if note:
             _system(chat, f"Closing note: {note}", internal=True, agent=agent)
         name = agent.name if agent else "EduConsult"
-        _system(chat, text or CLOSED_TEXT.format(name=name), agent=agent)
+        _system(chat, text or translate(chat.language, CLOSED_TEXT, name=name), agent=agent)
         SessionAnalytics.record(chat)
         _event(out, "closed", chat)
         out.wake(chat, *([QUEUE] if was_waiting else []))
@@ -318,14 +415,18 @@ def close(chat: ChatSession, agent: Agent | None = None, note: str = "", reason:
 
 
 def rate(chat: ChatSession, score: int, comment: str = "") -> Outcome:
+    """The visitor's one rating of a chat an agent or the service ended; one that they left themselves is not rated."""
     with db.atomic():
+        rated = (ChatSession.update(rating=score, rating_comment=comment or None)
+                 .where(ChatSession.id == chat.id, ChatSession.status == "closed", ChatSession.rating.is_null(),
+                        ChatSession.close_reason.is_null() | (ChatSession.close_reason != "visitor")).execute())
         chat = ChatSession.get_by_id(chat.id)
-        if chat.status != "closed":
-            raise ChatError("You can rate a chat once it has ended.", 409)
-        if chat.rating is not None:
-            raise ChatError("You have already rated this chat. Thank you!", 409)
-        chat.rating, chat.rating_comment = score, comment or None
-        chat.save()
+        if not rated:
+            if chat.rating is not None:
+                raise ChatError(translate(chat.language, "You have already rated this chat. Thank you!"), 409)
+            if chat.status == "closed":
+                raise ChatError(translate(chat.language, "You ended this chat, so there is nothing to rate."), 409)
+            raise ChatError(translate(chat.language, "You can rate a chat once it has ended."), 409)
         SessionAnalytics.update(rating=score).where(SessionAnalytics.session == chat).execute()
     return Outcome().wake(chat)
 
@@ -344,8 +445,15 @@ def _passed_on_by(chat: ChatSession) -> int | None:
     return last.agent_id if last and last.action == "transfer" and last.target_agent_id is None else None
 
 
+def _by_skill(skill: str, agents: list[Agent]) -> list[Agent]:
+    """The agents with the skill, else the general counsellors, else all of them."""
+    return ([a for a in agents if skill in a.skill_list] or [a for a in agents if "general" in a.skill_list]
+            or agents)
+
+
 def auto_assign(grace_seconds: float = 60.0) -> Outcome:
-    """Give waiting chats, head of the queue first, to the online agent with the skill and the most room."""
+    """Give waiting chats, head of the queue first, to the online agent who speaks the chat's language and has
+    its skill, with the most room."""
     out = Outcome()
     if not ChatSession.waiting().exists():
         return out  # the usual case: no write lock, no per-agent counts, every few seconds in every worker
@@ -358,9 +466,14 @@ def auto_assign(grace_seconds: float = 60.0) -> Outcome:
         for chat in ChatSession.waiting():
             passed = _passed_on_by(chat)
             candidates = [a for a in agents if a.id != passed]
-            skilled = [a for a in candidates if chat.skill in a.skill_list]
-            pool = skilled or [a for a in candidates if "general" in a.skill_list] or candidates
-            free = [a for a in pool if load[a.id] < a.max_chats]
+            speakers = [a for a in candidates if chat.language in a.language_list]
+            free_speakers = [a for a in speakers if load[a.id] < a.max_chats]
+            # The visitor's language first, among agents with room, then the skill. Where everyone online
+            # speaks it, the skill alone decides, and a chat waits for an agent with its skill to free up.
+            if free_speakers and len(speakers) < len(candidates):
+                free = _by_skill(chat.skill, free_speakers)
+            else:
+                free = [a for a in _by_skill(chat.skill, candidates) if load[a.id] < a.max_chats]
             if not free:
                 continue
             agent = max(free, key=lambda a: (a.max_chats - load[a.id], -a.id))
@@ -393,7 +506,8 @@ def requeue_dropped(grace_seconds: float, agent_pk: int | None = None) -> Outcom
                                 ChatSession.agent == agent).execute())
                 if moved:
                     AgentSession.record(chat, "requeue", agent=agent, note="counsellor disconnected")
-                    _system(chat, f"{agent.name} was disconnected. You're back at the front of the queue.")
+                    _system(chat, translate(chat.language, "%(name)s was disconnected. You're back at the front "
+                                            "of the queue.", name=agent.name))
                     out.topics |= {session_topic(chat.id), agent_topic(agent.id), QUEUE, ROUTING}
     return out
 
@@ -413,17 +527,19 @@ def close_idle(inactive_minutes: float, bot_hours: float) -> Outcome:
     ChatSession.delete().where(ChatSession.id.in_(unused)).execute()
     for chat in quiet:
         if chat.status == "bot":
-            sub = close(chat, reason="bot_idle", text="This chat was closed after a day without messages.")
+            sub = close(chat, reason="bot_idle",
+                        text=translate(chat.language, "This chat was closed after a day without messages."))
         else:
             reason = "abandoned" if chat.status == "waiting" else "inactive"
-            sub = close(chat, reason=reason, text="This chat was closed because there were no new messages "
-                        "for a while. Start a new chat any time.")
+            sub = close(chat, reason=reason, text=translate(
+                chat.language, "This chat was closed because there were no new messages for a while. "
+                "Start a new chat any time."))
         out.topics |= sub.topics
         out.events += sub.events
     return out
 
 
-FOLLOWUP_TEXT = "Thank you. A counsellor will reply to {email}. Meanwhile the assistant can keep helping you here."
+FOLLOWUP_TEXT = "Thank you. A counsellor will reply to %(email)s. Meanwhile the assistant can keep helping you here."
 
 
 def leave_followup(chat: ChatSession, email: str, text: str, reason: str = "offline") -> Outcome:
@@ -433,14 +549,15 @@ def leave_followup(chat: ChatSession, email: str, text: str, reason: str = "offl
         _serialize(chat.id)
         chat = ChatSession.get_by_id(chat.id)
         if chat.status != "waiting":
-            raise ChatError("You can leave a message for the counsellors while you wait in the queue.", 409)
+            raise ChatError(translate(chat.language,
+                                      "You can leave a message for the counsellors while you wait in the queue."), 409)
         followup = FollowUp.create(session=chat, email=email, text=text, reason=reason)
         if mail.followup_receipt(followup):
             out.topics.add(OUTBOX)
         chat.status, chat.visitor_email = "bot", email
         chat.save()
         AgentSession.record(chat, "followup", note=text)
-        _system(chat, FOLLOWUP_TEXT.format(email=email))
+        _system(chat, translate(chat.language, FOLLOWUP_TEXT, email=email))
         _event(out, "followup", chat, text=text)  # FollowUp.latest(chat id) has the email and message
         out.wake(chat, QUEUE)
     return out

@@ -94,10 +94,15 @@ class Agent(BaseModel):
     last_seen_at = DateTimeField(null=True)  # touched by the dashboard's live connection
     epoch = IntegerField(default=0)  # bumped to end every signed-in browser of this agent
     email = CharField(null=True)  # where wait alerts go; set by an admin
+    languages = CharField(default="en")  # comma-separated codes of i18n.NAMES: chats in these go to them first
 
     @property
     def skill_list(self) -> list[str]:
         return [s for s in self.skills.split(",") if s]
+
+    @property
+    def language_list(self) -> list[str]:
+        return [code for code in self.languages.split(",") if code]
 
     @property
     def is_admin(self) -> bool:
@@ -161,11 +166,14 @@ class ChatSession(BaseModel):
     last_visitor_at = DateTimeField(default=now)
     visitor_typing_at = DateTimeField(null=True)
     agent_typing_at = DateTimeField(null=True)
-    close_reason = CharField(null=True)  # agent | inactive | abandoned | bot_idle
+    close_reason = CharField(null=True)  # agent | inactive | abandoned | bot_idle | visitor (left) | ended (by them)
     rating = IntegerField(null=True)
     rating_comment = TextField(null=True)
     visitor_email = CharField(null=True)
     wait_alerted_at = DateTimeField(null=True)  # when on-duty agents were emailed about this chat's wait
+    language = CharField(null=True)  # ISO 639-1: of the visitor's messages, else chosen or their browser's
+    page_url = CharField(max_length=500, null=True)  # the page of the website the chat is embedded in
+    page_title = CharField(max_length=200, null=True)
 
     @classmethod
     def by_token(cls, token: str | None) -> "ChatSession | None":
@@ -181,6 +189,12 @@ class ChatSession(BaseModel):
         by its token; the chat's id, or None."""
         row = _LOCK_BY_TOKEN.row(token)
         return row[0] if row else None
+
+    def embedded_in(self, url: str, title: str) -> None:
+        """The host page the visitor now chats from; written only when it changed."""
+        if (self.page_url, self.page_title) != (url, title or None):
+            self.page_url, self.page_title = url, title or None
+            ChatSession.update(page_url=url, page_title=title or None).where(ChatSession.id == self.id).execute()
 
     def visitor_wrote(self) -> None:
         """The visitor has sent a message, which also ends their typing."""
@@ -227,6 +241,7 @@ class ChatSession(BaseModel):
         agent = self.agent
         return {
             "id": self.id, "status": self.status, "reason": self.reason, "skill": self.skill,
+            "language": self.language,
             "agent": {"agent_id": agent.agent_id, "name": agent.name} if agent else None,
             **{name: iso(getattr(self, name)) for name in
                ("created_at", "escalated_at", "assigned_at", "first_response_at", "closed_at")},
@@ -282,9 +297,15 @@ class Message(BaseModel):
     confidence = FloatField(null=True)
     handoff = BooleanField(null=True)
     reason = CharField(null=True)
+    entry = CharField(null=True)  # a bot reply's knowledge-base entry id
+    choices = CharField(null=True)  # destination codes offered as buttons under a bot reply, comma-separated
 
     class Meta:
         indexes = ((("session", "client_key"), True), (("session", "id"), False))
+
+    @property
+    def choice_list(self) -> list[str]:
+        return [code for code in (self.choices or "").split(",") if code]
 
     @classmethod
     def newest_id(cls) -> int:
@@ -346,7 +367,7 @@ class Message(BaseModel):
     def as_dict(self) -> dict:
         return {"id": self.id, "sender": self.sender, "agent": self.agent.agent_id if self.agent_id else None,
                 "text": self.text, "created_at": iso(self.created_at), "internal": self.internal,
-                "confidence": self.confidence, "handoff": self.handoff, "reason": self.reason}
+                "confidence": self.confidence, "handoff": self.handoff, "reason": self.reason, "entry": self.entry}
 
 
 # The statements of every message, their SQL written once (see Prepared).
@@ -475,7 +496,7 @@ class CannedResponse(BaseModel):
 class AuditLog(BaseModel):
     """Who did what outside a chat, and when: sign-ins, presence and admin changes."""
     agent = ForeignKeyField(Agent, null=True, on_delete="SET NULL")
-    action = CharField()  # sign_in | sign_out | status | agent_add | agent_update | password_reset | canned_*
+    action = CharField()  # sign_in | sign_out | status | agent_* | password_reset | canned_* | kb_* | flag_*
     subject = CharField(null=True)  # the agent_id or shortcut acted on
     detail = TextField(null=True)
     created_at = DateTimeField(default=now, index=True)
@@ -487,6 +508,96 @@ class AuditLog(BaseModel):
     @classmethod
     def recent(cls, limit: int = 100):
         return cls.select().order_by(cls.id.desc()).limit(limit)
+
+
+class StaleEdit(Exception):
+    """A knowledge-base entry changed after the admin's page showed it."""
+
+
+class KnowledgeEntry(BaseModel):
+    """The editable knowledge base: one answer for one destination and topic; the shipped YAML seeds it."""
+    id = CharField(primary_key=True, max_length=80)
+    country = CharField(default="any", index=True)  # a key of escalation.COUNTRIES, or "any"
+    topic = CharField(default="", max_length=80)
+    title = CharField(max_length=200)
+    skill = CharField(default="general")
+    questions = TextField(default="")  # one sample question per line
+    keywords = TextField(default="")  # comma-separated
+    answer = TextField()
+    source = CharField(default="", max_length=500)
+    checked = CharField(default="", max_length=7)  # YYYY-MM
+    retired = BooleanField(default=False)
+    revision = IntegerField(default=1)  # bumped by every change, so the table's sum tells workers to reload
+    updated_at = DateTimeField(default=now)
+    updated_by = ForeignKeyField(Agent, null=True, on_delete="SET NULL")  # None: as shipped
+
+    FIELDS = ("country", "topic", "title", "skill", "questions", "keywords", "answer", "source", "checked")
+
+    @property
+    def question_list(self) -> list[str]:
+        return [q for q in self.questions.splitlines() if q.strip()]
+
+    @property
+    def keyword_list(self) -> list[str]:
+        return [k.strip() for k in self.keywords.split(",") if k.strip()]
+
+    @classmethod
+    def version(cls) -> int:
+        """Grows with every change to any entry (rows are retired, never deleted)."""
+        return int(cls.select(fn.COALESCE(fn.SUM(cls.revision), 0)).scalar())
+
+    @classmethod
+    def live(cls):
+        return cls.select().where(cls.retired == False).order_by(cls.id)  # noqa: E712
+
+    @classmethod
+    def listing(cls, query: str = "", country: str = "", retired: bool | None = None):
+        """Entries by country and topic; `query` matches id, title, questions, keywords and answer."""
+        select = cls.select()
+        if query:
+            select = select.where(cls.id.contains(query) | cls.title.contains(query) | cls.questions.contains(query)
+                                  | cls.keywords.contains(query) | cls.answer.contains(query))
+        if country:
+            select = select.where(cls.country == country)
+        if retired is not None:
+            select = select.where(cls.retired == retired)
+        return select.order_by(cls.country, cls.topic, cls.id)
+
+    def change(self, agent: "Agent", revision: int, fields: dict | None = None, retired: bool | None = None) -> str:
+        """Apply an admin's change, made to `revision` of the entry, and record it in the audit log; what changed,
+        or "" for nothing. StaleEdit when the entry has changed since that revision: nothing is written."""
+        changes = {k: v for k, v in (fields or {}).items() if getattr(self, k) != v}
+        if retired is not None and retired != self.retired:
+            changes["retired"] = retired
+        if revision != self.revision:
+            raise StaleEdit(self.id)
+        if not changes:
+            return ""
+        if not KnowledgeEntry.update(**changes, revision=KnowledgeEntry.revision + 1, updated_at=now(),
+                                     updated_by=agent).where(KnowledgeEntry.id == self.id,
+                                                             KnowledgeEntry.revision == revision).execute():
+            raise StaleEdit(self.id)
+        action = {True: "kb_retire", False: "kb_restore"}.get(changes.get("retired"), "kb_update")
+        detail = ", ".join(k for k in changes if k != "retired")
+        AuditLog.record(agent, action, self.id, detail or None)
+        return detail or action[3:]
+
+
+class AnswerFlag(BaseModel):
+    """An agent's report that a bot reply in a transcript was wrong, until an admin handles it."""
+    message = ForeignKeyField(Message, backref="flags", on_delete="CASCADE")
+    agent = ForeignKeyField(Agent, null=True, on_delete="SET NULL")
+    comment = TextField(default="")
+    created_at = DateTimeField(default=now)
+    handled_at = DateTimeField(null=True, index=True)
+    handled_by = ForeignKeyField(Agent, null=True, on_delete="SET NULL")
+
+    @classmethod
+    def listing(cls, handled: bool = False):
+        """Open flags (or handled ones), newest first, each with its message read alongside."""
+        select = cls.select(cls, Message).join(Message)
+        select = select.where(cls.handled_at.is_null(False) if handled else cls.handled_at.is_null())
+        return select.order_by(cls.id.desc())
 
 
 class Outbox(BaseModel):
@@ -550,7 +661,8 @@ class Outbox(BaseModel):
         return cls.delete().where(cls.delivered_at < now() - timedelta(days=days)).execute()
 
 
-TABLES = [Agent, ChatSession, Message, AgentSession, SessionAnalytics, FollowUp, CannedResponse, AuditLog, Outbox]
+TABLES = [Agent, ChatSession, Message, AgentSession, SessionAnalytics, FollowUp, CannedResponse, AuditLog, Outbox,
+          KnowledgeEntry, AnswerFlag]
 
 
 def create_tables() -> None:

@@ -22,6 +22,7 @@ CHANNEL = "wake"  # after the deployment's prefix
 QUEUE = "queue"
 OUTBOX = "outbox"  # the deliverer: a webhook or an email was queued
 ROUTING = "routing"  # the sweeper: a chat joined the queue or an agent has room again
+KNOWLEDGE = "knowledge"  # an admin changed the knowledge base: every worker installs its entries again
 
 
 def session_topic(session_id: int) -> str:

@@ -4,12 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from .answers import OFFER, answer
 from .classifier import HANDOFF, HANDOFF_ANSWERED, model
-from .knowledge_base import CONFIDENT, COUNTRIES, UNCOVERED, knowledge_base
+from .knowledge_base import COUNTRIES, knowledge_base
 from .language import chat_language
 from .repetition import repeated, split_history
 from .routing import SKILLS, guess_skill
-from .smalltalk import LANGUAGE_REPLY, OFF_TOPIC_REPLY, UNCLEAR_REPLY, smalltalk_reply
+from .smalltalk import LANGUAGE_REPLY, OFF_TOPIC_REPLY, UNCLEAR_REPLY, accepts, smalltalk_reply
 from .topic import foreign, off_topic, on_topic
 from .safety import advice, emergency
 from .triggers import Message, english_rules
@@ -29,8 +30,7 @@ HANDOFF_REPLIES = {
     "low_confidence": ("I'm not sure I have the right answer for that, so I'll connect you with a counsellor "
                        "who can help."),
 }
-_HEDGE = ("I'm not completely sure this is what you're asking, but here's what I can tell you: {answer} "
-          "If that doesn't cover it, just say so and I'll connect you with a counsellor.")
+_TEAMS = {"us": "us", "uk": "uk"}  # destinations with their own counsellor team
 
 
 @dataclass(frozen=True)
@@ -47,49 +47,53 @@ class Decision:
     language: str = "en"  # the visitor's language, as detected from this message and the chat
 
 
+def _offered(history: Iterable[Any]) -> bool:
+    """Whether the bot's last message offered to connect the visitor with a counsellor."""
+    last = [h for h in history or () if isinstance(h, dict) and h.get("sender") == "bot"][-1:]
+    return bool(last) and OFFER in str(last[0].get("text") or "")
+
+
 def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     """Decide whether the bot answers `text` or hands the chat to a counsellor, and which team takes it."""
     msg = Message(text or "")
+    history = list(history or ())
     visitor, answers = split_history(history)
-    kb = knowledge_base()
-    match = kb.search(msg.raw)
-    entry = match.entry if match.confidence >= CONFIDENT else None
-    skill = guess_skill(msg.flat, msg.raw) or (entry.skill if entry else None)
+    found = answer(msg.raw, history)
+    team = found.entry.skill if found.entry and found.entry.skill != "general" else _TEAMS.get(found.country or "")
+    skill = guess_skill(msg.flat, msg.raw) or team
     if skill is None:
         skill = next(filter(None, (guess_skill(Message(t).flat, t) for t in reversed(visitor))), "general")
-    topic = entry.id if entry else None
     language = chat_language(msg.raw, visitor)
 
     def handoff(reason: str, reply: str | None = None) -> Decision:
-        return Decision(True, reason, reply or HANDOFF_REPLIES[reason], match.confidence, skill, topic,
-                        language=language)
+        return Decision(True, reason, reply or HANDOFF_REPLIES[reason], 0.0, skill, language=language)
 
-    def keep(reply: str, topic: str | None = topic) -> Decision:
-        return Decision(False, None, reply, match.confidence, skill, topic, language=language)
+    def keep(reply: str) -> Decision:
+        return Decision(False, None, reply, 0.0, skill, language=language)
 
     kind = emergency(msg.raw)
     if kind:
         return handoff("urgent", advice(kind, language))
-    reason = model().judge(msg.raw, history, HANDOFF_ANSWERED if entry else HANDOFF)
+    reason = model().judge(msg.raw, history, HANDOFF_ANSWERED if found.entry else HANDOFF)
     if reason:
         return handoff(reason)
     if not msg.tokens:
-        return keep(UNCLEAR_REPLY, None)
+        return keep(UNCLEAR_REPLY)
     reason = english_rules(msg.raw)
     if reason:
         return handoff(reason)
+    if _offered(history) and accepts(msg.tokens):
+        return handoff("requested")
     small = smalltalk_reply(msg.tokens, msg.flat)
     if small:
-        return keep(small, None)
-    if repeated(msg.flat, msg.raw, visitor, answers, kb):
+        return keep(small)
+    if repeated(msg.flat, msg.raw, visitor, answers, knowledge_base()):
         return handoff("repeat")
-    if entry:
-        return keep(entry.answer)
-    if not on_topic(msg.raw):
-        reply = LANGUAGE_REPLY if foreign(msg.tokens) else OFF_TOPIC_REPLY if off_topic(msg.flat) else UNCLEAR_REPLY
-        return keep(reply, None)
-    if match.confidence < UNCOVERED:
-        return handoff("fallback")
-    if answers and answers[-1] < CONFIDENT:
-        return handoff("low_confidence")
-    return keep(_HEDGE.format(answer=match.entry.answer), match.entry.id)
+    if foreign(msg.tokens):
+        return keep(LANGUAGE_REPLY)
+    if off_topic(msg.flat):
+        return keep(OFF_TOPIC_REPLY)
+    if found.kind == "none" and not on_topic(msg.raw):
+        return keep(UNCLEAR_REPLY)
+    return Decision(False, None, found.reply, found.confidence, skill,
+                    found.entry.id if found.entry else None, found.choices, language)

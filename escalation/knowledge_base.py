@@ -1,6 +1,8 @@
 """Loading the shipped knowledge base and retrieving the best entry for a message."""
 from __future__ import annotations
 
+import calendar
+import json
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -8,16 +10,23 @@ from pathlib import Path
 
 import yaml
 
-from .text import COMMON, stem, terms, tokens
+from .destinations import destinations
+from .text import COMMON, deletions, stem, terms, tokens
 
 KNOWLEDGE_DIR = Path(__file__).with_name("knowledge")
 _ANSWER_WEIGHT = 0.3  # answer text helps recall but says less about what an entry is for
 _K1, _B = 1.2, 0.75
+_OWN_COUNTRY = 2.0  # the asked country's entry beats another's of a neighbouring topic that scores a little higher
+_OURS = 1.2  # EduConsult's own entries, for a message addressed to "you"
+_POOL, _POOLED = 0.5, 3  # weight and number of a topic's other entries that add to its best entry's score
+_CUED = 1.3  # a topic the message names by one of its cue phrases (destinations.yaml)
+_LEVELS = frozenset(terms("master bachelor undergraduate postgraduate"))  # who studies, not what is asked
+_TYPO_MIN = 5  # terms at least this long are matched with one letter wrong ("procesing", "requirments")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses the KB ~10x faster when present
-# Confidence at or above which the bot answers outright, and below which an on-topic
-# question is one the knowledge base simply does not cover.
-CONFIDENT = 0.5
-UNCOVERED = 0.2
+CALIBRATION = Path(__file__).with_name("calibration.json")
+# The estimated probability of being right at or above which the bot answers; below it, it asks or
+# offers a counsellor. Fitted with the calibration on the labelled set's dev split.
+CONFIDENT = float(json.loads(CALIBRATION.read_text(encoding="utf-8"))["line"])
 
 
 # Destinations the knowledge base is laid out by; "any" marks an answer that holds for every country.
@@ -25,6 +34,13 @@ COUNTRIES = {
     "us": "United States", "uk": "United Kingdom", "ca": "Canada", "au": "Australia", "de": "Germany",
     "ie": "Ireland", "nz": "New Zealand", "nl": "Netherlands", "fr": "France",
 }
+OURS = "educonsult-"  # the id prefix of entries about EduConsult itself
+# Topics whose answer differs by destination: asked without one, the bot asks which.
+DESTINATION_TOPICS = (
+    "student-visa", "visa-fee", "visa-processing", "visa-interview", "dependants", "work-while-studying",
+    "post-study-work", "tuition", "living-costs", "proof-of-funds", "scholarships", "english-tests", "intakes",
+    "health-insurance", "accommodation", "credential-evaluation",
+)
 
 
 @dataclass(frozen=True)
@@ -43,28 +59,47 @@ class Entry:
     checked: str = ""  # YYYY-MM: when the facts were last checked against it
 
 
-@dataclass(frozen=True)
-class Match:
-    """The best entry for a message and how much of the message it covers (0..1)."""
+    def as_of(self) -> str:
+        """ "(as of November 2026)" from `checked`, or nothing when the month is unknown."""
+        try:
+            year, month = (int(part) for part in self.checked.split("-")[:2])
+            return f"(as of {calendar.month_name[month]} {year})"
+        except (ValueError, IndexError):
+            return ""
 
-    entry: Entry | None
-    confidence: float
+
+@dataclass(frozen=True)
+class Ranked:
+    """A topic's best-scoring entry for a message, with the features confidence is estimated from."""
+
+    topic: str
+    entry: Entry
+    score: float  # BM25 of the best entry of this topic
+    coverage: float  # idf-weighted share of the message's terms the top topic's entry covers (0..1); 0 for the rest
 
 
 class KnowledgeBase:
-    """BM25 ranking over title, questions and keywords, with the answer as a light second field."""
+    """BM25 ranking over title, questions and keywords, with the answer as a light second field.
+
+    Place names are left out of the index and the query: where a question is about decides which
+    entries may be served, not which topic it is.
+    """
 
     def __init__(self, entries: list[Entry]) -> None:
         self.entries = entries
         self._by_id = {e.id: e for e in entries}
+        self.by_topic: dict[str, dict[str, Entry]] = defaultdict(dict)  # topic -> country -> entry
+        for e in entries:
+            self.by_topic[e.topic][e.country] = e
+        places = destinations().without_places
         self.words: set[str] = set()  # every raw word the entries use, so typo matching skips them
         self._main: list[set[str]] = []
         self._answer: list[set[str]] = []
         self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         lengths = []
         for i, e in enumerate(entries):
-            main = Counter(terms(" ".join((e.title, *e.questions, *e.keywords))))
-            answer = Counter(terms(e.answer))
+            main = Counter(terms(places(" ".join((e.title, *e.questions, *e.keywords)))))
+            answer = Counter(terms(places(e.answer)))
             self.words.update(tokens(" ".join((e.title, *e.questions, *e.keywords, e.answer))))
             self._main.append(set(main))
             self._answer.append(set(answer))
@@ -79,6 +114,11 @@ class KnowledgeBase:
         # unless it is an everyday word that says little about the question.
         self.unknown_idf = math.log(1 + (n - 0.5) / 1.5)
         self._common = frozenset(stem(w) for w in COMMON)
+        self._near: dict[str, str] = {}  # one-letter-off forms of indexed terms -> the most common such term
+        for term in sorted(self.idf, key=self.idf.__getitem__):
+            if len(term) >= _TYPO_MIN and term.isalpha():
+                for form in deletions(term):
+                    self._near.setdefault(form, term)
 
     def get(self, entry_id: str) -> Entry | None:
         """The entry with this id, if it is served."""
@@ -91,9 +131,24 @@ class KnowledgeBase:
             return idf
         return 1.0 if term in self._common else self.unknown_idf
 
-    def search(self, text: str) -> Match:
-        """Best entry by BM25, with confidence = idf-weighted share of the message's terms it covers."""
-        query = set(terms(text))
+    def query(self, text: str) -> set[str]:
+        """The terms of a message that say what it asks, its place names left out and typos mended."""
+        found = {self._mended(t) for t in terms(destinations().without_places(text))}
+        return found - _LEVELS or found
+
+    def _mended(self, term: str) -> str:
+        if term in self.idf or len(term) < _TYPO_MIN or not term.isalpha():
+            return term
+        return next((self._near[f] for f in sorted(deletions(term)) if f in self._near), term)
+
+    def rank(self, text: str, country: str | None = None, ours: bool = False) -> list[Ranked]:
+        """Topics by their best entry's BM25 score for the message, best first; the country asked about weighs
+        more, and so do EduConsult's own entries when the message is about `ours`.
+
+        Every destination's sample questions help recognise a topic, so a topic is found even where the
+        country asked about holds no entry for it (and the bot then says so).
+        """
+        query = sorted(self.query(text))  # a fixed order, so ties break the same way in every process
         scores: dict[int, float] = defaultdict(float)
         for term in query:
             idf = self.idf.get(term)
@@ -102,15 +157,29 @@ class KnowledgeBase:
             for i, tf in self._postings[term]:
                 norm = _K1 * (1 - _B + _B * self._lengths[i] / self._avg_len)
                 scores[i] += idf * tf * (_K1 + 1) / (tf + norm)
-        if not scores:
-            return Match(None, 0.0)
-        best = max(scores, key=scores.__getitem__)
-        total = sum(self.weight(t) for t in query)
-        covered = sum(
-            self.weight(t) * (1.0 if t in self._main[best] else 0.5 if t in self._answer[best] else 0.0)
-            for t in query
-        )
-        return Match(self.entries[best], round(covered / total, 3))
+        for i in scores:
+            if self.entries[i].country == country:
+                scores[i] *= _OWN_COUNTRY
+            elif ours and self.entries[i].id.startswith(OURS):
+                scores[i] *= _OURS
+        best: dict[str, int] = {}
+        pooled: dict[str, list[float]] = defaultdict(list)
+        for i in sorted(scores, key=scores.__getitem__, reverse=True):
+            best.setdefault(self.entries[i].topic, i)
+            pooled[self.entries[i].topic].append(scores[i])
+        # A topic many destinations' questions agree on beats one entry's lucky words.
+        cued = destinations().cued(text)
+        topic_score = {t: (s[0] + _POOL * sum(s[1:1 + _POOLED]) / _POOLED) * (_CUED if t in cued else 1.0)
+                       for t, s in pooled.items()}
+        total = sum(self.weight(t) for t in query) or 1.0
+
+        def coverage(i: int) -> float:
+            return round(sum(self.weight(t) * (1.0 if t in self._main[i] else 0.5 if t in self._answer[i] else 0.0)
+                             for t in query) / total, 3)
+
+        order = sorted(best, key=topic_score.__getitem__, reverse=True)
+        return [Ranked(t, self.entries[best[t]], topic_score[t], coverage(best[t]) if n == 0 else 0.0)
+                for n, t in enumerate(order)]
 
 
 def load_entries(directory: Path = KNOWLEDGE_DIR) -> list[Entry]:

@@ -44,3 +44,10 @@ def chat_language(text: str, earlier: list[str]) -> str:
             if found:
                 return found
     return "en"
+
+
+def detect_sure(text: str, minimum: float = 0.9) -> str | None:
+    """The text's language when lingua is at least `minimum` sure of it; greetings, names and two-word
+    messages ("thanks", "visa for Canada") are too short to tell and give None."""
+    values = _built().compute_language_confidence_values(text[:400])
+    return values[0].language.iso_code_639_1.name.lower() if values and values[0].value >= minimum else None

@@ -56,6 +56,15 @@ _IDENTITY = re.compile(
     r"(bot|robot|human|person|machine|ai|chatbot|automated|real|computer)\b|\bwho are you\b|\bwhat are you\b"
     r"|\byour name\b|\bhow are you\b|\bhow r u\b|\bhows it going\b|\bwhat can you do\b|\bwhat do you do\b"
 )
+_YES = words("yes yeah yep yup ya yah sure ok okay please pls plz haan han ji alright fine definitely absolutely")
+_YES_FILLER = words("do it that connect me please pls plz go ahead would be great thanks thank you a counsellor")
+
+
+def accepts(tokens: list[str]) -> bool:
+    """A short yes, as said to "would you like me to connect you with a counsellor?"."""
+    return bool(tokens) and len(tokens) <= 6 and bool(set(tokens) & _YES) and all(t in _YES | _YES_FILLER for t in tokens)
+
+
 def smalltalk_reply(tokens: list[str], flat: str) -> str | None:
     """The bot's reply when a message is only a greeting, thanks, goodbye or acknowledgement."""
     if _IDENTITY.search(flat):

@@ -90,6 +90,11 @@ SYNONYMS: dict[str, str] = {
     "scolarship": "scholarship", "scholorship": "scholarship", "univercity": "university",
     "universty": "university", "accomodation": "accommodation", "acommodation": "accommodation",
     "ielts": "ielts", "toefl": "toefl", "gre": "gre",
+    # Hinglish content words
+    "kharcha": "cost", "kharche": "cost", "paisa": "money", "paise": "money", "padhai": "study", "padhna": "study",
+    "kaam": "work", "naukri": "job", "ghante": "hours", "ghanta": "hours", "rehna": "live", "rehne": "live",
+    "biwi": "spouse", "pati": "spouse", "patni": "spouse", "parivar": "family", "bacche": "children",
+    "shulk": "cost", "sasta": "cheapest", "sasti": "cheapest", "mehenga": "cost", "mehengi": "cost", "chhatravritti": "scholarship", "mahina": "month", "mahine": "month", "saal": "year",
 }
 
 STOPWORDS = frozenset("""
@@ -114,8 +119,16 @@ le les des du et est avec pour dans sur je tu il nous vous mon ma mes combien co
 der die das den dem ein eine einen ich du sie wir ist sind mit fur von zu auf wie viel wann wo mein meine nicht
 o os as um uma do da dos das em com por para eu voce meu minha quanto quando onde nao
 il lo gli di da con per che io mio mia quanto quando dove sono non
+""".split()) | frozenset("""
 kya hai hain ka ki ke ko se mein mujhe mera meri mere aur bhi kaise kitna kitni kab kahan koi ho hoga
 sakta sakti karna karni karo batao bas nahi nahin kisi baat chahiye
+""".split())
+# Hindi function words written in Latin letters: visitors mix them into English questions ("visa ki fees
+# kitni hai"), so they are dropped like stopwords but do not make a message foreign.
+HINGLISH = frozenset("""
+kya hai hain ka ki ke ko se mein me mujhe mera meri mere aur bhi kaise kitna kitne kitni kab kahan koi ho hoga
+sakta sakte sakti karna karni karo karte batao bas nahi nahin kisi baat chahiye milta milti lagta lagti padta
+padte padti hota hoti aata aati ya liye wala wali jata jaate jaati
 """.split())
 
 
@@ -184,6 +197,12 @@ def stem(word: str) -> str:
 
 
 @lru_cache(maxsize=4096)
+def flat(text: str) -> str:
+    """Folded words joined by single spaces, capitalised "US" read as the country."""
+    return " ".join(TOKEN.findall(fold(text if text.isupper() else _US.sub(" usa ", text))))
+
+
+@lru_cache(maxsize=4096)
 def terms(text: str) -> tuple[str, ...]:
     """Content terms for retrieval and similarity: phrases joined, synonyms mapped, stopwords out, stemmed."""
     folded = fold(text if text.isupper() else _US.sub(" usa ", text))
@@ -193,6 +212,11 @@ def terms(text: str) -> tuple[str, ...]:
     out = []
     for tok in TOKEN.findall(folded):
         tok = SYNONYMS.get(tok, tok)
-        if tok not in STOPWORDS and tok not in FOREIGN_STOPWORDS:
+        if tok not in STOPWORDS and tok not in FOREIGN_STOPWORDS and tok not in HINGLISH:
             out.append(stem(tok))
     return tuple(out)
+
+
+def deletions(word: str) -> set[str]:
+    """The word and every form of it with one letter left out: two words within one edit share one."""
+    return {word} | {word[:i] + word[i + 1:] for i in range(len(word))}

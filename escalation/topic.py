@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import re
 
-from .text import FOREIGN_STOPWORDS, STOPWORDS, terms, tokens
+from .destinations import destinations
+from .text import FOREIGN_STOPWORDS, HINGLISH, STOPWORDS, terms, tokens
 
 # Words that make a message a study-abroad question even when the knowledge base has no answer for it.
 _DOMAIN = frozenset(terms("""
@@ -27,12 +28,13 @@ def off_topic(flat: str) -> bool:
 
 
 def foreign(words: list[str]) -> bool:
-    """Mostly another language's function words: English retrieval confidence says nothing about it."""
-    count = sum(t in FOREIGN_STOPWORDS and t not in STOPWORDS for t in words)
+    """Mostly another language's function words (Hinglish aside): the English knowledge base cannot judge it."""
+    count = sum(t in FOREIGN_STOPWORDS and t not in STOPWORDS and t not in HINGLISH for t in words)
     return count >= 2 and count > sum(t in STOPWORDS for t in words)
 
 
 def on_topic(text: str) -> bool:
     """An English study-abroad question, the kind the knowledge base is judged on."""
     words = tokens(text)
-    return bool(set(terms(text)) & _DOMAIN) and not off_topic(" ".join(words)) and not foreign(words)
+    asks = bool(set(terms(text)) & _DOMAIN) or destinations().country(text) is not None
+    return asks and not off_topic(" ".join(words)) and not foreign(words)

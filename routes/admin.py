@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse
 from starlette.routing import Route
 
 import conversation
+from i18n import NAMES
 from models import SKILL_NAMES, Agent, AgentSession, AuditLog, CannedResponse, db, hash_password
 from realtime import QUEUE, ROUTING, agent_topic
 from routes.agent import requires_agent
@@ -23,14 +24,17 @@ MAX_CHATS = 20
 
 
 def _agent_fields(form) -> tuple[dict, str | None]:
-    """Name, skills, limit and role from a form, and a readable problem, if any."""
+    """Name, skills, languages, limit and role from a form, and a readable problem, if any."""
     name = plain_text(form.get("name"), 81)
     chosen = form.getlist("skills")
     skills = [s for s in SKILL_NAMES if s in chosen]
     raw_limit = plain_text(form.get("max_chats"), 4)
     role = form.get("role", "agent")
     email = plain_text(form.get("email"), 255) or None
-    fields = {"name": name, "skills": ",".join(skills), "role": role, "email": email}
+    spoken = form.getlist("languages")
+    languages = [code for code in NAMES if code in spoken]
+    fields = {"name": name, "skills": ",".join(skills), "role": role, "email": email,
+              "languages": ",".join(languages) or "en"}  # every counsellor speaks English at least
     if not 1 <= len(name) <= 80:
         return fields, "Give the agent a name of 1 to 80 characters."
     if not skills:

@@ -12,10 +12,12 @@ from starlette.routing import Route
 
 import conversation
 from conversation import ChatError
-from models import Agent, AuditLog, CannedResponse, ChatSession, FollowUp, Message, check_password, dummy_hash, now
+from models import (SKILL_NAMES, Agent, AuditLog, CannedResponse, ChatSession, FollowUp, Message, check_password,
+                    dummy_hash, now)
 from realtime import QUEUE, agent_topic
 from routes.common import (StreamEndpoint, clean_text, client_address, client_key, error_fragment, event_stream,
-                           form_data, handed_over, message_events, plain_text, render, render_text, wake)
+                           flash, form_data, handed_over, message_events, plain_text, redirects_back, render,
+                           render_text, wake)
 from security import csrf_token
 from writes import act
 
@@ -154,7 +156,7 @@ async def agent_dashboard(request: Request):
     agent = request.state.agent
     context = await run_in_threadpool(dashboard_context, agent, request.app.state.settings.presence_grace_seconds)
     canned = await run_in_threadpool(lambda: list(CannedResponse.ordered()))
-    return render(request, "agent/dashboard.html", canned=canned, **context)
+    return render(request, "agent/dashboard.html", canned=canned, notice=flash(request).get("error"), **context)
 
 
 async def _act(request: Request, action, *args):
@@ -173,6 +175,7 @@ def _chat_id(request: Request) -> int:
     return int(request.path_params["chat_id"])
 
 
+@redirects_back("/agent/dashboard")
 @requires_agent
 async def agent_take(request: Request):
     chat = await run_in_threadpool(ChatSession.get_or_none, ChatSession.id == _chat_id(request))
@@ -198,16 +201,19 @@ async def _post_text(request: Request, internal: bool):
                   headers={"X-Message-Id": str(outcome.message.id)})
 
 
+@redirects_back("/agent/dashboard")
 @requires_agent
 async def agent_message(request: Request):
     return await _post_text(request, internal=False)
 
 
+@redirects_back("/agent/dashboard")
 @requires_agent
 async def agent_note(request: Request):
     return await _post_text(request, internal=True)
 
 
+@redirects_back("/agent/dashboard")
 @requires_agent
 async def agent_transfer(request: Request):
     form = await form_data(request)
@@ -217,6 +223,8 @@ async def agent_transfer(request: Request):
     target = None
     if target_id.startswith("skill:"):
         skill = target_id.split(":", 1)[1]
+        if skill not in SKILL_NAMES:
+            return error_fragment(request, "Choose one of the teams to transfer to.", 400)
     else:
         target = await run_in_threadpool(Agent.by_agent_id, target_id)
         if target is None:
@@ -224,21 +232,18 @@ async def agent_transfer(request: Request):
     return await _act(request, conversation.transfer, _chat_id(request), request.state.agent, target, skill, note)
 
 
+@redirects_back("/agent/dashboard")
 @requires_agent
 async def agent_release(request: Request):
     return await _act(request, conversation.return_to_bot, _chat_id(request), request.state.agent)
 
 
+@redirects_back("/agent/dashboard")
 @requires_agent
 async def agent_close(request: Request):
     form = await form_data(request)
     note = plain_text(form.get("note"), 1000)
-
-    def close():
-        chat = conversation.own(_chat_id(request), request.state.agent)
-        return conversation.close(chat, request.state.agent, note)
-
-    return await _act(request, close)
+    return await _act(request, conversation.close_own, _chat_id(request), request.state.agent, note)
 
 
 @requires_agent
@@ -251,6 +256,7 @@ async def agent_typing(request: Request):
     return Response(status_code=204)
 
 
+@redirects_back("/agent/dashboard")
 @requires_agent
 async def agent_followup_done(request: Request):
     try:
@@ -263,6 +269,7 @@ async def agent_followup_done(request: Request):
     return render(request, "agent/_followups.html", followups=followups)
 
 
+@redirects_back("/agent/dashboard")
 @requires_agent
 async def agent_set_status(request: Request):
     form = await form_data(request)

@@ -27,15 +27,20 @@ def _digest(value: str) -> bytes:
     return hashlib.sha256(value.encode("utf-8", "replace")).digest()
 
 
+def has_token(request: Request) -> bool:
+    """The request carries `Authorization: Bearer <HANDOFF_API_TOKEN>` (never true while no token is set)."""
+    token = request.app.state.settings.api_token
+    scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+    # Digests have one length, so the comparison's time tells nothing about the token.
+    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(_digest(sent.strip()), _digest(token))
+
+
 def requires_token(handler):
     """404 while no HANDOFF_API_TOKEN is set (the API is off); 401 without the right bearer token."""
     async def endpoint(request: Request):
-        token = request.app.state.settings.api_token
-        if not token:
+        if not request.app.state.settings.api_token:
             return JSONResponse({"error": "The API is off. Set HANDOFF_API_TOKEN to turn it on."}, status_code=404)
-        scheme, _, sent = request.headers.get("authorization", "").partition(" ")
-        # Digests have one length, so the comparison's time tells nothing about the token.
-        if scheme.lower() != "bearer" or not hmac.compare_digest(_digest(sent.strip()), _digest(token)):
+        if not has_token(request):
             return JSONResponse({"error": "Send Authorization: Bearer <HANDOFF_API_TOKEN>."}, status_code=401,
                                 headers={"WWW-Authenticate": 'Bearer realm="handoff"'})
         try:

@@ -4,31 +4,47 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from urllib.parse import urlsplit
+import weakref
 from typing import AsyncIterator
+
+import anyio
+import anyio.to_thread
 
 from sse_starlette import ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from conversation import ChatError, Outcome, Posted
+from i18n import template_context, translate
 from realtime import Listener
 from security import BODY_SEND, FORM_KEY
 
 log = logging.getLogger("handoff.streams")
 
 
+def page_language(request: Request) -> str:
+    """The language the request's pages are in: the visitor's, as their routes set it; else English."""
+    return getattr(request.state, "language", None) or "en"
+
+
 def render(request: Request, template: str, status_code: int = 200, headers: dict | None = None,
            **context) -> HTMLResponse:
+    if status_code >= 400:  # what a form posted without JavaScript shows on its page after the redirect
+        error = context.get("error") or context.get("followup_error") or context.get("message")
+        request.state.problem = {"error": error, "text": context.get("text")}
     return request.app.state.templates.TemplateResponse(
-        request, template, context, status_code=status_code, headers=headers)
+        request, template, {**template_context(page_language(request)), **context}, status_code=status_code,
+        headers=headers)
 
 
 def render_text(request: Request, template: str, **context) -> str:
     """A fragment as a string, for SSE events."""
     env = request.app.state.templates.env
-    return env.get_template(template).render(request=request, **context)
+    return env.get_template(template).render(request=request, **template_context(page_language(request)),
+                                             **context)
 
 
 def message_events(request: Request, template: str, messages) -> list[ServerSentEvent]:
@@ -40,12 +56,62 @@ def message_events(request: Request, template: str, messages) -> list[ServerSent
             for message in messages]
 
 
+_cpu_limiters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> its limiter
+
+
+async def off_loop(work, *args):
+    """CPU-bound work (the bot's decision) in a worker thread, one at a time per process: the event loop then
+    waits for the interpreter lock behind one such thread at most, a switch interval (5 ms), never a queue."""
+    loop = asyncio.get_running_loop()
+    limiter = _cpu_limiters.get(loop)
+    if limiter is None:
+        limiter = _cpu_limiters[loop] = anyio.CapacityLimiter(1)
+    return await anyio.to_thread.run_sync(work, *args, limiter=limiter)
+
+
 def error_fragment(request: Request, error: ChatError | str, status_code: int = 409) -> HTMLResponse:
     """A readable error shown in the page's alert area, whatever the request's own target."""
     if isinstance(error, ChatError):
         error, status_code = error.message, error.status
     return render(request, "_alert.html", status_code=status_code, message=error,
                   headers={"HX-Retarget": "#alert", "HX-Reswap": "innerHTML"})
+
+
+def navigated(request: Request) -> bool:
+    """A form the browser posted itself (no JavaScript): the answer is a page to go to, not a fragment."""
+    return "hx-request" not in request.headers and "text/html" in request.headers.get("accept", "")
+
+
+def back_to(request: Request, default: str) -> str:
+    """The page the form was on (a same-origin Referer's path and query), else `default`."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc != request.headers.get("host") or not referer.path.startswith("/") or referer.path[1:2] == "/":
+        return default
+    return referer.path + (f"?{referer.query}" if referer.query else "")
+
+
+def redirects_back(default: str):
+    """Forms work without JavaScript: a navigating POST is answered 303 back to its page, any error and the
+    typed text kept in the session (`flash`) for that page to show once."""
+    def wrap(handler):
+        async def endpoint(request: Request) -> Response:
+            response = await handler(request)
+            if not navigated(request) or 300 <= response.status_code < 400:
+                return response
+            if response.status_code >= 400:
+                problem = getattr(request.state, "problem", None) or {}
+                if response.media_type == "text/plain":
+                    problem = {"error": bytes(response.body).decode()}
+                request.session["flash"] = {key: value for key, value in problem.items() if value}
+            return RedirectResponse(back_to(request, default), status_code=303)
+        endpoint.__name__ = handler.__name__
+        return endpoint
+    return wrap
+
+
+def flash(request: Request) -> dict:
+    """What the last form posted without JavaScript left to show: {"error": ..., "text": ...}, once."""
+    return (request.session.pop("flash") or {}) if "flash" in request.session else {}  # a pop would rewrite the cookie
 
 
 def client_address(request: Request) -> str:
@@ -61,13 +127,14 @@ def plain_text(value, limit: int | None = None) -> str:
     return text[:limit] if limit is not None else text
 
 
-def clean_text(value, limit: int) -> tuple[str, str | None]:
-    """Trimmed text and a readable problem, if any."""
+def clean_text(value, limit: int, language: str = "en") -> tuple[str, str | None]:
+    """Trimmed text and a readable problem in that language, if any."""
     text = plain_text(value)
     if not text:
-        return text, "Please write a message first."
+        return text, translate(language, "Please write a message first.")
     if len(text) > limit:
-        return text, f"Messages can be at most {limit} characters; this one has {len(text)}."
+        return text, translate(language, "Messages can be at most %(limit)s characters; this one has %(length)s.",
+                               limit=limit, length=len(text))
     return text, None
 
 

@@ -75,3 +75,11 @@ def test_logout_ends_the_session(agent):
     assert agent.client.get("/agent/dashboard", follow_redirects=False).status_code == 303
     agent.get("/agent/login")
     assert agent.post("/agent/sessions/1/take").status_code == 401
+
+
+@pytest.mark.parametrize("skill", ["<script>", "uk,us", "", "admin"])
+def test_a_transfer_to_an_unknown_team_is_refused_and_changes_nothing(visitor, agent, skill):
+    chat = waiting_chat(visitor)
+    agent.post(f"/agent/sessions/{chat.id}/take")
+    response = agent.post(f"/agent/sessions/{chat.id}/transfer", {"agent_id": f"skill:{skill}"})
+    assert response.status_code == 400 and ChatSession.get_by_id(chat.id).status == "assigned"

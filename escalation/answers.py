@@ -1,0 +1,160 @@
+"""Answering a study-abroad question from the knowledge base: for the destination asked, or not at all."""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Iterable
+
+from .destinations import OTHER, destinations
+from .knowledge_base import CALIBRATION, CONFIDENT, COUNTRIES, DESTINATION_TOPICS, Entry, KnowledgeBase, knowledge_base
+from .text import flat, terms
+
+OFFER = "like me to connect you"  # every reply that offers a counsellor says this, so a "yes" can take it up
+CLARIFY_REPLY = "The answer depends on the destination. Which country are you asking about: {names}?"
+NO_FACT_REPLY = ("I don't hold a checked fact about {topic} for {country}, and I'd rather not guess. "
+                 "A counsellor can find out for you: would you " + OFFER + "?")
+NO_PLACE_REPLY = ("I don't hold checked facts about studying in {place}, and I'd rather not guess. "
+                  "A counsellor can tell you whether we can help there: would you " + OFFER + "?")
+UNSURE_REPLY = ("I'm not sure I've understood that. Could you put it another way, naming the country if it is "
+                "about one? Or would you " + OFFER + " with a counsellor?")
+UNCOVERED_REPLY = ("I don't hold a checked answer to that. A counsellor can help with it: would you "
+                   + OFFER + "?")
+PERSONAL_SUFFIX = ("Whether that is enough in your own case depends on the university and your whole profile, "
+                   "which a counsellor can check: would you " + OFFER + "?")
+PERSONAL_AGAIN = ("The general facts on {topic} are in my answer above; whether they settle your own case needs "
+                  "a counsellor who can look at your profile. Would you " + OFFER + "?")
+
+# Words that carry no topic in a follow-up: "and for Canada?", "same for nz pls", "what about Germany then".
+_FILLER = frozenset(terms("same abt bout wat wht regarding instead similar country countries question one"))
+_GENERAL = re.compile(r"\b(in general|generally|most countries|all countries|every country|any country|abroad"
+                      r"|overseas|worldwide|different countries)\b")
+_FIRST_PERSON = re.compile(r"\b(i|im|ive|my|me|mine|we|our)\b")
+_PERSONAL = re.compile(r"\b(enough|sufficient|chances?|accept me|admit me|take me|get in|get admission|eligible"
+                       r"|qualify|is that ok|is that fine|good enough|will that do|will it do)\b")
+# A message about EduConsult itself ("your fees", "do you guys...", Hinglish "aap log").
+_ADDRESSED = re.compile(r"\b(your|ur|yours|you guys|u guys|you people|u people|you charge|do you|can you|educonsult"
+                        r"|aap|aapka|aapki|aapke|apka|apki)\b")
+_LOOKBACK = 3  # visitor messages a follow-up may refer back to
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The bot's reply to a study question and how likely it is to be right."""
+
+    kind: str  # answer | personal | clarify | no-fact | elsewhere | unsure | none
+    reply: str
+    confidence: float
+    entry: Entry | None = None
+    country: str | None = None  # the destination asked about, a COUNTRIES key
+    topic: str | None = None
+    choices: tuple[str, ...] = ()
+    level: str | None = None  # bachelor | master | phd | diploma, when named
+    features: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+
+
+@lru_cache(maxsize=1)
+def calibration() -> dict:
+    """The fitted logistic model over retrieval features, and the line below which the bot does not answer."""
+    return json.loads(CALIBRATION.read_text(encoding="utf-8"))
+
+
+def probability(features: dict[str, float], model: dict | None = None) -> float:
+    """Estimated probability that serving the top entry is right."""
+    model = model or calibration()
+    z = model["bias"] + sum(w * features.get(name, 0.0) for name, w in model["weights"].items())
+    return round(1 / (1 + math.exp(-z)), 3)
+
+
+def _history(history: Iterable[Any]) -> tuple[list[str], list[str]]:
+    """Visitor texts and bot texts, oldest first."""
+    visitor: list[str] = []
+    bot: list[str] = []
+    for item in history or ():
+        if isinstance(item, str):
+            visitor.append(item)
+        elif isinstance(item, dict) and item.get("text"):
+            (bot if item.get("sender") == "bot" else visitor).append(str(item["text"]))
+    return visitor, bot
+
+
+def _asks(kb: KnowledgeBase, text: str) -> set[str]:
+    return kb.query(text) - _FILLER
+
+
+def _names(codes: Iterable[str]) -> str:
+    names = [("the " if c in ("us", "uk", "nl") else "") + COUNTRIES[c] for c in codes]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def features(kb: KnowledgeBase, text: str, country: str | None, followup: bool) -> tuple[list, dict[str, float]]:
+    """The ranking of topics for a question and the features its confidence is estimated from."""
+    ranked = kb.rank(text, country, bool(_ADDRESSED.search(flat(text))))
+    if not ranked:
+        return ranked, {}
+    top = ranked[0].score
+    second = ranked[1].score if len(ranked) > 1 else 0.0
+    ideal = sum(kb.idf.get(t, 0.0) for t in kb.query(text)) or 1.0  # about what a perfect match would score
+    return ranked, {"coverage": ranked[0].coverage, "margin": (top - second) / top, "score": min(top, 30.0) / 10,
+                    "fit": min(top / ideal, 3.0), "country": float(country is not None), "followup": float(followup)}
+
+
+def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, line: float | None = None) -> Answer:
+    """Answer a question for the destination it is about (or the one the chat is about), ask which, or decline."""
+    kb, places = knowledge_base(), destinations()
+    visitor, bot = _history(history)
+    hit = places.country(text)
+    asked, followup = text, False
+    if not _asks(kb, text):
+        # "and for Canada?", or a destination button pressed after "which country?": the earlier question, there.
+        earlier = next((t for t in reversed(visitor[-_LOOKBACK:]) if _asks(kb, t)), None)
+        if earlier is None or hit is None:
+            return Answer("none", UNCOVERED_REPLY, 0.0)
+        asked, followup = earlier, True
+    elif hit is None and visitor:
+        hit = places.country(visitor[-1])
+        followup = hit is not None
+    words = flat(text)
+    personal = bool(_FIRST_PERSON.search(words) and _PERSONAL.search(words))
+    if personal and visitor and asked == text:
+        asked = f"{visitor[-1]} {text}"  # "is that enough for me?" is about what was just asked
+    level = places.level(asked)
+    code = hit.code if hit else None
+    ranked, feats = features(kb, asked, code, followup)
+    if not ranked:
+        return Answer("none", UNCOVERED_REPLY, 0.0, country=code, level=level)
+    top = ranked[0]
+    held = kb.by_topic[top.topic]
+    general = top.topic not in DESTINATION_TOPICS and "any" in held
+    p = probability(feats, model)
+    line = CONFIDENT if line is None else line
+
+    def made(kind: str, reply: str, entry: Entry | None = None, choices: tuple[str, ...] = ()) -> Answer:
+        return Answer(kind, reply, p, entry, code, top.topic, choices, level, feats)
+
+    if code == OTHER and not general:
+        return made("elsewhere", NO_PLACE_REPLY.format(place=hit.words.title()))
+    if p < line:
+        return made("unsure", UNSURE_REPLY)
+    choices = tuple(c for c in COUNTRIES if c in held)
+    if code in COUNTRIES:
+        entry = held.get(code) or (held["any"] if general else None)
+        if entry is None:
+            name = places.topic_name(top.topic, top.entry.title[0].lower() + top.entry.title[1:])
+            return made("no-fact", NO_FACT_REPLY.format(topic=name, country=_names([code])))
+    elif general or (top.entry.country == "any" or _GENERAL.search(flat(asked))) and "any" in held:
+        entry = held["any"]  # the general entry fits the question best, or the question asks in general
+    elif len(held) == 1 and top.topic not in DESTINATION_TOPICS:
+        entry = top.entry  # a term only one destination uses, such as the I-20
+    elif choices:
+        return made("clarify", CLARIFY_REPLY.format(names=_names(choices)), choices=choices)
+    else:
+        entry = held.get("any") or top.entry
+    facts = f"{entry.answer} {entry.as_of()}".strip()
+    if personal:
+        if any(entry.answer in b for b in bot[-_LOOKBACK:]):
+            return made("personal", PERSONAL_AGAIN.format(topic=places.topic_name(entry.topic, entry.title)), entry)
+        return made("personal", f"{facts} {PERSONAL_SUFFIX}", entry)
+    return made("answer", facts, entry)

@@ -1,0 +1,106 @@
+"""Which destination, study level and topic name a message uses, read from destinations.yaml."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from .text import COMMON, STOPWORDS, deletions, flat
+
+_FILE = Path(__file__).with_name("destinations.yaml")
+OTHER = "other"  # a destination we hold no facts for
+_FUZZY_MIN = 6  # place names at least this long also match with one letter wrong ("Canda", "Germny")
+
+
+def _pattern(aliases: list[str]) -> re.Pattern[str] | None:
+    words = sorted({flat(str(a)) for a in aliases if flat(str(a))}, key=len, reverse=True)
+    return re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")\b") if words else None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A destination named in a message: its code, the words that named it, and where."""
+
+    code: str
+    words: str
+    end: int
+    place: bool = True  # named by a place (a country, city, university...) rather than by a visa term
+
+
+class Destinations:
+    """Recognisers for destinations and study levels, and the names of topics."""
+
+    def __init__(self, data: dict) -> None:
+        self.levels = {level: _pattern(words) for level, words in data.pop("levels").items()}
+        self.topic_names: dict[str, str] = data.pop("topics")
+        self._cues = {topic: _pattern(words) for topic, words in data.pop("cues").items()}
+        self._place = {code: _pattern(v.get("place") or []) for code, v in data.items()}
+        self._terms = {code: _pattern(v.get("terms") or []) for code, v in data.items()}
+        self._all_places = _pattern([a for v in data.values() for a in v.get("place") or []])
+        self._near: dict[str, tuple[str, str]] = {}  # one-letter-off forms of place names -> (code, name)
+        for code, v in data.items():
+            for name in map(flat, v.get("place") or []):
+                if len(name) >= _FUZZY_MIN and name.count(" ") <= 1:
+                    for form in deletions(name.replace(" ", "")):
+                        self._near.setdefault(form, (code, name))
+
+    def _misspelt(self, words: str) -> list[Hit]:
+        """Place names written with one letter wrong, as single words or pairs ("new zeland")."""
+        found = []
+        spans = [(m.group(0), m.end()) for m in re.finditer(r"[a-z]+", words)]
+        for i, (word, end) in enumerate(spans):
+            for text, stop in ((word, end), (word + spans[i + 1][0], spans[i + 1][1]) if i + 1 < len(spans) else ("", 0)):
+                if len(text) < _FUZZY_MIN - 1 or text in COMMON or text in STOPWORDS:
+                    continue
+                near = next((self._near[f] for f in sorted(deletions(text)) if f in self._near), None)
+                if near:
+                    found.append(Hit(near[0], near[1], stop))
+                    break
+        return found
+
+    def hits(self, text: str) -> list[Hit]:
+        """Every destination the message names, by place or by a visa term, in order."""
+        words = flat(text)
+        found = [Hit(code, m.group(0), m.end(), table is self._place) for table in (self._place, self._terms)
+                 for code, pattern in table.items() if pattern for m in pattern.finditer(words)]
+        return sorted(found or self._misspelt(words), key=lambda h: h.end)
+
+    def country(self, text: str) -> Hit | None:
+        """The destination asked about: a place named beats a visa term; then the most named, then the last."""
+        found = self.hits(text)
+        if not found:
+            return None
+        found = [h for h in found if h.place] or found
+        counts: dict[str, int] = {}
+        for hit in found:
+            counts[hit.code] = counts.get(hit.code, 0) + 1
+        ours = [h for h in found if h.code != OTHER] or found
+        best = max(counts[h.code] for h in ours)
+        return [h for h in ours if counts[h.code] == best][-1]
+
+    def without_places(self, text: str) -> str:
+        """The message with its place names taken out, so a country's name does not pull in a topic."""
+        return self._all_places.sub(" ", flat(text)) if self._all_places else flat(text)
+
+    def level(self, text: str) -> str | None:
+        """The study level named: bachelor, master, phd or diploma."""
+        words = flat(text)
+        return next((level for level, p in self.levels.items() if p and p.search(words)), None)
+
+    def cued(self, text: str) -> set[str]:
+        """Topics the message names by one of their cue phrases."""
+        words = flat(text)
+        return {topic for topic, p in self._cues.items() if p and p.search(words)}
+
+    def topic_name(self, topic: str, fallback: str = "that") -> str:
+        """How a reply names a topic."""
+        return self.topic_names.get(topic, fallback)
+
+
+@lru_cache(maxsize=1)
+def destinations() -> Destinations:
+    """The recognisers shipped in destinations.yaml."""
+    return Destinations(yaml.safe_load(_FILE.read_text(encoding="utf-8")))

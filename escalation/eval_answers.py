@@ -1,0 +1,188 @@
+"""Measure the bot's answers on the labelled questions: correct, wrong and declined, held-out and dev.
+
+    python -m escalation.eval_answers          # figures per country, per topic and overall
+    python -m escalation.eval_answers --fit    # refit the confidence model and its line on dev
+    python -m escalation.eval_answers --knowledge DIR   # measure a draft knowledge base instead
+    python -m escalation.eval_answers --corpus DIR      # or another labelled set
+    python -m escalation.eval_answers --show   # also list every dev question not answered right
+
+Each line of escalation/corpus/answers/*.jsonl is {"text", "history", "expect", "group", "style"}.
+Rows are split into held-out test and dev by a hash of their group, so paraphrases of one
+question never sit on both sides. Only dev is used for fitting.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from . import assess
+from .answers import answer, probability
+from .knowledge_base import CALIBRATION, install, knowledge_base, load_entries
+
+CORPUS = Path(__file__).with_name("corpus") / "answers"
+TEST_SHARE = 4  # in ten groups
+OUTCOMES = ("correct", "wrong", "declined")
+
+
+def load(directory: Path = CORPUS) -> list[dict]:
+    """Every labelled row, with the file (destination or set) it comes from."""
+    rows = []
+    for path in sorted(directory.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                rows.append({**json.loads(line), "set": path.stem})
+    return rows
+
+
+def split(group: str) -> str:
+    """"test" or "dev", the same for every run and every row of a group."""
+    return "test" if int(hashlib.sha256(group.encode()).hexdigest(), 16) % 10 < TEST_SHARE else "dev"
+
+
+def expected(row: dict) -> str:
+    """The label, where an entry the knowledge base does not hold is one the bot should decline."""
+    want = row["expect"]
+    return want if want in ("clarify", "none") or knowledge_base().get(want) else "none"
+
+
+def judge(row: dict, show: bool = False) -> str:
+    """correct, wrong or declined: serving another entry is wrong; asking or declining is not."""
+    want = expected(row)
+    decision = assess(row["text"], row.get("history", []))
+    if decision.topic and not decision.handoff:
+        outcome = "correct" if decision.topic == want else "wrong"
+    elif decision.choices and not decision.handoff:
+        outcome = "correct" if want == "clarify" else "declined"
+    else:
+        outcome = "correct" if want == "none" else "declined"
+    if show and outcome != "correct":
+        got = decision.topic or ("clarify " + ",".join(decision.choices) if decision.choices else decision.reason
+                                 or decision.reply[:60])
+        print(f"  {outcome:<8} want {want:<26} got {got}  {decision.confidence:.2f}  {row['text']!r}")
+    return outcome
+
+
+def _line(label: str, counts: Counter) -> str:
+    n = sum(counts.values())
+    return f"  {label:<24} n={n:<4}" + "".join(f" {k} {counts[k]:>3} ({100 * counts[k] / n:5.1f}%)" for k in OUTCOMES)
+
+
+def report(rows: list[dict], name: str, show: bool = False) -> dict[str, float]:
+    """Print outcomes per set, per topic and overall; return the headline rates."""
+    by_set: dict[str, Counter] = defaultdict(Counter)
+    by_topic: dict[str, Counter] = defaultdict(Counter)
+    overall: Counter = Counter()
+    in_scope: Counter = Counter()
+    out_scope: Counter = Counter()
+    for row in rows:
+        outcome = judge(row, show)
+        want = expected(row)
+        topic = want if want in ("clarify", "none") else knowledge_base().get(want).topic
+        by_set[row["set"]][outcome] += 1
+        by_topic[topic][outcome] += 1
+        overall[outcome] += 1
+        (out_scope if want == "none" else in_scope)[outcome] += 1
+    print(f"\n== {name}: {len(rows)} questions ==")
+    print(" per set (destination file):")
+    for key in sorted(by_set):
+        print(_line(key, by_set[key]))
+    print(" per topic:")
+    for key in sorted(by_topic):
+        print(_line(key, by_topic[key]))
+    print(" overall:")
+    print(_line("in scope", in_scope))
+    print(_line("out of scope / no entry", out_scope))
+    print(_line("all", overall))
+    rates = {"in_scope_correct": in_scope["correct"] / max(1, sum(in_scope.values())),
+             "wrong": overall["wrong"] / max(1, sum(overall.values())),
+             "out_of_scope_declined": out_scope["correct"] / max(1, sum(out_scope.values()))}
+    print("  " + "  ".join(f"{k} {100 * v:.1f}%" for k, v in rates.items()))
+    return rates
+
+
+def coverage(rows: list[dict]) -> None:
+    """How many of the labelled entry ids the knowledge base holds."""
+    ids = [r["expect"] for r in rows if r["expect"] not in ("clarify", "none")]
+    held = sum(1 for i in ids if knowledge_base().get(i))
+    print(f"\ncoverage: the knowledge base holds {held} of {len(ids)} labelled entries"
+          f" ({len(set(ids) - {i for i in ids if knowledge_base().get(i)})} distinct ids missing)")
+
+
+def samples(rows: list[dict]) -> list[tuple[dict[str, float], int]]:
+    """(features, served the right entry) for every row where the bot would answer from an entry."""
+    out = []
+    for row in rows:
+        found = answer(row["text"], row.get("history", []), line=0.0)
+        if found.kind in ("answer", "personal") and found.features:
+            out.append((found.features, int(found.entry.id == expected(row))))
+    return out
+
+
+def fit(data: list[tuple[dict[str, float], int]], steps: int = 4000, rate: float = 0.5, l2: float = 0.01) -> dict:
+    """Logistic regression by gradient descent: few features, a few hundred rows, no library needed."""
+    names = sorted(data[0][0])
+    w = dict.fromkeys(names, 0.0)
+    bias = 0.0
+    for _ in range(steps):
+        grad = dict.fromkeys(names, 0.0)
+        gbias = 0.0
+        for x, y in data:
+            err = probability(x, {"bias": bias, "weights": w}) - y
+            gbias += err
+            for k in names:
+                grad[k] += err * x[k]
+        bias -= rate * gbias / len(data)
+        for k in names:
+            w[k] -= rate * (grad[k] / len(data) + l2 * w[k])
+    return {"bias": round(bias, 4), "weights": {k: round(v, 4) for k, v in w.items()}}
+
+
+def choose_line(data: list[tuple[dict[str, float], int]], model: dict, cost: float = 4.0) -> float:
+    """The line that keeps the most right answers while a wrong one costs `cost` right ones."""
+    scored = sorted((probability(x, model), y) for x, y in data)
+    best, line = -math.inf, 0.5
+    for i, (p, _) in enumerate(scored):
+        kept = scored[i:]
+        value = sum(y for _, y in kept) - cost * sum(1 - y for _, y in kept)
+        if value > best:
+            best, line = value, p
+    return round(line, 3)
+
+
+def brier(data: list[tuple[dict[str, float], int]]) -> str:
+    """Brier score and mean estimate vs. share right, to show how well confidence is calibrated."""
+    if not data:
+        return "no answers"
+    ps = [(probability(x), y) for x, y in data]
+    score = sum((p - y) ** 2 for p, y in ps) / len(ps)
+    return (f"Brier {score:.3f}, mean confidence {sum(p for p, _ in ps) / len(ps):.2f}, "
+            f"share right {sum(y for _, y in ps) / len(ps):.2f} over {len(ps)} answers")
+
+
+def main(argv: list[str]) -> None:
+    if "--knowledge" in argv:
+        install(load_entries(Path(argv[argv.index("--knowledge") + 1])))
+    rows = load(Path(argv[argv.index("--corpus") + 1])) if "--corpus" in argv else load()
+    test = [r for r in rows if split(r["group"]) == "test"]
+    dev = [r for r in rows if split(r["group"]) == "dev"]
+    if "--fit" in argv:
+        data = samples(dev)
+        model = fit(data)
+        model = {"line": choose_line(data, model), **model}
+        CALIBRATION.write_text(json.dumps(model, indent=2) + "\n", encoding="utf-8")
+        print(f"fitted on {len(data)} dev answers: {model}")
+        return
+    coverage(rows)
+    held_out = report(test, "held-out test")
+    report(dev, "dev (tuned on)", "--show" in argv)
+    print(f"\nconfidence, held-out: {brier(samples(test))}")
+    print(f"confidence, dev:      {brier(samples(dev))}")
+    print("\nheld-out: " + "  ".join(f"{k} {100 * v:.1f}%" for k, v in held_out.items()))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

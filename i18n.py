@@ -1,0 +1,116 @@
+"""The visitor's language: gettext catalogs under locale/, negotiation, and the translate calls pages and the bot use.
+
+Catalogs are compiled `.mo` files kept beside their `.po` (a test fails when one is stale). After changing
+a sentence for visitors:
+
+    pybabel extract -F babel.cfg -k translate:2 -o locale/messages.pot .
+    pybabel update -i locale/messages.pot -d locale && pybabel compile -d locale
+"""
+from __future__ import annotations
+
+import ast
+import gettext
+import io
+from functools import lru_cache
+from pathlib import Path
+
+from markupsafe import Markup
+
+from escalation.language import INTERFACE, RIGHT_TO_LEFT
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+# The catalog folder of each interface language, where it differs from the code.
+FOLDERS = {"zh": "zh_Hans"}
+# What the page's `lang` attribute says.
+TAGS = {"zh": "zh-Hans"}
+# Each interface language in its own words, for the visitor's language menu.
+NATIVE = {"en": "English", "es": "Español", "fr": "Français", "pt": "Português", "de": "Deutsch",
+          "hi": "हिन्दी", "zh": "简体中文", "ar": "العربية", "vi": "Tiếng Việt", "tr": "Türkçe"}
+# Every language a chat can be in or an agent can speak, in English, for the agents' pages.
+NAMES = {"en": "English", "es": "Spanish", "fr": "French", "pt": "Portuguese", "de": "German", "hi": "Hindi",
+         "zh": "Chinese", "ar": "Arabic", "vi": "Vietnamese", "tr": "Turkish", "ru": "Russian", "ko": "Korean",
+         "ja": "Japanese", "id": "Indonesian", "it": "Italian", "bn": "Bengali", "ur": "Urdu", "fa": "Persian",
+         "th": "Thai", "nl": "Dutch", "pl": "Polish", "ta": "Tamil", "ms": "Malay"}
+
+
+@lru_cache(maxsize=None)
+def catalog(language: str) -> gettext.NullTranslations:
+    """The compiled catalog of an interface language; for any other, the English sentences as they are."""
+    if language not in INTERFACE:
+        return gettext.NullTranslations()
+    path = LOCALE_DIR / FOLDERS.get(language, language) / "LC_MESSAGES" / "messages.mo"
+    with path.open("rb") as file:
+        return gettext.GNUTranslations(file)
+
+
+def interface(code: str | None) -> str | None:
+    """The code if pages and the bot speak it, else None."""
+    return code if code in INTERFACE else None
+
+
+def translated(language: str, message: str) -> str | None:
+    """The message in that language, or None where the catalog lacks it."""
+    return getattr(catalog(language), "_catalog", {}).get(message)
+
+
+def translate(language: str | None, message: str, **variables) -> str:
+    """Plain text in the language (English where it has no catalog), `%(name)s` filled in from the variables."""
+    text = catalog(language or "en").gettext(message)
+    return text % variables if variables else text
+
+
+def negotiate(accept_language: str | None) -> str | None:
+    """The interface language an Accept-Language header prefers most, or None when it names none of them."""
+    ranked = []
+    for position, part in enumerate((accept_language or "")[:500].split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        weight = 1.0
+        if params.strip().startswith("q="):
+            try:
+                weight = float(params.strip()[2:])
+            except ValueError:
+                continue
+        code = tag.strip().split("-")[0].lower()
+        if code in INTERFACE and weight > 0:
+            ranked.append((-weight, position, code))
+    return min(ranked)[2] if ranked else None
+
+
+def direction(language: str) -> str:
+    return "rtl" if language in RIGHT_TO_LEFT else "ltr"
+
+
+@lru_cache(maxsize=None)
+def template_context(language: str) -> dict:
+    """What a page in that language needs: Jinja's gettext callables, and its lang and dir attributes.
+
+    A translation is text, never markup: it is escaped before the template's own values (escaped unless
+    the template marked them safe) are put in, so no catalog can add a tag to a page.
+    """
+    translations = catalog(language)
+
+    def text(message: str, **variables) -> Markup:
+        return Markup.escape(translations.gettext(message)) % variables
+
+    def plural(singular: str, plural_form: str, n: int, **variables) -> Markup:
+        return Markup.escape(translations.ngettext(singular, plural_form, n)) % {"num": n, **variables}
+
+    return {"gettext": text, "_": text, "ngettext": plural, "language": language,
+            "language_tag": TAGS.get(language, language), "direction": direction(language)}
+
+
+def extract(fileobj, keywords, comment_tags, options):
+    """Babel extractor for Python: translate() calls, and the sentences visitors see that modules keep as
+    constants (named *_TEXT or *_REPLY, or the values of a *_REPLIES dict) and translate when they store them."""
+    from babel.messages.extract import extract_python
+    source = fileobj.read()
+    yield from extract_python(io.BytesIO(source), keywords, comment_tags, options)
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            continue
+        name, value = node.targets[0].id, node.value
+        values = value.values if name.endswith("_REPLIES") and isinstance(value, ast.Dict) else \
+            [value] if name.endswith(("_TEXT", "_REPLY")) else []
+        for each in values:
+            if isinstance(each, ast.Constant) and isinstance(each.value, str):
+                yield each.lineno, None, each.value, []

@@ -1,0 +1,185 @@
+"""The visitor's language: catalogs, negotiation, switching, storing, the bot's sentences and routing by language."""
+import gettext
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
+from markupsafe import Markup
+from starlette.testclient import TestClient
+
+import conversation
+import i18n
+from escalation.language import INTERFACE
+from models import Agent, ChatSession, Message
+from tests.conftest import Browser
+from tests.test_routing import online, owner, waiting
+
+ROOT = Path(__file__).resolve().parent.parent
+SPANISH = "Hola, quiero estudiar una maestría en Canadá el próximo año."
+ARABIC = "مرحبا، أريد أن أدرس الماجستير في كندا في العام القادم."
+PLACEHOLDER = re.compile(r"%\(\w+\)s")
+
+
+def extracted() -> set[str]:
+    """Every sentence for visitors in the code and templates, as `pybabel extract` finds them."""
+    with open(ROOT / "babel.cfg") as config:
+        method_map, options_map = parse_mapping_cfg(config)
+    found = extract_from_dir(str(ROOT), method_map, options_map, keywords={"translate": (2,), "_": None})
+    return {message for _, _, message, _, _ in found}
+
+
+def po(language: str):
+    path = i18n.LOCALE_DIR / i18n.FOLDERS.get(language, language) / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as file:
+        return read_po(file)
+
+
+@pytest.mark.parametrize("language", INTERFACE)
+def test_every_catalog_translates_every_sentence(language):
+    catalog = po(language)
+    missing = {m for m in extracted() if not catalog.get(m) or not catalog.get(m).string or catalog.get(m).fuzzy}
+    assert not missing
+
+
+@pytest.mark.parametrize("language", INTERFACE)
+def test_compiled_catalogs_match_their_po(language):
+    with (i18n.LOCALE_DIR / i18n.FOLDERS.get(language, language) / "LC_MESSAGES" / "messages.mo").open("rb") as mo:
+        compiled = {k: v for k, v in gettext.GNUTranslations(mo)._catalog.items() if k}
+    assert compiled == {m.id: m.string for m in po(language) if m.id}, "run: pybabel compile -d locale"
+
+
+@pytest.mark.parametrize("language", INTERFACE)
+def test_translations_keep_placeholders_and_carry_no_markup(language):
+    for message in po(language):
+        if message.id:
+            assert sorted(PLACEHOLDER.findall(message.string)) == sorted(PLACEHOLDER.findall(message.id))
+            assert not set("<>&{}") & set(message.string), message.string
+
+
+def test_a_catalog_cannot_add_markup_to_a_page(monkeypatch):
+    evil = gettext.NullTranslations()
+    evil.gettext = lambda message: '<script>alert(1)</script> %(name)s'
+    monkeypatch.setattr(i18n, "catalog", lambda language: evil)
+    i18n.template_context.cache_clear()
+    try:
+        text = i18n.template_context("xx")["_"]
+        assert text("Send", name=Markup("<b>ok</b>")) == "&lt;script&gt;alert(1)&lt;/script&gt; <b>ok</b>"
+        assert text("Send", name="<img src=x>") == "&lt;script&gt;alert(1)&lt;/script&gt; &lt;img src=x&gt;"
+    finally:
+        i18n.template_context.cache_clear()
+
+
+@pytest.mark.parametrize("header, expected", [
+    ("es-ES,es;q=0.9,en;q=0.8", "es"), ("en-GB;q=0.5, ar;q=0.9", "ar"), ("zh-CN", "zh"), ("ru, de;q=0.3", "de"),
+    ("ru", None), ("", None), (None, None), ("fr;q=abc, pt-BR", "pt"), ("tr;q=0, vi", "vi")])
+def test_accept_language_picks_an_interface_language(header, expected):
+    assert i18n.negotiate(header) == expected
+
+
+@pytest.fixture
+def french(app):
+    """A visitor whose browser prefers French."""
+    with TestClient(app, headers={"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"}) as client:
+        browser = Browser(client)
+        browser.get("/")
+        yield browser
+
+
+def test_without_messages_the_browser_language_decides(french, visitor):
+    assert '<html lang="fr" dir="ltr">' in french.get("/").text and ">Envoyer</button>" in french.get("/").text
+    assert '<html lang="en" dir="ltr">' in visitor.get("/").text and ">Send</button>" in visitor.get("/").text
+
+
+def test_the_visitors_messages_outrank_the_browser(french):
+    response = french.say(SPANISH)
+    assert response.status_code == 201 and response.headers["HX-Refresh"] == "true"
+    assert ChatSession.get().language == "es"
+    page = french.get("/").text
+    assert '<html lang="es" dir="ltr">' in page and ">Enviar</button>" in page and "Hablar con una persona" in page
+
+
+@pytest.mark.parametrize("text", ["thanks", "ok", "visa for Canada", "IELTS 7.0?"])
+def test_messages_too_short_to_tell_change_nothing(french, text):
+    response = french.say(text)
+    assert "HX-Refresh" not in response.headers and ChatSession.get().language == "fr"
+
+
+def test_arabic_turns_the_page_right_to_left(visitor):
+    visitor.say(ARABIC)
+    page = visitor.get("/").text
+    assert '<html lang="ar" dir="rtl">' in page and "التحدث مع شخص" in page
+
+
+def test_system_messages_are_written_in_the_chats_language(visitor):
+    visitor.say(SPANISH)
+    visitor.post("/chat/handoff")
+    assert Message.select().where(Message.sender == "system").get().text == "Ya estás en la cola para hablar con un asesor."
+    assert "Eres el número 1 en la cola." in visitor.get("/").text
+
+
+def test_the_visitor_switches_the_language_and_it_holds(visitor):
+    response = visitor.post("/chat/language", {"language": "ar", "csrf_token": visitor.token}, follow_redirects=False)
+    assert response.status_code == 303 and ChatSession.get().language == "ar"
+    visitor.say("What IELTS score do I need for a master's degree in the UK?")
+    assert ChatSession.get().language == "ar" and '<html lang="ar" dir="rtl">' in visitor.get("/").text
+
+
+@pytest.mark.parametrize("choice", ["xx", "", "<b>", "ru"])
+def test_an_unknown_language_is_refused_and_changes_nothing(visitor, choice):
+    response = visitor.post("/chat/language", {"language": choice, "csrf_token": visitor.token})
+    assert response.status_code == 400 and ChatSession.get().language is None
+
+
+def test_errors_come_in_the_visitors_language(visitor):
+    visitor.say(SPANISH)
+    response = visitor.say("x" * 2001)
+    assert response.status_code == 400 and "Los mensajes pueden tener como máximo 2000 caracteres" in response.text
+
+
+def test_an_english_only_answer_says_so_in_the_visitors_language():
+    answer = "Most UK universities ask for IELTS 6.5 overall for a master's degree, with no band below 6.0."
+    reply = conversation._bot_reply(answer, "uk-english-tests", "es")
+    assert reply.startswith(answer) and "solo está disponible en inglés" in reply
+    assert conversation._bot_reply(answer, "uk-english-tests", "en") == answer
+    assert conversation._bot_reply(conversation.QUEUED_TEXT, None, "tr") == "Artık bir danışmanla görüşmek için sıradasınız."
+
+
+def test_agents_see_the_chats_language(visitor, agent):
+    visitor.say(ARABIC)
+    visitor.post("/chat/handoff")
+    assert 'data-language="ar">Arabic</span>' in agent.get("/agent/dashboard").text
+
+
+def test_admin_sets_an_agents_languages(agent):
+    form = {"name": "Emma Williams", "skills": ["uk"], "languages": ["en", "ar", "xx"], "max_chats": "4",
+            "role": "agent", "active": "on"}
+    assert agent.post("/agent/admin/agents/agent_003", form).status_code == 200
+    assert Agent.by_agent_id("agent_003").language_list == ["en", "ar"]
+
+
+def speaks(agent_id: str, languages: str) -> None:
+    Agent.update(languages=languages).where(Agent.agent_id == agent_id).execute()
+
+
+@pytest.mark.parametrize("language, expected", [("ar", "agent_003"), ("en", "agent_001"), (None, "agent_001"),
+                                                ("ru", "agent_001")])
+def test_a_chat_goes_to_an_agent_who_speaks_its_language(app, language, expected):
+    speaks("agent_003", "en,ar")
+    online("agent_001", "agent_003")
+    chat = waiting("general")
+    ChatSession.update(language=language).where(ChatSession.id == chat.id).execute()
+    conversation.auto_assign()
+    assert owner(chat) == expected
+
+
+def test_when_its_speakers_are_full_the_skill_decides(app):
+    speaks("agent_003", "en,ar")
+    emma, = online("agent_001", "agent_003")[1:]
+    Agent.update(max_chats=1).where(Agent.id == emma.id).execute()
+    first, second = waiting("general", minutes_ago=2), waiting("general", minutes_ago=1)
+    ChatSession.update(language="ar").execute()
+    conversation.auto_assign()
+    assert (owner(first), owner(second)) == ("agent_003", "agent_001")
