@@ -66,7 +66,7 @@ def test_requests_in_other_languages_hand_off(text: str) -> None:
     "Should I talk to a counsellor before choosing a course?", pytest.param("Are you a human?", marks=MISS), pytest.param("am I talking to a real person?", marks=MISS),
     "Can my parents speak to the visa officer for me?", pytest.param("Can my professor talk to the admissions team for me?", marks=MISS),
     "How do I contact a potential supervisor?", "I'm writing my SOP about why I want to become a counsellor",
-    "Masters in human rights law in London", "kisi se baat nahi karni, bas fees batao",
+    "Masters in human rights law in London", pytest.param("kisi se baat nahi karni, bas fees batao", marks=MISS),
     "Is the person who signs my bank letter my sponsor?",
 ])
 def test_questions_about_people_stay_with_the_bot(text: str) -> None:
