@@ -52,7 +52,8 @@ class Destinations:
         found = []
         spans = [(m.group(0), m.end()) for m in re.finditer(r"[a-z]+", words)]
         for i, (word, end) in enumerate(spans):
-            for text, stop in ((word, end), (word + spans[i + 1][0], spans[i + 1][1]) if i + 1 < len(spans) else ("", 0)):
+            pair = (word + spans[i + 1][0], spans[i + 1][1]) if i + 1 < len(spans) else ("", 0)
+            for text, stop in ((word, end), pair):
                 if len(text) < _FUZZY_MIN - 1 or text in COMMON or text in STOPWORDS:
                     continue
                 near = next((self._near[f] for f in sorted(deletions(text)) if f in self._near), None)

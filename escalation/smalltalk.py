@@ -62,7 +62,7 @@ _YES_FILLER = words("do it that connect me please pls plz go ahead would be grea
 
 def accepts(tokens: list[str]) -> bool:
     """A short yes, as said to "would you like me to connect you with a counsellor?"."""
-    return bool(tokens) and len(tokens) <= 6 and bool(set(tokens) & _YES) and all(t in _YES | _YES_FILLER for t in tokens)
+    return 0 < len(tokens) <= 6 and bool(set(tokens) & _YES) and all(t in _YES | _YES_FILLER for t in tokens)
 
 
 def smalltalk_reply(tokens: list[str], flat: str) -> str | None:

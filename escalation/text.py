@@ -94,7 +94,8 @@ SYNONYMS: dict[str, str] = {
     "kharcha": "cost", "kharche": "cost", "paisa": "money", "paise": "money", "padhai": "study", "padhna": "study",
     "kaam": "work", "naukri": "job", "ghante": "hours", "ghanta": "hours", "rehna": "live", "rehne": "live",
     "biwi": "spouse", "pati": "spouse", "patni": "spouse", "parivar": "family", "bacche": "children",
-    "shulk": "cost", "sasta": "cheapest", "sasti": "cheapest", "mehenga": "cost", "mehengi": "cost", "chhatravritti": "scholarship", "mahina": "month", "mahine": "month", "saal": "year",
+    "shulk": "cost", "sasta": "cheapest", "sasti": "cheapest", "mehenga": "cost", "mehengi": "cost",
+    "chhatravritti": "scholarship", "mahina": "month", "mahine": "month", "saal": "year",
 }
 
 STOPWORDS = frozenset("""
@@ -119,9 +120,6 @@ le les des du et est avec pour dans sur je tu il nous vous mon ma mes combien co
 der die das den dem ein eine einen ich du sie wir ist sind mit fur von zu auf wie viel wann wo mein meine nicht
 o os as um uma do da dos das em com por para eu voce meu minha quanto quando onde nao
 il lo gli di da con per che io mio mia quanto quando dove sono non
-""".split()) | frozenset("""
-kya hai hain ka ki ke ko se mein mujhe mera meri mere aur bhi kaise kitna kitni kab kahan koi ho hoga
-sakta sakti karna karni karo batao bas nahi nahin kisi baat chahiye
 """.split())
 # Hindi function words written in Latin letters: visitors mix them into English questions ("visa ki fees
 # kitni hai"), so they are dropped like stopwords but do not make a message foreign.

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from .destinations import destinations
-from .text import FOREIGN_STOPWORDS, HINGLISH, STOPWORDS, terms, tokens
+from .text import FOREIGN_STOPWORDS, STOPWORDS, terms, tokens
 
 # Words that make a message a study-abroad question even when the knowledge base has no answer for it.
 _DOMAIN = frozenset(terms("""
@@ -29,7 +29,7 @@ def off_topic(flat: str) -> bool:
 
 def foreign(words: list[str]) -> bool:
     """Mostly another language's function words (Hinglish aside): the English knowledge base cannot judge it."""
-    count = sum(t in FOREIGN_STOPWORDS and t not in STOPWORDS and t not in HINGLISH for t in words)
+    count = sum(t in FOREIGN_STOPWORDS and t not in STOPWORDS for t in words)
     return count >= 2 and count > sum(t in STOPWORDS for t in words)
 
 
