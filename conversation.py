@@ -135,6 +135,7 @@ def _escalate(chat: ChatSession, reason: str, skill: str, out: Outcome) -> None:
     chat.status, chat.reason, chat.skill = "waiting", reason, skill or "general"
     chat.escalated_at = chat.escalated_at or stamp
     chat.queued_at = stamp
+    chat.priority = 2 if reason == "urgent" else chat.priority  # emergencies go ahead of everyone waiting
     chat.save()
     _system(chat, translate(chat.language, QUEUED_TEXT))
     _event(out, "escalated", chat)
@@ -234,7 +235,7 @@ def visitor_message(chat: ChatSession | str, text: str, client_key: str | None =
         else:
             added = [message]
             if decision is not None:
-                reply = _bot_reply(decision.reply, getattr(decision, "topic", None), chat.language)
+                reply = _bot_reply(decision.reply, decision.topic, chat.language)
                 added.append(Message.add(chat, "bot", reply, confidence=decision.confidence,
                                          entry=decision.topic, choices=",".join(decision.choices) or None)[0])
             out.posted = Posted(chat.id, after, after_visible, added)
