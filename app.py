@@ -33,7 +33,6 @@ import models
 import office_hours
 from delivery import outbox
 from escalation import COUNTRIES
-from escalation.knowledge_base import load_entries
 from limits import Counter
 from realtime import QUEUE, ROUTING, Hub, session_topic
 from routes import account, admin, agent, analytics, api, chat, knowledge as knowledge_routes
@@ -96,7 +95,7 @@ def init_database(settings: Settings) -> None:
         if models.Agent.seed_defaults(password, settings.default_max_chats) and not settings.agent_password:
             log.warning("Created the default agents agent_001..agent_004 with the password: %s "
                         "(set HANDOFF_AGENT_PASSWORD to choose it; this is shown once)", password)
-        seeded = knowledge.seed(load_entries())
+        seeded = knowledge.seed()
         if seeded:
             log.info("knowledge base: %d entries as shipped added or updated", len(seeded))
     knowledge.refresh(force=True)

@@ -10,10 +10,13 @@ import asyncio
 import logging
 import threading
 from datetime import datetime
+from functools import lru_cache
+from typing import Iterable
 
 from starlette.concurrency import run_in_threadpool
 
-from escalation.knowledge_base import Entry, install, knowledge_base
+from escalation.knowledge_base import Entry, install, knowledge_base, load_entries
+from database import Prepared
 from models import KnowledgeEntry, db, now
 from realtime import KNOWLEDGE
 
@@ -47,19 +50,31 @@ def _row_fields(entry: Entry) -> dict:
             "answer": entry.answer, "source": entry.source, "checked": entry.checked}
 
 
-def seed(shipped: list[Entry]) -> list[str]:
+# A new database takes every shipped entry: with its SQL written once, that is a small part of starting.
+_INSERT = Prepared(lambda entry_id, *values: KnowledgeEntry.insert(
+    id=entry_id, **dict(zip([*KnowledgeEntry.FIELDS, "updated_at"], values))), *[str] * 10, datetime)
+
+
+@lru_cache(maxsize=1)
+def shipped() -> tuple[Entry, ...]:
+    """The YAML's entries, read once: they change only with a new release."""
+    return tuple(load_entries())
+
+
+def seed(defaults: Iterable[Entry] | None = None) -> list[str]:
     """Bring the table in line with the shipped entries wherever no admin has touched it: a shipped entry
     the table lacks is added, one still as shipped follows the new defaults, one no longer shipped is
     retired. Entries an admin changed stay as they left them. The ids changed, for the log."""
-    changed = []
+    changed, defaults = [], list(shipped() if defaults is None else defaults)
     with db.atomic():
         rows = {row.id: row for row in KnowledgeEntry.select()}
-        ids = {entry.id for entry in shipped}
-        fresh = [{"id": entry.id, **_row_fields(entry)} for entry in shipped if entry.id not in rows]
-        for batch in range(0, len(fresh), 100):
-            KnowledgeEntry.insert_many(fresh[batch:batch + 100]).execute()
-        changed += [row["id"] for row in fresh]
-        for entry in shipped:
+        ids = {entry.id for entry in defaults}
+        stamp = now()
+        for entry in defaults:
+            if entry.id not in rows:
+                _INSERT.execute(entry.id, *_row_fields(entry).values(), stamp)
+                changed.append(entry.id)
+        for entry in defaults:
             row, fields = rows.get(entry.id), _row_fields(entry)
             if row and row.updated_by_id is None and ({k: getattr(row, k) for k in fields} != fields or row.retired):
                 KnowledgeEntry.update(**fields, retired=False, revision=KnowledgeEntry.revision + 1,
@@ -80,8 +95,11 @@ def refresh(force: bool = False) -> bool:
         version = KnowledgeEntry.version()  # read first: the rows read next are at least as new
         if version == installed and not force:
             return False
-        entries = [to_entry(row) for row in KnowledgeEntry.live()]
-        install(entries)
+        order = {entry.id: n for n, entry in enumerate(shipped())}  # ties in retrieval break as they were measured
+        entries = sorted((to_entry(row) for row in KnowledgeEntry.live()),
+                         key=lambda e: (order.get(e.id, len(order)), e.id))
+        if entries != knowledge_base().entries:  # a new database as shipped is served by the index already built
+            install(entries)
         installed = version
     log.info("knowledge base: serving %d entries (version %d)", len(entries), version)
     return True

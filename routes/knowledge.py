@@ -24,6 +24,7 @@ SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 MAX_QUESTIONS, MAX_KEYWORDS, MAX_ANSWER = 20, 40, 2000
 PLACES = {"any": "Every destination", **COUNTRIES}
+OURS = "EduConsult"  # the source of our own advice and services, which no official page states
 
 
 def _entry_fields(form, countries: set[str]) -> tuple[dict, str | None]:
@@ -50,8 +51,9 @@ def _entry_fields(form, countries: set[str]) -> tuple[dict, str | None]:
         return fields, f"Keywords: at most {MAX_KEYWORDS}, separated by commas, each at most 40 characters."
     if not 1 <= len(fields["answer"]) <= MAX_ANSWER:
         return fields, f"The answer needs 1 to {MAX_ANSWER} characters."
-    if len(fields["source"]) > 500 or source.scheme not in ("http", "https") or not source.hostname:
-        return fields, "The source is the web address of the official page the facts come from, starting https://."
+    if fields["source"] != OURS and (len(fields["source"]) > 500 or source.scheme not in ("http", "https") or not source.hostname):
+        return fields, (f"The source is the web address of the official page the facts come from, starting "
+                        f"https://, or {OURS} for our own advice and services.")
     if not month or fields["checked"] > date.today().strftime("%Y-%m") or int(month.group(1)) < 2000:
         return fields, "Checked is the month the facts were last checked, as YYYY-MM, not in the future."
     return fields, None

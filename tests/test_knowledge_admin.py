@@ -85,6 +85,7 @@ def test_an_edit_is_served_to_the_next_visitor(admin, guest):
     ({"title": ""}, "title of 1 to 200"), ({"skill": "sales"}, "Choose the team"),
     ({"questions": " \n "}, "sample questions"), ({"answer": ""}, "1 to 2000"), ({"answer": "x" * 2001}, "1 to 2000"),
     ({"source": "javascript:alert(1)"}, "official page"), ({"source": "gov.uk"}, "official page"),
+    ({"source": "https://gov.uk/" + "x" * 500}, "official page"),
     ({"checked": "2025-13"}, "YYYY-MM"), ({"checked": "2999-01"}, "not in the future"),
     ({"keywords": ",".join(["k"] * 41)}, "Keywords"),
 ])

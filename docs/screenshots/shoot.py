@@ -24,8 +24,8 @@ def main() -> None:
             browser = launch(p)
             visitor = browser.new_page(viewport={"width": 480, "height": 860})
             visitor.goto(server.url)
-            send(visitor, "What IELTS score do I need for a master's in the UK?")
-            expect(visitor.locator('#messages [data-sender="bot"]')).to_have_count(1)
+            send(visitor, "How much is the Canada study permit fee?")  # a destination's facts, with their date
+            expect(visitor.locator('#messages [data-sender="bot"]').last).to_contain_text("as of")
             send(visitor, "My UK student visa was refused last year. Can I apply again?")
             expect(visitor.locator("#status")).to_contain_text("queue")
 

@@ -15,6 +15,8 @@ from tests.e2e.test_workers import Person, pinned
 
 playwright = pytest.importorskip("playwright.sync_api")
 SOURCE, CHECKED = "https://www.gov.uk/student-visa", "2025-10"
+TOKEN = "figures-token"  # /healthz shows each worker's knowledge version to the operator
+REPLY = 60_000  # ms: a bound for a reply on a busy machine, not a measure of speed
 UNSAID = "what does the student visa cost"  # the same question differs by destination
 
 
@@ -42,7 +44,8 @@ def test_an_admin_edits_an_answer_and_the_next_visitor_gets_it(chromium, live_se
     visitor = chromium.new_context().new_page()
     visitor.goto(live_server.url + "/")
     send(visitor, question)
-    expect(visitor.locator('#messages [data-sender="bot"]').last).to_contain_text("Edited in the browser")
+    expect(visitor.locator('#messages [data-sender="bot"]').last).to_contain_text("Edited in the browser",
+                                                                                     timeout=REPLY)
 
 
 def test_a_visitor_chooses_a_destination_and_gets_its_answer(chromium, live_server):
@@ -52,13 +55,14 @@ def test_a_visitor_chooses_a_destination_and_gets_its_answer(chromium, live_serv
     visitor.goto(live_server.url + "/")
     send(visitor, UNSAID)
     buttons = visitor.locator('#messages [data-sender="bot"] .choices button')
-    expect(buttons.first).to_be_visible()
+    expect(buttons.first).to_be_visible(timeout=REPLY)
     offered = buttons.all_inner_texts()
     name = next(n for n in offered for code, full in COUNTRIES.items() if n == full and f"{code}-visa-fee" in answers)
     code = next(c for c, full in COUNTRIES.items() if full == name)
     buttons.get_by_text(name, exact=True).click()
     expect(visitor.locator('#messages [data-sender="visitor"]').last).to_contain_text(name)
-    expect(visitor.locator('#messages [data-sender="bot"]').last).to_contain_text(answers[f"{code}-visa-fee"][:60])
+    expect(visitor.locator('#messages [data-sender="bot"]').last).to_contain_text(answers[f"{code}-visa-fee"][:60],
+                                                                                     timeout=REPLY)
     expect(visitor.locator('#messages [data-sender="bot"]').first.locator(".choices")).to_be_hidden()
 
 
@@ -67,7 +71,7 @@ def workers(tmp_path, postgres_url):
     """Two workers whose own check of the table's version comes only after an hour: only the hub can be quick."""
     redis_url = os.environ.get("HANDOFF_TEST_REDIS_URL") or pytest.skip("HANDOFF_TEST_REDIS_URL is not set")
     server = Server(tmp_path, HANDOFF_DATABASE_URL=postgres_url, HANDOFF_REDIS_URL=redis_url,
-                    HANDOFF_REDIS_PREFIX=f"handoff-test-{uuid.uuid4().hex[:8]}:", HANDOFF_SWEEP_SECONDS="3600")
+                    HANDOFF_REDIS_PREFIX=f"handoff-test-{uuid.uuid4().hex[:8]}:", HANDOFF_SWEEP_SECONDS="3600", HANDOFF_API_TOKEN=TOKEN)
     server.start(workers=2)
     yield server
     server.stop()
@@ -77,12 +81,15 @@ def test_an_edit_reaches_every_worker_without_a_restart(workers):
     entry, question = served_pair()
     admin = pinned(workers, Person(workers.url, "agent_001"))
     (saver, by_saver), (other, by_other) = admin.items()
-    before = by_other.get("/healthz").json()["knowledge"]
+    def version() -> int:
+        return by_other.get("/healthz", headers={"Authorization": f"Bearer {TOKEN}"}).json()["knowledge"]
+
+    before = version()
     form = {**_row_fields(entry), "source": entry.source or SOURCE, "checked": entry.checked or CHECKED,
             "revision": 1, "answer": "Edited on one worker, served by both."}
     assert by_saver.post(f"/agent/admin/knowledge/{entry.id}", data=form).status_code == 303
     deadline = time.monotonic() + 30  # the other worker hears of it through Redis, long before its hourly check
-    while by_other.get("/healthz").json()["knowledge"] == before:
+    while version() == before:
         assert time.monotonic() < deadline, "the other worker never installed the edit"
         time.sleep(0.05)
     for pid, client in pinned(workers, Person(workers.url)).items():
