@@ -6,6 +6,7 @@ from tests.e2e.test_console import sign_in
 
 playwright = pytest.importorskip("playwright.sync_api")
 ARABIC = "مرحبا، أريد أن أدرس الماجستير في كندا في العام القادم، هل يمكنكم مساعدتي؟"
+ASKS_FOR_A_PERSON = "أريد التحدث إلى شخص حقيقي من فضلك"
 SPANISH = "Hola, quiero estudiar una maestría en Canadá el próximo año. ¿Me pueden ayudar?"
 
 
@@ -46,7 +47,8 @@ def test_an_arabic_visitor_gets_a_right_to_left_page_and_the_agent_who_speaks_ar
     window = visitor.locator(".chat-window").bounding_box()
     assert own["x"] - window["x"] < (window["x"] + window["width"]) - (own["x"] + own["width"])
 
-    visitor.get_by_role("button", name="التحدث مع شخص").click()
+    visitor.get_by_label("الرسالة").fill(ASKS_FOR_A_PERSON)
+    visitor.get_by_role("button", name="إرسال").click()
     expect(visitor.locator("#messages")).to_contain_text("أنت الآن في قائمة الانتظار للتحدث مع مستشار.")
     expect(visitor.locator("#messages")).to_contain_text("انضم Emma Williams إلى المحادثة.")
     expect(visitor.locator("#status")).to_contain_text("أنت تتحدث مع Emma Williams، مستشار في EduConsult.")
