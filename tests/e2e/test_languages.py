@@ -82,3 +82,15 @@ def test_a_spanish_visitor_gets_spanish_system_messages(chromium, server):
     visitor.get_by_label("4").check()
     visitor.get_by_role("button", name="Enviar valoración").click()
     expect(visitor.locator("#status")).to_contain_text("Gracias por valorar este chat con un 4 de 5.")
+
+
+def test_the_language_menu_works_without_script(chromium, server):
+    expect = playwright.expect
+    page = chromium.new_context(java_script_enabled=False, locale="en-US").new_page()
+    page.goto(server.url + "/")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    page.get_by_label("Language").select_option("tr")
+    page.get_by_role("button", name="Change").click()
+    expect(page.locator("html")).to_have_attribute("lang", "tr")
+    expect(page.get_by_role("button", name="Gönder")).to_be_visible()
+    expect(page.get_by_label("Dil")).to_have_value("tr")
