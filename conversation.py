@@ -230,6 +230,8 @@ def visitor_message(chat: ChatSession | str, text: str, client_key: str | None =
             return out
         chat.visitor_wrote()
         if decision is not None and decision.handoff:
+            # The bot says why it hands over (in an emergency, what to do right now), then the queue.
+            Message.add(chat, "bot", _bot_reply(decision.reply, chat.language))  # no confidence: not an answer
             _escalate(chat, decision.reason or "fallback", decided.skill, out)
         else:
             added = [message]
