@@ -10,6 +10,14 @@ ASKS_FOR_A_PERSON = "أريد التحدث إلى شخص حقيقي من فضل�
 SPANISH = "Hola, quiero estudiar una maestría en Canadá el próximo año. ¿Me pueden ayudar?"
 
 
+@pytest.fixture(autouse=True)
+def patient():
+    """A page reloads in the visitor's language after a round trip or two, which a busy machine makes slow."""
+    playwright.expect.set_options(timeout=30_000)
+    yield
+    playwright.expect.set_options(timeout=5_000)
+
+
 @pytest.fixture
 def server(tmp_path, request):
     live = Server(tmp_path, HANDOFF_SWEEP_SECONDS="0.5", **getattr(request, "param", {})).start()
