@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -226,6 +226,15 @@ async def sweep(app: Starlette) -> None:
                 log.exception("sweep failed; trying again next round")
 
 
+def static_file(name: str, media_type: str):
+    """A file of static/ served at the site's root, where embedding sites and browsers look for it."""
+    path = ROOT / "static" / name
+
+    async def endpoint(request: Request) -> FileResponse:
+        return FileResponse(path, media_type=media_type, headers={"Cache-Control": "public, max-age=3600"})
+    return endpoint
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     office_hours.parse(settings.office_hours)  # a typo in the hours stops the start, not a visitor's request
@@ -277,6 +286,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes = [
         Route("/healthz", healthz, name="healthz"),
+        Route("/widget.js", static_file("widget.js", "text/javascript"), name="widget"),
+        Route("/favicon.ico", static_file("favicon.svg", "image/svg+xml"), name="favicon"),
         Mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static"),
         *chat.routes,
         *agent.routes,
@@ -286,11 +297,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *analytics.routes,
         *api.routes,
     ]
+    # Inside another site's frame the cookie is a third-party one: browsers send it only with SameSite=None
+    # (which needs Secure, so HTTPS) and, where they partition third-party cookies, only when Partitioned.
+    embedded = settings.https and bool(settings.embedders)
     middleware = [
-        Middleware(SecurityHeaders, https=settings.https),
+        Middleware(SecurityHeaders, https=settings.https, embedders=settings.embedders),
         Middleware(RefuseNul),
         Middleware(Sessions, secret_key=secret_key(settings), session_cookie="handoff",
-                   same_site="lax", https_only=settings.https, max_age=14 * 24 * 3600),
+                   same_site="none" if embedded else "lax", https_only=settings.https, partitioned=embedded,
+                   max_age=14 * 24 * 3600),
         Middleware(CsrfAndBodyLimit, max_body=settings.max_body_bytes),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,

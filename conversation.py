@@ -135,6 +135,7 @@ def _escalate(chat: ChatSession, reason: str, skill: str, out: Outcome) -> None:
     chat.status, chat.reason, chat.skill = "waiting", reason, skill or "general"
     chat.escalated_at = chat.escalated_at or stamp
     chat.queued_at = stamp
+    chat.priority = 2 if reason == "urgent" else chat.priority  # emergencies go ahead of everyone waiting
     chat.save()
     _system(chat, translate(chat.language, QUEUED_TEXT))
     _event(out, "escalated", chat)

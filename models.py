@@ -166,12 +166,14 @@ class ChatSession(BaseModel):
     last_visitor_at = DateTimeField(default=now)
     visitor_typing_at = DateTimeField(null=True)
     agent_typing_at = DateTimeField(null=True)
-    close_reason = CharField(null=True)  # agent | inactive | abandoned | bot_idle
+    close_reason = CharField(null=True)  # agent | inactive | abandoned | bot_idle | visitor (left) | ended (by them)
     rating = IntegerField(null=True)
     rating_comment = TextField(null=True)
     visitor_email = CharField(null=True)
     wait_alerted_at = DateTimeField(null=True)  # when on-duty agents were emailed about this chat's wait
     language = CharField(null=True)  # ISO 639-1: of the visitor's messages, else chosen or their browser's
+    page_url = CharField(max_length=500, null=True)  # the page of the website the chat is embedded in
+    page_title = CharField(max_length=200, null=True)
 
     @classmethod
     def by_token(cls, token: str | None) -> "ChatSession | None":
@@ -187,6 +189,12 @@ class ChatSession(BaseModel):
         by its token; the chat's id, or None."""
         row = _LOCK_BY_TOKEN.row(token)
         return row[0] if row else None
+
+    def embedded_in(self, url: str, title: str) -> None:
+        """The host page the visitor now chats from; written only when it changed."""
+        if (self.page_url, self.page_title) != (url, title or None):
+            self.page_url, self.page_title = url, title or None
+            ChatSession.update(page_url=url, page_title=title or None).where(ChatSession.id == self.id).execute()
 
     def visitor_wrote(self) -> None:
         """The visitor has sent a message, which also ends their typing."""

@@ -15,14 +15,26 @@ UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 FORM_KEY = "handoff.form"  # where a form body's fields wait for the route (routes.common.form_data)
 BODY_SEND = "handoff.body_send"  # the send outside the layers that act on a response's start only
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+       "connect-src 'self'; form-action 'self'; frame-ancestors {ancestors}; base-uri 'none'; object-src 'none'")
 HEADERS = [
-    (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
-    (b"x-frame-options", b"DENY"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
+EMBEDDABLE = ("/", "/chat/")  # the visitor's chat, which widget.js frames on the embedding sites
+
+
+def framing(embedders: tuple[str, ...] | None) -> list[tuple[bytes, bytes]]:
+    """CSP and X-Frame-Options for pages no site may frame (None), or that this server and `embedders` may.
+
+    X-Frame-Options cannot name other sites: it is sent only where frame-ancestors names none, for browsers
+    that know no CSP."""
+    if embedders is None:
+        ancestors, legacy = "'none'", b"DENY"
+    else:
+        ancestors, legacy = " ".join(("'self'",) + embedders), None if embedders else b"SAMEORIGIN"
+    return ([(b"content-security-policy", CSP.format(ancestors=ancestors).encode())]
+            + ([(b"x-frame-options", legacy)] if legacy else []))
 
 
 def csrf_token(session: dict) -> str:
@@ -83,18 +95,24 @@ def _decoded(content_type: str, body: bytes) -> tuple[bool, list[tuple[str, str]
 
 class SecurityHeaders:
     """The headers every response carries; all but static files also `Cache-Control: no-store`: pages show
-    transcripts, one-time passwords and CSRF tokens, which no browser or proxy cache may keep."""
+    transcripts, one-time passwords and CSRF tokens, which no browser or proxy cache may keep. Only the
+    visitor's chat may be framed, by this server and the `embedders` (widget.js)."""
 
-    def __init__(self, app: ASGIApp, https: bool = False, cacheable: str = "/static/") -> None:
+    def __init__(self, app: ASGIApp, https: bool = False, cacheable: str = "/static/",
+                 embedders: tuple[str, ...] = ()) -> None:
         self.app = app
-        self.headers = HEADERS + ([(b"strict-transport-security", b"max-age=31536000")] if https else [])
+        common = HEADERS + ([(b"strict-transport-security", b"max-age=31536000")] if https else [])
+        self.headers = common + framing(None)
         self.private = self.headers + [(b"cache-control", b"no-store")]
+        self.embeddable = common + framing(embedders) + [(b"cache-control", b"no-store")]
         self.cacheable = cacheable
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        extra = self.headers if scope["path"].startswith(self.cacheable) else self.private
+        path = scope["path"]
+        extra = (self.headers if path.startswith(self.cacheable)
+                 else self.embeddable if path == EMBEDDABLE[0] or path.startswith(EMBEDDABLE[1]) else self.private)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

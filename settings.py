@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, fields
 from typing import Mapping
+
+ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,9 @@ class Settings:
     smtp_url: str = ""  # smtp://user:pass@host:587?starttls=1, or smtps://host:465
     mail_from: str = "EduConsult <no-reply@localhost>"
     https: bool = False
+    # Sites that may embed the visitor's chat (widget.js), e.g. "https://www.educonsult.example"; space or
+    # comma separated. Empty: only pages of this server may frame it.
+    embed_origins: str = ""
     # Outbox (webhooks and email): first retry after outbox_retry_seconds, doubling, at most an hour apart
     outbox_retry_seconds: float = 10.0
     outbox_max_attempts: int = 12
@@ -51,6 +57,15 @@ class Settings:
     timezone: str = "UTC"
     wait_alert_minutes: float = 5.0
     sweep_seconds: float = 5.0
+
+    @property
+    def embedders(self) -> tuple[str, ...]:
+        """The embedding origins, each checked to be scheme://host[:port]."""
+        found = tuple(filter(None, (part.strip().rstrip("/") for part in self.embed_origins.replace(",", " ").split())))
+        for origin in found:
+            if not ORIGIN.match(origin):
+                raise ValueError(f"HANDOFF_EMBED_ORIGINS: {origin!r} is not an origin like https://www.example.com")
+        return found
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "Settings":

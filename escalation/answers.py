@@ -54,11 +54,6 @@ class Answer:
     level: str | None = None  # bachelor | master | phd | diploma, when named
     features: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
-    @property
-    def offers_counsellor(self) -> bool:
-        """Whether the reply offers to connect the visitor with a counsellor."""
-        return OFFER in self.reply
-
 
 @lru_cache(maxsize=1)
 def calibration() -> dict:
@@ -133,14 +128,14 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     top = ranked[0]
     held = kb.by_topic[top.topic]
     general = top.topic not in DESTINATION_TOPICS and "any" in held
-    if code == OTHER and not general:
-        return Answer("elsewhere", NO_PLACE_REPLY.format(place=hit.words.title()), 0.9, topic=top.topic, level=level)
     p = probability(feats, model)
     line = CONFIDENT if line is None else line
 
     def made(kind: str, reply: str, entry: Entry | None = None, choices: tuple[str, ...] = ()) -> Answer:
         return Answer(kind, reply, p, entry, code, top.topic, choices, level, feats)
 
+    if code == OTHER and not general:
+        return made("elsewhere", NO_PLACE_REPLY.format(place=hit.words.title()))
     if p < line:
         return made("unsure", UNSURE_REPLY)
     choices = tuple(c for c in COUNTRIES if c in held)

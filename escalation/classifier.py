@@ -27,7 +27,7 @@ def digest() -> str:
 
 def vectorise(found: set[str], text: str, history: Iterable[Any], index: dict[str, int]) -> tuple[list[int], list[float]]:
     """The vocabulary indices of a message's known n-grams, and its history features."""
-    return sorted(index[g] for g in found if g in index), history_features(text, turns(history))
+    return [index[g] for g in index.keys() & found], history_features(text, turns(history))
 
 
 class Model:

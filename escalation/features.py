@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from typing import Any, Iterable, NamedTuple
 
 LIMIT = 2000  # the longest visitor message the chat accepts
@@ -23,19 +24,21 @@ _WORD = re.compile(
 _UNSPACED = re.compile(r"([\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")
 _LATIN_MARK = re.compile(r"(?<=[a-z])[\u0300-\u036f]+")
 _SPACES = re.compile(r"\s+")
-_FOLD = str.maketrans("ıđ", "id")  # Turkish dotless i and Vietnamese đ have no accent to drop
 
 
+@lru_cache(maxsize=64)
 def normalise(text: str) -> str:
-    """Case-folded, width-folded, Latin accents dropped ("está" reads as "esta"), capped at LIMIT."""
-    folded = unicodedata.normalize("NFKD", text[:LIMIT].casefold().translate(_FOLD))
+    """Case-folded, width-folded, Latin accents dropped ("está" reads as "esta"), capped at LIMIT.
+
+    Turkish dotless i and Vietnamese đ have no accent to drop, so they are folded by hand.
+    """
+    folded = unicodedata.normalize("NFKD", text[:LIMIT].casefold().replace("ı", "i").replace("đ", "d"))
     return unicodedata.normalize("NFC", _LATIN_MARK.sub("", folded))
 
 
-def words(text: str) -> list[str]:
-    """Word tokens of normalised text; unspaced scripts give characters and character pairs."""
+def _split(pieces: list[str]) -> list[str]:
     out: list[str] = []
-    for token in _WORD.findall(text):
+    for token in pieces:
         if token[0] in "!?":
             out.append(token[:2])
             continue
@@ -48,16 +51,32 @@ def words(text: str) -> list[str]:
     return [t for t in out if t]
 
 
+def words(text: str) -> list[str]:
+    """Word tokens of normalised text; unspaced scripts give characters and character pairs."""
+    return _split(_WORD.findall(text))
+
+
+HEAD, TAIL = 400, 200  # characters read for character n-grams at a long message's start and end
+HEAD_WORDS, TAIL_WORDS = 120, 60  # words read at a long message's start and end
+
+
 def grams(text: str) -> set[str]:
-    """The message's n-grams: words, word pairs, and 2-4 character grams with word edges marked."""
-    norm = normalise(text)
-    tokens = words(norm)
-    found = {"w:" + t for t in tokens}
-    found.update(f"b:{a} {b}" for a, b in zip(tokens, tokens[1:]))
-    line = " " + _SPACES.sub(" ", " ".join(tokens)) + " "
+    """The message's n-grams: words, word pairs, and 2-4 character grams with word edges marked.
+
+    A long message is read at its start and end only, which keeps the work per message bounded.
+    """
+    pieces = _WORD.findall(normalise(text))
+    if len(pieces) > HEAD_WORDS + TAIL_WORDS:
+        pieces = pieces[:HEAD_WORDS] + pieces[-TAIL_WORDS:]
+    tokens = _split(pieces)
+    found = {"w:" + t for t in set(tokens)}
+    found.update({f"b:{a} {b}" for a, b in set(zip(tokens, tokens[1:]))})
+    line = " " + " ".join(pieces) + " "
+    if len(line) > HEAD + TAIL:
+        line = line[:HEAD] + " " + line[-TAIL:]
     for n in (2, 3, 4):
-        found.update(line[i:i + n] for i in range(len(line) - n + 1))
-    if sum(c.isupper() for c in text[:LIMIT]) > 12 and text[:LIMIT].upper() == text[:LIMIT]:
+        found.update({line[i:i + n] for i in range(len(line) - n + 1)})
+    if len(text) > 12 and text[:LIMIT].isupper():
         found.add("x:shout")
     return found
 
@@ -94,8 +113,15 @@ HISTORY = ("h:any", "h:same", "h:similar", "h:last_similar", "h:weak", "h:weak2"
 
 def history_features(text: str, history: list[Turn]) -> list[float]:
     """How this message relates to the chat so far: asked before, and how the bot's answers went."""
-    asked = [t.text for t in history if t.sender == "visitor" and t.text.strip()][-5:]
-    answers = [t.confidence for t in history if t.sender == "bot" and t.confidence is not None]
+    asked = [t.text for t in history if t.sender == "visitor" and len(words(normalise(t.text))) >= 3][-5:]
+    # A bot reply counts as an answer only to a question of a few words: replies to "hi" or "thanks"
+    # carry a low retrieval confidence too, but they are not failed answers.
+    answers, last = [], ""
+    for t in history:
+        if t.sender == "visitor":
+            last = t.text
+        elif t.sender == "bot" and t.confidence is not None and len(words(normalise(last))) >= 3:
+            answers.append(t.confidence)
     weak = [c < WEAK for c in answers[-2:]]
     now = trigrams(text)
     overlaps = [len(now & before) / len(now | before) if now | before else 0.0 for before in map(trigrams, asked)]

@@ -1,10 +1,10 @@
 """Loading the shipped knowledge base and retrieving the best entry for a message."""
 from __future__ import annotations
 
+import calendar
 import json
 import math
 from collections import Counter, defaultdict
-import calendar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +20,7 @@ _OWN_COUNTRY = 2.0  # the asked country's entry beats another's of a neighbourin
 _OURS = 1.2  # EduConsult's own entries, for a message addressed to "you"
 _POOL, _POOLED = 0.5, 3  # weight and number of a topic's other entries that add to its best entry's score
 _CUED = 1.3  # a topic the message names by one of its cue phrases (destinations.yaml)
+_LEVELS = frozenset(terms("master bachelor undergraduate postgraduate"))  # who studies, not what is asked
 _TYPO_MIN = 5  # terms at least this long are matched with one letter wrong ("procesing", "requirments")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses the KB ~10x faster when present
 CALIBRATION = Path(__file__).with_name("calibration.json")
@@ -132,7 +133,8 @@ class KnowledgeBase:
 
     def query(self, text: str) -> set[str]:
         """The terms of a message that say what it asks, its place names left out and typos mended."""
-        return {self._mended(t) for t in terms(destinations().without_places(text))}
+        found = {self._mended(t) for t in terms(destinations().without_places(text))}
+        return found - _LEVELS or found
 
     def _mended(self, term: str) -> str:
         if term in self.idf or len(term) < _TYPO_MIN or not term.isalpha():

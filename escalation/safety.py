@@ -24,9 +24,9 @@ def _term(term: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _data() -> tuple[dict[str, list[list[tuple[str, ...]]]], dict[str, dict[str, str]]]:
+def _data() -> tuple[dict[str, list[list[tuple[tuple[str, frozenset[str]], ...]]]], dict[str, dict[str, str]]]:
     raw = yaml.safe_load(DATA.read_text(encoding="utf-8"))
-    rules = {kind: [[tuple(_term(t) for t in group) for group in rule] for rule in kind_rules]
+    rules = {kind: [[tuple((_term(t), frozenset(_term(t))) for t in group) for group in rule] for rule in kind_rules]
              for kind, kind_rules in raw["rules"].items()}
     return rules, raw["advice"]
 
@@ -38,8 +38,9 @@ def emergency(text: str) -> str | None:
     message's length times the number of terms, with no backtracking.
     """
     line = _line(text)
+    chars = frozenset(line)  # a term with a character the message lacks is skipped without a search
     for kind, rules in _data()[0].items():
-        if any(all(any(t in line for t in group) for group in rule) for rule in rules):
+        if any(all(any(letters <= chars and t in line for t, letters in group) for group in rule) for rule in rules):
             return kind
     return None
 

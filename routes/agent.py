@@ -16,7 +16,8 @@ from models import (SKILL_NAMES, Agent, AuditLog, CannedResponse, ChatSession, F
                     dummy_hash, now)
 from realtime import QUEUE, agent_topic
 from routes.common import (StreamEndpoint, clean_text, client_address, client_key, error_fragment, event_stream,
-                           form_data, handed_over, message_events, plain_text, render, render_text, wake)
+                           flash, form_data, handed_over, message_events, plain_text, redirects_back, render,
+                           render_text, wake)
 from security import csrf_token
 from writes import act
 
@@ -155,7 +156,7 @@ async def agent_dashboard(request: Request):
     agent = request.state.agent
     context = await run_in_threadpool(dashboard_context, agent, request.app.state.settings.presence_grace_seconds)
     canned = await run_in_threadpool(lambda: list(CannedResponse.ordered()))
-    return render(request, "agent/dashboard.html", canned=canned, **context)
+    return render(request, "agent/dashboard.html", canned=canned, notice=flash(request).get("error"), **context)
 
 
 async def _act(request: Request, action, *args):
@@ -174,6 +175,7 @@ def _chat_id(request: Request) -> int:
     return int(request.path_params["chat_id"])
 
 
+@redirects_back("/agent/dashboard")
 @requires_agent
 async def agent_take(request: Request):
     chat = await run_in_threadpool(ChatSession.get_or_none, ChatSession.id == _chat_id(request))
@@ -199,16 +201,19 @@ async def _post_text(request: Request, internal: bool):
                   headers={"X-Message-Id": str(outcome.message.id)})
 
 
+@redirects_back("/agent/dashboard")
 @requires_agent
 async def agent_message(request: Request):
     return await _post_text(request, internal=False)
 
 
+@redirects_back("/agent/dashboard")
 @requires_agent
 async def agent_note(request: Request):
     return await _post_text(request, internal=True)
 
 
+@redirects_back("/agent/dashboard")
 @requires_agent
 async def agent_transfer(request: Request):
     form = await form_data(request)
@@ -227,11 +232,13 @@ async def agent_transfer(request: Request):
     return await _act(request, conversation.transfer, _chat_id(request), request.state.agent, target, skill, note)
 
 
+@redirects_back("/agent/dashboard")
 @requires_agent
 async def agent_release(request: Request):
     return await _act(request, conversation.return_to_bot, _chat_id(request), request.state.agent)
 
 
+@redirects_back("/agent/dashboard")
 @requires_agent
 async def agent_close(request: Request):
     form = await form_data(request)
@@ -249,6 +256,7 @@ async def agent_typing(request: Request):
     return Response(status_code=204)
 
 
+@redirects_back("/agent/dashboard")
 @requires_agent
 async def agent_followup_done(request: Request):
     try:
@@ -261,6 +269,7 @@ async def agent_followup_done(request: Request):
     return render(request, "agent/_followups.html", followups=followups)
 
 
+@redirects_back("/agent/dashboard")
 @requires_agent
 async def agent_set_status(request: Request):
     form = await form_data(request)

@@ -13,14 +13,15 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 import conversation
+import office_hours
 from conversation import EXPIRED_TEXT, ChatError
 from i18n import NATIVE, interface, negotiate, translate
 from models import ChatSession, Message, SessionAnalytics
 from realtime import QUEUE, session_topic
 from settings import Settings
-from routes.common import (StreamEndpoint, clean_text, client_address, client_key, error_fragment, event_stream,
-                           form_data, handed_over, last_event_id, message_events, off_loop, plain_text, render, render_text,
-                           wake)
+from routes.common import (StreamEndpoint, back_to, clean_text, client_address, client_key, error_fragment,
+                           event_stream, flash, form_data, handed_over, last_event_id, message_events, off_loop,
+                           plain_text, redirects_back, render, render_text, wake)
 from writes import act
 
 _open_streams: Tally = Tally()  # per chat, in this process
@@ -87,7 +88,9 @@ def status_context(chat: ChatSession, settings: Settings) -> dict:
         context["estimate"] = max(1, round(wait / 60)) if wait else None
         context["unavailable"] = conversation.unavailable(settings.office_hours, settings.timezone,
                                                           settings.presence_grace_seconds)
-        context.update(office_hours=settings.office_hours, timezone=settings.timezone)
+        if context["unavailable"] == "closed":
+            context["hours"] = office_hours.describe(settings.office_hours, settings.timezone,
+                                                     language=interface(chat.language) or "en")
     return context
 
 
@@ -101,8 +104,11 @@ async def chat_page(request: Request):
 
     messages, status = await run_in_threadpool(load)
     after = messages[-1].id if messages else 0
+    left = flash(request)
     return render(request, "chat/page.html", messages=messages, after=after, key=secrets.token_hex(8),
-                  languages=NATIVE, **status)
+                  languages=NATIVE, error=left.get("error"), text=left.get("text"),
+                  embedded=request.query_params.get("embed") == "1",
+                  embed_origins=" ".join(request.app.state.settings.embedders), **status)
 
 
 async def _limited(request: Request, token: str) -> str | None:
@@ -121,6 +127,7 @@ async def _limited(request: Request, token: str) -> str | None:
     return None
 
 
+@redirects_back("/")
 async def chat_post_message(request: Request):
     # The chat is found by its token inside the write's own transaction: one trip to the database.
     token = request.session.get("chat")
@@ -148,8 +155,6 @@ async def chat_post_message(request: Request):
         # The visitor wrote in another language: the whole page reloads in it (and its direction).
         request.state.language = request.session["language"] = outcome.language
         headers["HX-Refresh"] = "true"
-    if "text/html" in request.headers.get("accept", "") and not request.headers.get("hx-request"):
-        return RedirectResponse("/", status_code=303)  # a browser's own form post, without script: back to the chat
     return render(request, "chat/_form.html", status_code=201 if outcome.created else 200,
                   text="", key=secrets.token_hex(8), headers=headers)
 
@@ -170,6 +175,7 @@ async def _write_message(token: str, text: str, key: str | None, chosen: str | N
                 raise
 
 
+@redirects_back("/")
 @requires_chat
 async def chat_handoff(request: Request):
     chat = request.state.chat
@@ -191,6 +197,7 @@ async def chat_typing(request: Request):
     return Response(status_code=204)
 
 
+@redirects_back("/")
 @requires_chat
 async def chat_rating(request: Request):
     chat = request.state.chat
@@ -212,6 +219,7 @@ async def chat_rating(request: Request):
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
 
 
+@redirects_back("/")
 @requires_chat
 async def chat_followup(request: Request):
     """Leave an email address and a message for the counsellors while none can answer."""
@@ -241,6 +249,33 @@ async def chat_followup(request: Request):
                   **await run_in_threadpool(status_context, chat, settings))
 
 
+@redirects_back("/")
+@requires_chat
+async def chat_end(request: Request):
+    """The visitor ends the chat themselves; the status line then offers the rating and a new chat. (Unlike a chat
+    left for a new one, reason "visitor", a chat ended this way can be rated.)"""
+    chat = request.state.chat
+    ended = translate(request.state.language, "You ended the chat.")
+    wake(request, await run_in_threadpool(conversation.close, chat, None, "", "ended", ended))
+    chat = await current_chat(request)
+    return render(request, "chat/_status.html",
+                  **await run_in_threadpool(status_context, chat, request.app.state.settings))
+
+
+PAGE_URL = re.compile(r"^https?://[^\s]{1,500}$")
+
+
+@requires_chat
+async def chat_page_context(request: Request):
+    """Where the chat is embedded: the host page's address and title, shown to counsellors."""
+    form = await form_data(request)
+    url, title = plain_text(form.get("url"), 500), plain_text(form.get("title"), 200)
+    if not PAGE_URL.match(url):
+        return PlainTextResponse("The page address must start with http:// or https://.", status_code=400)
+    await run_in_threadpool(request.state.chat.embedded_in, url, title)
+    return Response(status_code=204)
+
+
 async def chat_new(request: Request):
     """Start over with a fresh chat; an open one is closed first so no agent waits on it."""
     chat = await current_chat(request)
@@ -248,7 +283,7 @@ async def chat_new(request: Request):
         wake(request, await run_in_threadpool(conversation.close, chat, None, "", "visitor",
                                               translate(chat.language, "The visitor started a new chat.")))
     request.session.pop("chat", None)
-    return RedirectResponse("/", status_code=303)
+    return RedirectResponse(back_to(request, "/"), status_code=303)
 
 
 def _news(chat_id: int, last: int, settings: Settings) -> tuple[list[Message], dict]:
@@ -339,6 +374,8 @@ routes = [
     Route("/chat/typing", chat_typing, methods=["POST"], name="chat_typing"),
     Route("/chat/rating", chat_rating, methods=["POST"], name="chat_rating"),
     Route("/chat/new", chat_new, methods=["POST"], name="chat_new"),
+    Route("/chat/end", chat_end, methods=["POST"], name="chat_end"),
+    Route("/chat/page", chat_page_context, methods=["POST"], name="chat_page_context"),
     Route("/chat/followup", chat_followup, methods=["POST"], name="chat_followup"),
     Route("/chat/events", StreamEndpoint(chat_events), methods=["GET"], name="chat_events"),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from urllib.parse import urlsplit
 import weakref
 from typing import AsyncIterator
 
@@ -14,7 +15,7 @@ from sse_starlette import ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from conversation import ChatError, Outcome, Posted
 from i18n import template_context, translate
@@ -31,6 +32,9 @@ def page_language(request: Request) -> str:
 
 def render(request: Request, template: str, status_code: int = 200, headers: dict | None = None,
            **context) -> HTMLResponse:
+    if status_code >= 400:  # what a form posted without JavaScript shows on its page after the redirect
+        error = context.get("error") or context.get("followup_error") or context.get("message")
+        request.state.problem = {"error": error, "text": context.get("text")}
     return request.app.state.templates.TemplateResponse(
         request, template, {**template_context(page_language(request)), **context}, status_code=status_code,
         headers=headers)
@@ -71,6 +75,43 @@ def error_fragment(request: Request, error: ChatError | str, status_code: int = 
         error, status_code = error.message, error.status
     return render(request, "_alert.html", status_code=status_code, message=error,
                   headers={"HX-Retarget": "#alert", "HX-Reswap": "innerHTML"})
+
+
+def navigated(request: Request) -> bool:
+    """A form the browser posted itself (no JavaScript): the answer is a page to go to, not a fragment."""
+    return "hx-request" not in request.headers and "text/html" in request.headers.get("accept", "")
+
+
+def back_to(request: Request, default: str) -> str:
+    """The page the form was on (a same-origin Referer's path and query), else `default`."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc != request.headers.get("host") or not referer.path.startswith("/") or referer.path[1:2] == "/":
+        return default
+    return referer.path + (f"?{referer.query}" if referer.query else "")
+
+
+def redirects_back(default: str):
+    """Forms work without JavaScript: a navigating POST is answered 303 back to its page, any error and the
+    typed text kept in the session (`flash`) for that page to show once."""
+    def wrap(handler):
+        async def endpoint(request: Request) -> Response:
+            response = await handler(request)
+            if not navigated(request) or 300 <= response.status_code < 400:
+                return response
+            if response.status_code >= 400:
+                problem = getattr(request.state, "problem", None) or {}
+                if response.media_type == "text/plain":
+                    problem = {"error": bytes(response.body).decode()}
+                request.session["flash"] = {key: value for key, value in problem.items() if value}
+            return RedirectResponse(back_to(request, default), status_code=303)
+        endpoint.__name__ = handler.__name__
+        return endpoint
+    return wrap
+
+
+def flash(request: Request) -> dict:
+    """What the last form posted without JavaScript left to show: {"error": ..., "text": ...}, once."""
+    return (request.session.pop("flash") or {}) if "flash" in request.session else {}  # a pop would rewrite the cookie
 
 
 def client_address(request: Request) -> str:

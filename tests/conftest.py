@@ -137,10 +137,10 @@ class Server:
             args += ["--workers", str(workers)]
         self.process = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=self.log, stderr=self.log,
                                         start_new_session=True)
-        deadline = time.time() + 20
+        deadline = time.time() + 120  # a busy machine starts uvicorn (and its workers) slowly
         while time.time() < deadline:
             try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                if httpx.get(self.url + "/healthz", timeout=10).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

@@ -25,17 +25,23 @@ def eventually(check, timeout: float = 10.0, step: float = 0.05):
 
 
 class HookReceiver:
-    """Records every POST (headers, body, the status it answered) and answers the scripted statuses, then 200."""
+    """Records every POST (headers, body, the status it answered) and answers the scripted statuses, then 200.
 
-    def __init__(self, statuses: list[int] | None = None, port: int = 0, delay: float = 0.0) -> None:
+    Given `hold`, it counts each POST in `arrived` and answers only once `hold` is set (or after a minute).
+    """
+
+    def __init__(self, statuses: list[int] | None = None, port: int = 0, hold: threading.Event | None = None) -> None:
         self.attempts: list[tuple[dict, bytes, int]] = []
+        self.arrived = 0
         self.statuses = list(statuses or [])
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                time.sleep(delay)
+                receiver.arrived += 1
+                if hold is not None:
+                    hold.wait(60)
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 receiver.attempts.append(({k.lower(): v for k, v in self.headers.items()}, body, status))
                 self.send_response(status)

@@ -1,4 +1,6 @@
 """With nobody to answer, the visitor is told so and can leave an email and a message for the "Follow up" list."""
+import calendar
+import html
 from dataclasses import replace
 from datetime import datetime, timezone
 
@@ -34,7 +36,8 @@ def test_no_form_while_an_agent_is_online(visitor, agent):
 
 
 def test_outside_office_hours_even_with_agents_online(settings):
-    tomorrow = office_hours.DAYS[(datetime.now(timezone.utc).weekday() + 1) % 7]
+    day = (datetime.now(timezone.utc).weekday() + 1) % 7
+    tomorrow = office_hours.DAYS[day]
     app = create_app(replace(settings, office_hours=f"{tomorrow} 00:00-24:00", timezone="UTC"))
     with TestClient(app) as client:
         browser = Browser(client)
@@ -42,7 +45,8 @@ def test_outside_office_hours_even_with_agents_online(settings):
         Agent.update(last_seen_at=now()).execute()
         browser.post("/chat/handoff")
         page = browser.get("/").text
-    assert "out of the office" in page and f"{tomorrow} 00:00-24:00" in page and "/chat/followup" in page
+    assert "out of the office" in page and "/chat/followup" in page
+    assert f"We're open {calendar.day_name[day]} 0:00–24:00 UTC time; it's " in html.unescape(page)
 
 
 @pytest.mark.parametrize("form, problem", [

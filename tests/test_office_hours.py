@@ -46,3 +46,17 @@ def test_unreadable_hours_stop_the_start(settings, spec):
         office_hours.parse(spec)
     with pytest.raises(ValueError):
         create_app(replace(settings, office_hours=spec))
+
+
+@pytest.mark.parametrize("spec, zone, language, words", [
+    ("mon-fri 09:00-18:00", "Europe/London", "en",
+     "We're open Monday–Friday 9:00–18:00 London time; it's 20:14 there now."),
+    ("mon-fri 09:00-18:00, sat 10:00-14:00", "America/New_York", "en",
+     "We're open Monday–Friday 9:00–18:00 and Saturday 10:00–14:00 New York time; it's 15:14 there now."),
+    ("fri-mon 20:00-24:00", "UTC", "en", "We're open Friday–Monday 20:00–24:00 UTC time; it's 20:14 there now."),
+    ("mon-fri 09:00-18:00, sat 10:00-14:00", "Europe/London", "fr",
+     "Nous sommes ouverts lundi–vendredi 9:00–18:00 et samedi 10:00–14:00, heure de Londres ; il est 20:14 là-bas."),
+    ("", "UTC", "en", ""),
+])
+def test_hours_in_words_with_the_time_there(spec, zone, language, words):
+    assert office_hours.describe(spec, zone, datetime(2026, 12, 3, 20, 14), language) == words

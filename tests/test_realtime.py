@@ -113,7 +113,7 @@ def test_a_wake_up_through_redis_carries_the_posted_ids():
         await receiver.start()
         try:
             with receiver.listen("session:7") as listener:
-                for _ in range(50):  # until the subscription is in place (its start wakes every stream once)
+                for _ in range(300):  # until the subscription is in place (its start wakes every stream once)
                     sender.notify("session:7", posted=Posted(7, 40, 38, [_message(41, chat=7), _message(42, chat=7)]))
                     if await listener.wait(0.1) and listener.arrived:
                         return listener.arrived, listener.woken_by

@@ -4,6 +4,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import threading
 import time
 
 import httpx
@@ -31,7 +32,7 @@ def receiver():
 def hooked(settings, url: str, **changes):
     """The app with webhooks to `url`, retrying fast."""
     return create_app(dataclasses.replace(settings, webhook_url=url, webhook_secret=SECRET, outbox_poll_seconds=0.05,
-                                          outbox_retry_seconds=0.05, delivery_timeout_seconds=3, **changes))
+                                          outbox_retry_seconds=0.05, **{"delivery_timeout_seconds": 3, **changes}))
 
 
 def chat_through_its_life() -> int:
@@ -117,6 +118,7 @@ def test_a_failing_receiver_gets_the_same_event_again_until_it_succeeds(settings
         with TestClient(hooked(settings, receiver.url)):
             conversation.request_human(ChatSession.create())
             receiver.wait_for(1)
+            eventually(lambda: Outbox.get_or_none(Outbox.delivered_at.is_null(False)))  # recorded a moment after
     finally:
         receiver.close()
     assert [status for _, _, status in receiver.attempts] == [500, 503, 200]
@@ -152,37 +154,44 @@ def test_events_queued_before_a_restart_are_delivered_after_it(settings):
 
 
 def test_a_delivery_cut_short_by_a_shutdown_is_due_again_at_once(settings):
-    receiver = HookReceiver(delay=2.0)
+    hold = threading.Event()
+    receiver = HookReceiver(hold=hold)
     app = hooked(settings, receiver.url)
     conversation.request_human(ChatSession.create())
 
     async def cut_short():
         async with httpx.AsyncClient() as client:
             task = asyncio.create_task(outbox.deliver_due(app.state.settings, client, SECRET))
-            await asyncio.sleep(0.5)
-            task.cancel()
+            while not receiver.arrived and not task.done():
+                await asyncio.sleep(0.01)
+            task.cancel()  # the receiver holds the request: the attempt is under way
             await asyncio.gather(task, return_exceptions=True)
 
     try:
         asyncio.run(cut_short())
     finally:
+        hold.set()
         receiver.close()
     row = Outbox.get()
-    assert row.attempts == 1 and row.delivered_at is None and row.next_attempt_at <= now()
+    assert receiver.arrived == 1 and row.attempts == 1 and row.delivered_at is None and row.next_attempt_at <= now()
 
 
 def test_a_slow_receiver_never_slows_a_chat(settings):
-    receiver = HookReceiver(delay=2.0)
+    hold = threading.Event()
+    receiver = HookReceiver(hold=hold)
     try:
-        with TestClient(hooked(settings, receiver.url)) as client:
+        with TestClient(hooked(settings, receiver.url, delivery_timeout_seconds=120)) as client:
             visitor = Browser(client)
             visitor.get("/")
-            started = time.monotonic()
+            assert visitor.post("/chat/handoff").status_code == 204
+            eventually(lambda: receiver.arrived, timeout=30)  # the receiver holds the first delivery from here on
             for _ in range(3):
                 assert visitor.post("/chat/handoff").status_code == 204
                 assert visitor.say("Are you there?").status_code in (200, 201, 202, 204)
-            elapsed = time.monotonic() - started
+            answered = len(receiver.attempts)
+            hold.set()
             receiver.wait_for(1)
     finally:
+        hold.set()
         receiver.close()
-    assert elapsed < 1.5
+    assert answered == 0  # every chat request was answered while the delivery still waited for the receiver

@@ -45,7 +45,6 @@ def test_an_admin_edits_an_answer_and_the_next_visitor_gets_it(chromium, live_se
     expect(visitor.locator('#messages [data-sender="bot"]').last).to_contain_text("Edited in the browser")
 
 
-@pytest.mark.xfail(not assess(UNSAID).choices, reason="retrieval offers no destination buttons yet", strict=True)
 def test_a_visitor_chooses_a_destination_and_gets_its_answer(chromium, live_server):
     expect = playwright.expect
     answers = {e.id: " ".join(e.answer.split()) for e in load_entries()}
@@ -58,7 +57,7 @@ def test_a_visitor_chooses_a_destination_and_gets_its_answer(chromium, live_serv
     name = next(n for n in offered for code, full in COUNTRIES.items() if n == full and f"{code}-visa-fee" in answers)
     code = next(c for c, full in COUNTRIES.items() if full == name)
     buttons.get_by_text(name, exact=True).click()
-    expect(visitor.locator('#messages [data-sender="visitor"]').last).to_have_text(name)
+    expect(visitor.locator('#messages [data-sender="visitor"]').last).to_contain_text(name)
     expect(visitor.locator('#messages [data-sender="bot"]').last).to_contain_text(answers[f"{code}-visa-fee"][:60])
     expect(visitor.locator('#messages [data-sender="bot"]').first.locator(".choices")).to_be_hidden()
 

@@ -20,7 +20,7 @@ def client(url: str) -> tuple[httpx.Client, str]:
     return http, csrf_of(http.get("/").text)
 
 
-def wait_for(check, seconds: float = 8) -> bool:
+def wait_for(check, seconds: float = 30) -> bool:
     deadline = time.time() + seconds
     while time.time() < deadline:
         if check():

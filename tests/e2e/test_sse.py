@@ -2,7 +2,6 @@
 import re
 import sqlite3
 import threading
-import time
 from contextlib import contextmanager
 
 import httpx
@@ -19,14 +18,17 @@ class Visitor:
         data = {"text": text, **({"client_key": key} if key else {})}
         return self.http.post("/chat/messages", data=data, headers={"X-CSRF-Token": self.token})
 
-    def events(self, count: int, headers: dict | None = None, after: int | None = None, timeout: float = 10):
-        """The first `count` events with an id, as (id, html)."""
+    def events(self, count: int, headers: dict | None = None, after: int | None = None, timeout: float = 10,
+               opened: threading.Event | None = None):
+        """The first `count` events with an id, as (id, html); `opened` is set once the server is listening."""
         url = "/chat/events" + (f"?after={after}" if after is not None else "")
         found, current = [], {}
         with self.http.stream("GET", url, headers=headers or {}, timeout=timeout) as response:
             assert response.headers["content-type"].startswith("text/event-stream")
             for line in response.iter_lines():
-                if line.startswith("id:"):
+                if line.startswith(":") and opened is not None:
+                    opened.set()  # the stream's first comment comes once it listens for news
+                elif line.startswith("id:"):
                     current["id"] = int(line[3:].strip())
                 elif line.startswith("data:"):
                     current["data"] = current.get("data", "") + line[5:].strip()
@@ -41,12 +43,12 @@ class Visitor:
     @contextmanager
     def reading(self, count: int):
         """The first `count` events of a fresh stream, read in the background; the stream is open on entry."""
-        got = []
-        reader = threading.Thread(target=lambda: got.extend(self.events(count)))
+        got, opened = [], threading.Event()
+        reader = threading.Thread(target=lambda: got.extend(self.events(count, opened=opened)))
         reader.start()
-        time.sleep(0.5)
+        assert opened.wait(30), "the stream did not open"
         yield got
-        reader.join(15)
+        reader.join(30)
 
 
 def test_messages_arrive_live_in_order_each_once(live_server):
@@ -97,7 +99,7 @@ def test_a_message_whose_wake_up_was_lost_still_comes_first(live_server):
     visitor.say("Hello")
     database = live_server.env["HANDOFF_DATABASE_URL"].split("///", 1)[1]
     with visitor.reading(3) as got:
-        with sqlite3.connect(database) as con:
+        with sqlite3.connect(database, timeout=30) as con:
             con.execute("INSERT INTO message (session_id, sender, text, created_at, internal) "
                         "SELECT id, 'system', 'Written elsewhere', datetime('now'), 0 FROM chatsession")
         visitor.say("What documents do I need for an F-1 visa?")

@@ -35,7 +35,9 @@ def test_acknowledged_equals_stored_after_sigkill_mid_load(server):
     threads = [threading.Thread(target=load, args=(n, v)) for n, v in enumerate(visitors)]
     for thread in threads:
         thread.start()
-    time.sleep(2)
+    deadline = time.monotonic() + 120  # however slow the machine, the kill comes mid-load, after 100 acknowledgements
+    while len(acknowledged) <= 100 and time.monotonic() < deadline:
+        time.sleep(0.05)
     server.stop(signal.SIGKILL)
     stop.set()
     for thread in threads:

@@ -12,16 +12,23 @@ from tests.security.conftest import all_routes, concrete
 EXPECTED = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "same-origin",
-    "x-frame-options": "DENY",
 }
+
+
+def policy_of(response) -> dict[str, str]:
+    return dict(part.strip().split(" ", 1) for part in response.headers["content-security-policy"].split(";"))
 
 
 def assert_protected(response) -> None:
     for name, value in EXPECTED.items():
         assert response.headers.get(name) == value, (response.url, name)
-    policy = dict(part.strip().split(" ", 1) for part in response.headers["content-security-policy"].split(";"))
+    policy = policy_of(response)
     assert policy["script-src"] == "'self'" and policy["style-src"] == "'self'"
-    assert policy["frame-ancestors"] == "'none'" and policy["object-src"] == "'none'" and policy["base-uri"] == "'none'"
+    assert policy["object-src"] == "'none'" and policy["base-uri"] == "'none'"
+    # Only the visitor's chat may be framed, and then by this server alone unless embedding sites are set.
+    path = response.url.path
+    framed = ("'self'", "SAMEORIGIN") if path == "/" or path.startswith("/chat/") else ("'none'", "DENY")
+    assert (policy["frame-ancestors"], response.headers.get("x-frame-options")) == framed, path
     assert "unsafe" not in response.headers["content-security-policy"]
 
 
@@ -44,13 +51,18 @@ def get_pages(app, chat_id: int) -> list[str]:
     return [concrete(p, chat_id) for p, methods in all_routes(app) if "GET" in methods and not p.endswith("events")]
 
 
+# Files anyone may cache: static ones, and the two served at the root for embedding sites and browsers.
+CACHED = {"/static/css/app.css": None, "/static/js/app.js": None, "/widget.js": "public, max-age=3600",
+          "/favicon.ico": "public, max-age=3600"}
+
+
 @pytest.mark.parametrize("who", ["visitor", "agent"])
 def test_every_page_has_the_headers_and_no_inline_code(request, app, assigned_chat, who):
     browser = request.getfixturevalue(who)
     for path in get_pages(app, assigned_chat.id) + ["/static/css/app.css", "/static/js/app.js", "/no-such-page"]:
         response = browser.client.get(path, follow_redirects=False)
         assert_protected(response)
-        assert (path, response.headers.get("cache-control")) == (path, None if path.startswith("/static/") else "no-store")
+        assert (path, response.headers.get("cache-control")) == (path, CACHED.get(path, "no-store"))
         if response.headers.get("content-type", "").startswith("text/html"):
             parser = InlineCode()
             parser.feed(response.text)
@@ -92,6 +104,35 @@ def test_https_mode_marks_the_cookie_secure_and_sends_hsts(settings):
         response = client.get("/")
         assert "secure" in response.headers["set-cookie"].lower()
         assert response.headers["strict-transport-security"].startswith("max-age=")
+
+
+def embedding_app(settings, https: bool):
+    return create_app(settings.__class__(**{**settings.__dict__, "https": https,
+                                           "embed_origins": "https://www.educonsult.example, http://127.0.0.1:9"}))
+
+
+@pytest.mark.parametrize("path, ancestors, legacy", [
+    ("/", "'self' https://www.educonsult.example http://127.0.0.1:9", None),
+    ("/chat/events", "'self' https://www.educonsult.example http://127.0.0.1:9", None),
+    ("/agent/login", "'none'", "DENY"),
+    ("/agent/dashboard", "'none'", "DENY"),
+])
+def test_embedding_sites_may_frame_the_chat_and_nothing_else(settings, path, ancestors, legacy):
+    with TestClient(embedding_app(settings, https=False)) as client:
+        response = client.get(path, follow_redirects=False)
+    assert (policy_of(response)["frame-ancestors"], response.headers.get("x-frame-options")) == (ancestors, legacy)
+
+
+def test_embedded_behind_https_the_cookie_is_a_partitioned_third_party_one(settings):
+    with TestClient(embedding_app(settings, https=True), base_url="https://testserver") as client:
+        flags = {part.strip().lower() for part in client.get("/").headers["set-cookie"].split(";")[1:]}
+    assert {"samesite=none", "secure", "partitioned", "httponly"} <= flags
+
+
+@pytest.mark.parametrize("origins", ["www.example.com", "https://x.example/path", "javascript:alert(1)"])
+def test_an_embedding_origin_that_is_not_one_stops_the_start(settings, origins):
+    with pytest.raises(ValueError, match="HANDOFF_EMBED_ORIGINS"):
+        create_app(settings.__class__(**{**settings.__dict__, "embed_origins": origins}))
 
 
 def test_streams_are_not_cached_or_buffered(live_server):

@@ -1,0 +1,80 @@
+// The visitor's chat page: the newest message kept in view, focus after the chat ends, the leave-a-message
+// form kept open across status updates, and, inside widget.js's frame, talk with the host page.
+(function () {
+  "use strict";
+
+  var list = document.getElementById("messages");
+  var status = document.getElementById("status");
+  if (!list || !status) return;
+
+  // Whatever grows below the messages (the status line, a notice, the keyboard on a phone) shrinks the list:
+  // a reader at the bottom stays at the bottom.
+  new ResizeObserver(function () {
+    if (list.dataset.pinned !== "0") list.scrollTop = list.scrollHeight;
+  }).observe(list);
+
+  // The status line is redrawn on every queue move: the leave-a-message form stays as the visitor left it.
+  var followupOpen = false;
+  document.addEventListener("toggle", function (event) {
+    if (event.target.id === "followup") followupOpen = event.target.open;
+    if (event.target.id === "followup" && event.target.open) {
+      var email = document.getElementById("followup-email");
+      if (email) email.focus();
+    }
+  }, true);
+
+  var endedShown = document.getElementById("chat-ended");
+  new MutationObserver(function () {
+    var followup = document.getElementById("followup");
+    if (followup && followupOpen && !followup.open) followup.open = true;
+    // The chat has just ended and the composer gave way: focus goes to the news rather than to nowhere.
+    var ended = document.getElementById("chat-ended"), active = document.activeElement;
+    if (ended && !endedShown && (!active || active === document.body || active.closest(".composer"))) ended.focus();
+    endedShown = ended;
+  }).observe(status, {childList: true, subtree: true});
+
+  // Embedded by widget.js: the host page says where the chat is and whether its panel is open; the chat
+  // tells it how many replies arrived while the panel was closed. Only the embedding sites (and this server)
+  // are listened to.
+  var allowed = (document.querySelector(".chat-window").dataset.embedOrigins || "").split(" ").filter(Boolean);
+  allowed.push(location.origin);
+  var host = null, open = true, unread = 0;
+
+  function tell(message) {
+    if (host) host.source.postMessage(Object.assign({handoff: true}, message), host.origin);
+  }
+  window.addEventListener("message", function (event) {
+    var data = event.data;
+    if (event.source !== window.parent || allowed.indexOf(event.origin) === -1 || !data || data.handoff !== true) return;
+    if (data.type === "host") {
+      var first = host === null;
+      host = {source: event.source, origin: event.origin};
+      if (first && /^https?:/.test(data.url || "")) {
+        var meta = document.querySelector('meta[name="csrf-token"]');
+        fetch("/chat/page", {method: "POST", credentials: "same-origin",
+                             headers: {"X-CSRF-Token": meta ? meta.content : ""},
+                             body: new URLSearchParams({url: String(data.url).slice(0, 500),
+                                                        title: String(data.title || "").slice(0, 200)})});
+      }
+    }
+    if (data.type === "host" || data.type === "open") {
+      open = !!data.open;
+      if (open) {
+        unread = 0;
+        tell({type: "unread", count: 0});
+        var box = document.getElementById("message");
+        if (box && data.type === "open") box.focus();
+        list.scrollTop = list.scrollHeight;
+      }
+    }
+  });
+  new MutationObserver(function (records) {
+    if (open || !host) return;
+    records.forEach(function (record) {
+      record.addedNodes.forEach(function (node) {
+        if (node.dataset && node.dataset.messageId && node.dataset.sender !== "visitor") unread += 1;
+      });
+    });
+    tell({type: "unread", count: unread});
+  }).observe(list, {childList: true});
+})();

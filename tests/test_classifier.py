@@ -1,0 +1,116 @@
+"""The learned handoff decision: its corpus, its committed model, its safety floor and its cost."""
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+
+import pytest
+from hypothesis import given, settings, strategies as st
+from starlette.testclient import TestClient
+
+from escalation import assess
+from escalation.classifier import MODEL, digest
+from escalation.features import normalise, words
+from escalation.safety import advice, emergency
+from escalation.train import CORPUS, build
+from models import ChatSession
+from tests.conftest import Browser
+
+ROWS = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()]
+SAFETY = [r for r in ROWS if r.get("safety")]
+
+
+def test_committed_model_and_corpus_are_trained_from_the_current_sources() -> None:
+    import numpy as np
+
+    with np.load(MODEL) as saved:
+        assert str(saved["digest"]) == digest(), "stale model: run python -m escalation.train"
+    assert build() == ROWS, "stale corpus: run python -m escalation.train"
+
+
+def test_corpus_is_large_multilingual_and_balanced() -> None:
+    langs = Counter(r["lang"] for r in ROWS)
+    handoff = sum(r["handoff"] for r in ROWS)
+    assert len(ROWS) >= 2500 and len(langs) >= 15 and handoff <= len(ROWS) - handoff
+    assert all({"text", "history", "handoff", "why", "lang", "group"} <= r.keys() for r in ROWS)
+
+
+@pytest.mark.parametrize("row", SAFETY, ids=lambda r: f"{r['lang']}-{r['safety']}-{r['text'][:20]}")
+def test_safety_floor_catches_every_emergency_in_every_corpus_language(row: dict) -> None:
+    assert emergency(row["text"]) == row["safety"] and assess(row["text"]).reason == "urgent"
+
+
+@pytest.mark.parametrize("text", [
+    "what should someone do if they lose their passport abroad?", "I fly tomorrow, what should I pack?",
+    "urgent question: is the IELTS valid for two years?", "Is there a counsellor for mental health at Monash?",
+])
+def test_safety_floor_ignores_general_questions(text: str) -> None:
+    assert emergency(text) is None
+
+
+@pytest.mark.parametrize("text,lang,word", [
+    ("Perdí el pasaporte y mi vuelo sale mañana", "es", "embajada"),
+    ("أضعت جواز سفري ورحلتي غدا", "ar", "سفارتك"),
+    ("Immigration detained me at the border", "en", "embassy"),
+])
+def test_emergency_advice_comes_in_the_visitors_language(text: str, lang: str, word: str) -> None:
+    decision = assess(text)
+    assert (decision.reason, decision.language) == ("urgent", lang) and word in decision.reply
+
+
+def test_every_advice_language_has_every_kind() -> None:
+    kinds = {"selfharm", "detention", "violence", "medical", "passport"}
+    assert all(advice(kind, lang) for kind in kinds for lang in ("en", "es", "ar", "zh", "hi", "vi", "tr"))
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("我要找顾问", ["我", "要", "找", "顾", "问", "我要", "要找", "找顾", "顾问"]),
+    ("मुझे सलाहकार चाहिए", ["मुझे", "सलाहकार", "चाहिए"]),
+    ("Está MAL!!! 😤", ["esta", "mal", "!!", "😤"]),
+    ("Hayatım", ["hayatim"]),
+])
+def test_words_are_read_in_every_script(text: str, expected: list[str]) -> None:
+    assert words(normalise(text)) == expected
+
+
+@pytest.mark.parametrize("text,history,lang", [
+    ("¿Cuánto cuesta la visa de estudiante?", [], "es"),
+    ("ok", ["Wie viel kostet das Visum für Kanada?"], "de"),
+    ("thanks", [], "en"),
+])
+def test_language_comes_from_the_message_or_the_chat_so_far(text: str, history: list, lang: str) -> None:
+    assert assess(text, history).language == lang
+
+
+ADVERSARIAL = ["due a " * 333, "a" * 2000, "😡" * 2000, "我" * 2000, "passport " * 222, "!?" * 1000,
+               "urgent " * 285, "kill " * 400, "د" * 2000, "ab " * 666]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.one_of(st.text(max_size=2000), st.sampled_from(ADVERSARIAL),
+                 st.lists(st.sampled_from(["urgent", "human", "passport", "lost", "flight", "的", "é", " ", "!", "😡",
+                                           "deadline", "due", "a"]), max_size=400).map(" ".join)))
+def test_any_message_up_to_the_limit_is_decided_in_under_5_ms_of_cpu(text: str) -> None:
+    from escalation.classifier import model
+
+    def cost(n: int) -> float:
+        """CPU time of this thread alone; a fresh text each run so no cache answers for it."""
+        fresh = (text + str(n))[-2000:]
+        start = time.thread_time()
+        emergency(fresh)
+        model().judge(fresh, ["an earlier question about visas", text[:300]])
+        return time.thread_time() - start
+
+    # The least of three runs: other processes can slow a run (shared caches), never speed it up.
+    assert min(cost(n) for n in range(3)) < 0.005
+
+
+def test_urgent_chats_go_to_the_front_of_the_queue(app) -> None:
+    with TestClient(app) as first, TestClient(app) as second:
+        calm, scared = Browser(first), Browser(second)
+        calm.get("/"), scared.get("/")
+        calm.say("I want to talk to a human")
+        scared.say("I lost my passport and my flight is tomorrow")
+    queue = list(ChatSession.waiting())
+    assert [c.reason for c in queue] == ["urgent", "requested"]
