@@ -154,13 +154,13 @@ def _wanted_skill(text: str, skill: str | None, history: list[dict]) -> str:
     return skill or "general"
 
 
-def _bot_reply(reply: str, topic: str | None, language: str | None) -> str:
+def _bot_reply(reply: str, language: str | None) -> str:
     """The bot's reply in the chat's language: its own sentences come from the catalog; a knowledge-base
     answer with no translation stays in English, followed by a word on that in the visitor's language."""
     found = translated(language, reply) if interface(language) else None
     if found:
         return found
-    if topic and interface(language) not in (None, "en") and detect_sure(reply) in (None, "en"):
+    if interface(language) not in (None, "en") and detect_sure(reply) in (None, "en"):
         return f"{reply}\n\n{translate(language, ENGLISH_ONLY_TEXT)}"
     return reply
 
@@ -231,11 +231,13 @@ def visitor_message(chat: ChatSession | str, text: str, client_key: str | None =
             return out
         chat.visitor_wrote()
         if decision is not None and decision.handoff:
+            # The bot says why it hands over (in an emergency, what to do right now), then the queue.
+            Message.add(chat, "bot", _bot_reply(decision.reply, chat.language))  # no confidence: not an answer
             _escalate(chat, decision.reason or "fallback", decided.skill, out)
         else:
             added = [message]
             if decision is not None:
-                reply = _bot_reply(decision.reply, decision.topic, chat.language)
+                reply = _bot_reply(decision.reply, chat.language)
                 added.append(Message.add(chat, "bot", reply, confidence=decision.confidence,
                                          entry=decision.topic, choices=",".join(decision.choices) or None)[0])
             out.posted = Posted(chat.id, after, after_visible, added)

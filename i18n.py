@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import gettext
 import io
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -49,8 +50,40 @@ def interface(code: str | None) -> str | None:
 
 
 def translated(language: str, message: str) -> str | None:
-    """The message in that language, or None where the catalog lacks it."""
-    return getattr(catalog(language), "_catalog", {}).get(message)
+    """The message in that language, or None where the catalog lacks it.
+
+    A sentence the bot filled in from a template ("Which country are you asking about: {names}?") is
+    found by its template, and its translation filled in with the same values.
+    """
+    messages = getattr(catalog(language), "_catalog", {})
+    found = messages.get(message)
+    if found is not None or "{" in message:
+        return found
+    for template, pattern in _templates(language):
+        match = pattern.match(message)
+        if match:
+            return messages[template].format(**match.groupdict())
+    return None
+
+
+@lru_cache(maxsize=None)
+def _templates(language: str) -> list[tuple[str, re.Pattern]]:
+    """The catalog's str.format templates, each with a pattern that matches the sentences it fills in."""
+    found = []
+    for template in getattr(catalog(language), "_catalog", {}):
+        parts = re.split(r"\{(\w+)\}", template) if isinstance(template, str) else [template]
+        if len(parts) == 1:
+            continue
+        seen: set[str] = set()
+        regex = ""
+        for i, part in enumerate(parts):
+            if i % 2 == 0:
+                regex += re.escape(part)
+            else:
+                regex += f"(?P={part})" if part in seen else f"(?P<{part}>.+?)"
+                seen.add(part)
+        found.append((template, re.compile(regex + r"\Z", re.S)))
+    return found
 
 
 def translate(language: str | None, message: str, **variables) -> str:
@@ -101,16 +134,31 @@ def template_context(language: str) -> dict:
 
 def extract(fileobj, keywords, comment_tags, options):
     """Babel extractor for Python: translate() calls, and the sentences visitors see that modules keep as
-    constants (named *_TEXT or *_REPLY, or the values of a *_REPLIES dict) and translate when they store them."""
+    module-level constants (named *_TEXT or *_REPLY, or the values of a *_REPLIES dict), which are
+    translated when stored. A constant may be built from other string constants with +."""
     from babel.messages.extract import extract_python
     source = fileobj.read()
     yield from extract_python(io.BytesIO(source), keywords, comment_tags, options)
-    for node in ast.walk(ast.parse(source)):
+    known: dict[str, str] = {}
+
+    def text(node) -> str | None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.Name):
+            return known.get(node.id)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            left, right = text(node.left), text(node.right)
+            return left + right if left is not None and right is not None else None
+        return None
+
+    for node in ast.parse(source).body:
         if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
             continue
         name, value = node.targets[0].id, node.value
+        if text(value) is not None:
+            known[name] = text(value)
         values = value.values if name.endswith("_REPLIES") and isinstance(value, ast.Dict) else \
             [value] if name.endswith(("_TEXT", "_REPLY")) else []
         for each in values:
-            if isinstance(each, ast.Constant) and isinstance(each.value, str):
-                yield each.lineno, None, each.value, []
+            if text(each) is not None:
+                yield each.lineno, None, text(each), []

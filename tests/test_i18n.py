@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 
 import conversation
 import i18n
+from escalation.answers import CLARIFY_REPLY, NO_FACT_REPLY
 from escalation.language import INTERFACE
 from models import Agent, ChatSession, Message
 from tests.conftest import Browser
@@ -20,7 +21,7 @@ from tests.test_routing import online, owner, waiting
 ROOT = Path(__file__).resolve().parent.parent
 SPANISH = "Hola, quiero estudiar una maestría en Canadá el próximo año."
 ARABIC = "مرحبا، أريد أن أدرس الماجستير في كندا في العام القادم."
-PLACEHOLDER = re.compile(r"%\(\w+\)s")
+PLACEHOLDER = re.compile(r"%\(\w+\)s|\{\w+\}")
 
 
 def extracted() -> set[str]:
@@ -56,7 +57,7 @@ def test_translations_keep_placeholders_and_carry_no_markup(language):
     for message in po(language):
         if message.id:
             assert sorted(PLACEHOLDER.findall(message.string)) == sorted(PLACEHOLDER.findall(message.id))
-            assert not set("<>&{}") & set(message.string), message.string
+            assert not set("<>&{}") & set(PLACEHOLDER.sub("", message.string)), message.string
 
 
 def test_a_catalog_cannot_add_markup_to_a_page(monkeypatch):
@@ -141,10 +142,20 @@ def test_errors_come_in_the_visitors_language(visitor):
 
 def test_an_english_only_answer_says_so_in_the_visitors_language():
     answer = "Most UK universities ask for IELTS 6.5 overall for a master's degree, with no band below 6.0."
-    reply = conversation._bot_reply(answer, "uk-english-tests", "es")
+    reply = conversation._bot_reply(answer, "es")
     assert reply.startswith(answer) and "solo está disponible en inglés" in reply
-    assert conversation._bot_reply(answer, "uk-english-tests", "en") == answer
-    assert conversation._bot_reply(conversation.QUEUED_TEXT, None, "tr") == "Artık bir danışmanla görüşmek için sıradasınız."
+    assert conversation._bot_reply(answer, "en") == conversation._bot_reply(answer, "ru") == answer
+    assert conversation._bot_reply(conversation.QUEUED_TEXT, "tr") == "Artık bir danışmanla görüşmek için sıradasınız."
+
+
+@pytest.mark.parametrize("reply, language, expected", [
+    (CLARIFY_REPLY.format(names="Canada, the UK or Australia"), "fr",
+     "La réponse dépend de la destination. De quel pays parlez-vous : Canada, the UK or Australia ?"),
+    (NO_FACT_REPLY.format(topic="work while studying", country="Ireland"), "zh",
+     "关于 Ireland 的 work while studying，我没有经过核实的信息，也不想随便猜测。顾问可以帮您查清楚：需要我为您联系顾问吗？"),
+    ("The answer depends on the destination.", "fr", None)])
+def test_sentences_filled_in_from_a_template_are_translated_with_their_values(reply, language, expected):
+    assert i18n.translated(language, reply) == expected
 
 
 def test_agents_see_the_chats_language(visitor, agent):
