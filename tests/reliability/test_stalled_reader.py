@@ -56,7 +56,8 @@ def unsent(server, sock: socket.socket) -> int:
 
 def test_a_stalled_reader_is_dropped_and_the_server_stays_responsive(tmp_path):
     # The stalled stream is held for 20 s once its send waits: the others are checked as soon as it does.
-    server = Server(tmp_path, **LOAD, HANDOFF_SEND_TIMEOUT_SECONDS="20", HANDOFF_MAX_STREAMS_PER_VISITOR="1").start()
+    server = Server(tmp_path, **LOAD, HANDOFF_SEND_TIMEOUT_SECONDS="20", HANDOFF_MAX_STREAMS_PER_VISITOR="1",
+                    HANDOFF_API_TOKEN="ops-token").start()
     try:
         visitor, other = LiveBrowser(server.url), LiveBrowser(server.url)
         visitor.say("Hello")
