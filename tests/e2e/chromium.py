@@ -8,3 +8,12 @@ AVAILABLE = os.path.exists(CHROMIUM)
 
 def launch(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+
+
+def visitor_asks(chromium, url: str, text: str, **context):
+    """A new visitor's page, with `text` sent from its composer."""
+    page = chromium.new_context(**context).new_page()
+    page.goto(url + "/")
+    page.get_by_label("Message").fill(text)
+    page.get_by_role("button", name="Send").click()
+    return page

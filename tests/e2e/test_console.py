@@ -2,6 +2,7 @@
 import pytest
 
 from tests.conftest import PASSWORD, Server
+from tests.e2e.chromium import visitor_asks
 
 playwright = pytest.importorskip("playwright.sync_api")
 PHONE = {"width": 390, "height": 844}
@@ -23,14 +24,6 @@ def sign_in(chromium, url: str, agent_id: str, **context):
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/agent/dashboard")
     playwright.expect(page.locator("#queue")).to_be_visible()
-    return page
-
-
-def visitor_asks(chromium, url: str, text: str):
-    page = chromium.new_context().new_page()
-    page.goto(url + "/")
-    page.get_by_label("Message").fill(text)
-    page.get_by_role("button", name="Send").click()
     return page
 
 

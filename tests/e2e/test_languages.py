@@ -2,6 +2,7 @@
 import pytest
 
 from tests.conftest import Server
+from tests.e2e.chromium import visitor_asks
 from tests.e2e.test_console import sign_in
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -25,14 +26,6 @@ def server(tmp_path, request):
     live.stop()
 
 
-def visitor_writes(chromium, url: str, text: str):
-    page = chromium.new_context(locale="en-US").new_page()
-    page.goto(url + "/")
-    page.get_by_label("Message").fill(text)
-    page.get_by_role("button", name="Send").click()
-    return page
-
-
 def test_an_arabic_visitor_gets_a_right_to_left_page_and_the_agent_who_speaks_arabic(chromium, server):
     expect = playwright.expect
     sarah = sign_in(chromium, server.url, "agent_001")  # general counselling, English: first in line otherwise
@@ -44,7 +37,7 @@ def test_an_arabic_visitor_gets_a_right_to_left_page_and_the_agent_who_speaks_ar
     sarah.goto(server.url + "/agent/dashboard")
     emma = sign_in(chromium, server.url, "agent_003")  # UK universities, now English and Arabic
 
-    visitor = visitor_writes(chromium, server.url, ARABIC)
+    visitor = visitor_asks(chromium, server.url, ARABIC, locale="en-US")
     expect(visitor.locator("html")).to_have_attribute("dir", "rtl")  # the page reloads in the visitor's language
     expect(visitor.locator("html")).to_have_attribute("lang", "ar")
     expect(visitor.get_by_label("الرسالة")).to_be_visible()
@@ -69,7 +62,7 @@ def test_an_arabic_visitor_gets_a_right_to_left_page_and_the_agent_who_speaks_ar
 @pytest.mark.parametrize("server", [{"HANDOFF_AUTO_ASSIGN": "0"}], indirect=True)
 def test_a_spanish_visitor_gets_spanish_system_messages(chromium, server):
     expect = playwright.expect
-    visitor = visitor_writes(chromium, server.url, SPANISH)
+    visitor = visitor_asks(chromium, server.url, SPANISH, locale="en-US")
     expect(visitor.locator("html")).to_have_attribute("lang", "es")
     expect(visitor.locator('#messages [data-sender="bot"]')).to_have_count(1)
     visitor.get_by_role("button", name="Hablar con una persona").click()
