@@ -176,6 +176,8 @@ def test_the_whole_flow_without_javascript(chromium, server):
     send(visitor, "What IELTS score do I need for a UK master's?")
     expect(visitor.locator('#messages [data-sender="bot"]')).to_have_count(1)
     visitor.get_by_role("button", name="Talk to a human").click()
+    # Without script the agent's page only shows what was queued before it loaded: wait for the queue first.
+    expect(visitor.locator("#messages")).to_contain_text("in the queue")
 
     agent = sign_in(chromium, server.url, "agent_001", java_script_enabled=False)
     agent.locator("#queue").get_by_role("button", name="Take").click()  # no stream, so no automatic assignment
