@@ -42,12 +42,17 @@ class Model:
         self.bias = bias.astype(np.float32)
 
     def probabilities(self, text: str, history: Iterable[Any] = ()) -> np.ndarray:
-        """The probability of each of CLASSES."""
+        """The probability of each of CLASSES. With nothing asked before, nothing can be asked again:
+        "I asked you twice already" in a fresh chat is a complaint, so a repeat's share goes to frustration."""
+        history = turns(history)
         idx, hist = vectorise(grams(text), text, history, self.index)
         score = self.bias + np.asarray(hist, dtype=np.float32) @ self.weights[-len(HISTORY):]
         if idx:
             score = score + self.weights[idx].sum(axis=0) / max(1.0, len(idx)) ** 0.5
         score = np.exp(score - score.max())
+        if not any(t.sender == "visitor" and t.text.strip() for t in history):
+            score[CLASSES.index("frustration")] += score[CLASSES.index("repeat")]
+            score[CLASSES.index("repeat")] = 0.0
         return score / score.sum()
 
     def judge(self, text: str, history: Iterable[Any] = (), threshold: float = HANDOFF) -> str | None:

@@ -99,7 +99,9 @@ def turns(history: Iterable[Any]) -> list[Turn]:
     """Earlier messages as the chat stores them (dicts) or as bare visitor strings; anything else is skipped."""
     out: list[Turn] = []
     for item in history or ():
-        if isinstance(item, str):
+        if isinstance(item, Turn):
+            out.append(item)
+        elif isinstance(item, str):
             out.append(Turn("visitor", item, None))
         elif isinstance(item, dict):
             confidence = item.get("confidence")
@@ -108,11 +110,15 @@ def turns(history: Iterable[Any]) -> list[Turn]:
     return out
 
 
-HISTORY = ("h:any", "h:same", "h:similar", "h:last_similar", "h:weak", "h:weak2")
+HISTORY = ("h:same", "h:similar", "h:last_similar", "h:similar_weak", "h:weak2")
 
 
 def history_features(text: str, history: list[Turn]) -> list[float]:
-    """How this message relates to the chat so far: asked before, and how the bot's answers went."""
+    """How this message relates to the chat so far: asked before, and how the bot's answers went.
+
+    A weak answer alone says nothing about the next message: a new question after it is a new question.
+    Only a message close to an earlier one reads as asked again, and more so when that went unanswered.
+    """
     asked = [t.text for t in history if t.sender == "visitor" and len(words(normalise(t.text))) >= 3][-5:]
     # A bot reply counts as an answer only to a question of a few words: replies to "hi" or "thanks"
     # carry a low retrieval confidence too, but they are not failed answers.
@@ -126,5 +132,6 @@ def history_features(text: str, history: list[Turn]) -> list[float]:
     now = trigrams(text)
     overlaps = [len(now & before) / len(now | before) if now | before else 0.0 for before in map(trigrams, asked)]
     best = max(overlaps, default=0.0)
-    return [float(bool(asked)), float(best >= 0.6), best, overlaps[-1] if overlaps else 0.0,
-            float(bool(weak) and weak[-1]), float(len(weak) == 2 and all(weak))]
+    failed = bool(weak) and weak[-1]
+    return [float(best >= 0.6), best, overlaps[-1] if overlaps else 0.0, best if failed else 0.0,
+            float(len(weak) == 2 and all(weak))]
