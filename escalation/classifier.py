@@ -29,8 +29,9 @@ def digest() -> str:
 
 
 def vectorise(found: set[str], text: str, history: Iterable[Any], index: dict[str, int]) -> tuple[list[int], list[float]]:
-    """The vocabulary indices of a message's known n-grams, and its history features."""
-    return [index[g] for g in index.keys() & found], history_features(text, turns(history))
+    """The vocabulary indices of a message's known n-grams, in order (a set's order changes from run to run,
+    and with it the rounding of sums), and its history features."""
+    return sorted(index[g] for g in index.keys() & found), history_features(text, turns(history))
 
 
 class Model:
