@@ -22,6 +22,7 @@ _WORD = re.compile(
 )
 # Scripts written without spaces: each character is read, and each pair of neighbours.
 _UNSPACED = re.compile(r"([\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")
+_EMOJI = re.compile(r"[\u2600-\u27bf\U0001f000-\U0001faff]")
 _LATIN_MARK = re.compile(r"(?<=[a-z])[\u0300-\u036f]+")
 _SPACES = re.compile(r"\s+")
 
@@ -78,6 +79,11 @@ def grams(text: str) -> set[str]:
         found.update({line[i:i + n] for i in range(len(line) - n + 1)})
     if len(text) > 12 and text[:LIMIT].isupper():
         found.add("x:shout")
+    # How long the message is, and whether it holds emoji at all: an emoji never seen in training still
+    # says something, and "ok" or "agent" read differently from a sentence.
+    found.add("x:len" + str(min(len(tokens), 4) if len(tokens) < 4 else 4 if len(tokens) < 8 else 8))
+    if any(_EMOJI.match(t) for t in tokens):
+        found.add("x:emoji")
     return found
 
 
