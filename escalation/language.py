@@ -23,9 +23,8 @@ def _built():
         if _detector is None:
             languages = [Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())) for code in DETECTED]
             # Low-accuracy mode keeps memory near 35 MB (the full models take over 400 MB) and is
-            # as good on messages of a sentence or more; the relative distance turns a near tie into None.
-            _detector = (LanguageDetectorBuilder.from_languages(*languages).with_low_accuracy_mode()
-                         .with_minimum_relative_distance(0.1).build())
+            # as good on messages of a sentence or more.
+            _detector = LanguageDetectorBuilder.from_languages(*languages).with_low_accuracy_mode().build()
     return _detector
 
 
