@@ -81,7 +81,7 @@ def grams(text: str) -> set[str]:
         found.add("x:shout")
     # How long the message is, and whether it holds emoji at all: an emoji never seen in training still
     # says something, and "ok" or "agent" read differently from a sentence.
-    found.add("x:len" + str(min(len(tokens), 4) if len(tokens) < 4 else 4 if len(tokens) < 8 else 8))
+    found.add(f"x:len{len(tokens) if len(tokens) < 4 else 4 if len(tokens) < 8 else 8}")
     if _EMOJI.search(line):
         found.add("x:emoji")
     return found
