@@ -9,8 +9,9 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 from .destinations import OTHER, destinations
+from .glossary import glossary
 from .knowledge_base import CALIBRATION, CONFIDENT, COUNTRIES, DESTINATION_TOPICS, Entry, KnowledgeBase, knowledge_base
-from .text import flat, terms
+from .text import flat, terms, tokens
 
 OFFER = "like me to connect you"  # every reply that offers a counsellor says this, so a "yes" can take it up
 CLARIFY_REPLY = "The answer depends on the destination. Which country are you asking about: {names}?"
@@ -68,15 +69,27 @@ def probability(features: dict[str, float], model: dict | None = None) -> float:
     return round(1 / (1 + math.exp(-z)), 3)
 
 
-def _history(history: Iterable[Any]) -> tuple[list[str], list[str]]:
-    """Visitor texts and bot texts, oldest first."""
+def read(kb: KnowledgeBase, text: str) -> str:
+    """The message in the knowledge base's words: a question in another language becomes the English of
+    the study-abroad words it uses, with the words it shares with the knowledge base (IELTS, Canada...)."""
+    english = glossary().english(text)
+    if english is None:
+        return text
+    return " ".join([english, *(t for t in tokens(text) if t in kb.words)])
+
+
+def _history(kb: KnowledgeBase, history: Iterable[Any]) -> tuple[list[str], list[str]]:
+    """Visitor texts (read as by `read`) and bot texts, oldest first."""
     visitor: list[str] = []
     bot: list[str] = []
     for item in history or ():
         if isinstance(item, str):
-            visitor.append(item)
+            visitor.append(read(kb, item))
         elif isinstance(item, dict) and item.get("text"):
-            (bot if item.get("sender") == "bot" else visitor).append(str(item["text"]))
+            if item.get("sender") == "bot":
+                bot.append(str(item["text"]))
+            else:
+                visitor.append(read(kb, str(item["text"])))
     return visitor, bot
 
 
@@ -97,14 +110,17 @@ def features(kb: KnowledgeBase, text: str, country: str | None, followup: bool) 
     top = ranked[0].score
     second = ranked[1].score if len(ranked) > 1 else 0.0
     ideal = sum(kb.idf.get(t, 0.0) for t in kb.query(text)) or 1.0  # about what a perfect match would score
-    return ranked, {"coverage": ranked[0].coverage, "margin": (top - second) / top, "score": min(top, 30.0) / 10,
+    cued = destinations().cued(text)
+    return ranked, {"cued": float(ranked[0].topic in cued), "miscued": float(bool(cued) and ranked[0].topic not in cued),
+                    "coverage": ranked[0].coverage, "margin": (top - second) / top, "score": min(top, 30.0) / 10,
                     "fit": min(top / ideal, 3.0), "country": float(country is not None), "followup": float(followup)}
 
 
 def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, line: float | None = None) -> Answer:
     """Answer a question for the destination it is about (or the one the chat is about), ask which, or decline."""
     kb, places = knowledge_base(), destinations()
-    visitor, bot = _history(history)
+    visitor, bot = _history(kb, history)
+    text = read(kb, text)
     hit = places.country(text)
     asked, followup = text, False
     if not _asks(kb, text):
