@@ -141,7 +141,7 @@ def fit(data: list[tuple[dict[str, float], int]], steps: int = 4000, rate: float
     return {"bias": round(bias, 4), "weights": {k: round(v, 4) for k, v in w.items()}}
 
 
-def choose_line(data: list[tuple[dict[str, float], int]], model: dict, cost: float = 4.0) -> float:
+def choose_line(data: list[tuple[dict[str, float], int]], model: dict, cost: float = 8.0) -> float:
     """The line that keeps the most right answers while a wrong one costs `cost` right ones."""
     scored = sorted((probability(x, model), y) for x, y in data)
     best, line = -math.inf, 0.5
