@@ -134,3 +134,16 @@ def test_every_entry_names_its_country_topic_source_and_check_month() -> None:
     assert all(e.country in (*COUNTRIES, "any") and e.topic and e.source for e in entries)
     assert all(re.fullmatch(r"20\d\d-(0[1-9]|1[0-2])", e.checked) for e in entries)
     assert len({(e.country, e.topic) for e in entries}) == len(entries)
+
+
+@pytest.mark.parametrize("text,entry", [
+    ("quais bolsas de estudo existem na Alemanha?", "de-scholarships"),
+    ("wie viele Stunden darf ich in Kanada neben dem Studium arbeiten?", "ca-work-while-studying"),
+])
+def test_a_question_in_another_language_gets_its_country_and_topic(text: str, entry: str) -> None:
+    decision = assess(text)
+    assert (decision.handoff, decision.topic) == (False, entry)
+
+
+def test_visa_terms_of_two_destinations_are_not_guessed_between() -> None:
+    assert answer("does the IND or the GIC decide faster").country is None
