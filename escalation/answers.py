@@ -111,9 +111,15 @@ def features(kb: KnowledgeBase, text: str, country: str | None, followup: bool) 
     second = ranked[1].score if len(ranked) > 1 else 0.0
     ideal = sum(kb.idf.get(t, 0.0) for t in kb.query(text)) or 1.0  # about what a perfect match would score
     cued = destinations().cued(text)
-    return ranked, {"cued": float(ranked[0].topic in cued), "miscued": float(bool(cued) and ranked[0].topic not in cued),
-                    "coverage": ranked[0].coverage, "margin": (top - second) / top, "score": min(top, 30.0) / 10,
-                    "fit": min(top / ideal, 3.0), "country": float(country is not None), "followup": float(followup)}
+    query = kb.query(text)
+    unknown = sum(kb.weight(t) for t in query if t not in kb.idf) / (sum(kb.weight(t) for t in query) or 1.0)
+    return ranked, {
+        "coverage": ranked[0].coverage, "margin": (top - second) / top, "score": min(top, 30.0) / 10,
+        "fit": min(top / ideal, 3.0), "country": float(country is not None), "followup": float(followup),
+        "cued": float(ranked[0].topic in cued), "miscued": float(bool(cued) and ranked[0].topic not in cued),
+        "own": float(country is not None and ranked[0].entry.country == country),  # not won by other countries' entries
+        "unknown": round(unknown, 3),  # share of the question in words the index has never seen
+    }
 
 
 def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, line: float | None = None) -> Answer:
