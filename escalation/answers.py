@@ -36,7 +36,8 @@ _FIRST_PERSON = re.compile(r"\b(i|im|ive|my|me|mine|we|our)\b")
 _PERSONAL = re.compile(r"\b(enough|sufficient|chances?|accept me|admit me|take me|get in|get admission|eligible"
                        r"|qualify|is that ok|is that fine|good enough|will that do|will it do)\b")
 # A message about EduConsult itself ("your fees", "do you guys...", Hinglish "aap log").
-_ADDRESSED = re.compile(r"\b(your|ur|yours|you guys|u guys|you people|u people|you charge|do you|can you|educonsult"
+_ADDRESSED = re.compile(r"\b(your|ur|yours|you guys|u guys|you people|u people|you charge|do you|can you|are you|are u"
+                        r"|r u|will you|educonsult"
                         r"|aap|aapka|aapki|aapke|apka|apki)\b")
 _LOOKBACK = 3  # visitor messages a follow-up may refer back to
 
