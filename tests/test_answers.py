@@ -9,7 +9,7 @@ import pytest
 from escalation import assess
 from escalation.answers import CLARIFY_REPLY, answer
 from escalation.eval_answers import expected, judge, load, split
-from escalation.knowledge_base import COUNTRIES, install, knowledge_base, load_entries
+from escalation.knowledge_base import COUNTRIES, install, knowledge_base, learned_questions, load_entries
 
 # Held-out figures the labelled set must keep (docs/answers.md quotes the measured ones).
 FLOOR_IN_SCOPE_CORRECT = 0.82
@@ -38,6 +38,12 @@ def test_held_out_questions_are_answered_with_the_right_entry(held_out: Counter)
 def test_held_out_replies_are_rarely_wrong(held_out: Counter) -> None:
     wrong = held_out[(True, "wrong")] + held_out[(False, "wrong")]
     assert wrong / sum(held_out.values()) <= CEILING_WRONG
+
+
+def test_held_out_questions_never_teach_the_index() -> None:
+    learned = {text for texts in learned_questions().values() for text in texts}
+    held_out = {r["text"] for r in load() if split(r["group"]) == "test"}
+    assert learned and not learned & held_out
 
 
 def test_split_is_by_group_and_stable() -> None:
