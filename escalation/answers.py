@@ -120,6 +120,7 @@ def features(kb: KnowledgeBase, text: str, country: str | None, followup: bool) 
         "cued": float(ranked[0].topic in cued), "miscued": float(bool(cued) and ranked[0].topic not in cued),
         "own": float(country is not None and ranked[0].entry.country == country),  # not won by other countries' entries
         "unknown": round(unknown, 3),  # share of the question in words the index has never seen
+        "general": float(ranked[0].topic not in DESTINATION_TOPICS),  # one answer everywhere: no neighbour to confuse
     }
 
 
