@@ -12,7 +12,7 @@ from escalation.eval_answers import expected, judge, load, split
 from escalation.knowledge_base import COUNTRIES, install, knowledge_base, learned_questions, load_entries
 
 # Held-out figures the labelled set must keep (docs/answers.md quotes the measured ones).
-FLOOR_IN_SCOPE_CORRECT = 0.78
+FLOOR_IN_SCOPE_CORRECT = 0.81
 CEILING_WRONG = 0.03
 
 
