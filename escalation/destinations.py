@@ -100,8 +100,8 @@ class Destinations:
         return next((level for level, p in self.levels.items() if p and p.search(words)), None)
 
     def cued(self, text: str) -> set[str]:
-        """Topics the message names by one of their cues; a narrower topic named ("visa fee") stands for its
-        broader one ("student visa")."""
+        """Topics the message names by one of their cues; where a narrower topic is named ("visa fee"), its
+        broader one ("student visa") is only context and is left out."""
         words = flat(text)
 
         def named(cue) -> bool:

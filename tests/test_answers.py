@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from escalation import assess
-from escalation.answers import CLARIFY_REPLY, answer
+from escalation.answers import CLARIFY_REPLY, answer, read
 from escalation.eval_answers import expected, judge, load, split
 from escalation.knowledge_base import COUNTRIES, install, knowledge_base, learned_questions, load_entries
 
@@ -153,3 +153,9 @@ def test_a_question_in_another_language_gets_its_country_and_topic(text: str, en
 
 def test_visa_terms_of_two_destinations_are_not_guessed_between() -> None:
     assert answer("does the IND or the GIC decide faster").country is None
+
+
+def test_retrieval_reads_a_bounded_part_of_a_long_message() -> None:
+    long = "visa " * 400 + "which one do I need for Canada"
+    assert len(read(knowledge_base(), "签证" * 1000).split()) <= 300
+    assert answer(long).country == "ca"
