@@ -78,8 +78,12 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     kind = emergency(msg.raw)
     if kind:
         return handoff("urgent", advice(kind, language))
+    # A personal case the knowledge base holds the general facts for ("will UBC accept me with a 6?") gets
+    # those facts and an offer of a counsellor, which a yes takes up: reading it as complex (or a deadline)
+    # does not hand it over unasked.
+    personal = ("complex", "urgent") if found.kind == "personal" else ()
     reason = model().judge(msg.raw, history, HANDOFF_ANSWERED if found.entry else HANDOFF)
-    if reason:
+    if reason and reason not in personal:
         # English rules name a request, complaint or personal case more surely than the model's likeliest
         # class; but a deadline the model reads as urgent stays so, to go to the head of the queue.
         explicit = english_rules(msg.raw)
@@ -89,7 +93,7 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     if not msg.tokens and found.kind == "none":
         return keep(UNCLEAR_REPLY)
     reason = english_rules(msg.raw)
-    if reason:
+    if reason and reason not in personal:
         return handoff(reason)
     small = smalltalk_reply(msg.tokens, msg.flat)
     if small:
