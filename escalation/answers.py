@@ -39,6 +39,9 @@ _PERSONAL = re.compile(r"\b(enough|sufficient|chances?|accept me|admit me|take m
 _ADDRESSED = re.compile(r"\b(your|ur|yours|you guys|u guys|you people|u people|you charge|do you|can you|are you|are u"
                         r"|r u|will you|educonsult"
                         r"|aap|aapka|aapki|aapke|apka|apki)\b")
+# With no destination named, the general entry answers when it matches the question nearly as well as the
+# topic's best country entry: the question then asks what is true everywhere, not one country's figure.
+_ANYWHERE = 0.9  # chosen on dev
 _LOOKBACK = 3  # visitor messages a follow-up may refer back to
 # Characters of a message retrieval reads: its start (where a destination is often named) and its end (where
 # the question usually is). Labelled questions run to about 250; reading more only costs time.
@@ -173,7 +176,7 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
         if entry is None:
             name = places.topic_name(top.topic, top.entry.title[0].lower() + top.entry.title[1:])
             return made("no-fact", NO_FACT_REPLY.format(topic=name, country=_names([code])))
-    elif general or (top.entry.country == "any" or _GENERAL.search(flat(asked))) and "any" in held:
+    elif general or (top.anywhere >= _ANYWHERE or _GENERAL.search(flat(asked))) and "any" in held:
         entry = held["any"]  # the general entry fits the question best, or the question asks in general
     elif len(held) == 1 and top.topic not in DESTINATION_TOPICS:
         entry = top.entry  # a term only one destination uses, such as the I-20
