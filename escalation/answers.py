@@ -121,6 +121,10 @@ def features(kb: KnowledgeBase, text: str, country: str | None, followup: bool) 
     query = kb.query(text)
     ideal = sum(kb.idf.get(t, 0.0) for t in query) or 1.0  # about what a perfect match would score
     cued = destinations().cued(text)
+    rival = ranked[1].topic if len(ranked) > 1 else None
+    # a runner-up the destination also holds an entry for: the neighbouring topic a wrong answer comes from
+    neighbour = (rival in DESTINATION_TOPICS and ranked[0].topic in DESTINATION_TOPICS
+                 and (country is None or country in kb.by_topic[rival]))
     unknown = sum(kb.weight(t) for t in query if t not in kb.idf) / (sum(kb.weight(t) for t in query) or 1.0)
     return ranked, {
         "coverage": ranked[0].coverage, "margin": (top - second) / top, "score": min(top, 30.0) / 10,
@@ -129,6 +133,7 @@ def features(kb: KnowledgeBase, text: str, country: str | None, followup: bool) 
         "own": float(country is not None and ranked[0].entry.country == country),  # not won by other countries' entries
         "unknown": round(unknown, 3),  # share of the question in words the index has never seen
         "general": float(ranked[0].topic not in DESTINATION_TOPICS),  # one answer everywhere: no neighbour to confuse
+        "neighbour": round(second / top, 3) if neighbour else 0.0,
     }
 
 
