@@ -191,7 +191,9 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
         return made("elsewhere", NO_PLACE_REPLY.format(place=hit.words.title()))
     names = places.topic_names
     rival = ranked[1].topic if len(ranked) > 1 else None
-    if chosen is None and feats["neighbour"] and top.topic in names and rival in names and feats["neighbour"] >= (_RIVAL if p < line else _TIED):
+    # below the line only when the question names one of the two, so the choice offered is about what was asked
+    between = top.topic in names and rival in names and (p >= line or {top.topic, rival} & places.cued(asked))
+    if chosen is None and between and feats["neighbour"] >= (_RIVAL if p < line else _TIED):
         # two neighbouring topics of one destination (the fee or the processing time?): ask, never guess
         place = f" for {_names([code])}" if code in COUNTRIES else ""
         return made("unsure", WHICH_TOPIC_REPLY.format(first=names[top.topic], second=names[rival], place=place))
