@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from peewee import PostgresqlDatabase
 
@@ -174,6 +174,7 @@ class Decided:
     decision: object | None = None
     skill: str = "general"  # the team a handoff goes to
     spoken: str | None = None  # the message's language, when the detector is sure of it
+    language: str | None = None  # the chat's language when decided
 
 
 class Stale(ChatError):
@@ -190,11 +191,11 @@ def decide(chat: ChatSession | str, text: str) -> Decided | None:
         return None
     upto, spoken = Message.newest_ids(chat.id)[0], detect_sure(text)
     if chat.status != "bot":
-        return Decided(chat.id, chat.status, upto, spoken=spoken)
+        return Decided(chat.id, chat.status, upto, spoken=spoken, language=chat.language)
     history = chat.visitor_history()
     decision = assess(text, history=history)
     skill = _wanted_skill(text, getattr(decision, "skill", None), history) if decision.handoff else "general"
-    return Decided(chat.id, chat.status, upto, decision, skill, spoken)
+    return Decided(chat.id, chat.status, upto, decision, skill, spoken, chat.language)
 
 
 def visitor_message(chat: ChatSession | str, text: str, client_key: str | None = None,
@@ -334,6 +335,80 @@ def agent_message(chat_id: int, agent: Agent, text: str, client_key: str | None 
             out.posted = Posted(chat.id, after, after_visible, [message])
         out.wake(chat)
     return out
+
+
+class Post:
+    """A visitor's or a counsellor's message as one item of a turn's statement (writes.sql, PostgreSQL): the
+    same checks and writes as `visitor_message` and `agent_message`, whose outcome `finish` makes of its row."""
+
+    def __init__(self, fields: dict, agent: Agent | None = None) -> None:
+        self.fields, self.agent = fields, agent
+
+    @classmethod
+    def visitor(cls, chat: ChatSession | str, text: str, client_key: str | None = None,
+                decided: Decided | None = None, chosen: str | None = None) -> "Post | None":
+        """None where the message needs more than the statement does: a decision still to make, or a handoff."""
+        if decided is None or (decided.decision is not None and decided.decision.handoff):
+            return None
+        spoken = chosen or decided.spoken
+        fields = dict(kind="visitor", text=text, key=client_key or None, spoken=spoken, at=now().isoformat(),
+                      upto=decided.upto)
+        fields.update({"token": chat} if isinstance(chat, str) else {"chat": chat.id})
+        decision = decided.decision
+        if decision is not None:
+            fields["language"] = language = spoken or decided.language
+            fields["bot"] = dict(confidence=decision.confidence, handoff=decision.handoff, reason=decision.reason,
+                                 reply=_bot_reply(decision.reply, language), entry=decision.topic,
+                                 choices=",".join(decision.choices) or None)
+        return cls(fields)
+
+    @classmethod
+    def counsellor(cls, chat_id: int, agent: Agent, text: str, client_key: str | None = None,
+                   internal: bool = False) -> "Post":
+        return cls(dict(kind="agent", chat=chat_id, agent=agent.id, text=text, key=client_key or None,
+                        internal=internal, at=now().isoformat()), agent)
+
+    def finish(self, row: dict) -> Outcome:
+        """The outcome of this item's row, or its chat's refusal as a ChatError."""
+        refused, fields = row.get("refused"), self.fields
+        if refused == "expired":
+            raise ChatError(EXPIRED_TEXT, 403) if fields["kind"] == "visitor" else ChatError("No such chat.", 404)
+        if refused == "not yours":
+            raise ChatError("This chat is not assigned to you.", 403)
+        if refused == "closed":
+            raise ChatError(translate(row["language"], ENDED_TEXT), 409)
+        if refused == "stale":
+            raise Stale()
+        out = Outcome(language=interface(row["language"]) if fields["kind"] == "visitor" else None)
+        out.topics.add(session_topic(row["chat"]))
+        if row["agent"]:
+            out.topics.add(agent_topic(row["agent"]))
+        if "existing" in row:
+            existing = row["existing"]
+            out.message, out.created = Message(**{**existing, "created_at": _stamp(existing["created_at"])}), False
+            if self.agent is not None:
+                out.message.agent = self.agent
+            return out
+        stamp, ids = _stamp(fields["at"]), row["ids"]
+        agent = self.agent
+        added = [Message(id=ids[0], session=row["chat"], sender=fields["kind"], text=fields["text"], created_at=stamp,
+                         client_key=fields["key"], internal=bool(fields.get("internal")), agent=agent)]
+        bot = fields.get("bot")
+        if bot is not None and len(ids) == 1:  # the bot no longer has the chat: no answer, no decision stored
+            bot = None
+        if bot is not None:
+            added[0].confidence, added[0].handoff, added[0].reason = bot["confidence"], bot["handoff"], bot["reason"]
+            added.append(Message(id=ids[1], session=row["chat"], sender="bot", text=bot["reply"], created_at=stamp,
+                                 confidence=bot["confidence"], entry=bot["entry"], choices=bot["choices"]))
+        for message in added:
+            message._dirty.clear()
+        out.message = added[0]
+        out.posted = Posted(row["chat"], row["after"], row["after_visible"], added)
+        return out
+
+
+def _stamp(text: str) -> datetime:
+    return datetime.fromisoformat(text)
 
 
 def transfer(chat_id: int, agent: Agent, target: Agent | None = None, skill: str | None = None,
