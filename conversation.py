@@ -347,14 +347,15 @@ class Post:
     @classmethod
     def visitor(cls, chat: ChatSession | str, text: str, client_key: str | None = None,
                 decided: Decided | None = None, chosen: str | None = None) -> "Post | None":
-        """None where the message needs more than the statement does: a decision still to make, or a handoff."""
-        if decided is None or (decided.decision is not None and decided.decision.handoff):
+        """None where the message needs more than the statement does: a handoff. Without a decision (a chat last
+        seen with a counsellor) the statement refuses it as Stale if the bot has the chat after all."""
+        if decided is not None and decided.decision is not None and decided.decision.handoff:
             return None
-        spoken = chosen or decided.spoken
+        spoken = chosen or (decided.spoken if decided is not None else detect_sure(text))
         fields = dict(kind="visitor", text=text, key=client_key or None, spoken=spoken, at=now().isoformat(),
-                      upto=decided.upto)
+                      upto=decided.upto if decided is not None else None)
         fields.update({"token": chat} if isinstance(chat, str) else {"chat": chat.id})
-        decision = decided.decision
+        decision = decided.decision if decided is not None else None
         if decision is not None:
             fields["language"] = language = spoken or decided.language
             fields["bot"] = dict(confidence=decision.confidence, handoff=decision.handoff, reason=decision.reason,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import OrderedDict
 from pathlib import Path
 
 from peewee import PostgresqlDatabase
@@ -33,6 +34,16 @@ from conversation import ChatError
 
 log = logging.getLogger("handoff.writes")
 FUNCTION = (Path(__file__).resolve().parent / "writes.sql").read_text()
+
+
+def decides_later(token: str) -> bool:
+    """PostgreSQL: a visitor's message may go without the bot's decision, its chat being with a counsellor when
+    last seen; if the bot has it after all, the statement refuses the message as Stale, to be decided then."""
+    return _statuses.get(token, "bot") != "bot" and isinstance(models.db.obj, PostgresqlDatabase)
+
+
+_statuses: OrderedDict = OrderedDict()  # a visitor's chat token -> its status after their last message here
+KEEP_STATUSES = 20_000
 
 
 async def act(work, *args):
@@ -162,6 +173,12 @@ class Statements:
             post, future = posts[row["n"]]
             if future.done():
                 continue
+            token = post.fields.get("token")
+            if token and "status" in row:
+                _statuses[token] = row["status"]
+                _statuses.move_to_end(token)
+                if len(_statuses) > KEEP_STATUSES:
+                    _statuses.popitem(last=False)
             try:
                 future.set_result(post.finish(row))
             except ChatError as error:

@@ -53,10 +53,10 @@ BEGIN
             ORDER BY m.id DESC LIMIT 1;
         bot := item->'bot';
         -- While the bot has the chat, the bot's answer must be one decided on the chat as it is now.
-        IF item->>'kind' = 'visitor' AND chat.status = 'bot' AND (bot IS NULL
+        IF item->>'kind' = 'visitor' AND chat.status = 'bot' AND (bot IS NULL OR item->>'upto' IS NULL
                 OR (item->>'upto')::bigint IS DISTINCT FROM coalesce(after_id, 0)
                 OR item->>'language' IS DISTINCT FROM language) THEN
-            RETURN NEXT jsonb_build_object('n', item->'n', 'refused', 'stale', 'language', language);
+            RETURN NEXT jsonb_build_object('n', item->'n', 'refused', 'stale', 'language', language, 'status', 'bot');
             CONTINUE;
         END IF;
         IF item->>'kind' <> 'visitor' OR chat.status <> 'bot' THEN
@@ -92,7 +92,7 @@ BEGIN
                 WHERE id = chat_id;
         END IF;
         RETURN NEXT jsonb_build_object('n', item->'n', 'chat', chat_id, 'agent', chat.agent_id, 'language', language,
-            'after', coalesce(after_id, 0), 'after_visible', coalesce(after_visible, 0), 'ids', to_jsonb(ids));
+            'status', chat.status, 'after', coalesce(after_id, 0), 'after_visible', coalesce(after_visible, 0), 'ids', to_jsonb(ids));
     END LOOP;
 END
 $$;

@@ -142,3 +142,22 @@ def test_turns_locking_the_same_chats_from_several_loops_never_deadlock_nor_lose
     for chat in chats:
         stored = texts(chat)
         assert len(stored) == len(set(stored)) == 45
+
+
+def test_a_chat_last_seen_with_a_counsellor_and_back_with_the_bot_gets_the_bots_answer(pg):
+    from starlette.testclient import TestClient
+    from tests.conftest import Browser
+    app, _ = pg
+    with TestClient(app) as client:
+        browser = Browser(client)
+        browser.get("/")
+        assert browser.say("What are the tuition fees in Germany?").status_code == 201
+        chat = models.ChatSession.get()
+        models.ChatSession.update(status="assigned", agent=models.Agent.by_agent_id("agent_001")).execute()
+        assert browser.say("Thanks, I will wait").status_code == 201  # decided first: last seen with the bot
+        assert writes.decides_later(chat.token)
+        models.ChatSession.update(status="bot", agent=None).execute()
+        assert browser.say("What are the tuition fees in Germany?").status_code == 201
+    senders = [m.sender for m in models.Message.select().where(models.Message.session == chat)
+               .order_by(models.Message.id)]
+    assert senders[:5] == ["visitor", "bot", "visitor", "visitor", "bot"]  # the bot answered, or handed over
