@@ -5,6 +5,7 @@ the caller notifies once the transaction has committed.
 """
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -43,7 +44,8 @@ class Posted:
 
     Handed to this process's streams with the wake-up: a stream that has sent everything up to those ids
     sends these without reading them back; any other stream reads the database as usual. Other processes
-    get the ids alone (`brief`), and read just those rows (`load`) instead of everything their streams show.
+    get them too (`brief`), or only their ids when the rows are too long for a wake-up, and then read just
+    those rows (`load`) instead of everything their streams show.
     """
     chat_id: int
     after: int  # the chat's newest message id before the transaction
@@ -58,16 +60,26 @@ class Posted:
             return None
         return [m for m in self.messages if m.id > last and not (visible and m.internal)]
 
-    def brief(self) -> str:
-        return f"{self.chat_id},{self.after},{self.after_visible},{self.upto or self.messages[-1].id}"
+    def brief(self, limit: int | None = None) -> str:
+        """The ids, and the rows themselves when they fit in `limit` bytes (ROWS_LIMIT) and are all at hand."""
+        ids = f"{self.chat_id},{self.after},{self.after_visible},{self.upto or self.messages[-1].id}"
+        limit = ROWS_LIMIT if limit is None else limit
+        rows = [_row(m) for m in self.messages or ()]
+        if limit and rows and None not in rows:
+            text = json.dumps(rows, separators=(",", ":"), ensure_ascii=False)
+            if len(text.encode()) <= limit:
+                return f"{ids},{text}"
+        return ids
 
     @classmethod
     def from_brief(cls, text: str) -> "Posted | None":
+        parts = text.split(",", 4)
         try:
-            chat_id, after, after_visible, upto = (int(n) for n in text.split(","))
-        except ValueError:
+            chat_id, after, after_visible, upto = (int(n) for n in parts[:4])
+            messages = [_message(chat_id, row) for row in json.loads(parts[4])] if len(parts) == 5 else None
+        except (ValueError, TypeError, IndexError):
             return None
-        return cls(chat_id, after, after_visible, None, upto)
+        return cls(chat_id, after, after_visible, messages, upto)
 
     @staticmethod
     def load(posts: list["Posted"]) -> None:
@@ -78,6 +90,30 @@ class Posted:
                 posted.messages = list(Message.with_agent().where(
                     Message.session == posted.chat_id, Message.id > posted.after, Message.id <= posted.upto)
                     .order_by(Message.id))
+
+
+ROWS_LIMIT = 7_900  # bytes of rows a wake-up carries (pg_notify takes 8,000); beyond, the ids alone
+
+
+def _row(message: Message) -> list | None:
+    """A message as a wake-up carries it; None when its counsellor's name is not at hand (then the ids go)."""
+    if not isinstance(message, Message):
+        return None
+    agent = message.__rel__.get("agent")
+    if agent is None and message.agent_id:
+        return None
+    return [message.id, message.sender, message.text, message.created_at.isoformat(), message.internal,
+            message.agent_id, agent.name if agent else None, message.confidence, message.handoff, message.reason,
+            message.entry, message.choices]
+
+
+def _message(chat_id: int, row: list) -> Message:
+    id_, sender, text, at, internal, agent_id, name, confidence, handoff, reason, entry, choices = row
+    message = Message(id=id_, session=chat_id, sender=sender, text=text, created_at=datetime.fromisoformat(at),
+                      internal=internal, agent=Agent(id=agent_id, name=name) if agent_id else None,
+                      confidence=confidence, handoff=handoff, reason=reason, entry=entry, choices=choices)
+    message._dirty.clear()
+    return message
 
 
 @dataclass
