@@ -17,7 +17,7 @@ import office_hours
 from escalation import assess
 from escalation.language import detect_sure
 from i18n import interface, translate, translated
-from models import Agent, AgentSession, ChatSession, FollowUp, Message, Outbox, SessionAnalytics, db, now
+from models import MESSAGES_BETWEEN, Agent, AgentSession, ChatSession, FollowUp, Message, Outbox, SessionAnalytics, db, now
 from realtime import OUTBOX, QUEUE, ROUTING, agent_topic, session_topic
 
 EXPIRED_TEXT = "Your chat session has expired. Reload the page."
@@ -87,9 +87,8 @@ class Posted:
         since the writing transaction held the chat's lock from reading `after` until its commit."""
         for posted in posts:
             if posted.messages is None:
-                posted.messages = list(Message.with_agent().where(
-                    Message.session == posted.chat_id, Message.id > posted.after, Message.id <= posted.upto)
-                    .order_by(Message.id))
+                posted.messages = [_message(posted.chat_id, row) for row in
+                                   MESSAGES_BETWEEN.rows(posted.chat_id, posted.after, posted.upto)]
 
 
 ROWS_LIMIT = 7_900  # bytes of rows a wake-up carries (pg_notify takes 8,000); beyond, the ids alone
@@ -109,8 +108,8 @@ def _row(message: Message) -> list | None:
 
 def _message(chat_id: int, row: list) -> Message:
     id_, sender, text, at, internal, agent_id, name, confidence, handoff, reason, entry, choices = row
-    message = Message(id=id_, session=chat_id, sender=sender, text=text, created_at=datetime.fromisoformat(at),
-                      internal=internal, agent=Agent(id=agent_id, name=name) if agent_id else None,
+    message = Message(id=id_, session=chat_id, sender=sender, text=text,
+                      created_at=at if isinstance(at, datetime) else datetime.fromisoformat(at), internal=bool(internal), agent=Agent(id=agent_id, name=name) if agent_id else None,
                       confidence=confidence, handoff=handoff, reason=reason, entry=entry, choices=choices)
     message._dirty.clear()
     return message
