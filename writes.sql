@@ -28,7 +28,12 @@ BEGIN
             CONTINUE;
         END IF;
         PERFORM pg_advisory_xact_lock(chat_id);
-        SELECT c.status, c.agent_id, c.language INTO chat FROM chatsession c WHERE c.id = chat_id;
+        -- The chat and its newest ids (all of its messages, then those the visitor sees) in one statement.
+        SELECT c.status, c.agent_id, c.language,
+               (SELECT max(m.id) FROM message m WHERE m.session_id = chat_id) AS after_id,
+               (SELECT m.id FROM message m WHERE m.session_id = chat_id AND NOT m.internal
+                ORDER BY m.id DESC LIMIT 1) AS after_visible
+            INTO chat FROM chatsession c WHERE c.id = chat_id;
         IF NOT FOUND THEN
             RETURN NEXT jsonb_build_object('n', item->'n', 'refused', 'expired');
             CONTINUE;
@@ -48,9 +53,8 @@ BEGIN
             RETURN NEXT jsonb_build_object('n', item->'n', 'refused', 'not yours');
             CONTINUE;
         END IF;
-        SELECT max(m.id) INTO after_id FROM message m WHERE m.session_id = chat_id;
-        SELECT m.id INTO after_visible FROM message m WHERE m.session_id = chat_id AND NOT m.internal
-            ORDER BY m.id DESC LIMIT 1;
+        after_id := chat.after_id;
+        after_visible := chat.after_visible;
         bot := item->'bot';
         -- While the bot has the chat, the bot's answer must be one decided on the chat as it is now.
         IF item->>'kind' = 'visitor' AND chat.status = 'bot' AND (bot IS NULL OR item->>'upto' IS NULL
