@@ -388,6 +388,8 @@ def main() -> None:
     parser.add_argument("--redis", default=os.environ.get("HANDOFF_BENCH_REDIS_URL")
                         or os.environ.get("HANDOFF_TEST_REDIS_URL", ""))
     parser.add_argument("--output", default=str(BENCH / "results.json"))
+    parser.add_argument("--markdown", default=str(BENCH / "RESULTS.md"), help="the report made of the figures; "
+                        "an empty value leaves it alone (a partial run)")
     parser.add_argument("--before", default="", help="a checkout of the code before a change (git worktree add), "
                         "run on SQLite as the target `before`, taking turns with the others")
     args = parser.parse_args()
@@ -401,9 +403,9 @@ def main() -> None:
               "before": commit_of(args.before) if args.before else ""}
     report["results"] = run_all(targets, args)
     Path(args.output).write_text(json.dumps(report, indent=1))
-    if not args.quick:
+    if not args.quick and args.markdown:
         import report as make_report
-        make_report.write(report, BENCH / "RESULTS.md")
+        make_report.write(report, Path(args.markdown))
 
 
 if __name__ == "__main__":
