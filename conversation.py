@@ -103,14 +103,14 @@ def _row(message: Message) -> list | None:
         return None
     return [message.id, message.sender, message.text, message.created_at.isoformat(), message.internal,
             message.agent_id, agent.name if agent else None, message.confidence, message.handoff, message.reason,
-            message.entry, message.choices]
+            message.entry, message.choices, message.offer]
 
 
 def _message(chat_id: int, row: list) -> Message:
-    id_, sender, text, at, internal, agent_id, name, confidence, handoff, reason, entry, choices = row
+    id_, sender, text, at, internal, agent_id, name, confidence, handoff, reason, entry, choices, offer = row
     message = Message(id=id_, session=chat_id, sender=sender, text=text,
                       created_at=at if isinstance(at, datetime) else datetime.fromisoformat(at), internal=bool(internal), agent=Agent(id=agent_id, name=name) if agent_id else None,
-                      confidence=confidence, handoff=handoff, reason=reason, entry=entry, choices=choices)
+                      confidence=confidence, handoff=handoff, reason=reason, entry=entry, choices=choices, offer=offer)
     message._dirty.clear()
     return message
 
@@ -224,13 +224,13 @@ def decide(chat: ChatSession | str, text: str) -> Decided | None:
     chat = ChatSession.by_token(chat) if isinstance(chat, str) else chat
     if chat is None:
         return None
-    upto, spoken = Message.newest_ids(chat.id)[0], detect_sure(text)
+    upto = Message.newest_ids(chat.id)[0]
     if chat.status != "bot":
-        return Decided(chat.id, chat.status, upto, spoken=spoken, language=chat.language)
+        return Decided(chat.id, chat.status, upto, spoken=detect_sure(text), language=chat.language)
     history = chat.visitor_history()
     decision = assess(text, history=history)
     skill = _wanted_skill(text, getattr(decision, "skill", None), history) if decision.handoff else "general"
-    return Decided(chat.id, chat.status, upto, decision, skill, spoken, chat.language)
+    return Decided(chat.id, chat.status, upto, decision, skill, decision.spoken, chat.language)
 
 
 def visitor_message(chat: ChatSession | str, text: str, client_key: str | None = None,
@@ -274,8 +274,9 @@ def visitor_message(chat: ChatSession | str, text: str, client_key: str | None =
             added = [message]
             if decision is not None:
                 reply = _bot_reply(decision.reply, chat.language)
-                added.append(Message.add(chat, "bot", reply, confidence=decision.confidence,
-                                         entry=decision.topic, choices=",".join(decision.choices) or None)[0])
+                added.append(Message.add(chat, "bot", reply, confidence=decision.confidence, entry=decision.topic,
+                                         choices=",".join(decision.choices) or None,
+                                         offer=decision.offers or None)[0])
             out.posted = Posted(chat.id, after, after_visible, added)
         out.wake(chat)
     return out
@@ -395,7 +396,7 @@ class Post:
             fields["language"] = language = spoken or decided.language
             fields["bot"] = dict(confidence=decision.confidence, handoff=decision.handoff, reason=decision.reason,
                                  reply=_bot_reply(decision.reply, language), entry=decision.topic,
-                                 choices=",".join(decision.choices) or None)
+                                 choices=",".join(decision.choices) or None, offer=decision.offers or None)
         return cls(fields)
 
     @classmethod
@@ -435,7 +436,8 @@ class Post:
         if bot is not None:
             added[0].confidence, added[0].handoff, added[0].reason = bot["confidence"], bot["handoff"], bot["reason"]
             added.append(Message(id=ids[1], session=row["chat"], sender="bot", text=bot["reply"], created_at=stamp,
-                                 confidence=bot["confidence"], entry=bot["entry"], choices=bot["choices"]))
+                                 confidence=bot["confidence"], entry=bot["entry"], choices=bot["choices"],
+                                 offer=bot["offer"]))
         for message in added:
             message._dirty.clear()
         out.message = added[0]

@@ -224,7 +224,8 @@ class ChatSession(BaseModel):
         """Recent turns for the handoff decision, oldest first."""
         rows = (self.messages.where(Message.sender.in_(["visitor", "bot"]))
                 .order_by(Message.id.desc()).limit(limit))
-        return [{"sender": m.sender, "text": m.text, "confidence": m.confidence} for m in reversed(list(rows))]
+        return [{"sender": m.sender, "text": m.text, "confidence": m.confidence, "offer": bool(m.offer)}
+                for m in reversed(list(rows))]
 
     def last_message_id(self) -> int:
         return self.messages.select(fn.MAX(Message.id)).scalar() or 0
@@ -299,6 +300,7 @@ class Message(BaseModel):
     reason = CharField(null=True)
     entry = CharField(null=True)  # a bot reply's knowledge-base entry id
     choices = CharField(null=True)  # destination codes offered as buttons under a bot reply, comma-separated
+    offer = BooleanField(null=True)  # a bot reply that offers a counsellor, so a "yes" in any language takes it up
 
     class Meta:
         indexes = ((("session", "client_key"), True), (("session", "id"), False))
@@ -387,7 +389,7 @@ _MESSAGE_BY_KEY = Prepared(lambda chat, key: Message.select().where(Message.sess
 # A chat's messages in (after, upto], each with its counsellor's name, as a wake-up carries them (conversation._row).
 MESSAGES_BETWEEN = Prepared(lambda chat, after, upto: Message.select(
     Message.id, Message.sender, Message.text, Message.created_at, Message.internal, Message.agent, Agent.name,
-    Message.confidence, Message.handoff, Message.reason, Message.entry, Message.choices)
+    Message.confidence, Message.handoff, Message.reason, Message.entry, Message.choices, Message.offer)
     .join(Agent, JOIN.LEFT_OUTER, on=(Message.agent == Agent.id))
     .where(Message.session == chat, Message.id > after, Message.id <= upto).order_by(Message.id), int, int, int)
 _MESSAGE_COLUMNS = [field for field in Message._meta.sorted_fields if field.name != "id"]

@@ -82,9 +82,9 @@ BEGIN
         IF item->>'kind' = 'visitor' THEN
             UPDATE chatsession SET last_visitor_at = stamp, visitor_typing_at = NULL WHERE id = chat_id;
             IF bot->>'reply' IS NOT NULL THEN
-                INSERT INTO message (session_id, sender, text, created_at, internal, confidence, entry, choices)
+                INSERT INTO message (session_id, sender, text, created_at, internal, confidence, entry, choices, offer)
                     VALUES (chat_id, 'bot', bot->>'reply', stamp, false, (bot->>'confidence')::double precision,
-                            bot->>'entry', bot->>'choices')
+                            bot->>'entry', bot->>'choices', (bot->>'offer')::boolean)
                     RETURNING id INTO new_id;
                 ids := ids || new_id;
             END IF;
