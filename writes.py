@@ -135,7 +135,7 @@ class Statements:
     overlap when one waits on a chat's lock.
     """
 
-    CONNECTIONS = 4
+    CONNECTIONS = 2
 
     def __init__(self, database: PostgresqlDatabase) -> None:
         self.database = database
