@@ -154,7 +154,13 @@ def _fit(rows: list[dict], c: float = C):
     model = LogisticRegression(C=c, max_iter=3000)
     with threadpool_limits(1):  # several BLAS threads sum in a varying order: one keeps the weights identical
         model.fit(x, y)
-    return vocab, model.coef_.T.astype(np.float32), model.intercept_.astype(np.float32)
+    weights = model.coef_.T.astype(np.float32)
+    # The same wording is a repeat in one chat and a fresh question or a follow-up in another: only the
+    # history tells them apart. A repeat's weight on the words themselves learns which study questions the
+    # corpus happens to reword, and hands over follow-ups that share their words, so `repeat` reads the
+    # history alone.
+    weights[:len(vocab), CLASSES.index("repeat")] = 0.0
+    return vocab, weights, model.intercept_.astype(np.float32)
 
 
 def _save(vocab: list[str], weights: np.ndarray, bias: np.ndarray, stamp: str) -> None:
