@@ -99,3 +99,23 @@ def test_each_limit_counts_every_hit_and_the_first_one_passed_is_named(shared):
     assert got == [None, None, 0, 0, 0]  # the chat's third hit is past its 2; the address has counted all five
     assert elsewhere == 1  # another chat from the same address: the address's sixth hit, past its 3
     assert ttl is None or 0 < ttl <= window + 1  # windows expire
+
+
+def test_the_hits_of_one_turn_go_to_redis_in_one_pipeline_and_each_gets_its_own_counts():
+    window = 10**9
+
+    async def run():
+        client = redis_client()
+        counter = Counter(client, prefix=f"test-{uuid.uuid4().hex[:8]}:")
+        pipelines = []
+        pipeline = client.pipeline
+        client.pipeline = lambda **kwargs: (pipelines.append(1), pipeline(**kwargs))[1]
+        got = await asyncio.gather(*(counter.first_over([(f"chat:{n % 3}", 2, window), ("addr:x", 5, window)])
+                                     for n in range(6)))
+        await client.delete(*await client.keys(f"{counter.prefix}*"))
+        await client.aclose()
+        return got, pipelines
+
+    got, pipelines = asyncio.run(run())
+    assert len(pipelines) == 1
+    assert got == [None] * 5 + [1]  # two hits for each of three chats, within their 2; the address's sixth
