@@ -226,6 +226,14 @@ class ChatSession(BaseModel):
                 .order_by(Message.id.desc()).limit(limit))
         return [{"sender": m.sender, "text": m.text, "confidence": m.confidence} for m in reversed(list(rows))]
 
+    def earlier_chats(self, email: str | None, limit: int = 5):
+        """This visitor's earlier chats, known by the email address they left."""
+        if not email:
+            return []
+        return (ChatSession.select().where(ChatSession.visitor_email == email, ChatSession.id != self.id,
+                                           ChatSession.created_at <= self.created_at)
+                .order_by(ChatSession.id.desc()).limit(limit))
+
     def last_message_id(self) -> int:
         return self.messages.select(fn.MAX(Message.id)).scalar() or 0
 
@@ -324,6 +332,15 @@ class Message(BaseModel):
                     .where(cls.id > last_id).group_by(cls.session).tuples())
         stamps = {chat: cls.created_at.python_value(at) for chat, _, at in rows}
         return stamps, max([last_id, *(newest for _, newest, _ in rows)])
+
+    @classmethod
+    def latest_from_visitor(cls, session_ids: list[int]) -> dict[int, str]:
+        """Each chat's newest visitor message, for the queue's previews."""
+        if not session_ids:
+            return {}
+        newest = (cls.select(fn.MAX(cls.id)).where(cls.session.in_(session_ids), cls.sender == "visitor")
+                  .group_by(cls.session))
+        return {m.session_id: m.text for m in cls.select(cls.session, cls.text).where(cls.id.in_(newest))}
 
     @classmethod
     def with_agent(cls):

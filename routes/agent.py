@@ -138,13 +138,48 @@ async def agent_logout(request: Request):
     return RedirectResponse("/agent/login", status_code=303)
 
 
+def chat_card(chat: ChatSession, messages: list[Message]) -> dict:
+    """What the inbox shows of one of my chats: preview, unanswered visitor messages and since when, the handoff."""
+    visible = [m for m in messages if not m.internal and m.sender in ("visitor", "agent", "bot")]
+    replied = max((i for i, m in enumerate(visible) if m.sender == "agent"), default=-1)
+    unanswered = [m for m in visible[replied + 1:] if m.sender == "visitor"]
+    handoff = next((m for m in reversed(messages) if m.sender == "visitor" and m.handoff), None)
+    return {
+        "preview": visible[-1] if visible else None,
+        "unread": len(unanswered),
+        "waiting_since": unanswered[0].created_at if unanswered else None,
+        "confidence": handoff.confidence if handoff else None,
+        "email": chat.visitor_email or getattr(FollowUp.latest(chat.id), "email", None),
+    }
+
+
+def _urgency(entry) -> tuple:
+    chat, _messages, card = entry
+    return (card["waiting_since"] is None, chat.reason not in ("urgent", "frustration"),
+            card["waiting_since"] or chat.assigned_at)
+
+
+def queue_context() -> dict:
+    """The queue with each chat's latest visitor message."""
+    queue = list(ChatSession.waiting())
+    return {"queue": queue, "previews": Message.latest_from_visitor([chat.id for chat in queue])}
+
+
 def dashboard_context(agent: Agent, grace: float) -> dict:
     chats = list(agent.open_chats().order_by(ChatSession.assigned_at))
+    entries = []
+    for chat in chats:
+        messages = list(chat.transcript())
+        card = chat_card(chat, messages)
+        card["earlier"] = list(chat.earlier_chats(card["email"]))
+        entries.append((chat, messages, card))
     return {
         "agent": agent,
         "presence": agent.presence(grace),
-        "queue": list(ChatSession.waiting()),
-        "chats": [(chat, list(chat.transcript())) for chat in chats],
+        **queue_context(),
+        "chats": [(chat, messages) for chat, messages, _card in entries],
+        "cards": {chat.id: card for chat, _messages, card in entries},
+        "mine": sorted(entries, key=_urgency),
         "colleagues": [a for a in Agent.select().where(Agent.active == True, Agent.id != agent.id)],  # noqa: E712
         "followups": list(FollowUp.pending()),
         "now": now(),
@@ -156,7 +191,11 @@ async def agent_dashboard(request: Request):
     agent = request.state.agent
     context = await run_in_threadpool(dashboard_context, agent, request.app.state.settings.presence_grace_seconds)
     canned = await run_in_threadpool(lambda: list(CannedResponse.ordered()))
-    return render(request, "agent/dashboard.html", canned=canned, notice=flash(request).get("error"), **context)
+    ids = [chat.id for chat, _messages in context["chats"]]
+    wanted = request.query_params.get("chat", "")
+    current = int(wanted) if wanted.isdigit() and int(wanted) in ids else (context["mine"][0][0].id if ids else None)
+    return render(request, "agent/dashboard.html", canned=canned, notice=flash(request).get("error"),
+                  current=current, **context)
 
 
 async def _act(request: Request, action, *args):
@@ -168,7 +207,7 @@ async def _act(request: Request, action, *args):
     wake(request, outcome)
     agent = request.state.agent
     context = await run_in_threadpool(dashboard_context, agent, request.app.state.settings.presence_grace_seconds)
-    return render(request, "agent/_chats.html", preserve=True, **context)  # drafts in the other chats survive
+    return render(request, "agent/_chats_response.html", preserve=True, **context)  # drafts in the other chats survive
 
 
 def _chat_id(request: Request) -> int:
@@ -315,7 +354,7 @@ def _agent_news(agent_pk: int, known: dict[int, int] | None, grace: float, sessi
                 known[message.session_id] = message.id
     context = {"now": now(), "agent": agent}
     if queue:  # only when the queue may have changed: most wake-ups are a message in one of my chats
-        context.update(queue=list(ChatSession.waiting()), followups=list(FollowUp.pending()))
+        context.update(**queue_context(), followups=list(FollowUp.pending()))
     return context, messages, known, chats
 
 

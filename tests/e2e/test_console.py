@@ -27,6 +27,13 @@ def sign_in(chromium, url: str, agent_id: str, **context):
     return page
 
 
+def open_chat(page, panel):
+    """The inbox shows one conversation: pick this one from "My chats"."""
+    page.locator(f"#mine [data-open-chat='{panel.get_attribute('data-session-id')}']").click()
+    playwright.expect(panel).to_be_visible()
+    return panel
+
+
 def test_chats_reach_the_agent_with_the_skill_and_a_transfer_moves_live(chromium, server):
     expect = playwright.expect
     michael = sign_in(chromium, server.url, "agent_002")  # US universities
@@ -44,7 +51,7 @@ def test_chats_reach_the_agent_with_the_skill_and_a_transfer_moves_live(chromium
     for visitor, name in ((uk, "Emma Williams"), (us, "Michael Chen"), (ucas, "Emma Williams")):
         expect(visitor.locator("#status")).to_contain_text(f"You're chatting with {name}")
 
-    panel = emma.locator(".chat-panel", has_text="UCAS")
+    panel = open_chat(emma, emma.locator(".chat-panel", has_text="UCAS"))
     panel.get_by_label("Message").fill("Hi, I'm Emma. Which courses are you applying to?")
     panel.get_by_role("button", name="Send").click()
     expect(ucas.locator('#messages [data-sender="agent"]')).to_contain_text("Which courses")
@@ -56,6 +63,7 @@ def test_chats_reach_the_agent_with_the_skill_and_a_transfer_moves_live(chromium
     expect(emma.locator(".chat-panel")).to_have_count(1)
     moved = michael.locator(".chat-panel", has_text="UCAS")
     expect(michael.locator(".chat-panel")).to_have_count(2)
+    open_chat(michael, moved)
     expect(moved).to_contain_text("Which courses are you applying to?")  # the transcript came along
     expect(moved).to_contain_text("Transfer note from Emma Williams: Also asking about Columbia")
     expect(ucas.locator("#messages")).to_contain_text("transferred you to Michael Chen")
