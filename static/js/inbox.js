@@ -117,3 +117,176 @@
     }
   });
 })();
+
+// Being told: the unread count in the tab's title, a chime (which can be muted), desktop notifications while
+// the tab is hidden, and chats newly given to me highlighted until opened.
+(function () {
+  "use strict";
+
+  var chats = document.getElementById("chats");
+  var mine = document.getElementById("mine");
+  var queue = document.getElementById("queue");
+  if (!chats || !mine || !queue) return;
+  var title = document.title;
+  var unread = {};       // chat id -> visitor messages not yet seen
+  var newest = {};       // chat id -> newest message id seen
+  var waiting = null;    // ids in the queue, as last seen
+  var taken = {};        // chats I took myself: no highlight for those
+  var fresh = {};        // chats given to me (routing, a transfer) not yet opened
+  var muteButton = document.getElementById("mute");
+  var notifyButton = document.getElementById("notify");
+  var audio = null;
+
+  function muted() {
+    try { return localStorage.getItem("handoff-muted") === "1"; } catch (e) { return false; }
+  }
+  function showMute() {
+    if (!muteButton) return;
+    muteButton.hidden = false;
+    muteButton.setAttribute("aria-pressed", muted() ? "true" : "false");
+    muteButton.textContent = muted() ? muteButton.dataset.off : muteButton.dataset.on;
+  }
+  if (muteButton) {
+    muteButton.addEventListener("click", function () {
+      try { localStorage.setItem("handoff-muted", muted() ? "0" : "1"); } catch (e) { /* private mode */ }
+      showMute();
+    });
+    showMute();
+  }
+
+  // A short two-tone chime, made here: no sound file to fetch, nothing for the CSP to allow.
+  function chime() {
+    if (muted()) return;
+    document.body.dataset.chimes = String(Number(document.body.dataset.chimes || 0) + 1);
+    var Context = window.AudioContext || window.webkitAudioContext;
+    if (!Context) return;
+    try {
+      audio = audio || new Context();
+      if (audio.state === "suspended") audio.resume();
+      [880, 1320].forEach(function (pitch, i) {
+        var tone = audio.createOscillator(), gain = audio.createGain(), at = audio.currentTime + i * 0.15;
+        tone.frequency.value = pitch;
+        gain.gain.setValueAtTime(0.15, at);
+        gain.gain.exponentialRampToValueAtTime(0.001, at + 0.3);
+        tone.connect(gain).connect(audio.destination);
+        tone.start(at);
+        tone.stop(at + 0.3);
+      });
+    } catch (e) { /* no audio device: the title and the list still tell */ }
+  }
+
+  function canNotify() {
+    return "Notification" in window && Notification.permission === "granted";
+  }
+  function showNotifyButton() {
+    if (notifyButton) notifyButton.hidden = !("Notification" in window) || Notification.permission !== "default";
+  }
+  if (notifyButton) {
+    notifyButton.addEventListener("click", function () {
+      var asked = Notification.requestPermission(showNotifyButton);
+      if (asked && asked.then) asked.then(showNotifyButton);
+    });
+    showNotifyButton();
+  }
+
+  function tell(text, body, chatId) {
+    chime();
+    if (!document.hidden || !canNotify()) return;
+    var note = new Notification(text, {body: body || "", tag: "handoff-" + (chatId || "queue")});
+    note.onclick = function () {
+      window.focus();
+      var link = chatId && mine.querySelector('[data-open-chat="' + chatId + '"]');
+      if (link) link.click();
+    };
+  }
+
+  function inView(id) {
+    return !document.hidden && chats.dataset.current === String(id);
+  }
+
+  function paint() {
+    var total = queue.querySelectorAll("[data-session-id]").length;
+    mine.querySelectorAll(".mine-row").forEach(function (row) {
+      var id = row.dataset.sessionId, count = unread[id] || 0;
+      total += count;
+      var badge = row.querySelector(".unread");
+      if (badge) {
+        badge.textContent = count ? String(count) : "";
+        badge.setAttribute("aria-label", count + " unread");
+      }
+      row.classList.toggle("is-new", !!fresh[id]);
+    });
+    document.title = total ? "(" + total + ") " + title : title;
+  }
+
+  function look(first) {
+    // The queue: a new waiting chat chimes.
+    var now = {};
+    queue.querySelectorAll("[data-session-id]").forEach(function (row) {
+      var id = row.dataset.sessionId;
+      now[id] = true;
+      if (waiting && !waiting[id]) {
+        var preview = row.querySelector(".preview");
+        tell("Visitor #" + id + " is waiting", preview ? preview.textContent : "", null);
+      }
+    });
+    waiting = now;
+    // My chats: new ones (assigned or transferred to me) are highlighted; new visitor messages counted.
+    var open = {};
+    mine.querySelectorAll(".mine-row").forEach(function (row) {
+      var id = row.dataset.sessionId;
+      open[id] = true;
+      if (!(id in newest)) {
+        unread[id] = first || !taken[id] ? Number(row.dataset.unread || 0) : 0;
+        if (!first && !taken[id]) {
+          fresh[id] = true;
+          var link = row.querySelector(".preview");
+          tell("Visitor #" + id + " is now yours", link ? link.textContent : "", id);
+        }
+        newest[id] = 0;
+      }
+    });
+    chats.querySelectorAll(".transcript").forEach(function (list) {
+      var id = list.id.replace("messages-", "");
+      if (!open[id]) return;
+      var known = newest[id] || 0, top = known;
+      list.querySelectorAll(".msg[data-message-id]").forEach(function (message) {
+        var messageId = Number(message.dataset.messageId);
+        if (messageId <= known) return;
+        top = Math.max(top, messageId);
+        if (known && message.dataset.sender === "visitor" && !inView(id)) {
+          unread[id] = (unread[id] || 0) + 1;
+          var text = message.querySelector(".text");
+          tell("Visitor #" + id, text ? text.textContent : "", id);
+        }
+      });
+      newest[id] = top;
+    });
+    Object.keys(newest).forEach(function (id) {
+      if (!open[id]) { delete newest[id]; delete unread[id]; delete fresh[id]; }
+    });
+    seen(chats.dataset.current);
+  }
+
+  function seen(id) {
+    if (id && !document.hidden) {
+      unread[id] = 0;
+      delete fresh[id];
+    }
+    paint();
+  }
+
+  document.addEventListener("submit", function (event) {
+    var match = /\/agent\/sessions\/(\d+)\/take$/.exec(event.target.getAttribute("action") || "");
+    if (match) taken[match[1]] = true;
+  }, true);
+  document.addEventListener("inbox:shown", function (event) { seen(event.detail.id); });
+  document.addEventListener("visibilitychange", function () { seen(chats.dataset.current); });
+  var pending = false;
+  new MutationObserver(function () {
+    if (pending) return;
+    pending = true;
+    queueMicrotask(function () { pending = false; look(false); });
+  }).observe(document.querySelector(".console"), {childList: true, subtree: true});
+  document.addEventListener("DOMContentLoaded", function () { look(true); });
+})();

@@ -1,0 +1,93 @@
+"""The inbox in real Chromium with two agents and three visitors: being told, live presence, transfers,
+history and supervision."""
+import pytest
+
+from tests.conftest import PASSWORD, Server
+from tests.e2e.chromium import visitor_asks
+
+playwright = pytest.importorskip("playwright.sync_api")
+
+# Records desktop notifications instead of showing them, and lets the test hide the tab.
+NOTIFICATIONS = """
+window.__notes = [];
+window.Notification = function (title, options) { window.__notes.push({title: title, body: (options || {}).body}); };
+window.Notification.permission = "granted";
+window.Notification.requestPermission = function () { return Promise.resolve("granted"); };
+window.__hidden = false;
+Object.defineProperty(document, "hidden", {get: function () { return window.__hidden; }});
+Object.defineProperty(document, "visibilityState", {get: function () { return window.__hidden ? "hidden" : "visible"; }});
+"""
+
+
+@pytest.fixture
+def server(tmp_path, request):
+    env = {"HANDOFF_SWEEP_SECONDS": "0.5", "HANDOFF_AUTO_ASSIGN": "0", **getattr(request, "param", {})}
+    live = Server(tmp_path, **env).start()
+    yield live
+    live.stop()
+
+
+def sign_in(chromium, url: str, agent_id: str, script: str = "", **context):
+    """An agent's dashboard in a browser of its own, `script` run in every page before the page's own."""
+    browser = chromium.new_context(**context)
+    if script:
+        browser.add_init_script(script)
+    page = browser.new_page()
+    page.goto(url + "/agent/login")
+    page.get_by_label("Agent ID").fill(agent_id)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/agent/dashboard")
+    return page
+
+
+def watched(page) -> list:
+    """Console errors and CSP violations the page reports."""
+    problems = []
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    return problems
+
+
+def hide(page, hidden: bool = True) -> None:
+    page.evaluate("h => { window.__hidden = h; document.dispatchEvent(new Event('visibilitychange')); }", hidden)
+
+
+def chimes(page) -> int:
+    return int(page.evaluate("document.body.dataset.chimes || '0'"))
+
+
+def test_the_title_counts_unread_a_chime_plays_and_a_hidden_tab_gets_notifications(chromium, server):
+    expect = playwright.expect
+    emma = sign_in(chromium, server.url, "agent_003", NOTIFICATIONS)
+    problems = watched(emma)
+    expect(emma).to_have_title("Handoff")
+    first = visitor_asks(chromium, server.url, "I want to talk to a human about UK visas")
+    expect(emma).to_have_title("(1) Handoff")
+    assert chimes(emma) >= 1
+    emma.locator("#queue").get_by_role("button", name="Take").click()
+    expect(emma.locator("#reply-1")).to_be_focused()
+    expect(emma).to_have_title("Handoff")
+
+    hide(emma)
+    visitor_asks(chromium, server.url, "I want to talk to a human about UK accommodation")
+    expect(emma).to_have_title("(1) Handoff")
+    first.get_by_label("Message").fill("Are you still there? My visa appointment is tomorrow")
+    first.get_by_role("button", name="Send").click()
+    expect(emma).to_have_title("(2) Handoff")
+    expect(emma.locator("#mine [data-session-id='1'] .unread")).to_have_text("1")
+    titles = emma.evaluate("window.__notes.map(n => n.title + ': ' + n.body)")
+    assert any(t.startswith("Visitor #2 is waiting") for t in titles), titles
+    assert any(t.startswith("Visitor #1:") and "visa appointment" in t for t in titles), titles
+    assert chimes(emma) >= 3
+    hide(emma, False)
+    expect(emma).to_have_title("(1) Handoff")  # the chat in view is read once the tab shows again
+
+    emma.locator("#mute").click()
+    before = chimes(emma)
+    emma.reload()
+    expect(emma.locator("#mute")).to_have_attribute("aria-pressed", "true")  # remembered
+    visitor_asks(chromium, server.url, "I want to talk to a human about UK fees")
+    expect(emma).to_have_title("(2) Handoff")
+    assert chimes(emma) == 0 <= before
+    assert not problems, problems
