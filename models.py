@@ -117,6 +117,21 @@ class Agent(BaseModel):
     def touch(self) -> None:
         Agent.update(last_seen_at=now()).where(Agent.id == self.id).execute()
 
+    def left(self, grace_seconds: float, back_within: float = 10.0) -> None:
+        """The dashboard's stream ended: offline once `back_within` seconds pass with no stream (a reload, another
+        tab) touching the agent again."""
+        seen = now() - timedelta(seconds=max(0.0, grace_seconds - min(back_within, grace_seconds / 2)))
+        Agent.update(last_seen_at=seen).where(Agent.id == self.id, Agent.last_seen_at > seen).execute()
+
+    @classmethod
+    def team(cls, grace_seconds: float) -> list[dict]:
+        """Every active agent with their presence and open chats, for the dashboards."""
+        load = dict(ChatSession.select(ChatSession.agent, fn.COUNT(ChatSession.id))
+                    .where(ChatSession.status == "assigned").group_by(ChatSession.agent).tuples())
+        return [{"agent": a, "presence": a.presence(grace_seconds), "load": load.get(a.id, 0),
+                 "free": a.presence(grace_seconds) == "online" and load.get(a.id, 0) < a.max_chats}
+                for a in cls.select().where(cls.active == True).order_by(cls.name)]  # noqa: E712
+
     def open_chats(self):
         return ChatSession.select().where(ChatSession.agent == self, ChatSession.status == "assigned")
 
@@ -225,6 +240,13 @@ class ChatSession(BaseModel):
         rows = (self.messages.where(Message.sender.in_(["visitor", "bot"]))
                 .order_by(Message.id.desc()).limit(limit))
         return [{"sender": m.sender, "text": m.text, "confidence": m.confidence} for m in reversed(list(rows))]
+
+    def transferred_to_owner(self) -> "AgentSession | None":
+        """The transfer that gave this chat to its agent, if that is how they got it: who, and their note."""
+        last = (AgentSession.select().where(AgentSession.session == self,
+                                            AgentSession.action.in_(["take", "assign", "transfer"]))
+                .order_by(AgentSession.id.desc()).first())
+        return last if last and last.action == "transfer" and last.target_agent_id == self.agent_id else None
 
     def earlier_chats(self, email: str | None, limit: int = 5):
         """This visitor's earlier chats, known by the email address they left."""

@@ -120,8 +120,7 @@ async def agent_login(request: Request):
         return render(request, "agent/login.html", status_code=400, agent_id=agent_id,
                       error="That agent ID and password don't match.")
     await request.app.state.limits.forget(keys[0])
-    start_session(request.session, agent)
-    await run_in_threadpool(agent.touch)
+    start_session(request.session, agent)  # not present yet: that takes the dashboard's live stream
     await run_in_threadpool(AuditLog.record, agent, "sign_in")
     return RedirectResponse("/agent/dashboard", status_code=303)
 
@@ -150,6 +149,7 @@ def chat_card(chat: ChatSession, messages: list[Message]) -> dict:
         "waiting_since": unanswered[0].created_at if unanswered else None,
         "confidence": handoff.confidence if handoff else None,
         "email": chat.visitor_email or getattr(FollowUp.latest(chat.id), "email", None),
+        "transfer": chat.transferred_to_owner(),
     }
 
 
@@ -159,10 +159,11 @@ def _urgency(entry) -> tuple:
             card["waiting_since"] or chat.assigned_at)
 
 
-def queue_context() -> dict:
-    """The queue with each chat's latest visitor message."""
+def queue_context(grace: float) -> dict:
+    """The queue with each chat's latest visitor message, and every agent's presence and load."""
     queue = list(ChatSession.waiting())
-    return {"queue": queue, "previews": Message.latest_from_visitor([chat.id for chat in queue])}
+    return {"queue": queue, "previews": Message.latest_from_visitor([chat.id for chat in queue]),
+            "team": Agent.team(grace)}
 
 
 def dashboard_context(agent: Agent, grace: float) -> dict:
@@ -176,11 +177,10 @@ def dashboard_context(agent: Agent, grace: float) -> dict:
     return {
         "agent": agent,
         "presence": agent.presence(grace),
-        **queue_context(),
+        **queue_context(grace),
         "chats": [(chat, messages) for chat, messages, _card in entries],
         "cards": {chat.id: card for chat, _messages, card in entries},
         "mine": sorted(entries, key=_urgency),
-        "colleagues": [a for a in Agent.select().where(Agent.active == True, Agent.id != agent.id)],  # noqa: E712
         "followups": list(FollowUp.pending()),
         "now": now(),
     }
@@ -268,7 +268,8 @@ async def agent_transfer(request: Request):
         target = await run_in_threadpool(Agent.by_agent_id, target_id)
         if target is None:
             return error_fragment(request, "Choose a counsellor to transfer to.", 400)
-    return await _act(request, conversation.transfer, _chat_id(request), request.state.agent, target, skill, note)
+    return await _act(request, conversation.transfer, _chat_id(request), request.state.agent, target, skill, note,
+                      request.app.state.settings.presence_grace_seconds)
 
 
 @redirects_back("/agent/dashboard")
@@ -354,7 +355,7 @@ def _agent_news(agent_pk: int, known: dict[int, int] | None, grace: float, sessi
                 known[message.session_id] = message.id
     context = {"now": now(), "agent": agent}
     if queue:  # only when the queue may have changed: most wake-ups are a message in one of my chats
-        context.update(**queue_context(), followups=list(FollowUp.pending()))
+        context.update(**queue_context(grace), followups=list(FollowUp.pending()))
     return context, messages, known, chats
 
 
@@ -393,8 +394,9 @@ async def agent_events(request: Request):
                     yield ServerSentEvent(data=render_text(request, "agent/_typing_event.html", chats=chats,
                                                            typing=typing))
                 if "queue" in context:
-                    for template in ("agent/_queue_event.html", "agent/_followups_event.html"):
-                        html = render_text(request, template, **context)
+                    for template in ("agent/_queue_event.html", "agent/_followups_event.html",
+                                     "agent/_team_event.html"):
+                        html = render_text(request, template, chats=chats, **context)
                         if html != shown.get(template):
                             shown[template] = html
                             yield ServerSentEvent(data=html)
@@ -411,7 +413,16 @@ async def agent_events(request: Request):
                         break
                     yield message_events(request, "agent/_message_event.html", handed)
 
-    return event_stream(request, events())
+    async def present():
+        try:
+            async for event in events():
+                yield event
+        finally:
+            # Present means a live dashboard: gone, unless a reload (or another tab) is back within moments.
+            await run_in_threadpool(agent.left, settings.presence_grace_seconds)
+            hub.notify(QUEUE, agent_topic(agent.id))
+
+    return event_stream(request, present())
 
 
 routes = [

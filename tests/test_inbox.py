@@ -1,0 +1,59 @@
+"""The inbox's rules: presence is a live dashboard, transfers go to someone present with room, Take twice is
+harmless, and a counsellor's reply keeps a chat open."""
+from datetime import timedelta
+
+import pytest
+
+import conversation
+from models import Agent, ChatSession, Message, now
+from tests.test_agent import waiting_chat
+
+
+def test_signing_in_is_not_being_present(agent):
+    assert Agent.by_agent_id("agent_001").presence() == "offline"
+
+
+def test_a_transfer_to_an_absent_agent_is_refused_and_changes_nothing(visitor, agent):
+    chat = waiting_chat(visitor)
+    agent.post(f"/agent/sessions/{chat.id}/take")
+    response = agent.post(f"/agent/sessions/{chat.id}/transfer", {"agent_id": "agent_002", "note": "US"})
+    assert response.status_code == 409 and "Michael Chen is offline" in response.text
+    assert ChatSession.get_by_id(chat.id).agent.agent_id == "agent_001"
+
+
+def test_a_transfer_to_a_full_agent_is_refused(visitor, agent):
+    chat = waiting_chat(visitor)
+    agent.post(f"/agent/sessions/{chat.id}/take")
+    michael = Agent.by_agent_id("agent_002")
+    michael.touch()
+    Agent.update(max_chats=0).where(Agent.id == michael.id).execute()
+    response = agent.post(f"/agent/sessions/{chat.id}/transfer", {"agent_id": "agent_002"})
+    assert response.status_code == 409 and "limit" in response.text
+
+
+def test_the_receiver_sees_who_transferred_and_why(visitor, agent, other_agent):
+    chat = waiting_chat(visitor)
+    agent.post(f"/agent/sessions/{chat.id}/take")
+    Agent.by_agent_id("agent_002").touch()
+    agent.post(f"/agent/sessions/{chat.id}/transfer", {"agent_id": "agent_002", "note": "Asks about Columbia"})
+    page = other_agent.get("/agent/dashboard").text
+    assert "Transferred by Sarah Johnson" in page and "Asks about Columbia" in page
+
+
+def test_taking_a_chat_that_is_already_mine_changes_nothing(visitor, agent):
+    chat = waiting_chat(visitor)
+    assert agent.post(f"/agent/sessions/{chat.id}/take").status_code == 200
+    before = Message.select().count()
+    assert agent.post(f"/agent/sessions/{chat.id}/take").status_code == 200
+    assert Message.select().count() == before and ChatSession.get_by_id(chat.id).agent.agent_id == "agent_001"
+
+
+@pytest.mark.parametrize("replied_minutes_ago, closed", [(5, False), (20, True), (None, True)])
+def test_inactivity_counts_from_the_last_message_of_either_side(app, replied_minutes_ago, closed):
+    sarah = Agent.by_agent_id("agent_001")
+    chat = ChatSession.create(status="assigned", agent=sarah, last_visitor_at=now() - timedelta(minutes=30))
+    if replied_minutes_ago is not None:
+        Message.create(session=chat, sender="agent", agent=sarah, text="Let me check",
+                       created_at=now() - timedelta(minutes=replied_minutes_ago))
+    conversation.close_idle(inactive_minutes=15, bot_hours=24)
+    assert (ChatSession.get_by_id(chat.id).status == "closed") is closed
