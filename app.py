@@ -35,7 +35,7 @@ from delivery import outbox
 from escalation import COUNTRIES
 from limits import Counter
 from realtime import QUEUE, ROUTING, Hub, session_topic
-from routes import account, admin, agent, analytics, api, chat, knowledge as knowledge_routes
+from routes import account, admin, agent, analytics, api, chat, conversations, knowledge as knowledge_routes
 from routes.common import error_fragment
 from security import CsrfAndBodyLimit, RefuseNul, SecurityHeaders, Sessions, csrf_token
 from settings import Settings
@@ -292,6 +292,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *agent.routes,
         *admin.routes,
         *knowledge_routes.routes,
+        *conversations.routes,
         *account.routes,
         *analytics.routes,
         *api.routes,

@@ -297,6 +297,32 @@ class ChatSession(BaseModel):
         return query.order_by(cls.id.desc()).limit(limit)
 
     @classmethod
+    def closed_matching(cls, text: str = "", email: str = "", agent: "Agent | None" = None, reason: str = "",
+                        start: datetime | None = None, end: datetime | None = None, rating: int | None = None):
+        """Closed chats, newest first, filtered by a word in any message, the visitor's email, the agent, the
+        handoff reason, the [start, end) of their start and their rating."""
+        query = (cls.select(cls, Agent).join(Agent, JOIN.LEFT_OUTER, on=(cls.agent == Agent.id))
+                 .where(cls.status == "closed"))
+        if text:
+            query = query.where(cls.id.in_(Message.select(Message.session).where(Message.text.contains(text))))
+        if email:
+            left = FollowUp.select(FollowUp.session).where(FollowUp.email.contains(email))
+            query = query.where(cls.visitor_email.contains(email) | cls.id.in_(left))
+        if agent is not None:
+            handled = AgentSession.select(AgentSession.session).where(
+                (AgentSession.agent == agent) | (AgentSession.target_agent == agent))
+            query = query.where((cls.agent == agent) | cls.id.in_(handled))
+        if reason:
+            query = query.where(cls.reason == reason)
+        if start is not None:
+            query = query.where(cls.created_at >= start)
+        if end is not None:
+            query = query.where(cls.created_at < end)
+        if rating is not None:
+            query = query.where(cls.rating == rating)
+        return query.order_by(cls.id.desc())
+
+    @classmethod
     def engaged(cls):
         """Chats a visitor actually used (wrote in, or asked for a human), not every page view."""
         wrote = Message.select(Message.id).where(Message.session == cls.id, Message.sender == "visitor")

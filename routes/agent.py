@@ -57,6 +57,9 @@ def requires_agent(handler=None, *, page: bool = False, admin: bool = False):
                     return RedirectResponse("/agent/login", status_code=303)
                 return PlainTextResponse("Sign in as an agent first.", status_code=401)
             if admin and not agent.is_admin:
+                if page or request.method == "GET":
+                    return render(request, "error.html", status_code=403, me=agent, title="Admins only",
+                                  message="This page needs the admin role. Ask an admin if you need something here.")
                 return PlainTextResponse("This needs the admin role.", status_code=403)
             request.state.agent = agent
             return await handler(request)
@@ -396,7 +399,7 @@ async def agent_events(request: Request):
                 if "queue" in context:
                     for template in ("agent/_queue_event.html", "agent/_followups_event.html",
                                      "agent/_team_event.html"):
-                        html = render_text(request, template, chats=chats, **context)
+                        html = render_text(request, template, **{"open_chats": chats, **context})
                         if html != shown.get(template):
                             shown[template] = html
                             yield ServerSentEvent(data=html)

@@ -57,3 +57,42 @@ def test_inactivity_counts_from_the_last_message_of_either_side(app, replied_min
                        created_at=now() - timedelta(minutes=replied_minutes_ago))
     conversation.close_idle(inactive_minutes=15, bot_hours=24)
     assert (ChatSession.get_by_id(chat.id).status == "closed") is closed
+
+
+def closed_chat(visitor, agent, text: str) -> ChatSession:
+    chat = waiting_chat(visitor)
+    agent.post(f"/agent/sessions/{chat.id}/take")
+    agent.post(f"/agent/sessions/{chat.id}/messages", {"text": text})
+    agent.post(f"/agent/sessions/{chat.id}/close", {"note": "done"})
+    return chat
+
+
+@pytest.mark.parametrize("query, found", [
+    ("q=scholarship", True), ("q=SCHOLARSHIP", True), ("q=mortgage", False), ("agent=agent_001", True),
+    ("agent=agent_002", False), ("reason=requested", True), ("reason=urgent", False), ("rating=5", False),
+    ("from=2000-01-01&to=2999-12-31", True), ("to=2000-01-01", False),
+])
+def test_history_search_finds_closed_chats(visitor, agent, query, found):
+    chat = closed_chat(visitor, agent, "The Chevening scholarship closes in November")
+    page = agent.get(f"/agent/conversations?{query}").text
+    assert (f'href="/agent/conversations/{chat.id}"' in page) is found
+
+
+@pytest.mark.parametrize("query", ["from=yesterday", "rating=9", "reason=<script>"])
+def test_a_search_that_cannot_be_read_says_why(agent, query):
+    response = agent.get(f"/agent/conversations?{query}")
+    assert response.status_code == 400 and 'class="error"' in response.text and "<script>" not in response.text
+
+
+def test_the_transcript_shows_the_timeline(visitor, agent):
+    chat = closed_chat(visitor, agent, "Here is the checklist")
+    page = agent.get(f"/agent/conversations/{chat.id}").text
+    for seen in ("documents for a UK student visa", 'data-action="take"', "Here is the checklist",
+                 'data-action="close"', "Closing note: done"):
+        assert seen in page, seen
+    assert agent.get("/agent/conversations/999").status_code == 404
+
+
+def test_a_non_admin_gets_a_page_with_the_navigation(other_agent):
+    response = other_agent.get("/agent/admin")
+    assert response.status_code == 403 and "Admins only" in response.text and "Sign out" in response.text
