@@ -29,6 +29,7 @@ import i18n
 import migrations
 import database
 import knowledge
+import links
 import models
 import office_hours
 from delivery import outbox
@@ -92,7 +93,10 @@ def init_database(settings: Settings) -> None:
     with migrations.exclusive(models.db.obj):
         migrations.upgrade()
         password = settings.agent_password or secrets.token_urlsafe(12)
-        if models.Agent.seed_defaults(password, settings.default_max_chats) and not settings.agent_password:
+        first_start = models.Agent.seed_defaults(password, settings.default_max_chats)
+        if first_start:
+            models.CannedResponse.seed(ROOT / "canned.yaml")
+        if first_start and not settings.agent_password:
             log.warning("Created the default agents agent_001..agent_004 with the password: %s "
                         "(set HANDOFF_AGENT_PASSWORD to choose it; this is shown once)", password)
         seeded = knowledge.seed()
@@ -248,6 +252,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     templates.env.globals["kb_entry"] = knowledge.served
     templates.env.globals["countries"] = COUNTRIES
     templates.env.filters["month"] = knowledge.month_name
+    templates.env.filters["linkify"] = links.linkify
     templates.env.globals["language_names"] = i18n.NAMES
 
     @contextlib.asynccontextmanager

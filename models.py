@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from statistics import median
 
+import yaml
 from peewee import (
     BooleanField,
     CharField,
@@ -556,6 +557,13 @@ class CannedResponse(BaseModel):
     @classmethod
     def ordered(cls):
         return cls.select().order_by(cls.shortcut)
+
+    @classmethod
+    def seed(cls, path) -> None:
+        """The shipped defaults (greeting, please hold, closing), on a fresh database."""
+        with open(path, encoding="utf-8") as source:
+            for entry in yaml.safe_load(source) or []:
+                cls.get_or_create(shortcut=entry["shortcut"], defaults={"title": entry["title"], "text": entry["text"]})
 
 
 class AuditLog(BaseModel):

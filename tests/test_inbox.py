@@ -96,3 +96,17 @@ def test_the_transcript_shows_the_timeline(visitor, agent):
 def test_a_non_admin_gets_a_page_with_the_navigation(other_agent):
     response = other_agent.get("/agent/admin")
     assert response.status_code == 403 and "Admins only" in response.text and "Sign out" in response.text
+
+
+@pytest.mark.parametrize("text, html", [
+    ("See https://www.ucas.com/apply.", 'See <a href="https://www.ucas.com/apply" target="_blank" '
+                                         'rel="noopener noreferrer">https://www.ucas.com/apply</a>.'),
+    ("javascript:alert(1)", "javascript:alert(1)"),
+    ('<b>x</b> http://a.example/?q="><script>', '&lt;b&gt;x&lt;/b&gt; <a href="http://a.example/?q=" '
+                                                'target="_blank" rel="noopener noreferrer">http://a.example/?q=</a>'
+                                                '&#34;&gt;&lt;script&gt;'),
+    ("ftp://files.example/x", "ftp://files.example/x"),
+])
+def test_links_in_messages_are_safe(text, html):
+    from links import linkify
+    assert str(linkify(text)) == html

@@ -209,9 +209,9 @@
     mine.querySelectorAll(".mine-row").forEach(function (row) {
       var id = row.dataset.sessionId, count = unread[id] || 0;
       total += count;
-      var badge = row.querySelector(".unread");
-      if (badge) {
-        badge.textContent = count ? String(count) : "";
+      var badge = row.querySelector(".unread"), text = count ? String(count) : "";
+      if (badge && badge.textContent !== text) {  // unchanged: no write, or the observer below would loop
+        badge.textContent = text;
         badge.setAttribute("aria-label", count + " unread");
       }
       row.classList.toggle("is-new", !!fresh[id]);
