@@ -91,3 +91,46 @@ def test_the_title_counts_unread_a_chime_plays_and_a_hidden_tab_gets_notificatio
     expect(emma).to_have_title("(2) Handoff")
     assert chimes(emma) == 0 <= before
     assert not problems, problems
+
+
+def test_the_transfer_list_follows_presence_live_and_an_absent_agent_is_refused(chromium, server):
+    expect = playwright.expect
+    emma = sign_in(chromium, server.url, "agent_003")
+    problems = watched(emma)
+    visitor_asks(chromium, server.url, "I want to talk to a human about UK visas")
+    emma.locator("#queue").get_by_role("button", name="Take").click()
+    options = emma.locator("#transfer-1 option[value='agent_002']")
+    expect(options).to_have_count(0)  # Michael has not opened his dashboard
+    michael = sign_in(chromium, server.url, "agent_002")
+    expect(options).to_have_count(1)  # without a reload
+    expect(emma.locator("#team [data-agent-id='agent_002']")).to_have_attribute("data-presence", "online")
+    michael.context.close()
+    expect(options).to_have_count(0)
+    expect(emma.locator("#team [data-agent-id='agent_002']")).to_have_attribute("data-presence", "offline")
+    token = emma.evaluate("document.querySelector('meta[name=csrf-token]').content")
+    response = emma.request.post(server.url + "/agent/sessions/1/transfer", form={"agent_id": "agent_002"},
+                                 headers={"X-CSRF-Token": token, "HX-Request": "true"})
+    assert response.status == 409 and "Michael Chen is offline" in response.text()
+    expect(emma.locator(".chat-panel")).to_have_count(1)
+    assert not problems, problems
+
+
+def test_history_search_finds_a_closed_chat_by_a_word_in_it(chromium, server):
+    expect = playwright.expect
+    emma = sign_in(chromium, server.url, "agent_003")
+    visitor = visitor_asks(chromium, server.url, "I want to talk to a human about UK visas")
+    emma.locator("#queue").get_by_role("button", name="Take").click()
+    visitor.get_by_label("Message").fill("My sponsor is the Commonwealth Scholarship Commission")
+    visitor.get_by_role("button", name="Send").click()
+    expect(emma.locator("#messages-1")).to_contain_text("Commonwealth")
+    panel = emma.locator("#chat-1")
+    panel.locator("summary", has_text="Close").click()
+    panel.get_by_role("button", name="Close chat").click()
+    expect(emma.locator(".chat-panel")).to_have_count(0)
+    emma.get_by_role("link", name="All conversations").click()
+    emma.get_by_label("Words in a message").fill("commonwealth")
+    emma.get_by_role("button", name="Search").click()
+    expect(emma.locator("#results [data-session-id]")).to_have_count(1)
+    emma.locator("#results").get_by_role("link", name="Visitor #1").click()
+    expect(emma.locator(".timeline")).to_contain_text("Commonwealth Scholarship Commission")
+    expect(emma.locator(".timeline [data-action='close']")).to_have_count(1)
