@@ -44,6 +44,15 @@ def main() -> None:
             expect(visitor.locator('#messages [data-sender="agent"]')).to_have_count(1)
             visitor.screenshot(path=str(HERE / "visitor.png"))
             agent.screenshot(path=str(HERE / "agent.png"))
+            for second in ("I'd like to talk to a human about UK scholarships",
+                           "Can a counsellor help me choose between Edinburgh and Glasgow?"):
+                other = browser.new_page()
+                other.goto(server.url)
+                send(other, second)
+            expect(agent.locator("#mine .mine-row, #queue [data-session-id]")).to_have_count(3)
+            for width, height in ((1440, 900), (1024, 768)):
+                agent.set_viewport_size({"width": width, "height": height})
+                agent.screenshot(path=str(HERE / f"inbox-{width}.png"))
             browser.close()
         finally:
             server.stop()

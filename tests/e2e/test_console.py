@@ -88,10 +88,11 @@ def test_phone_sized_dashboard_by_keyboard_alone(chromium, server):
     expect = playwright.expect
     admin = sign_in(chromium, server.url, "agent_001", viewport=PHONE)
     admin.goto(server.url + "/agent/admin/canned")
-    admin.get_by_label("Shortcut (typed after /)").fill("ielts")
-    admin.get_by_label("Title").fill("IELTS scores")
-    admin.get_by_label("Text").fill("Most UK master's courses ask for IELTS 6.5 overall.")
-    admin.get_by_role("button", name="Add response").click()
+    new = admin.get_by_role("region", name="Add a canned response")  # beside the three shipped ones
+    new.get_by_label("Shortcut (typed after /)").fill("ielts")
+    new.get_by_label("Title").fill("IELTS scores")
+    new.get_by_label("Text").fill("Most UK master's courses ask for IELTS 6.5 overall.")
+    new.get_by_role("button", name="Add response").click()
     expect(admin.locator("[data-shortcut='ielts']")).to_have_count(1)
     for path in ("/agent/admin", "/agent/admin/canned", "/agent/admin/activity"):
         admin.goto(server.url + path)
