@@ -34,9 +34,7 @@ def main() -> None:
             agent.get_by_label("Agent ID").fill("agent_003")
             agent.get_by_label("Password").fill(PASSWORD)
             agent.get_by_role("button", name="Sign in").click()
-            panel = agent.locator(".chat-panel").first
-            if not panel.count():
-                agent.locator("#queue button", has_text="Take").first.click()
+            panel = agent.locator(".chat-panel").first  # routed to Emma once her dashboard is live
             expect(panel).to_contain_text("refused")
             panel.get_by_label("Message").fill("Hi, I'm Emma. I'm sorry about the refusal. Could you tell me "
                                                "the reason given in the refusal letter?")
