@@ -380,6 +380,35 @@ def transfer(chat_id: int, agent: Agent, target: Agent | None = None, skill: str
     return out
 
 
+def reassign(chat_id: int, admin: Agent, target: Agent, grace_seconds: float = 60.0) -> Outcome:
+    """An admin moves a live chat to a present agent with room, themselves included (joining it); the visitor
+    is told who is with them now."""
+    out = Outcome()
+    with db.atomic():
+        _serialize(chat_id)
+        chat = ChatSession.get_or_none(ChatSession.id == chat_id)
+        if chat is None or chat.status not in ("waiting", "assigned"):
+            raise ChatError("This chat is no longer live.", 409)
+        if chat.agent_id == target.id:
+            return out.wake(chat)
+        _lock_agent(target)
+        target = Agent.get_by_id(target.id)
+        if target.id != admin.id and target.presence(grace_seconds) != "online":
+            raise ChatError(f"{target.name} is {target.presence(grace_seconds)}: choose someone present.", 409)
+        if target.open_chats().count() >= target.max_chats and target.id != admin.id:
+            raise ChatError(f"{target.name} already has {target.max_chats} chats, their limit.", 409)
+        if chat.agent_id:
+            out.topics.add(agent_topic(chat.agent_id))
+        was_waiting = chat.status == "waiting"
+        chat.status, chat.agent, chat.assigned_at, chat.priority = "assigned", target, now(), 0
+        chat.save()
+        AgentSession.record(chat, "transfer", agent=admin, target_agent=target, note="reassigned by an admin")
+        _system(chat, translate(chat.language, "%(name)s has joined the chat.", name=target.name), agent=target)
+        _event(out, "transferred", chat, from_agent=admin.agent_id, to_agent=target.agent_id)
+        out.wake(chat, agent_topic(target.id), *([QUEUE] if was_waiting else []))
+    return out
+
+
 def return_to_bot(chat_id: int, agent: Agent) -> Outcome:
     """Give the chat back to the bot, which answers again until the next handoff."""
     out = Outcome()

@@ -7,12 +7,15 @@ from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+from starlette.responses import RedirectResponse
 from starlette.routing import Route
 
 from escalation import REASONS
-from models import Agent, AgentSession, ChatSession, FollowUp, Message
+import conversation
+from conversation import ChatError
+from models import Agent, AgentSession, ChatSession, FollowUp, now
 from routes.agent import requires_agent
-from routes.common import plain_text, render
+from routes.common import error_fragment, flash, form_data, plain_text, redirects_back, render, wake
 
 PER_PAGE = 20
 
@@ -84,7 +87,39 @@ async def conversation_page(request: Request):
     return render(request, "agent/conversation.html", me=request.state.agent, **context)
 
 
+def _live(grace: float) -> dict:
+    chats = list(ChatSession.select().where(ChatSession.status.in_(["waiting", "assigned"]))
+                 .order_by(ChatSession.id))
+    return {"chats": chats, "team": Agent.team(grace), "now": now()}
+
+
+@requires_agent(page=True, admin=True)
+async def admin_live(request: Request):
+    context = await run_in_threadpool(_live, request.app.state.settings.presence_grace_seconds)
+    return render(request, "admin/live.html", me=request.state.agent, notice=flash(request).get("error"), **context)
+
+
+@redirects_back("/agent/admin/live")
+@requires_agent(admin=True)
+async def admin_reassign(request: Request):
+    """Join a live chat (reassigned to me) or hand it to another present counsellor."""
+    form = await form_data(request)
+    target = await run_in_threadpool(Agent.by_agent_id, plain_text(form.get("agent_id"), 64))
+    if target is None:
+        return error_fragment(request, "Choose a counsellor.", 400)
+    try:
+        outcome = await run_in_threadpool(conversation.reassign, int(request.path_params["chat_id"]),
+                                          request.state.agent, target,
+                                          request.app.state.settings.presence_grace_seconds)
+    except ChatError as error:
+        return error_fragment(request, error)
+    wake(request, outcome)
+    return RedirectResponse("/agent/admin/live", status_code=303)
+
+
 routes = [
+    Route("/agent/admin/live", admin_live, name="admin_live"),
+    Route("/agent/admin/live/{chat_id:int}/reassign", admin_reassign, methods=["POST"], name="admin_reassign"),
     Route("/agent/conversations", conversations_page, name="conversations_page"),
     Route("/agent/conversations/{chat_id:int}", conversation_page, name="conversation_page"),
 ]

@@ -110,3 +110,16 @@ def test_a_non_admin_gets_a_page_with_the_navigation(other_agent):
 def test_links_in_messages_are_safe(text, html):
     from links import linkify
     assert str(linkify(text)) == html
+
+
+def test_an_admin_joins_another_agents_chat_and_the_visitor_is_told(visitor, agent, other_agent):
+    chat = waiting_chat(visitor)
+    other_agent.post(f"/agent/sessions/{chat.id}/take")
+    assert f'data-session-id="{chat.id}"' in agent.get("/agent/admin/live").text
+    assert other_agent.get("/agent/admin/live").status_code == 403
+    assert agent.post(f"/agent/admin/live/{chat.id}/reassign", {"agent_id": "agent_001"},
+                      follow_redirects=False).status_code == 303
+    assert ChatSession.get_by_id(chat.id).agent.agent_id == "agent_001"
+    assert "Sarah Johnson has joined the chat" in visitor.get("/").text
+    response = agent.post(f"/agent/admin/live/{chat.id}/reassign", {"agent_id": "agent_003"})
+    assert response.status_code == 409 and ChatSession.get_by_id(chat.id).agent.agent_id == "agent_001"

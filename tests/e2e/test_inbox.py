@@ -134,3 +134,22 @@ def test_history_search_finds_a_closed_chat_by_a_word_in_it(chromium, server):
     emma.locator("#results").get_by_role("link", name="Visitor #1").click()
     expect(emma.locator(".timeline")).to_contain_text("Commonwealth Scholarship Commission")
     expect(emma.locator(".timeline [data-action='close']")).to_have_count(1)
+
+
+def test_an_admin_joins_another_agents_chat(chromium, server):
+    expect = playwright.expect
+    emma = sign_in(chromium, server.url, "agent_003")
+    visitor = visitor_asks(chromium, server.url, "I want to talk to a human about UK visas")
+    emma.locator("#queue").get_by_role("button", name="Take").click()
+    expect(visitor.locator("#status")).to_contain_text("chatting with Emma Williams")
+    sarah = sign_in(chromium, server.url, "agent_001")
+    problems = watched(sarah)
+    sarah.get_by_role("link", name="Live chats").click()
+    row = sarah.locator("#live [data-session-id='1']")
+    expect(row).to_contain_text("Emma Williams")
+    row.get_by_role("button", name="Reassign").click()  # "Me (join)" is the first choice
+    expect(visitor.locator("#messages")).to_contain_text("Sarah Johnson has joined the chat")
+    expect(emma.locator(".chat-panel")).to_have_count(0)
+    sarah.goto(server.url + "/agent/dashboard")
+    expect(sarah.locator("#chat-1")).to_contain_text("UK visas")
+    assert not problems, problems
