@@ -29,6 +29,7 @@ import i18n
 import migrations
 import database
 import knowledge
+import links
 import models
 import office_hours
 import writes
@@ -36,7 +37,7 @@ from delivery import outbox
 from escalation import COUNTRIES
 from limits import Counter
 from realtime import QUEUE, ROUTING, Hub, session_topic
-from routes import account, admin, agent, analytics, api, chat, knowledge as knowledge_routes
+from routes import account, admin, agent, analytics, api, chat, conversations, knowledge as knowledge_routes
 from routes.common import error_fragment
 from security import CsrfAndBodyLimit, RefuseNul, SecurityHeaders, Sessions, csrf_token
 from settings import Settings
@@ -94,7 +95,10 @@ def init_database(settings: Settings) -> None:
         migrations.upgrade()
         writes.install(models.db.obj)
         password = settings.agent_password or secrets.token_urlsafe(12)
-        if models.Agent.seed_defaults(password, settings.default_max_chats) and not settings.agent_password:
+        first_start = models.Agent.seed_defaults(password, settings.default_max_chats)
+        if first_start:
+            models.CannedResponse.seed(ROOT / "canned.yaml")
+        if first_start and not settings.agent_password:
             log.warning("Created the default agents agent_001..agent_004 with the password: %s "
                         "(set HANDOFF_AGENT_PASSWORD to choose it; this is shown once)", password)
         seeded = knowledge.seed()
@@ -250,6 +254,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     templates.env.globals["kb_entry"] = knowledge.served
     templates.env.globals["countries"] = COUNTRIES
     templates.env.filters["month"] = knowledge.month_name
+    templates.env.filters["linkify"] = links.linkify
     templates.env.globals["language_names"] = i18n.NAMES
 
     @contextlib.asynccontextmanager
@@ -294,6 +299,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *agent.routes,
         *admin.routes,
         *knowledge_routes.routes,
+        *conversations.routes,
         *account.routes,
         *analytics.routes,
         *api.routes,

@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from peewee import PostgresqlDatabase
+from peewee import PostgresqlDatabase, fn
 
 from delivery import mail
 import office_hours
@@ -325,6 +325,10 @@ def take(chat: ChatSession, agent: Agent, action: str = "take") -> Outcome:
     with db.atomic():
         _serialize(chat.id)
         _lock_agent(agent)
+        mine = ChatSession.get_or_none(ChatSession.id == chat.id, ChatSession.status == "assigned",
+                                       ChatSession.agent == agent)
+        if mine is not None:  # already mine (routing gave it to me a moment ago): taking it again changes nothing
+            return out.wake(mine, agent_topic(agent.id))
         if agent.open_chats().count() >= agent.max_chats:
             raise ChatError(f"You already have {agent.max_chats} open chats, your limit.", 409)
         stamp = now()
@@ -450,8 +454,8 @@ def _stamp(text: str) -> datetime:
 
 
 def transfer(chat_id: int, agent: Agent, target: Agent | None = None, skill: str | None = None,
-             note: str = "") -> Outcome:
-    """Hand a chat to another agent, or back to the queue for a skill, with a note."""
+             note: str = "", grace_seconds: float = 60.0) -> Outcome:
+    """Hand a chat to another agent who is present and has room, or back to the queue for a skill, with a note."""
     out = Outcome()
     with db.atomic():
         _serialize(chat_id)
@@ -460,6 +464,14 @@ def transfer(chat_id: int, agent: Agent, target: Agent | None = None, skill: str
         if target is not None:
             if target.id == agent.id or not target.active:
                 raise ChatError("Choose another active counsellor.", 400)
+            _lock_agent(target)
+            target = Agent.get_by_id(target.id)
+            if target.presence(grace_seconds) != "online":
+                raise ChatError(f"{target.name} is {target.presence(grace_seconds)}: transfer to someone present, "
+                                "or to a team's queue.", 409)
+            if target.open_chats().count() >= target.max_chats:
+                raise ChatError(f"{target.name} already has {target.max_chats} chats, their limit.", 409)
+            out.topics.add(agent_topic(target.id))
             chat.agent, chat.assigned_at = target, now()
             chat.save()
             AgentSession.record(chat, "transfer", agent=agent, target_agent=target, note=note or None)
@@ -478,6 +490,35 @@ def transfer(chat_id: int, agent: Agent, target: Agent | None = None, skill: str
         _event(out, "transferred", chat, from_agent=agent.agent_id,
                to_agent=target.agent_id if target is not None else None)
         out.wake(chat)
+    return out
+
+
+def reassign(chat_id: int, admin: Agent, target: Agent, grace_seconds: float = 60.0) -> Outcome:
+    """An admin moves a live chat to a present agent with room, themselves included (joining it); the visitor
+    is told who is with them now."""
+    out = Outcome()
+    with db.atomic():
+        _serialize(chat_id)
+        chat = ChatSession.get_or_none(ChatSession.id == chat_id)
+        if chat is None or chat.status not in ("waiting", "assigned"):
+            raise ChatError("This chat is no longer live.", 409)
+        if chat.agent_id == target.id:
+            return out.wake(chat)
+        _lock_agent(target)
+        target = Agent.get_by_id(target.id)
+        if target.id != admin.id and target.presence(grace_seconds) != "online":
+            raise ChatError(f"{target.name} is {target.presence(grace_seconds)}: choose someone present.", 409)
+        if target.open_chats().count() >= target.max_chats and target.id != admin.id:
+            raise ChatError(f"{target.name} already has {target.max_chats} chats, their limit.", 409)
+        if chat.agent_id:
+            out.topics.add(agent_topic(chat.agent_id))
+        was_waiting = chat.status == "waiting"
+        chat.status, chat.agent, chat.assigned_at, chat.priority = "assigned", target, now(), 0
+        chat.save()
+        AgentSession.record(chat, "transfer", agent=admin, target_agent=target, note="reassigned by an admin")
+        _system(chat, translate(chat.language, "%(name)s has joined the chat.", name=target.name), agent=target)
+        _event(out, "transferred", chat, from_agent=admin.agent_id, to_agent=target.agent_id)
+        out.wake(chat, agent_topic(target.id), *([QUEUE] if was_waiting else []))
     return out
 
 
@@ -631,9 +672,13 @@ def close_idle(inactive_minutes: float, bot_hours: float) -> Outcome:
     """Close chats the visitor left: 15 minutes quiet with a human, 24 hours with the bot."""
     out = Outcome()
     stamp = now()
+    cutoff = stamp - timedelta(minutes=inactive_minutes)
+    # A counsellor's reply counts as activity too: "let me check" and a long look is not an abandoned chat.
+    replied = Message.select(Message.id).where(Message.session == ChatSession.id, Message.sender == "agent",
+                                               Message.internal == False, Message.created_at >= cutoff)  # noqa: E712
     quiet = ChatSession.select().where(
-        ((ChatSession.status.in_(["assigned", "waiting"]))
-         & (ChatSession.last_visitor_at < stamp - timedelta(minutes=inactive_minutes)))
+        ((ChatSession.status.in_(["assigned", "waiting"])) & (ChatSession.last_visitor_at < cutoff)
+         & ~fn.EXISTS(replied))
         | ((ChatSession.status == "bot") & (ChatSession.last_visitor_at < stamp - timedelta(hours=bot_hours))))
     unused = ChatSession.select(ChatSession.id).where(
         ChatSession.status == "bot", ChatSession.created_at < stamp - timedelta(hours=bot_hours),

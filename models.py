@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from statistics import median
 
+import yaml
 from peewee import (
     BooleanField,
     CharField,
@@ -116,6 +117,21 @@ class Agent(BaseModel):
 
     def touch(self) -> None:
         Agent.update(last_seen_at=now()).where(Agent.id == self.id).execute()
+
+    def left(self, grace_seconds: float, back_within: float = 10.0) -> None:
+        """The dashboard's stream ended: offline once `back_within` seconds pass with no stream (a reload, another
+        tab) touching the agent again."""
+        seen = now() - timedelta(seconds=max(0.0, grace_seconds - min(back_within, grace_seconds / 2)))
+        Agent.update(last_seen_at=seen).where(Agent.id == self.id, Agent.last_seen_at > seen).execute()
+
+    @classmethod
+    def team(cls, grace_seconds: float) -> list[dict]:
+        """Every active agent with their presence and open chats, for the dashboards."""
+        load = dict(ChatSession.select(ChatSession.agent, fn.COUNT(ChatSession.id))
+                    .where(ChatSession.status == "assigned").group_by(ChatSession.agent).tuples())
+        return [{"agent": a, "presence": a.presence(grace_seconds), "load": load.get(a.id, 0),
+                 "free": a.presence(grace_seconds) == "online" and load.get(a.id, 0) < a.max_chats}
+                for a in cls.select().where(cls.active == True).order_by(cls.name)]  # noqa: E712
 
     def open_chats(self):
         return ChatSession.select().where(ChatSession.agent == self, ChatSession.status == "assigned")
@@ -227,6 +243,21 @@ class ChatSession(BaseModel):
         return [{"sender": m.sender, "text": m.text, "confidence": m.confidence, "offer": bool(m.offer)}
                 for m in reversed(list(rows))]
 
+    def transferred_to_owner(self) -> "AgentSession | None":
+        """The transfer that gave this chat to its agent, if that is how they got it: who, and their note."""
+        last = (AgentSession.select().where(AgentSession.session == self,
+                                            AgentSession.action.in_(["take", "assign", "transfer"]))
+                .order_by(AgentSession.id.desc()).first())
+        return last if last and last.action == "transfer" and last.target_agent_id == self.agent_id else None
+
+    def earlier_chats(self, email: str | None, limit: int = 5):
+        """This visitor's earlier chats, known by the email address they left."""
+        if not email:
+            return []
+        return (ChatSession.select().where(ChatSession.visitor_email == email, ChatSession.id != self.id,
+                                           ChatSession.created_at <= self.created_at)
+                .order_by(ChatSession.id.desc()).limit(limit))
+
     def last_message_id(self) -> int:
         return self.messages.select(fn.MAX(Message.id)).scalar() or 0
 
@@ -266,6 +297,32 @@ class ChatSession(BaseModel):
         if before_id is not None:
             query = query.where(cls.id < before_id)
         return query.order_by(cls.id.desc()).limit(limit)
+
+    @classmethod
+    def closed_matching(cls, text: str = "", email: str = "", agent: "Agent | None" = None, reason: str = "",
+                        start: datetime | None = None, end: datetime | None = None, rating: int | None = None):
+        """Closed chats, newest first, filtered by a word in any message, the visitor's email, the agent, the
+        handoff reason, the [start, end) of their start and their rating."""
+        query = (cls.select(cls, Agent).join(Agent, JOIN.LEFT_OUTER, on=(cls.agent == Agent.id))
+                 .where(cls.status == "closed"))
+        if text:
+            query = query.where(cls.id.in_(Message.select(Message.session).where(Message.text.contains(text))))
+        if email:
+            left = FollowUp.select(FollowUp.session).where(FollowUp.email.contains(email))
+            query = query.where(cls.visitor_email.contains(email) | cls.id.in_(left))
+        if agent is not None:
+            handled = AgentSession.select(AgentSession.session).where(
+                (AgentSession.agent == agent) | (AgentSession.target_agent == agent))
+            query = query.where((cls.agent == agent) | cls.id.in_(handled))
+        if reason:
+            query = query.where(cls.reason == reason)
+        if start is not None:
+            query = query.where(cls.created_at >= start)
+        if end is not None:
+            query = query.where(cls.created_at < end)
+        if rating is not None:
+            query = query.where(cls.rating == rating)
+        return query.order_by(cls.id.desc())
 
     @classmethod
     def engaged(cls):
@@ -326,6 +383,15 @@ class Message(BaseModel):
                     .where(cls.id > last_id).group_by(cls.session).tuples())
         stamps = {chat: cls.created_at.python_value(at) for chat, _, at in rows}
         return stamps, max([last_id, *(newest for _, newest, _ in rows)])
+
+    @classmethod
+    def latest_from_visitor(cls, session_ids: list[int]) -> dict[int, str]:
+        """Each chat's newest visitor message, for the queue's previews."""
+        if not session_ids:
+            return {}
+        newest = (cls.select(fn.MAX(cls.id)).where(cls.session.in_(session_ids), cls.sender == "visitor")
+                  .group_by(cls.session))
+        return {m.session_id: m.text for m in cls.select(cls.session, cls.text).where(cls.id.in_(newest))}
 
     @classmethod
     def with_agent(cls):
@@ -499,6 +565,13 @@ class CannedResponse(BaseModel):
     @classmethod
     def ordered(cls):
         return cls.select().order_by(cls.shortcut)
+
+    @classmethod
+    def seed(cls, path) -> None:
+        """The shipped defaults (greeting, please hold, closing), on a fresh database."""
+        with open(path, encoding="utf-8") as source:
+            for entry in yaml.safe_load(source) or []:
+                cls.get_or_create(shortcut=entry["shortcut"], defaults={"title": entry["title"], "text": entry["text"]})
 
 
 class AuditLog(BaseModel):

@@ -57,6 +57,9 @@ def requires_agent(handler=None, *, page: bool = False, admin: bool = False):
                     return RedirectResponse("/agent/login", status_code=303)
                 return PlainTextResponse("Sign in as an agent first.", status_code=401)
             if admin and not agent.is_admin:
+                if page or request.method == "GET":
+                    return render(request, "error.html", status_code=403, me=agent, title="Admins only",
+                                  message="This page needs the admin role. Ask an admin if you need something here.")
                 return PlainTextResponse("This needs the admin role.", status_code=403)
             request.state.agent = agent
             return await handler(request)
@@ -120,8 +123,7 @@ async def agent_login(request: Request):
         return render(request, "agent/login.html", status_code=400, agent_id=agent_id,
                       error="That agent ID and password don't match.")
     await request.app.state.limits.forget(keys[0])
-    start_session(request.session, agent)
-    await run_in_threadpool(agent.touch)
+    start_session(request.session, agent)  # not present yet: that takes the dashboard's live stream
     await run_in_threadpool(AuditLog.record, agent, "sign_in")
     return RedirectResponse("/agent/dashboard", status_code=303)
 
@@ -138,14 +140,50 @@ async def agent_logout(request: Request):
     return RedirectResponse("/agent/login", status_code=303)
 
 
+def chat_card(chat: ChatSession, messages: list[Message]) -> dict:
+    """What the inbox shows of one of my chats: preview, unanswered visitor messages and since when, the handoff."""
+    visible = [m for m in messages if not m.internal and m.sender in ("visitor", "agent", "bot")]
+    replied = max((i for i, m in enumerate(visible) if m.sender == "agent"), default=-1)
+    unanswered = [m for m in visible[replied + 1:] if m.sender == "visitor"]
+    handoff = next((m for m in reversed(messages) if m.sender == "visitor" and m.handoff), None)
+    return {
+        "preview": visible[-1] if visible else None,
+        "unread": len(unanswered),
+        "waiting_since": unanswered[0].created_at if unanswered else None,
+        "confidence": handoff.confidence if handoff else None,
+        "email": chat.visitor_email or getattr(FollowUp.latest(chat.id), "email", None),
+        "transfer": chat.transferred_to_owner(),
+    }
+
+
+def _urgency(entry) -> tuple:
+    chat, _messages, card = entry
+    return (card["waiting_since"] is None, chat.reason not in ("urgent", "frustration"),
+            card["waiting_since"] or chat.assigned_at)
+
+
+def queue_context(grace: float) -> dict:
+    """The queue with each chat's latest visitor message, and every agent's presence and load."""
+    queue = list(ChatSession.waiting())
+    return {"queue": queue, "previews": Message.latest_from_visitor([chat.id for chat in queue]),
+            "team": Agent.team(grace)}
+
+
 def dashboard_context(agent: Agent, grace: float) -> dict:
     chats = list(agent.open_chats().order_by(ChatSession.assigned_at))
+    entries = []
+    for chat in chats:
+        messages = list(chat.transcript())
+        card = chat_card(chat, messages)
+        card["earlier"] = list(chat.earlier_chats(card["email"]))
+        entries.append((chat, messages, card))
     return {
         "agent": agent,
         "presence": agent.presence(grace),
-        "queue": list(ChatSession.waiting()),
-        "chats": [(chat, list(chat.transcript())) for chat in chats],
-        "colleagues": [a for a in Agent.select().where(Agent.active == True, Agent.id != agent.id)],  # noqa: E712
+        **queue_context(grace),
+        "chats": [(chat, messages) for chat, messages, _card in entries],
+        "cards": {chat.id: card for chat, _messages, card in entries},
+        "mine": sorted(entries, key=_urgency),
         "followups": list(FollowUp.pending()),
         "now": now(),
     }
@@ -156,7 +194,11 @@ async def agent_dashboard(request: Request):
     agent = request.state.agent
     context = await run_in_threadpool(dashboard_context, agent, request.app.state.settings.presence_grace_seconds)
     canned = await run_in_threadpool(lambda: list(CannedResponse.ordered()))
-    return render(request, "agent/dashboard.html", canned=canned, notice=flash(request).get("error"), **context)
+    ids = [chat.id for chat, _messages in context["chats"]]
+    wanted = request.query_params.get("chat", "")
+    current = int(wanted) if wanted.isdigit() and int(wanted) in ids else (context["mine"][0][0].id if ids else None)
+    return render(request, "agent/dashboard.html", canned=canned, notice=flash(request).get("error"),
+                  current=current, **context)
 
 
 async def _act(request: Request, action, *args):
@@ -168,7 +210,7 @@ async def _act(request: Request, action, *args):
     wake(request, outcome)
     agent = request.state.agent
     context = await run_in_threadpool(dashboard_context, agent, request.app.state.settings.presence_grace_seconds)
-    return render(request, "agent/_chats.html", preserve=True, **context)  # drafts in the other chats survive
+    return render(request, "agent/_chats_response.html", preserve=True, **context)  # drafts in the other chats survive
 
 
 def _chat_id(request: Request) -> int:
@@ -229,7 +271,8 @@ async def agent_transfer(request: Request):
         target = await run_in_threadpool(Agent.by_agent_id, target_id)
         if target is None:
             return error_fragment(request, "Choose a counsellor to transfer to.", 400)
-    return await _act(request, conversation.transfer, _chat_id(request), request.state.agent, target, skill, note)
+    return await _act(request, conversation.transfer, _chat_id(request), request.state.agent, target, skill, note,
+                      request.app.state.settings.presence_grace_seconds)
 
 
 @redirects_back("/agent/dashboard")
@@ -315,7 +358,7 @@ def _agent_news(agent_pk: int, known: dict[int, int] | None, grace: float, sessi
                 known[message.session_id] = message.id
     context = {"now": now(), "agent": agent}
     if queue:  # only when the queue may have changed: most wake-ups are a message in one of my chats
-        context.update(queue=list(ChatSession.waiting()), followups=list(FollowUp.pending()))
+        context.update(**queue_context(grace), followups=list(FollowUp.pending()))
     return context, messages, known, chats
 
 
@@ -354,8 +397,9 @@ async def agent_events(request: Request):
                     yield ServerSentEvent(data=render_text(request, "agent/_typing_event.html", chats=chats,
                                                            typing=typing))
                 if "queue" in context:
-                    for template in ("agent/_queue_event.html", "agent/_followups_event.html"):
-                        html = render_text(request, template, **context)
+                    for template in ("agent/_queue_event.html", "agent/_followups_event.html",
+                                     "agent/_team_event.html"):
+                        html = render_text(request, template, **{"open_chats": chats, **context})
                         if html != shown.get(template):
                             shown[template] = html
                             yield ServerSentEvent(data=html)
@@ -372,7 +416,16 @@ async def agent_events(request: Request):
                         break
                     yield message_events(request, "agent/_message_event.html", handed)
 
-    return event_stream(request, events())
+    async def present():
+        try:
+            async for event in events():
+                yield event
+        finally:
+            # Present means a live dashboard: gone, unless a reload (or another tab) is back within moments.
+            await run_in_threadpool(agent.left, settings.presence_grace_seconds)
+            hub.notify(QUEUE, agent_topic(agent.id))
+
+    return event_stream(request, present())
 
 
 routes = [

@@ -1,7 +1,7 @@
 """The counsellor's routes."""
 import pytest
 
-from models import AgentSession, ChatSession, Message
+from models import Agent, AgentSession, ChatSession, Message
 
 
 def waiting_chat(visitor) -> ChatSession:
@@ -64,6 +64,7 @@ def test_internal_notes_never_reach_the_visitor(visitor, agent):
 def test_transfer_to_a_colleague(visitor, agent, other_agent):
     chat = waiting_chat(visitor)
     agent.post(f"/agent/sessions/{chat.id}/take")
+    Agent.by_agent_id("agent_002").touch()  # their dashboard is open
     agent.post(f"/agent/sessions/{chat.id}/transfer", {"agent_id": "agent_002", "note": "US question"})
     assert ChatSession.get_by_id(chat.id).agent.agent_id == "agent_002"
     assert "US question" in other_agent.get("/agent/dashboard").text

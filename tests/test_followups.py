@@ -29,6 +29,7 @@ def test_nobody_online_is_told_with_a_form(visitor):
 
 
 def test_no_form_while_an_agent_is_online(visitor, agent):
+    Agent.by_agent_id("agent_001").touch()  # online is a dashboard open, not only signed in
     waiting_visitor(visitor)
     assert "/chat/followup" not in visitor.get("/").text
     Agent.update(status="away").where(Agent.agent_id == "agent_001").execute()

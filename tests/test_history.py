@@ -3,7 +3,7 @@ from datetime import timedelta
 
 import pytest
 
-from models import AgentSession, ChatSession, now
+from models import Agent, AgentSession, ChatSession, now
 
 
 @pytest.mark.parametrize("path, form, action, target", [
@@ -19,6 +19,7 @@ def test_each_chat_action_is_recorded_with_who_and_when(visitor, agent, path, fo
     chat = ChatSession.get()
     if path != "take":
         agent.post(f"/agent/sessions/{chat.id}/take")
+    Agent.by_agent_id("agent_002").touch()  # a transfer goes to someone whose dashboard is open
     assert agent.post(f"/agent/sessions/{chat.id}/{path}", form).status_code in (200, 201)
     entry = AgentSession.select().order_by(AgentSession.id.desc()).get()
     assert (entry.action, entry.agent.agent_id, entry.session_id) == (action, "agent_001", chat.id)
@@ -31,6 +32,7 @@ def test_a_chat_keeps_its_whole_history_in_order(visitor, agent, other_agent):
     visitor.post("/chat/handoff")
     chat = ChatSession.get()
     agent.post(f"/agent/sessions/{chat.id}/take")
+    Agent.by_agent_id("agent_002").touch()
     agent.post(f"/agent/sessions/{chat.id}/transfer", {"agent_id": "agent_002"})
     other_agent.post(f"/agent/sessions/{chat.id}/close")
     history = [(h.action, h.agent.agent_id) for h in chat.history.order_by(AgentSession.id)]

@@ -41,6 +41,7 @@ def chat_through_its_life() -> int:
     conversation.request_human(chat)
     first, second = Agent.by_agent_id("agent_001"), Agent.by_agent_id("agent_002")
     conversation.take(chat, first)
+    second.touch()  # a transfer goes to someone whose dashboard is open
     conversation.transfer(chat.id, first, target=second, note="US visa question")
     conversation.close(ChatSession.get_by_id(chat.id), second)
     return chat.id

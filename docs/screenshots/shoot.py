@@ -34,9 +34,7 @@ def main() -> None:
             agent.get_by_label("Agent ID").fill("agent_003")
             agent.get_by_label("Password").fill(PASSWORD)
             agent.get_by_role("button", name="Sign in").click()
-            panel = agent.locator(".chat-panel").first
-            if not panel.count():
-                agent.locator("#queue button", has_text="Take").first.click()
+            panel = agent.locator(".chat-panel").first  # routed to Emma once her dashboard is live
             expect(panel).to_contain_text("refused")
             panel.get_by_label("Message").fill("Hi, I'm Emma. I'm sorry about the refusal. Could you tell me "
                                                "the reason given in the refusal letter?")
@@ -44,6 +42,15 @@ def main() -> None:
             expect(visitor.locator('#messages [data-sender="agent"]')).to_have_count(1)
             visitor.screenshot(path=str(HERE / "visitor.png"))
             agent.screenshot(path=str(HERE / "agent.png"))
+            for second in ("I'd like to talk to a human about UK scholarships",
+                           "Can a counsellor help me choose between Edinburgh and Glasgow?"):
+                other = browser.new_page()
+                other.goto(server.url)
+                send(other, second)
+            expect(agent.locator("#mine .mine-row, #queue [data-session-id]")).to_have_count(3)
+            for width, height in ((1440, 900), (1024, 768)):
+                agent.set_viewport_size({"width": width, "height": height})
+                agent.screenshot(path=str(HERE / f"inbox-{width}.png"))
             browser.close()
         finally:
             server.stop()

@@ -27,6 +27,13 @@ def sign_in(chromium, url: str, agent_id: str, **context):
     return page
 
 
+def open_chat(page, panel):
+    """The inbox shows one conversation: pick this one from "My chats"."""
+    page.locator(f"#mine [data-open-chat='{panel.get_attribute('data-session-id')}']").click()
+    playwright.expect(panel).to_be_visible()
+    return panel
+
+
 def test_chats_reach_the_agent_with_the_skill_and_a_transfer_moves_live(chromium, server):
     expect = playwright.expect
     michael = sign_in(chromium, server.url, "agent_002")  # US universities
@@ -44,7 +51,7 @@ def test_chats_reach_the_agent_with_the_skill_and_a_transfer_moves_live(chromium
     for visitor, name in ((uk, "Emma Williams"), (us, "Michael Chen"), (ucas, "Emma Williams")):
         expect(visitor.locator("#status")).to_contain_text(f"You're chatting with {name}")
 
-    panel = emma.locator(".chat-panel", has_text="UCAS")
+    panel = open_chat(emma, emma.locator(".chat-panel", has_text="UCAS"))
     panel.get_by_label("Message").fill("Hi, I'm Emma. Which courses are you applying to?")
     panel.get_by_role("button", name="Send").click()
     expect(ucas.locator('#messages [data-sender="agent"]')).to_contain_text("Which courses")
@@ -56,6 +63,7 @@ def test_chats_reach_the_agent_with_the_skill_and_a_transfer_moves_live(chromium
     expect(emma.locator(".chat-panel")).to_have_count(1)
     moved = michael.locator(".chat-panel", has_text="UCAS")
     expect(michael.locator(".chat-panel")).to_have_count(2)
+    open_chat(michael, moved)
     expect(moved).to_contain_text("Which courses are you applying to?")  # the transcript came along
     expect(moved).to_contain_text("Transfer note from Emma Williams: Also asking about Columbia")
     expect(ucas.locator("#messages")).to_contain_text("transferred you to Michael Chen")
@@ -80,10 +88,11 @@ def test_phone_sized_dashboard_by_keyboard_alone(chromium, server):
     expect = playwright.expect
     admin = sign_in(chromium, server.url, "agent_001", viewport=PHONE)
     admin.goto(server.url + "/agent/admin/canned")
-    admin.get_by_label("Shortcut (typed after /)").fill("ielts")
-    admin.get_by_label("Title").fill("IELTS scores")
-    admin.get_by_label("Text").fill("Most UK master's courses ask for IELTS 6.5 overall.")
-    admin.get_by_role("button", name="Add response").click()
+    new = admin.get_by_role("region", name="Add a canned response")  # beside the three shipped ones
+    new.get_by_label("Shortcut (typed after /)").fill("ielts")
+    new.get_by_label("Title").fill("IELTS scores")
+    new.get_by_label("Text").fill("Most UK master's courses ask for IELTS 6.5 overall.")
+    new.get_by_role("button", name="Add response").click()
     expect(admin.locator("[data-shortcut='ielts']")).to_have_count(1)
     for path in ("/agent/admin", "/agent/admin/canned", "/agent/admin/activity"):
         admin.goto(server.url + path)
@@ -104,9 +113,8 @@ def test_phone_sized_dashboard_by_keyboard_alone(chromium, server):
     panel = agent.locator(".chat-panel")
     expect(panel).to_contain_text("UK visas")
     assert no_sideways_scroll(agent)
-    for name in ("Send", "Return to bot"):
-        assert within_screen(panel.get_by_role("button", name=name)), name
-    for summary in ("Internal note", "Transfer", "Close"):
+    assert within_screen(panel.get_by_role("button", name="Send"))
+    for summary in ("Internal note", "Transfer", "Return to bot", "Close"):
         assert within_screen(panel.locator("summary", has_text=summary)), summary
 
     box = panel.get_by_label("Message")
@@ -148,7 +156,8 @@ def test_with_nobody_online_the_visitor_leaves_a_message_agents_see_live(chromiu
     second.locator("#status").get_by_label("Your message").fill("Call me back about visas")
     second.locator("#status").get_by_role("button", name="Leave a message").click()
     expect(row).to_have_count(2)  # arrived without a reload
-    row.first.get_by_role("button", name="Mark done").click()
+    row.first.locator("summary", has_text="Mark done").click()  # a confirm step: nothing is lost by a slip
+    row.first.get_by_role("button", name="Yes, it's answered").click()
     expect(row).to_have_count(1)
     expect(row).to_contain_text("sam@example.org")
 

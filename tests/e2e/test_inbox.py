@@ -1,0 +1,155 @@
+"""The inbox in real Chromium with two agents and three visitors: being told, live presence, transfers,
+history and supervision."""
+import pytest
+
+from tests.conftest import PASSWORD, Server
+from tests.e2e.chromium import visitor_asks
+
+playwright = pytest.importorskip("playwright.sync_api")
+
+# Records desktop notifications instead of showing them, and lets the test hide the tab.
+NOTIFICATIONS = """
+window.__notes = [];
+window.Notification = function (title, options) { window.__notes.push({title: title, body: (options || {}).body}); };
+window.Notification.permission = "granted";
+window.Notification.requestPermission = function () { return Promise.resolve("granted"); };
+window.__hidden = false;
+Object.defineProperty(document, "hidden", {get: function () { return window.__hidden; }});
+Object.defineProperty(document, "visibilityState", {get: function () { return window.__hidden ? "hidden" : "visible"; }});
+"""
+
+
+@pytest.fixture
+def server(tmp_path, request):
+    env = {"HANDOFF_SWEEP_SECONDS": "0.5", "HANDOFF_AUTO_ASSIGN": "0", **getattr(request, "param", {})}
+    live = Server(tmp_path, **env).start()
+    yield live
+    live.stop()
+
+
+def sign_in(chromium, url: str, agent_id: str, script: str = "", **context):
+    """An agent's dashboard in a browser of its own, `script` run in every page before the page's own."""
+    browser = chromium.new_context(**context)
+    if script:
+        browser.add_init_script(script)
+    page = browser.new_page()
+    page.goto(url + "/agent/login")
+    page.get_by_label("Agent ID").fill(agent_id)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/agent/dashboard")
+    return page
+
+
+def watched(page) -> list:
+    """Console errors and CSP violations the page reports."""
+    problems = []
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    return problems
+
+
+def hide(page, hidden: bool = True) -> None:
+    page.evaluate("h => { window.__hidden = h; document.dispatchEvent(new Event('visibilitychange')); }", hidden)
+
+
+def chimes(page) -> int:
+    return int(page.evaluate("document.body.dataset.chimes || '0'"))
+
+
+def test_the_title_counts_unread_a_chime_plays_and_a_hidden_tab_gets_notifications(chromium, server):
+    expect = playwright.expect
+    emma = sign_in(chromium, server.url, "agent_003", NOTIFICATIONS)
+    problems = watched(emma)
+    expect(emma).to_have_title("Handoff")
+    first = visitor_asks(chromium, server.url, "I want to talk to a human about UK visas")
+    expect(emma).to_have_title("(1) Handoff")
+    assert chimes(emma) >= 1
+    emma.locator("#queue").get_by_role("button", name="Take").click()
+    expect(emma.locator("#reply-1")).to_be_focused()
+    expect(emma).to_have_title("Handoff")
+
+    hide(emma)
+    visitor_asks(chromium, server.url, "I want to talk to a human about UK accommodation")
+    expect(emma).to_have_title("(1) Handoff")
+    first.get_by_label("Message").fill("Are you still there? My visa appointment is tomorrow")
+    first.get_by_role("button", name="Send").click()
+    expect(emma).to_have_title("(2) Handoff")
+    expect(emma.locator("#mine [data-session-id='1'] .unread")).to_have_text("1")
+    titles = emma.evaluate("window.__notes.map(n => n.title + ': ' + n.body)")
+    assert any(t.startswith("Visitor #2 is waiting") for t in titles), titles
+    assert any(t.startswith("Visitor #1:") and "visa appointment" in t for t in titles), titles
+    assert chimes(emma) >= 3
+    hide(emma, False)
+    expect(emma).to_have_title("(1) Handoff")  # the chat in view is read once the tab shows again
+
+    emma.locator("#mute").click()
+    before = chimes(emma)
+    emma.reload()
+    expect(emma.locator("#mute")).to_have_attribute("aria-pressed", "true")  # remembered
+    visitor_asks(chromium, server.url, "I want to talk to a human about UK fees")
+    expect(emma).to_have_title("(2) Handoff")
+    assert chimes(emma) == 0 <= before
+    assert not problems, problems
+
+
+def test_the_transfer_list_follows_presence_live_and_an_absent_agent_is_refused(chromium, server):
+    expect = playwright.expect
+    emma = sign_in(chromium, server.url, "agent_003")
+    problems = watched(emma)
+    visitor_asks(chromium, server.url, "I want to talk to a human about UK visas")
+    emma.locator("#queue").get_by_role("button", name="Take").click()
+    options = emma.locator("#transfer-1 option[value='agent_002']")
+    expect(options).to_have_count(0)  # Michael has not opened his dashboard
+    michael = sign_in(chromium, server.url, "agent_002")
+    expect(options).to_have_count(1)  # without a reload
+    expect(emma.locator("#team [data-agent-id='agent_002']")).to_have_attribute("data-presence", "online")
+    michael.context.close()
+    expect(options).to_have_count(0)
+    expect(emma.locator("#team [data-agent-id='agent_002']")).to_have_attribute("data-presence", "offline")
+    token = emma.evaluate("document.querySelector('meta[name=csrf-token]').content")
+    response = emma.request.post(server.url + "/agent/sessions/1/transfer", form={"agent_id": "agent_002"},
+                                 headers={"X-CSRF-Token": token, "HX-Request": "true"})
+    assert response.status == 409 and "Michael Chen is offline" in response.text()
+    expect(emma.locator(".chat-panel")).to_have_count(1)
+    assert not problems, problems
+
+
+def test_history_search_finds_a_closed_chat_by_a_word_in_it(chromium, server):
+    expect = playwright.expect
+    emma = sign_in(chromium, server.url, "agent_003")
+    visitor = visitor_asks(chromium, server.url, "I want to talk to a human about UK visas")
+    emma.locator("#queue").get_by_role("button", name="Take").click()
+    visitor.get_by_label("Message").fill("My sponsor is the Commonwealth Scholarship Commission")
+    visitor.get_by_role("button", name="Send").click()
+    expect(emma.locator("#messages-1")).to_contain_text("Commonwealth")
+    panel = emma.locator("#chat-1")
+    panel.locator("summary", has_text="Close").click()
+    panel.get_by_role("button", name="Close chat").click()
+    expect(emma.locator(".chat-panel")).to_have_count(0)
+    emma.get_by_role("link", name="All conversations").click()
+    emma.get_by_label("Words in a message").fill("commonwealth")
+    emma.get_by_role("button", name="Search").click()
+    expect(emma.locator("#results [data-session-id]")).to_have_count(1)
+    emma.locator("#results").get_by_role("link", name="Visitor #1").click()
+    expect(emma.locator(".timeline")).to_contain_text("Commonwealth Scholarship Commission")
+    expect(emma.locator(".timeline [data-action='close']")).to_have_count(1)
+
+
+def test_an_admin_joins_another_agents_chat(chromium, server):
+    expect = playwright.expect
+    emma = sign_in(chromium, server.url, "agent_003")
+    visitor = visitor_asks(chromium, server.url, "I want to talk to a human about UK visas")
+    emma.locator("#queue").get_by_role("button", name="Take").click()
+    expect(visitor.locator("#status")).to_contain_text("chatting with Emma Williams")
+    sarah = sign_in(chromium, server.url, "agent_001")
+    problems = watched(sarah)
+    sarah.get_by_role("link", name="Live chats").click()
+    row = sarah.locator("#live [data-session-id='1']")
+    expect(row).to_contain_text("Emma Williams")
+    row.get_by_role("button", name="Reassign").click()  # "Me (join)" is the first choice
+    expect(visitor.locator("#messages")).to_contain_text("Sarah Johnson has joined the chat")
+    expect(emma.locator(".chat-panel")).to_have_count(0)
+    sarah.goto(server.url + "/agent/dashboard")
+    expect(sarah.locator("#chat-1")).to_contain_text("UK visas")
+    assert not problems, problems

@@ -1,0 +1,125 @@
+"""The inbox's rules: presence is a live dashboard, transfers go to someone present with room, Take twice is
+harmless, and a counsellor's reply keeps a chat open."""
+from datetime import timedelta
+
+import pytest
+
+import conversation
+from models import Agent, ChatSession, Message, now
+from tests.test_agent import waiting_chat
+
+
+def test_signing_in_is_not_being_present(agent):
+    assert Agent.by_agent_id("agent_001").presence() == "offline"
+
+
+def test_a_transfer_to_an_absent_agent_is_refused_and_changes_nothing(visitor, agent):
+    chat = waiting_chat(visitor)
+    agent.post(f"/agent/sessions/{chat.id}/take")
+    response = agent.post(f"/agent/sessions/{chat.id}/transfer", {"agent_id": "agent_002", "note": "US"})
+    assert response.status_code == 409 and "Michael Chen is offline" in response.text
+    assert ChatSession.get_by_id(chat.id).agent.agent_id == "agent_001"
+
+
+def test_a_transfer_to_a_full_agent_is_refused(visitor, agent):
+    chat = waiting_chat(visitor)
+    agent.post(f"/agent/sessions/{chat.id}/take")
+    michael = Agent.by_agent_id("agent_002")
+    michael.touch()
+    Agent.update(max_chats=0).where(Agent.id == michael.id).execute()
+    response = agent.post(f"/agent/sessions/{chat.id}/transfer", {"agent_id": "agent_002"})
+    assert response.status_code == 409 and "limit" in response.text
+
+
+def test_the_receiver_sees_who_transferred_and_why(visitor, agent, other_agent):
+    chat = waiting_chat(visitor)
+    agent.post(f"/agent/sessions/{chat.id}/take")
+    Agent.by_agent_id("agent_002").touch()
+    agent.post(f"/agent/sessions/{chat.id}/transfer", {"agent_id": "agent_002", "note": "Asks about Columbia"})
+    page = other_agent.get("/agent/dashboard").text
+    assert "Transferred by Sarah Johnson" in page and "Asks about Columbia" in page
+
+
+def test_taking_a_chat_that_is_already_mine_changes_nothing(visitor, agent):
+    chat = waiting_chat(visitor)
+    assert agent.post(f"/agent/sessions/{chat.id}/take").status_code == 200
+    before = Message.select().count()
+    assert agent.post(f"/agent/sessions/{chat.id}/take").status_code == 200
+    assert Message.select().count() == before and ChatSession.get_by_id(chat.id).agent.agent_id == "agent_001"
+
+
+@pytest.mark.parametrize("replied_minutes_ago, closed", [(5, False), (20, True), (None, True)])
+def test_inactivity_counts_from_the_last_message_of_either_side(app, replied_minutes_ago, closed):
+    sarah = Agent.by_agent_id("agent_001")
+    chat = ChatSession.create(status="assigned", agent=sarah, last_visitor_at=now() - timedelta(minutes=30))
+    if replied_minutes_ago is not None:
+        Message.create(session=chat, sender="agent", agent=sarah, text="Let me check",
+                       created_at=now() - timedelta(minutes=replied_minutes_ago))
+    conversation.close_idle(inactive_minutes=15, bot_hours=24)
+    assert (ChatSession.get_by_id(chat.id).status == "closed") is closed
+
+
+def closed_chat(visitor, agent, text: str) -> ChatSession:
+    chat = waiting_chat(visitor)
+    agent.post(f"/agent/sessions/{chat.id}/take")
+    agent.post(f"/agent/sessions/{chat.id}/messages", {"text": text})
+    agent.post(f"/agent/sessions/{chat.id}/close", {"note": "done"})
+    return chat
+
+
+@pytest.mark.parametrize("query, found", [
+    ("q=scholarship", True), ("q=SCHOLARSHIP", True), ("q=mortgage", False), ("agent=agent_001", True),
+    ("agent=agent_002", False), ("reason=requested", True), ("reason=urgent", False), ("rating=5", False),
+    ("from=2000-01-01&to=2999-12-31", True), ("to=2000-01-01", False),
+])
+def test_history_search_finds_closed_chats(visitor, agent, query, found):
+    chat = closed_chat(visitor, agent, "The Chevening scholarship closes in November")
+    page = agent.get(f"/agent/conversations?{query}").text
+    assert (f'href="/agent/conversations/{chat.id}"' in page) is found
+
+
+@pytest.mark.parametrize("query", ["from=yesterday", "rating=9", "reason=<script>"])
+def test_a_search_that_cannot_be_read_says_why(agent, query):
+    response = agent.get(f"/agent/conversations?{query}")
+    assert response.status_code == 400 and 'class="error"' in response.text and "<script>" not in response.text
+
+
+def test_the_transcript_shows_the_timeline(visitor, agent):
+    chat = closed_chat(visitor, agent, "Here is the checklist")
+    page = agent.get(f"/agent/conversations/{chat.id}").text
+    for seen in ("documents for a UK student visa", 'data-action="take"', "Here is the checklist",
+                 'data-action="close"', "Closing note: done"):
+        assert seen in page, seen
+    assert agent.get("/agent/conversations/999").status_code == 404
+
+
+def test_a_non_admin_gets_a_page_with_the_navigation(other_agent):
+    response = other_agent.get("/agent/admin")
+    assert response.status_code == 403 and "Admins only" in response.text and "Sign out" in response.text
+
+
+@pytest.mark.parametrize("text, html", [
+    ("See https://www.ucas.com/apply.", 'See <a href="https://www.ucas.com/apply" target="_blank" '
+                                         'rel="noopener noreferrer">https://www.ucas.com/apply</a>.'),
+    ("javascript:alert(1)", "javascript:alert(1)"),
+    ('<b>x</b> http://a.example/?q="><script>', '&lt;b&gt;x&lt;/b&gt; <a href="http://a.example/?q=" '
+                                                'target="_blank" rel="noopener noreferrer">http://a.example/?q=</a>'
+                                                '&#34;&gt;&lt;script&gt;'),
+    ("ftp://files.example/x", "ftp://files.example/x"),
+])
+def test_links_in_messages_are_safe(text, html):
+    from links import linkify
+    assert str(linkify(text)) == html
+
+
+def test_an_admin_joins_another_agents_chat_and_the_visitor_is_told(visitor, agent, other_agent):
+    chat = waiting_chat(visitor)
+    other_agent.post(f"/agent/sessions/{chat.id}/take")
+    assert f'data-session-id="{chat.id}"' in agent.get("/agent/admin/live").text
+    assert other_agent.get("/agent/admin/live").status_code == 403
+    assert agent.post(f"/agent/admin/live/{chat.id}/reassign", {"agent_id": "agent_001"},
+                      follow_redirects=False).status_code == 303
+    assert ChatSession.get_by_id(chat.id).agent.agent_id == "agent_001"
+    assert "Sarah Johnson has joined the chat" in visitor.get("/").text
+    response = agent.post(f"/agent/admin/live/{chat.id}/reassign", {"agent_id": "agent_003"})
+    assert response.status_code == 409 and ChatSession.get_by_id(chat.id).agent.agent_id == "agent_001"
