@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from models import now
 from tests.conftest import Server
 from tests.live import LiveBrowser
 
@@ -30,6 +31,17 @@ class Live:
         import psycopg
         with psycopg.connect(self.database_url) as connection:
             return connection.execute(sql.replace("?", "%s"), params).fetchall()
+
+    def present(self, agent_id: str) -> None:
+        """The agent's dashboard was just seen, as its live stream would record."""
+        seen = now()
+        if self.database_url.startswith("sqlite"):
+            with sqlite3.connect(self.database_url.split("///", 1)[1]) as connection:
+                connection.execute("UPDATE agent SET last_seen_at = ? WHERE agent_id = ?", (str(seen), agent_id))
+            return
+        import psycopg
+        with psycopg.connect(self.database_url) as connection:
+            connection.execute("UPDATE agent SET last_seen_at = %s WHERE agent_id = %s", (seen, agent_id))
 
     def waiting_chat(self) -> tuple[LiveBrowser, int]:
         visitor = LiveBrowser(self.url)
@@ -74,6 +86,7 @@ def test_a_transfer_and_a_close_sent_at_once_never_both_succeed(live):
     chats = [live.waiting_chat()[1] for _ in range(PARALLEL // 2)]
     for chat in chats:
         assert michael.post(f"/agent/sessions/{chat}/take").status_code == 200
+    live.present("agent_003")
     calls = []
     for chat in chats:
         calls += [lambda c=chat: michael.post(f"/agent/sessions/{c}/transfer", {"agent_id": "agent_003"}),
@@ -124,6 +137,8 @@ def test_twenty_transfers_at_once_move_the_chat_once(live):
     _, chat = live.waiting_chat()
     michael = LiveBrowser.agent(live.url, "agent_002")
     assert michael.post(f"/agent/sessions/{chat}/take").status_code == 200
+    for colleague in ("agent_001", "agent_003", "agent_004"):
+        live.present(colleague)
     targets = ["agent_001", "agent_003", "agent_004", "skill:uk"] * (PARALLEL // 4)
     codes = at_once([lambda t=t: michael.post(f"/agent/sessions/{chat}/transfer", {"agent_id": t}) for t in targets])
     assert codes.count(200) == 1 and codes.count(403) == PARALLEL - 1

@@ -6,6 +6,7 @@ import re
 import pytest
 from markupsafe import escape
 
+from links import linkify
 from models import Agent, ChatSession
 from routes.common import plain_text
 from tests.conftest import Browser, Server, login
@@ -58,9 +59,9 @@ PAYLOADS = [
 
 
 def assert_inert(html: str, payload: str) -> None:
-    """The payload is shown, escaped, and never appears as markup."""
+    """The payload is shown, escaped (its http and https addresses as links), and never appears as markup."""
     text = plain_text(payload)
-    assert str(escape(text)) in html
+    assert str(escape(text)) in html or str(linkify(text)) in html
     if str(escape(text)) != text:
         assert text not in html
 
@@ -102,7 +103,7 @@ def test_visitors_messages_are_inert_everywhere(visitor, agent):
     visitor.post("/chat/handoff")
     chat = ChatSession.get()
     agent.post(f"/agent/sessions/{chat.id}/take")
-    pages = {"visitor page": visitor.get("/").text, "dashboard": agent.get("/agent/dashboard").text}
+    pages = {"visitor page": visitor.get("/").text, "dashboard": agent.get(f"/agent/dashboard?chat={chat.id}").text}
     exported, api = transcripts(agent), api_texts(agent, chat.id)
     for _, text in marked("v"):
         for html in pages.values():
@@ -119,7 +120,8 @@ def test_agents_replies_and_notes_are_inert_everywhere(visitor, agent):
     for (_, reply), (_, note) in zip(marked("a"), marked("n")):
         assert agent.post(f"/agent/sessions/{chat.id}/messages", {"text": reply}).status_code == 201
         assert agent.post(f"/agent/sessions/{chat.id}/notes", {"text": note}).status_code == 201
-    visitor_page, dashboard, exported = visitor.get("/").text, agent.get("/agent/dashboard").text, transcripts(agent)
+    visitor_page, exported = visitor.get("/").text, transcripts(agent)
+    dashboard = agent.get(f"/agent/dashboard?chat={chat.id}").text
     for (_, reply), (note_marker, note) in zip(marked("a"), marked("n")):
         for html, text in ((visitor_page, reply), (dashboard, reply), (dashboard, note)):
             assert_inert(html, text)
@@ -134,7 +136,8 @@ def test_transfer_and_closing_notes_are_inert(visitor, agent, other_agent, paylo
     visitor.post("/chat/handoff")
     chat = ChatSession.get()
     agent.post(f"/agent/sessions/{chat.id}/take")
-    agent.post(f"/agent/sessions/{chat.id}/transfer", {"agent_id": "agent_002", "note": payload})
+    Agent.by_agent_id("agent_002").touch()  # their dashboard is open
+    assert agent.post(f"/agent/sessions/{chat.id}/transfer", {"agent_id": "agent_002", "note": payload}).status_code == 200
     assert_inert(other_agent.get("/agent/dashboard").text, payload)
     other_agent.post(f"/agent/sessions/{chat.id}/close", {"note": payload})
     assert_csv_safe(transcripts(agent), f"Closing note: {payload}")
