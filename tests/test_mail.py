@@ -60,7 +60,8 @@ def test_agents_on_duty_hear_once_about_a_long_wait(settings, smtp):
         mail.queue("ops@example.com", "Marker", "Body", "test")  # the round that sends it looks for long waits first
         smtp.wait_for(2)
     assert [m["Subject"] for m in smtp.messages][1:] == ["Marker"] and message["To"] == "sarah@educonsult.test"
-    assert "waited 7 minutes" in message["Subject"] and "My visa interview is tomorrow!" in body_of(message)
+    assert message["Subject"] == "1 visitor(s) waiting for a counsellor"
+    assert "waiting 7 min" in body_of(message) and '"My visa interview is tomorrow!"' in body_of(message)
     assert ChatSession.get_by_id(long.id).wait_alerted_at is not None
 
 
@@ -70,7 +71,7 @@ def test_a_visitors_left_message_is_confirmed_by_email(settings, smtp):
         visitor.get("/")
         visitor.post("/chat/handoff")
         chat = ChatSession.get()
-        conversation.leave_followup(chat, "maria@example.com", "Please call me about\nthe Toronto offer")
+        conversation.leave_followup(chat, "maria@example.com", "Please call me about\nthe Toronto offer", settings)
         message = smtp.wait_for(1)[0]
     assert message["To"] == "maria@example.com" and message["Subject"] == "We have your message"
     assert "> Please call me about\n> the Toronto offer" in body_of(message)
