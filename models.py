@@ -209,6 +209,11 @@ class ChatSession(BaseModel):
                 .order_by(cls.priority.desc(), cls.queued_at.asc(), cls.id.asc()))
 
     @classmethod
+    def queue_page(cls, size: int = 50) -> tuple[list["ChatSession"], int]:
+        """The head of the queue, as the agents' list shows it, and how many wait in all."""
+        return list(cls.waiting().limit(size)), cls.select().where(cls.status == "waiting").count()
+
+    @classmethod
     def waiting_ids(cls) -> list[int]:
         """The queue's chat ids in order, as plain ints: every waiting visitor's position from one read."""
         return [row[0] for row in cls.waiting().select(cls.id).tuples()]

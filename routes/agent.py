@@ -191,10 +191,12 @@ async def agent_logout(request: Request):
 
 def dashboard_context(agent: Agent, grace: float) -> dict:
     chats = list(agent.open_chats().order_by(ChatSession.assigned_at))
+    queue, queued = ChatSession.queue_page()
     return {
         "agent": agent,
         "presence": agent.presence(grace),
-        "queue": list(ChatSession.waiting()),
+        "queue": queue,
+        "queued": queued,
         "chats": [(chat, list(chat.transcript())) for chat in chats],
         "colleagues": [a for a in Agent.select().where(Agent.active == True, Agent.id != agent.id)],  # noqa: E712
         "followups": list(FollowUp.pending()),
@@ -366,7 +368,8 @@ def _agent_news(agent_pk: int, known: dict[int, int] | None, grace: float, sessi
                 known[message.session_id] = message.id
     context = {"now": now(), "agent": agent}
     if queue:  # only when the queue may have changed: most wake-ups are a message in one of my chats
-        context.update(queue=list(ChatSession.waiting()), followups=list(FollowUp.pending()))
+        waiting, queued = ChatSession.queue_page()
+        context.update(queue=waiting, queued=queued, followups=list(FollowUp.pending()))
     return context, messages, known, chats
 
 
