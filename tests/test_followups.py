@@ -116,3 +116,27 @@ def test_marking_done_needs_an_agent(visitor, settings):
     conversation.leave_followup(chat, GOOD["email"], GOOD["text"], settings)
     assert visitor.post(f"/agent/followups/{FollowUp.get().id}/done").status_code == 401
     assert FollowUp.get().done_at is None
+
+
+@pytest.mark.parametrize("email", ["root,victim@example.org", "x@evil.example?cc=a@example.org&bcc=b@example.org",
+                                   "a?cc=b@example.org", "Priya <priya@example.com>", "priya@example.com\nBcc: x@y.org"])
+def test_one_plain_address_only(visitor, email):
+    waiting_visitor(visitor)
+    response = visitor.post("/chat/followup", {**GOOD, "email": email})
+    assert response.status_code == 400 and "one email address" in response.text
+    assert FollowUp.select().count() == 0
+
+
+def test_refused_while_a_counsellor_can_take_the_chat_even_posted_directly(visitor, agent):
+    waiting_visitor(visitor)
+    response = visitor.post("/chat/followup", GOOD)
+    assert response.status_code == 409 and "available now" in response.text
+    assert FollowUp.select().count() == 0 and ChatSession.get().status == "waiting"
+
+
+def test_a_stored_address_becomes_a_link_only_when_valid(visitor, agent):
+    FollowUp.create(email="x@evil.example?cc=a@example.org&body=hi", text="old row")
+    FollowUp.create(email="li+visa@example.com", text="good row")
+    page = agent.get("/agent/dashboard").text
+    assert 'href="mailto:li%2Bvisa@example.com"' in page and "mailto:x@evil" not in page and "cc=" not in page.split(
+        "mailto:")[1].split('"')[0]
