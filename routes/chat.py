@@ -83,7 +83,7 @@ async def over_limit(request: Request, *kinds: str) -> str | None:
     if kinds[over] == "handoff":
         return translate(language, "Too many requests for a counsellor from your network right now. "
                                    "Please try again in a few minutes.")
-    return translate(language, "Too many requests from your network right now. Please try again in a minute.")
+    return translate(language, "Too many messages from your network right now. Please try again in a minute.")
 
 
 def expired(request: Request) -> PlainTextResponse:
@@ -309,7 +309,7 @@ async def chat_followup(request: Request):
     text, problem = clean_text(form.get("text"), settings.max_message_chars, request.state.language)
     status_code = 400
     if email is None:
-        problem = translate(request.state.language, "Please enter one email address like name@example.com.")
+        problem = translate(request.state.language, "Please enter an email address like name@example.com.")
     elif not problem:
         problem, status_code = await _limited(request, chat.token), 429
     if problem:
@@ -394,9 +394,9 @@ async def chat_events(request: Request):
             (f"addr:{client_address(request)}", settings.max_streams_per_address)]
     full, shared = await slots.take(caps)
     if full is not None:
-        refusal = ("Too many open chat windows. Close one and reload." if full == 0 else
-                   "Too many open chats from your network right now. Close one and reload.")
-        return PlainTextResponse(translate(language, refusal), status_code=429, headers={"Retry-After": "10"})
+        refusal = (translate(language, "Too many open chat windows. Close one and reload.") if full == 0 else
+                   translate(language, "Too many open chats from your network right now. Close one and reload."))
+        return PlainTextResponse(refusal, status_code=429, headers={"Retry-After": "10"})
 
     async def release() -> None:
         await slots.give([key for key, _ in caps], shared)
