@@ -25,6 +25,9 @@
   document.addEventListener("scroll", function (event) {
     var list = event.target;
     if (!list.matches || !list.matches(".messages, .transcript")) return;
+    // A scroll reported after the list shrank but before its resize observer ran says nothing about the
+    // reader: judged against the new height it would unpin a reader who was at the bottom.
+    if (list.dataset.height && Number(list.dataset.height) !== list.clientHeight) return;
     list.dataset.pinned = list.scrollHeight - list.scrollTop - list.clientHeight < 40 ? "1" : "0";
   }, true);
   new MutationObserver(function (records) {

@@ -11,6 +11,7 @@
   // a reader at the bottom stays at the bottom.
   new ResizeObserver(function () {
     if (list.dataset.pinned !== "0") list.scrollTop = list.scrollHeight;
+    list.dataset.height = list.clientHeight;
   }).observe(list);
 
   // The status line is redrawn on every queue move: the leave-a-message form stays as the visitor left it.

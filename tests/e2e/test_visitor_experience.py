@@ -270,8 +270,6 @@ def newest_in_view(page, within: float = 15.0) -> bool:
         page.wait_for_timeout(100)
 
 
-@pytest.mark.xfail(reason="known defect: at phone width, opening the leave-a-message form can leave the newest "
-                          "message out of view; it fails in some runs and passes in others", strict=False)
 @pytest.mark.parametrize("server", [{"HANDOFF_AUTO_ASSIGN": "0"}], indirect=True)
 def test_on_a_phone_the_newest_message_stays_in_view(chromium, server):
     visitor = chromium.new_context(viewport=PHONE).new_page()
