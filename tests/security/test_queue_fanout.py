@@ -17,8 +17,7 @@ from realtime import QUEUE, Hub
 from tests.conftest import Server
 from tests.live import LiveBrowser
 
-OPEN = {"HANDOFF_CHAT_RATE": "100000", "HANDOFF_HANDOFF_RATE": "100000", "HANDOFF_ADDRESS_RATE": "100000",
-        "HANDOFF_MAX_STREAMS_PER_ADDRESS": "1000", "HANDOFF_AUTO_ASSIGN": "0"}
+OPEN = {"HANDOFF_ADDRESS_RATE": "100000", "HANDOFF_AUTO_ASSIGN": "0"}
 
 
 def test_a_thousand_cookieless_page_views_store_no_chat(app, visitor):
