@@ -1,6 +1,9 @@
 """Sign-in: throttled per account and per address, the same answer for unknown ids, fresh sessions, real sign-outs."""
+import asyncio
 import hashlib
+import os
 import time
+import uuid
 
 import pytest
 from starlette.testclient import TestClient
@@ -215,3 +218,29 @@ def test_ending_the_sign_in_elsewhere_closes_an_open_dashboard_stream(live_serve
         assert second.post("/agent/password", form).status_code == 200
     assert stream.ended.wait(30)
     assert first.http.get("/agent/events", timeout=30).status_code == 401
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["in-process", "redis"])
+def test_the_waits_and_the_admins_list_are_the_same_in_every_worker(shared, clock):
+    async def run():
+        client = None
+        if shared:
+            url = os.environ.get("HANDOFF_TEST_REDIS_URL") or pytest.skip("HANDOFF_TEST_REDIS_URL is not set")
+            import redis.asyncio
+            client = redis.asyncio.from_url(url)
+        prefix = f"test-{uuid.uuid4().hex[:8]}:"
+        # Two workers: what one records, the other waits for (in one process, they are the same counter).
+        here = limits.Counter(client, prefix=prefix)
+        there = limits.Counter(client, prefix=prefix) if shared else here
+        keys = [("login:id:agent_002@192.0.2.1", 3)]
+        for _ in range(5):
+            await limits.Backoff(here, 3600, 1, 900).fail(keys)
+        wait = await limits.Backoff(there, 3600, 1, 900).wait(keys)
+        listed = await limits.Backoff(there, 3600, 1, 900).throttled("login:", lambda key: 3)
+        await there.forget(keys[0][0])
+        cleared = await limits.Backoff(here, 3600, 1, 900).wait(keys)
+        if client is not None:
+            await client.aclose()
+        return wait, [(row["key"], row["failures"]) for row in listed], cleared
+
+    assert asyncio.run(run()) == (4.0, [("login:id:agent_002@192.0.2.1", 5)], 0.0)
