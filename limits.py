@@ -47,8 +47,9 @@ class Counter:
             self._local.popitem(last=False)
         return count
 
-    # Sign-in failures need an exact "N in the last 15 minutes": a fixed window would let twice as many
-    # through around its boundary. So each failure is kept with its time (few per key, since we stop at N).
+    # Sign-in failures need an exact "N in the last hour": a fixed window would let twice as many through
+    # around its boundary. So each failure is kept with its time (few per key: attempts refused while a wait
+    # lasts are not recorded, so the waits double faster than failures add up).
 
     async def record(self, key: str, seconds: float) -> None:
         """Remember one event at this moment, for `seconds`."""
@@ -98,16 +99,6 @@ class Counter:
                 pass
         found = {key: await self.last(key, seconds) for key in sorted(keys)}
         return {key: value for key, value in found.items() if value[0]}
-
-    async def recent(self, key: str, seconds: float) -> int:
-        """Events remembered for `key` within the last `seconds`."""
-        stamp = time.time()
-        if self.redis is not None:
-            try:
-                return int(await self.redis.zcount(f"{self.prefix}log:{key}", stamp - seconds, "+inf"))
-            except Exception:
-                pass
-        return sum(1 for t in self._events.get(key, []) if t > stamp - seconds)
 
     async def forget(self, key: str) -> None:
         self._events.pop(key, None)

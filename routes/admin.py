@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import datetime, timezone
 from urllib.parse import quote
 
 from peewee import IntegrityError
@@ -227,7 +228,10 @@ async def admin_activity(request: Request):
 
 async def _throttles(request: Request) -> list[dict]:
     settings = request.app.state.settings
-    return await request.app.state.sign_ins.throttled("login:", lambda key: free_failures(settings, key))
+    rows = await request.app.state.sign_ins.throttled("login:", lambda key: free_failures(settings, key))
+    for row in rows:
+        row["at"] = datetime.fromtimestamp(row["latest"], timezone.utc)
+    return rows
 
 
 @requires_agent(page=True, admin=True)

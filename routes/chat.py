@@ -26,6 +26,7 @@ from routes.common import (StreamEndpoint, back_to, clean_text, client_address, 
                            plain_text, redirects_back, render, render_text, wake)
 from writes import act
 
+
 def _current(request: Request) -> ChatSession | None:
     return ChatSession.by_token(request.session.get("chat"))
 
