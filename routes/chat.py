@@ -216,9 +216,9 @@ async def chat_post_message(request: Request):
                       key=form.get("client_key"))
     wake(request, outcome)
     headers = {"X-Message-Id": str(outcome.message.id)}
-    if start:  # the page had no chat, so no stream: it loads again with both
+    if start:  # the page had no chat, so no stream: its script opens one now (a form without script reloads)
         request.session["chat"] = token
-        headers["HX-Refresh"] = "true"
+        headers["X-Chat-Started"] = "true"
     if outcome.language and outcome.language != before:
         # The visitor wrote in another language: the whole page reloads in it (and its direction).
         request.state.language = request.session["language"] = outcome.language
