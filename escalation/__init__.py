@@ -77,7 +77,7 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     reason = model().judge(msg.raw, history, HANDOFF_ANSWERED if found.entry else HANDOFF)
     if reason:
         return handoff(reason)
-    if not msg.tokens:
+    if not msg.tokens and found.kind == "none":
         return keep(UNCLEAR_REPLY)
     reason = english_rules(msg.raw)
     if reason:
@@ -89,7 +89,9 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
         return keep(small)
     if repeated(msg.flat, msg.raw, visitor, answers, knowledge_base()):
         return handoff("repeat")
-    if foreign(msg.tokens):
+    if foreign(msg.tokens) and found.kind in ("none", "unsure"):
+        # Read through the glossary, a question in another language gets the English answer (the chat adds,
+        # in the visitor's language, that it is in English); only one it cannot place gets this reply.
         return keep(LANGUAGE_REPLY)
     if off_topic(msg.flat):
         return keep(OFF_TOPIC_REPLY)

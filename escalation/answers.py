@@ -9,8 +9,9 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 from .destinations import OTHER, destinations
+from .glossary import glossary
 from .knowledge_base import CALIBRATION, CONFIDENT, COUNTRIES, DESTINATION_TOPICS, Entry, KnowledgeBase, knowledge_base
-from .text import flat, terms
+from .text import flat, terms, tokens
 
 OFFER = "like me to connect you"  # every reply that offers a counsellor says this, so a "yes" can take it up
 CLARIFY_REPLY = "The answer depends on the destination. Which country are you asking about: {names}?"
@@ -35,9 +36,13 @@ _FIRST_PERSON = re.compile(r"\b(i|im|ive|my|me|mine|we|our)\b")
 _PERSONAL = re.compile(r"\b(enough|sufficient|chances?|accept me|admit me|take me|get in|get admission|eligible"
                        r"|qualify|is that ok|is that fine|good enough|will that do|will it do)\b")
 # A message about EduConsult itself ("your fees", "do you guys...", Hinglish "aap log").
-_ADDRESSED = re.compile(r"\b(your|ur|yours|you guys|u guys|you people|u people|you charge|do you|can you|educonsult"
+_ADDRESSED = re.compile(r"\b(your|ur|yours|you guys|u guys|you people|u people|you charge|do you|can you|are you|are u"
+                        r"|r u|will you|educonsult"
                         r"|aap|aapka|aapki|aapke|apka|apki)\b")
 _LOOKBACK = 3  # visitor messages a follow-up may refer back to
+# Characters of a message retrieval reads: its start (where a destination is often named) and its end (where
+# the question usually is). Labelled questions run to about 250; reading more only costs time.
+_HEAD, _TAIL = 150, 450
 
 
 @dataclass(frozen=True)
@@ -68,15 +73,29 @@ def probability(features: dict[str, float], model: dict | None = None) -> float:
     return round(1 / (1 + math.exp(-z)), 3)
 
 
-def _history(history: Iterable[Any]) -> tuple[list[str], list[str]]:
-    """Visitor texts and bot texts, oldest first."""
+def read(kb: KnowledgeBase, text: str) -> str:
+    """The message in the knowledge base's words: a question in another language becomes the English of
+    the study-abroad words it uses, with the words it shares with the knowledge base (IELTS, Canada...)."""
+    if len(text) > _HEAD + _TAIL:
+        text = f"{text[:_HEAD]} {text[-_TAIL:]}"
+    english = glossary().english(text)
+    if english is None:
+        return text
+    return " ".join([english, *(t for t in tokens(text) if t in kb.words)])
+
+
+def _history(kb: KnowledgeBase, history: Iterable[Any]) -> tuple[list[str], list[str]]:
+    """Visitor texts (read as by `read`) and bot texts, oldest first."""
     visitor: list[str] = []
     bot: list[str] = []
     for item in history or ():
         if isinstance(item, str):
-            visitor.append(item)
+            visitor.append(read(kb, item))
         elif isinstance(item, dict) and item.get("text"):
-            (bot if item.get("sender") == "bot" else visitor).append(str(item["text"]))
+            if item.get("sender") == "bot":
+                bot.append(str(item["text"]))
+            else:
+                visitor.append(read(kb, str(item["text"])))
     return visitor, bot
 
 
@@ -96,15 +115,25 @@ def features(kb: KnowledgeBase, text: str, country: str | None, followup: bool) 
         return ranked, {}
     top = ranked[0].score
     second = ranked[1].score if len(ranked) > 1 else 0.0
-    ideal = sum(kb.idf.get(t, 0.0) for t in kb.query(text)) or 1.0  # about what a perfect match would score
-    return ranked, {"coverage": ranked[0].coverage, "margin": (top - second) / top, "score": min(top, 30.0) / 10,
-                    "fit": min(top / ideal, 3.0), "country": float(country is not None), "followup": float(followup)}
+    query = kb.query(text)
+    ideal = sum(kb.idf.get(t, 0.0) for t in query) or 1.0  # about what a perfect match would score
+    cued = destinations().cued(text)
+    unknown = sum(kb.weight(t) for t in query if t not in kb.idf) / (sum(kb.weight(t) for t in query) or 1.0)
+    return ranked, {
+        "coverage": ranked[0].coverage, "margin": (top - second) / top, "score": min(top, 30.0) / 10,
+        "fit": min(top / ideal, 3.0), "country": float(country is not None), "followup": float(followup),
+        "cued": float(ranked[0].topic in cued), "miscued": float(bool(cued) and ranked[0].topic not in cued),
+        "own": float(country is not None and ranked[0].entry.country == country),  # not won by other countries' entries
+        "unknown": round(unknown, 3),  # share of the question in words the index has never seen
+        "general": float(ranked[0].topic not in DESTINATION_TOPICS),  # one answer everywhere: no neighbour to confuse
+    }
 
 
 def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, line: float | None = None) -> Answer:
     """Answer a question for the destination it is about (or the one the chat is about), ask which, or decline."""
     kb, places = knowledge_base(), destinations()
-    visitor, bot = _history(history)
+    visitor, bot = _history(kb, history)
+    text = read(kb, text)
     hit = places.country(text)
     asked, followup = text, False
     if not _asks(kb, text):

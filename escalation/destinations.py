@@ -36,7 +36,12 @@ class Destinations:
     def __init__(self, data: dict) -> None:
         self.levels = {level: _pattern(words) for level, words in data.pop("levels").items()}
         self.topic_names: dict[str, str] = data.pop("topics")
-        self._cues = {topic: _pattern(words) for topic, words in data.pop("cues").items()}
+        cues = data.pop("cues")
+        # A cue is a phrase, or a list of word groups that must all appear ("visa" with "cost" in any order).
+        self._cues = {topic: [_pattern([w for w in words if isinstance(w, str)])]
+                      + [[_pattern(group) for group in w] for w in words if isinstance(w, list)]
+                      for topic, words in cues.items()}
+        self._narrower: dict[str, list[str]] = data.pop("narrower", {})
         self._place = {code: _pattern(v.get("place") or []) for code, v in data.items()}
         self._terms = {code: _pattern(v.get("terms") or []) for code, v in data.items()}
         self._all_places = _pattern([a for v in data.values() for a in v.get("place") or []])
@@ -74,7 +79,10 @@ class Destinations:
         found = self.hits(text)
         if not found:
             return None
-        found = [h for h in found if h.place] or found
+        places = [h for h in found if h.place]
+        if not places and len({h.code for h in found}) > 1:
+            return None  # visa terms of two destinations ("IND" and "study permit"): which one is a guess
+        found = places or found
         counts: dict[str, int] = {}
         for hit in found:
             counts[hit.code] = counts.get(hit.code, 0) + 1
@@ -92,9 +100,15 @@ class Destinations:
         return next((level for level, p in self.levels.items() if p and p.search(words)), None)
 
     def cued(self, text: str) -> set[str]:
-        """Topics the message names by one of their cue phrases."""
+        """Topics the message names by one of their cues; where a narrower topic is named ("visa fee"), its
+        broader one ("student visa") is only context and is left out."""
         words = flat(text)
-        return {topic for topic, p in self._cues.items() if p and p.search(words)}
+
+        def named(cue) -> bool:
+            return all(p and p.search(words) for p in cue) if isinstance(cue, list) else bool(cue and cue.search(words))
+
+        found = {topic for topic, cues in self._cues.items() if any(named(c) for c in cues)}
+        return found - {broad for broad, narrow in self._narrower.items() if found & set(narrow)}
 
     def topic_name(self, topic: str, fallback: str = "that") -> str:
         """How a reply names a topic."""

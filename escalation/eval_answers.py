@@ -8,7 +8,9 @@
 
 Each line of escalation/corpus/answers/*.jsonl is {"text", "history", "expect", "group", "style"}.
 Rows are split into held-out test and dev by a hash of their group, so paraphrases of one
-question never sit on both sides. Only dev is used for fitting.
+question never sit on both sides. Dev questions also teach the index how visitors ask for an entry,
+so dev is judged, and confidence fitted, out of fold: each fold by an index that learned only from
+the others. Held-out questions are never learned from nor fitted on.
 """
 from __future__ import annotations
 
@@ -21,26 +23,26 @@ from pathlib import Path
 
 from . import assess
 from .answers import answer, probability
-from .knowledge_base import CALIBRATION, install, knowledge_base, load_entries
+from .knowledge_base import (CALIBRATION, LABELLED, install, knowledge_base, learned_questions, load_entries,
+                             split)
+from .knowledge_base import load_labelled as load
 
-CORPUS = Path(__file__).with_name("corpus") / "answers"
-TEST_SHARE = 4  # in ten groups
 OUTCOMES = ("correct", "wrong", "declined")
+FOLDS = 5  # dev is judged and fitted out of fold: a fold's questions are not among the index's learned ones
 
 
-def load(directory: Path = CORPUS) -> list[dict]:
-    """Every labelled row, with the file (destination or set) it comes from."""
-    rows = []
-    for path in sorted(directory.glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                rows.append({**json.loads(line), "set": path.stem})
-    return rows
+def fold(group: str) -> int:
+    return int(hashlib.sha256(("fold:" + group).encode()).hexdigest(), 16) % FOLDS
 
 
-def split(group: str) -> str:
-    """"test" or "dev", the same for every run and every row of a group."""
-    return "test" if int(hashlib.sha256(group.encode()).hexdigest(), 16) % 10 < TEST_SHARE else "dev"
+def out_of_fold(dev: list[dict], entries: list, measure) -> list:
+    """`measure(rows)` for each fold of dev, with the index learning only from the other folds' questions."""
+    results = []
+    for k in range(FOLDS):
+        install(entries, learned_questions([r for r in dev if fold(r["group"]) != k]))
+        results.extend(measure([r for r in dev if fold(r["group"]) == k]))
+    install(entries)
+    return results
 
 
 def expected(row: dict) -> str:
@@ -71,15 +73,15 @@ def _line(label: str, counts: Counter) -> str:
     return f"  {label:<24} n={n:<4}" + "".join(f" {k} {counts[k]:>3} ({100 * counts[k] / n:5.1f}%)" for k in OUTCOMES)
 
 
-def report(rows: list[dict], name: str, show: bool = False) -> dict[str, float]:
+def report(judged: list[tuple[dict, str]], name: str) -> dict[str, float]:
     """Print outcomes per set, per topic and overall; return the headline rates."""
     by_set: dict[str, Counter] = defaultdict(Counter)
     by_topic: dict[str, Counter] = defaultdict(Counter)
     overall: Counter = Counter()
     in_scope: Counter = Counter()
     out_scope: Counter = Counter()
-    for row in rows:
-        outcome = judge(row, show)
+    rows = [row for row, _ in judged]
+    for row, outcome in judged:
         want = expected(row)
         topic = want if want in ("clarify", "none") else knowledge_base().get(want).topic
         by_set[row["set"]][outcome] += 1
@@ -141,7 +143,7 @@ def fit(data: list[tuple[dict[str, float], int]], steps: int = 4000, rate: float
     return {"bias": round(bias, 4), "weights": {k: round(v, 4) for k, v in w.items()}}
 
 
-def choose_line(data: list[tuple[dict[str, float], int]], model: dict, cost: float = 4.0) -> float:
+def choose_line(data: list[tuple[dict[str, float], int]], model: dict, cost: float = 8.0) -> float:
     """The line that keeps the most right answers while a wrong one costs `cost` right ones."""
     scored = sorted((probability(x, model), y) for x, y in data)
     best, line = -math.inf, 0.5
@@ -164,23 +166,26 @@ def brier(data: list[tuple[dict[str, float], int]]) -> str:
 
 
 def main(argv: list[str]) -> None:
-    if "--knowledge" in argv:
-        install(load_entries(Path(argv[argv.index("--knowledge") + 1])))
-    rows = load(Path(argv[argv.index("--corpus") + 1])) if "--corpus" in argv else load()
+    directory = Path(argv[argv.index("--knowledge") + 1]) if "--knowledge" in argv else None
+    entries = load_entries(directory) if directory else load_entries()
+    rows = load(Path(argv[argv.index("--corpus") + 1])) if "--corpus" in argv else load(LABELLED)
     test = [r for r in rows if split(r["group"]) == "test"]
     dev = [r for r in rows if split(r["group"]) == "dev"]
+    install(entries, learned_questions(dev))
     if "--fit" in argv:
-        data = samples(dev)
+        data = out_of_fold(dev, entries, samples)
         model = fit(data)
         model = {"line": choose_line(data, model), **model}
         CALIBRATION.write_text(json.dumps(model, indent=2) + "\n", encoding="utf-8")
-        print(f"fitted on {len(data)} dev answers: {model}")
+        print(f"fitted on {len(data)} dev answers, each scored by an index that had not learned it: {model}")
         return
     coverage(rows)
-    held_out = report(test, "held-out test")
-    report(dev, "dev (tuned on)", "--show" in argv)
+    held_out = report([(r, judge(r)) for r in test], "held-out test")
+    show = "--show" in argv
+    report(out_of_fold(dev, entries, lambda fold_rows: [(r, judge(r, show)) for r in fold_rows]),
+           "dev, out of fold (tuned on)")
     print(f"\nconfidence, held-out: {brier(samples(test))}")
-    print(f"confidence, dev:      {brier(samples(dev))}")
+    print(f"confidence, dev:      {brier(out_of_fold(dev, entries, samples))}")
     print("\nheld-out: " + "  ".join(f"{k} {100 * v:.1f}%" for k, v in held_out.items()))
 
 

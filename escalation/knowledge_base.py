@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import calendar
+import hashlib
 import json
 import math
 from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from .destinations import destinations
+from .glossary import glossary
 from .text import COMMON, deletions, stem, terms, tokens
 
 KNOWLEDGE_DIR = Path(__file__).with_name("knowledge")
@@ -24,6 +27,8 @@ _LEVELS = frozenset(terms("master bachelor undergraduate postgraduate"))  # who 
 _TYPO_MIN = 5  # terms at least this long are matched with one letter wrong ("procesing", "requirments")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses the KB ~10x faster when present
 CALIBRATION = Path(__file__).with_name("calibration.json")
+LABELLED = Path(__file__).with_name("corpus") / "answers"
+TEST_SHARE = 4  # groups in ten whose labelled questions are held out: never indexed, never fitted on
 # The estimated probability of being right at or above which the bot answers; below it, it asks or
 # offers a counsellor. Fitted with the calibration on the labelled set's dev split.
 CONFIDENT = float(json.loads(CALIBRATION.read_text(encoding="utf-8"))["line"])
@@ -85,7 +90,7 @@ class KnowledgeBase:
     entries may be served, not which topic it is.
     """
 
-    def __init__(self, entries: list[Entry]) -> None:
+    def __init__(self, entries: list[Entry], learned: Mapping[str, Sequence[str]] | None = None) -> None:
         self.entries = entries
         self._by_id = {e.id: e for e in entries}
         self.by_topic: dict[str, dict[str, Entry]] = defaultdict(dict)  # topic -> country -> entry
@@ -98,7 +103,7 @@ class KnowledgeBase:
         self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         lengths = []
         for i, e in enumerate(entries):
-            main = Counter(terms(places(" ".join((e.title, *e.questions, *e.keywords)))))
+            main = Counter(terms(places(" ".join((e.title, *e.questions, *e.keywords, *(learned or {}).get(e.id, ()))))))
             answer = Counter(terms(places(e.answer)))
             self.words.update(tokens(" ".join((e.title, *e.questions, *e.keywords, e.answer))))
             self._main.append(set(main))
@@ -182,6 +187,33 @@ class KnowledgeBase:
                 for n, t in enumerate(order)]
 
 
+def split(group: str) -> str:
+    """"test" or "dev" for a labelled question's group, the same in every run, so paraphrases stay together."""
+    return "test" if int(hashlib.sha256(group.encode()).hexdigest(), 16) % 10 < TEST_SHARE else "dev"
+
+
+def load_labelled(directory: Path = LABELLED) -> list[dict]:
+    """Every labelled visitor question, with the file (destination or set) it comes from."""
+    rows = []
+    for path in sorted(directory.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                rows.append({**json.loads(line), "set": path.stem})
+    return rows
+
+
+def learned_questions(rows: list[dict] | None = None) -> dict[str, list[str]]:
+    """Dev questions labelled with an entry and asked on their own: more ways visitors ask for it, in their
+    words (typos, slang, Hinglish). Held-out questions are never among them; nor are questions in other
+    languages, which are read through the glossary instead."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for row in load_labelled() if rows is None else rows:
+        if (split(row["group"]) == "dev" and not row.get("history") and row["expect"] not in ("clarify", "none")
+                and glossary().english(row["text"]) is None):
+            out[row["expect"]].append(row["text"])
+    return dict(out)
+
+
 def load_entries(directory: Path = KNOWLEDGE_DIR) -> list[Entry]:
     """Read every YAML/JSON file in the knowledge directory (JSON is valid YAML)."""
     entries = []
@@ -202,10 +234,11 @@ def load_entries(directory: Path = KNOWLEDGE_DIR) -> list[Entry]:
 _live: KnowledgeBase | None = None
 
 
-def install(entries: list[Entry]) -> KnowledgeBase:
-    """Serve these entries from now on; a reader holding the old index finishes with it unharmed."""
+def install(entries: list[Entry], learned: Mapping[str, Sequence[str]] | None = None) -> KnowledgeBase:
+    """Serve these entries from now on, recognised also by the labelled dev questions (or `learned`); a reader
+    holding the old index finishes with it unharmed."""
     global _live
-    _live = KnowledgeBase(entries)
+    _live = KnowledgeBase(entries, learned_questions() if learned is None else learned)
     return _live
 
 

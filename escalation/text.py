@@ -85,6 +85,8 @@ SYNONYMS: dict[str, str] = {
     "consultants": "consultant", "appointment": "consultation", "consultations": "consultation",
     "enroll": "enrol", "enrollment": "enrolment", "programs": "programme",
     "program": "programme", "programmes": "programme", "courses": "course",
+    # "processing" is how long a visa takes; "process" is how to apply: a stem must not join them
+    "processing": "processingtime", "procesing": "processingtime", "processin": "processingtime",
     "requirement": "requirements", "required": "requirements", "eligibility": "requirements",
     "eligible": "requirements", "insurances": "insurance", "tution": "tuition",
     "scolarship": "scholarship", "scholorship": "scholarship", "univercity": "university",

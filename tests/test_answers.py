@@ -7,13 +7,13 @@ from collections import Counter
 import pytest
 
 from escalation import assess
-from escalation.answers import CLARIFY_REPLY, answer
+from escalation.answers import CLARIFY_REPLY, answer, read
 from escalation.eval_answers import expected, judge, load, split
-from escalation.knowledge_base import COUNTRIES, install, knowledge_base, load_entries
+from escalation.knowledge_base import COUNTRIES, install, knowledge_base, learned_questions, load_entries
 
 # Held-out figures the labelled set must keep (docs/answers.md quotes the measured ones).
-FLOOR_IN_SCOPE_CORRECT = 0.82
-CEILING_WRONG = 0.10
+FLOOR_IN_SCOPE_CORRECT = 0.81
+CEILING_WRONG = 0.03
 
 
 def visitor(text: str) -> dict:
@@ -38,6 +38,12 @@ def test_held_out_questions_are_answered_with_the_right_entry(held_out: Counter)
 def test_held_out_replies_are_rarely_wrong(held_out: Counter) -> None:
     wrong = held_out[(True, "wrong")] + held_out[(False, "wrong")]
     assert wrong / sum(held_out.values()) <= CEILING_WRONG
+
+
+def test_held_out_questions_never_teach_the_index() -> None:
+    learned = {text for texts in learned_questions().values() for text in texts}
+    held_out = {r["text"] for r in load() if split(r["group"]) == "test"}
+    assert learned and not learned & held_out
 
 
 def test_split_is_by_group_and_stable() -> None:
@@ -134,3 +140,22 @@ def test_every_entry_names_its_country_topic_source_and_check_month() -> None:
     assert all(e.country in (*COUNTRIES, "any") and e.topic and e.source for e in entries)
     assert all(re.fullmatch(r"20\d\d-(0[1-9]|1[0-2])", e.checked) for e in entries)
     assert len({(e.country, e.topic) for e in entries}) == len(entries)
+
+
+@pytest.mark.parametrize("text,entry", [
+    ("quais bolsas de estudo existem na Alemanha?", "de-scholarships"),
+    ("wie viele Stunden darf ich in Kanada neben dem Studium arbeiten?", "ca-work-while-studying"),
+])
+def test_a_question_in_another_language_gets_its_country_and_topic(text: str, entry: str) -> None:
+    decision = assess(text)
+    assert (decision.handoff, decision.topic) == (False, entry)
+
+
+def test_visa_terms_of_two_destinations_are_not_guessed_between() -> None:
+    assert answer("does the IND or the GIC decide faster").country is None
+
+
+def test_retrieval_reads_a_bounded_part_of_a_long_message() -> None:
+    long = "visa " * 400 + "which one do I need for Canada"
+    assert len(read(knowledge_base(), "签证" * 1000).split()) <= 300
+    assert answer(long).country == "ca"

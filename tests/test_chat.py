@@ -40,6 +40,13 @@ def test_a_question_gets_a_bot_answer(visitor):
     assert senders == ["visitor", "bot"] and chat.status == "bot"
 
 
+def test_a_question_in_spanish_gets_the_english_fact_and_a_word_on_it_in_spanish(visitor):
+    visitor.say("¿Cuánto cuesta el seguro médico en Irlanda para estudiantes?")
+    bot = [m for m in ChatSession.get().visible_messages() if m.sender == "bot"][-1]
+    assert bot.entry == "ie-health-insurance" and "insurance" in bot.text
+    assert "inglés" in bot.text.split("\n\n")[-1]
+
+
 @pytest.mark.parametrize("text, status", [("", 400), ("   ", 400), ("x" * 2001, 400), ("x" * 2000, 201)])
 def test_message_length_is_checked(visitor, text, status):
     response = visitor.say(text)

@@ -282,6 +282,8 @@ def test_replies_to_small_talk_do_not_count_as_weak_answers() -> None:
     assert assess("How much is the UK student visa fee?", history).handoff is False
 
 
-def test_questions_in_other_languages_get_an_english_only_reply_not_a_handoff() -> None:
+def test_questions_in_other_languages_are_read_and_only_the_unplaceable_get_an_english_only_reply() -> None:
     decision = assess("¿Cuánto cuesta la visa de estudiante?")
-    assert decision.handoff is False and "English" in decision.reply
+    assert decision.handoff is False and "ca" in decision.choices
+    decision = assess("¿Dónde puedo comprar zapatos baratos por la tarde?")
+    assert decision.handoff is False and decision.topic is None and "English" in decision.reply

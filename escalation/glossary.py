@@ -1,0 +1,68 @@
+"""Reading a question written in another language through the study-abroad words it uses (glossary.yaml)."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from .text import fold
+
+_FILE = Path(__file__).with_name("glossary.yaml")
+_MARKS = re.compile("[\u0640\u064b-\u065f\u0670]")  # Arabic vowel signs, hamza marks and tatweel: often left out
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _norm(text: str) -> str:
+    return " ".join(_MARKS.sub("", fold(text)).split())
+
+
+class Glossary:
+    """Foreign study-abroad words and phrases, each with its English words."""
+
+    def __init__(self, data: dict[str, dict[str, str]]) -> None:
+        english = {_norm(k): str(v) for words in data.values() for k, v in words.items()}
+        # Latin-script phrases are looked up word by word; scripts written without spaces (Chinese) or with
+        # clitics (Arabic) are found anywhere in the text, longest first.
+        self._words = {k: v for k, v in english.items() if k.isascii()}
+        self._longest = max((k.count(" ") + 1 for k in self._words), default=1)
+        self._first = {k.split()[0] for k in self._words}  # most words start no phrase: one set look-up each
+        self._other = sorted(((k, v) for k, v in english.items() if not k.isascii()), key=lambda kv: -len(kv[0]))
+
+    def english(self, text: str) -> str | None:
+        """The English words for the glossary words a message uses, or None when it uses none.
+
+        Linear in the message's length: a few dictionary look-ups per word and a substring scan per phrase."""
+        norm = _norm(text)
+        found: list[tuple[int, str]] = []
+        words = [(m.start(), m.group()) for m in _WORD.finditer(norm)]
+        i = 0
+        while i < len(words):
+            if words[i][1] not in self._first:
+                i += 1
+                continue
+            for n in range(min(self._longest, len(words) - i), 0, -1):
+                hit = self._words.get(" ".join(w for _, w in words[i:i + n]))
+                if hit:
+                    found.append((words[i][0], hit))
+                    i += n
+                    break
+            else:
+                i += 1
+        if not norm.isascii():
+            taken = bytearray(len(norm))  # characters a longer phrase has already matched
+            for key, value in self._other:
+                at = norm.find(key)
+                while at >= 0:
+                    if not any(taken[at:at + len(key)]):
+                        found.append((at, value))
+                        taken[at:at + len(key)] = b"\1" * len(key)
+                    at = norm.find(key, at + len(key))
+        return " ".join(v for _, v in sorted(found)) or None
+
+
+@lru_cache(maxsize=1)
+def glossary() -> Glossary:
+    """The glossary shipped in glossary.yaml."""
+    return Glossary(yaml.safe_load(_FILE.read_text(encoding="utf-8")))
