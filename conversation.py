@@ -204,13 +204,13 @@ def decide(chat: ChatSession | str, text: str, new: bool = False) -> Decided | N
         chat = ChatSession(id=0, status="bot")
     if chat is None:
         return None
-    upto, spoken = (Message.newest_ids(chat.id)[0] if chat.id else 0), detect_sure(text)
+    upto = Message.newest_ids(chat.id)[0] if chat.id else 0
     if chat.status != "bot":
-        return Decided(chat.id, chat.status, upto, spoken=spoken)
+        return Decided(chat.id, chat.status, upto, spoken=detect_sure(text))
     history = chat.visitor_history() if chat.id else []
     decision = assess(text, history=history)
     skill = _wanted_skill(text, getattr(decision, "skill", None), history) if decision.handoff else "general"
-    return Decided(chat.id, chat.status, upto, decision, skill, spoken)
+    return Decided(chat.id, chat.status, upto, decision, skill, decision.spoken)
 
 
 def visitor_message(chat: ChatSession | str, text: str, client_key: str | None = None,
@@ -255,8 +255,9 @@ def visitor_message(chat: ChatSession | str, text: str, client_key: str | None =
             added = [message]
             if decision is not None:
                 reply = _bot_reply(decision.reply, chat.language)
-                added.append(Message.add(chat, "bot", reply, confidence=decision.confidence,
-                                         entry=decision.topic, choices=",".join(decision.choices) or None)[0])
+                added.append(Message.add(chat, "bot", reply, confidence=decision.confidence, entry=decision.topic,
+                                         choices=",".join(decision.choices) or None,
+                                         offer=decision.offers or None)[0])
             out.posted = Posted(chat.id, after, after_visible, added)
         out.wake(chat)
     return out

@@ -235,7 +235,8 @@ class ChatSession(BaseModel):
         """Recent turns for the handoff decision, oldest first."""
         rows = (self.messages.where(Message.sender.in_(["visitor", "bot"]))
                 .order_by(Message.id.desc()).limit(limit))
-        return [{"sender": m.sender, "text": m.text, "confidence": m.confidence} for m in reversed(list(rows))]
+        return [{"sender": m.sender, "text": m.text, "confidence": m.confidence, "offer": bool(m.offer)}
+                for m in reversed(list(rows))]
 
     def last_message_id(self) -> int:
         return self.messages.select(fn.MAX(Message.id)).scalar() or 0
@@ -310,6 +311,7 @@ class Message(BaseModel):
     reason = CharField(null=True)
     entry = CharField(null=True)  # a bot reply's knowledge-base entry id
     choices = CharField(null=True)  # destination codes offered as buttons under a bot reply, comma-separated
+    offer = BooleanField(null=True)  # a bot reply that offers a counsellor, so a "yes" in any language takes it up
 
     class Meta:
         indexes = ((("session", "client_key"), True), (("session", "id"), False))

@@ -7,7 +7,8 @@ from typing import Any, Iterable
 from .answers import OFFER, answer
 from .classifier import HANDOFF, HANDOFF_ANSWERED, model
 from .knowledge_base import COUNTRIES, knowledge_base
-from .language import chat_language
+from .features import normalise, words
+from .language import chat_language, detect_sure
 from .repetition import repeated, split_history
 from .routing import SKILLS, guess_skill
 from .smalltalk import LANGUAGE_REPLY, OFF_TOPIC_REPLY, UNCLEAR_REPLY, accepts, smalltalk_reply
@@ -45,12 +46,15 @@ class Decision:
     topic: str | None = None  # the id of the knowledge-base entry the reply comes from
     choices: tuple[str, ...] = ()  # destinations (COUNTRIES keys) offered as buttons under the reply
     language: str = "en"  # the visitor's language, as detected from this message and the chat
+    spoken: str | None = None  # this message's own language, when the detector is sure of it
+    offers: bool = False  # the reply offers a counsellor: a "yes" to it next hands the chat over
 
 
 def _offered(history: Iterable[Any]) -> bool:
-    """Whether the bot's last message offered to connect the visitor with a counsellor."""
+    """Whether the bot's last message offered to connect the visitor with a counsellor: marked so when it
+    was stored, in whatever language it was shown; a history without marks has the English sentence."""
     last = [h for h in history or () if isinstance(h, dict) and h.get("sender") == "bot"][-1:]
-    return bool(last) and OFFER in str(last[0].get("text") or "")
+    return bool(last) and (bool(last[0].get("offer")) or OFFER in str(last[0].get("text") or ""))
 
 
 def assess(text: str, history: Iterable[Any] = ()) -> Decision:
@@ -63,27 +67,34 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     skill = guess_skill(msg.flat, msg.raw) or team
     if skill is None:
         skill = next(filter(None, (guess_skill(Message(t).flat, t) for t in reversed(visitor))), "general")
-    language = chat_language(msg.raw, visitor)
+    language, spoken = chat_language(msg.raw, visitor), detect_sure(msg.raw)  # one read per text, cached
 
     def handoff(reason: str, reply: str | None = None) -> Decision:
-        return Decision(True, reason, reply or HANDOFF_REPLIES[reason], 0.0, skill, language=language)
+        return Decision(True, reason, reply or HANDOFF_REPLIES[reason], 0.0, skill, language=language, spoken=spoken)
 
     def keep(reply: str) -> Decision:
-        return Decision(False, None, reply, 0.0, skill, language=language)
+        return Decision(False, None, reply, 0.0, skill, language=language, spoken=spoken)
 
     kind = emergency(msg.raw)
     if kind:
         return handoff("urgent", advice(kind, language))
+    # A personal case the knowledge base holds the general facts for ("will UBC accept me with a 6?") gets
+    # those facts and an offer of a counsellor, which a yes takes up: reading it as complex (or a deadline)
+    # does not hand it over unasked.
+    personal = ("complex", "urgent") if found.kind == "personal" else ()
     reason = model().judge(msg.raw, history, HANDOFF_ANSWERED if found.entry else HANDOFF)
-    if reason:
-        return handoff(reason)
+    if reason and reason not in personal:
+        # English rules name a request, complaint or personal case more surely than the model's likeliest
+        # class; but a deadline the model reads as urgent stays so, to go to the head of the queue.
+        explicit = english_rules(msg.raw)
+        return handoff(explicit if explicit and (explicit, reason) != ("complex", "urgent") else reason)
+    if _offered(history) and accepts(words(normalise(msg.raw))):
+        return handoff("requested")
     if not msg.tokens and found.kind == "none":
         return keep(UNCLEAR_REPLY)
     reason = english_rules(msg.raw)
-    if reason:
+    if reason and reason not in personal:
         return handoff(reason)
-    if _offered(history) and accepts(msg.tokens):
-        return handoff("requested")
     small = smalltalk_reply(msg.tokens, msg.flat)
     if small:
         return keep(small)
@@ -97,5 +108,5 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
         return keep(OFF_TOPIC_REPLY)
     if found.kind == "none" and not on_topic(msg.raw):
         return keep(UNCLEAR_REPLY)
-    return Decision(False, None, found.reply, found.confidence, skill,
-                    found.entry.id if found.entry else None, found.choices, language)
+    return Decision(False, None, found.reply, found.confidence, skill, found.entry.id if found.entry else None,
+                    found.choices, language, spoken, OFFER in found.reply)

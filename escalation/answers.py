@@ -21,6 +21,8 @@ NO_PLACE_REPLY = ("I don't hold checked facts about studying in {place}, and I'd
                   "A counsellor can tell you whether we can help there: would you " + OFFER + "?")
 UNSURE_REPLY = ("I'm not sure I've understood that. Could you put it another way, naming the country if it is "
                 "about one? Or would you " + OFFER + " with a counsellor?")
+WHICH_TOPIC_REPLY = ("Do you mean {first} or {second}{place}? Tell me which and I'll answer, or would you "
+                     + OFFER + " with a counsellor?")
 UNCOVERED_REPLY = ("I don't hold a checked answer to that. A counsellor can help with it: would you "
                    + OFFER + "?")
 PERSONAL_SUFFIX = ("Whether that is enough in your own case depends on the university and your whole profile, "
@@ -39,6 +41,12 @@ _PERSONAL = re.compile(r"\b(enough|sufficient|chances?|accept me|admit me|take m
 _ADDRESSED = re.compile(r"\b(your|ur|yours|you guys|u guys|you people|u people|you charge|do you|can you|are you|are u"
                         r"|r u|will you|educonsult"
                         r"|aap|aapka|aapki|aapke|apka|apki)\b")
+# With no destination named, the general entry answers when it matches the question nearly as well as the
+# topic's best country entry: the question then asks what is true everywhere, not one country's figure.
+_ANYWHERE = 0.9  # chosen on dev
+# A runner-up topic this close, which the destination also holds, makes the top one a coin toss: ask which.
+_TIED = 0.95  # on dev it turns wrong answers into questions and loses no right one
+_RIVAL = 0.6  # below the line, a runner-up weaker than this is no real alternative to offer
 _LOOKBACK = 3  # visitor messages a follow-up may refer back to
 # Characters of a message retrieval reads: its start (where a destination is often named) and its end (where
 # the question usually is). Labelled questions run to about 250; reading more only costs time.
@@ -108,6 +116,14 @@ def _names(codes: Iterable[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
+def _offered_topics(said: str) -> tuple[str, ...]:
+    """The two topics a "Do you mean ... or ...?" reply offered, or none."""
+    if not said.startswith(WHICH_TOPIC_REPLY.split("{")[0]):
+        return ()
+    names = destinations().topic_names
+    return tuple(t for t in names if names[t] in said)
+
+
 def features(kb: KnowledgeBase, text: str, country: str | None, followup: bool) -> tuple[list, dict[str, float]]:
     """The ranking of topics for a question and the features its confidence is estimated from."""
     ranked = kb.rank(text, country, bool(_ADDRESSED.search(flat(text))))
@@ -118,6 +134,10 @@ def features(kb: KnowledgeBase, text: str, country: str | None, followup: bool) 
     query = kb.query(text)
     ideal = sum(kb.idf.get(t, 0.0) for t in query) or 1.0  # about what a perfect match would score
     cued = destinations().cued(text)
+    rival = ranked[1].topic if len(ranked) > 1 else None
+    # a runner-up the destination also holds an entry for: the neighbouring topic a wrong answer comes from
+    neighbour = (rival in DESTINATION_TOPICS and ranked[0].topic in DESTINATION_TOPICS
+                 and (country is None or country in kb.by_topic[rival]))
     unknown = sum(kb.weight(t) for t in query if t not in kb.idf) / (sum(kb.weight(t) for t in query) or 1.0)
     return ranked, {
         "coverage": ranked[0].coverage, "margin": (top - second) / top, "score": min(top, 30.0) / 10,
@@ -126,6 +146,7 @@ def features(kb: KnowledgeBase, text: str, country: str | None, followup: bool) 
         "own": float(country is not None and ranked[0].entry.country == country),  # not won by other countries' entries
         "unknown": round(unknown, 3),  # share of the question in words the index has never seen
         "general": float(ranked[0].topic not in DESTINATION_TOPICS),  # one answer everywhere: no neighbour to confuse
+        "neighbour": round(second / top, 3) if neighbour else 0.0,
     }
 
 
@@ -154,7 +175,10 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     ranked, feats = features(kb, asked, code, followup)
     if not ranked:
         return Answer("none", UNCOVERED_REPLY, 0.0, country=code, level=level)
-    top = ranked[0]
+    # The answer to "Do you mean the visa fee or processing times?": the one of the two the reply names.
+    offered = _offered_topics(bot[-1] if bot else "")
+    chosen = next((r for r in ranked[:2] if r.topic in offered), None)
+    top = chosen or ranked[0]
     held = kb.by_topic[top.topic]
     general = top.topic not in DESTINATION_TOPICS and "any" in held
     p = probability(feats, model)
@@ -165,7 +189,15 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
 
     if code == OTHER and not general:
         return made("elsewhere", NO_PLACE_REPLY.format(place=hit.words.title()))
-    if p < line:
+    names = places.topic_names
+    rival = ranked[1].topic if len(ranked) > 1 else None
+    # below the line only when the question names one of the two, so the choice offered is about what was asked
+    between = top.topic in names and rival in names and (p >= line or {top.topic, rival} & places.cued(asked))
+    if chosen is None and between and feats["neighbour"] >= (_RIVAL if p < line else _TIED):
+        # two neighbouring topics of one destination (the fee or the processing time?): ask, never guess
+        place = f" for {_names([code])}" if code in COUNTRIES else ""
+        return made("unsure", WHICH_TOPIC_REPLY.format(first=names[top.topic], second=names[rival], place=place))
+    if p < line and chosen is None:
         return made("unsure", UNSURE_REPLY)
     choices = tuple(c for c in COUNTRIES if c in held)
     if code in COUNTRIES:
@@ -173,7 +205,7 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
         if entry is None:
             name = places.topic_name(top.topic, top.entry.title[0].lower() + top.entry.title[1:])
             return made("no-fact", NO_FACT_REPLY.format(topic=name, country=_names([code])))
-    elif general or (top.entry.country == "any" or _GENERAL.search(flat(asked))) and "any" in held:
+    elif general or (top.anywhere >= _ANYWHERE or _GENERAL.search(flat(asked))) and "any" in held:
         entry = held["any"]  # the general entry fits the question best, or the question asks in general
     elif len(held) == 1 and top.topic not in DESTINATION_TOPICS:
         entry = top.entry  # a term only one destination uses, such as the I-20

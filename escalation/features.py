@@ -22,6 +22,7 @@ _WORD = re.compile(
 )
 # Scripts written without spaces: each character is read, and each pair of neighbours.
 _UNSPACED = re.compile(r"([\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")
+_EMOJI = re.compile(r"[\u2600-\u27bf\U0001f000-\U0001faff]")
 _LATIN_MARK = re.compile(r"(?<=[a-z])[\u0300-\u036f]+")
 _SPACES = re.compile(r"\s+")
 
@@ -78,6 +79,11 @@ def grams(text: str) -> set[str]:
         found.update({line[i:i + n] for i in range(len(line) - n + 1)})
     if len(text) > 12 and text[:LIMIT].isupper():
         found.add("x:shout")
+    # How long the message is, and whether it holds emoji at all: an emoji never seen in training still
+    # says something, and "ok" or "agent" read differently from a sentence.
+    found.add(f"x:len{len(tokens) if len(tokens) < 4 else 4 if len(tokens) < 8 else 8}")
+    if _EMOJI.search(line):
+        found.add("x:emoji")
     return found
 
 
@@ -99,7 +105,9 @@ def turns(history: Iterable[Any]) -> list[Turn]:
     """Earlier messages as the chat stores them (dicts) or as bare visitor strings; anything else is skipped."""
     out: list[Turn] = []
     for item in history or ():
-        if isinstance(item, str):
+        if isinstance(item, Turn):
+            out.append(item)
+        elif isinstance(item, str):
             out.append(Turn("visitor", item, None))
         elif isinstance(item, dict):
             confidence = item.get("confidence")
@@ -108,11 +116,15 @@ def turns(history: Iterable[Any]) -> list[Turn]:
     return out
 
 
-HISTORY = ("h:any", "h:same", "h:similar", "h:last_similar", "h:weak", "h:weak2")
+HISTORY = ("h:same", "h:similar", "h:last_similar", "h:similar_weak", "h:weak2")
 
 
 def history_features(text: str, history: list[Turn]) -> list[float]:
-    """How this message relates to the chat so far: asked before, and how the bot's answers went."""
+    """How this message relates to the chat so far: asked before, and how the bot's answers went.
+
+    A weak answer alone says nothing about the next message: a new question after it is a new question.
+    Only a message close to an earlier one reads as asked again, and more so when that went unanswered.
+    """
     asked = [t.text for t in history if t.sender == "visitor" and len(words(normalise(t.text))) >= 3][-5:]
     # A bot reply counts as an answer only to a question of a few words: replies to "hi" or "thanks"
     # carry a low retrieval confidence too, but they are not failed answers.
@@ -126,5 +138,6 @@ def history_features(text: str, history: list[Turn]) -> list[float]:
     now = trigrams(text)
     overlaps = [len(now & before) / len(now | before) if now | before else 0.0 for before in map(trigrams, asked)]
     best = max(overlaps, default=0.0)
-    return [float(bool(asked)), float(best >= 0.6), best, overlaps[-1] if overlaps else 0.0,
-            float(bool(weak) and weak[-1]), float(len(weak) == 2 and all(weak))]
+    failed = bool(weak) and weak[-1]
+    return [float(best >= 0.6), best, overlaps[-1] if overlaps else 0.0, best if failed else 0.0,
+            float(len(weak) == 2 and all(weak))]

@@ -81,6 +81,7 @@ class Ranked:
     entry: Entry
     score: float  # BM25 of the best entry of this topic
     coverage: float  # idf-weighted share of the message's terms the top topic's entry covers (0..1); 0 for the rest
+    anywhere: float = 0.0  # the topic's general entry's score over its best entry's (0..1); 0 without one
 
 
 class KnowledgeBase:
@@ -169,9 +170,13 @@ class KnowledgeBase:
                 scores[i] *= _OURS
         best: dict[str, int] = {}
         pooled: dict[str, list[float]] = defaultdict(list)
+        anywhere: dict[str, float] = {}
         for i in sorted(scores, key=scores.__getitem__, reverse=True):
-            best.setdefault(self.entries[i].topic, i)
-            pooled[self.entries[i].topic].append(scores[i])
+            topic = self.entries[i].topic
+            best.setdefault(topic, i)
+            pooled[topic].append(scores[i])
+            if self.entries[i].country == "any":
+                anywhere.setdefault(topic, scores[i] / scores[best[topic]])
         # A topic many destinations' questions agree on beats one entry's lucky words.
         cued = destinations().cued(text)
         topic_score = {t: (s[0] + _POOL * sum(s[1:1 + _POOLED]) / _POOLED) * (_CUED if t in cued else 1.0)
@@ -183,7 +188,8 @@ class KnowledgeBase:
                              for t in query) / total, 3)
 
         order = sorted(best, key=topic_score.__getitem__, reverse=True)
-        return [Ranked(t, self.entries[best[t]], topic_score[t], coverage(best[t]) if n == 0 else 0.0)
+        return [Ranked(t, self.entries[best[t]], topic_score[t], coverage(best[t]) if n == 0 else 0.0,
+                       round(anywhere.get(t, 0.0), 3))
                 for n, t in enumerate(order)]
 
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import threading
+from functools import lru_cache
+from typing import NamedTuple
 
 from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
 
@@ -21,16 +23,38 @@ def _built():
         if _detector is None:
             languages = [Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())) for code in DETECTED]
             # Low-accuracy mode keeps memory near 35 MB (the full models take over 400 MB) and is
-            # as good on messages of a sentence or more; the relative distance turns a near tie into None.
-            _detector = (LanguageDetectorBuilder.from_languages(*languages).with_low_accuracy_mode()
-                         .with_minimum_relative_distance(0.1).build())
+            # as good on messages of a sentence or more.
+            _detector = LanguageDetectorBuilder.from_languages(*languages).with_low_accuracy_mode().build()
     return _detector
 
 
-def detect(text: str) -> str | None:
-    """The ISO 639-1 code of the text's language, or None when the text is too short or mixed to tell."""
-    found = _built().detect_language_of(text[:400])
-    return found.iso_code_639_1.name.lower() if found else None
+class Reading(NamedTuple):
+    """What lingua reads in one text."""
+
+    language: str | None  # its likeliest language, None when too short or mixed to tell
+    sure: bool  # lingua gives that language at least SURE: enough to switch a chat's language
+
+
+SURE = 0.9
+_TOLD = 0.4  # below this share of the confidence the text is too mixed or short to name a language
+
+
+@lru_cache(maxsize=512)
+def read(text: str) -> Reading:
+    """The text's language, read once: a chat's earlier messages are read again on every turn, from the cache.
+
+    Greetings, names and two-word messages ("thanks", "visa for Canada") are too short to be sure of.
+    """
+    values = _built().compute_language_confidence_values(text[:400]) if text.strip() else []
+    if not values or values[0].value < _TOLD:
+        return Reading(None, False)
+    return Reading(values[0].language.iso_code_639_1.name.lower(), values[0].value >= SURE)
+
+
+def detect_sure(text: str) -> str | None:
+    """The text's language when lingua is sure of it, else None."""
+    found = read(text)
+    return found.language if found.sure else None
 
 
 def chat_language(text: str, earlier: list[str]) -> str:
@@ -40,14 +64,7 @@ def chat_language(text: str, earlier: list[str]) -> str:
     """
     for candidate in [text, *reversed(earlier[-5:])]:
         if len(candidate.strip()) >= 8 or (candidate.strip() and not candidate.isascii()):
-            found = detect(candidate)
+            found = read(candidate).language
             if found:
                 return found
     return "en"
-
-
-def detect_sure(text: str, minimum: float = 0.9) -> str | None:
-    """The text's language when lingua is at least `minimum` sure of it; greetings, names and two-word
-    messages ("thanks", "visa for Canada") are too short to tell and give None."""
-    values = _built().compute_language_confidence_values(text[:400])
-    return values[0].language.iso_code_639_1.name.lower() if values and values[0].value >= minimum else None

@@ -36,6 +36,7 @@ _ASKED_AGAIN = re.compile(
     r"|\b(still )?(didnt|did not|havent|have not) (get|got) (an? )?answer\b"
 )
 _SIMILAR = 0.45
+_SIMILAR_AFTER_WEAK = 0.35
 _LOOKBACK = 5
 
 
@@ -78,17 +79,18 @@ def _names(words: set[str], kb: KnowledgeBase) -> set[str]:
 
 
 def repeated(flat: str, text: str, visitor: list[str], answers: list[float], kb: KnowledgeBase) -> bool:
-    """Asked again in other words, told the bot it missed, or two weak bot answers in a row."""
+    """Asked again in other words, or told the bot it missed. A new question after weak answers is a new
+    question: the answering side says when it cannot answer that one either."""
     recent = [t for t in visitor[-_LOOKBACK:] if terms(t)]
     if recent and _ASKED_AGAIN.search(flat):
-        return True
-    if len(answers) >= 2 and max(answers[-2:]) < CONFIDENT:
         return True
     current = set(terms(text))
     if not current:
         return False
+    # After a weak answer, a looser likeness counts: the visitor is rewording what went unanswered.
+    bar = _SIMILAR_AFTER_WEAK if answers and answers[-1] < CONFIDENT else _SIMILAR
     for earlier in recent:
         before = set(terms(earlier))
-        if _similarity(current, before, kb) >= _SIMILAR and not _names(current, kb) - _names(before, kb):
+        if _similarity(current, before, kb) >= bar and not _names(current, kb) - _names(before, kb):
             return True
     return False

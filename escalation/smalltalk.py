@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+from . import features
 from .lexicon import words
 
 GREETING_REPLY = (
@@ -58,6 +59,14 @@ _IDENTITY = re.compile(
 )
 _YES = words("yes yeah yep yup ya yah sure ok okay please pls plz haan han ji alright fine definitely absolutely")
 _YES_FILLER = words("do it that connect me please pls plz go ahead would be great thanks thank you a counsellor")
+# "Yes" in the languages the bot speaks, read as the classifier reads a message (accents dropped;
+# Chinese by character and pair): an offer shown in Spanish is taken up by "sí, por favor".
+_YES |= frozenset(features.words(features.normalise(
+    "sí claro vale dale oui ouais volontiers sim pode ja gerne klar jawohl हाँ हां जी ठीक 好 好的 是 是的 可以 嗯 "
+    "نعم أجل اكيد أكيد حسنا طيب có vâng dạ được evet olur tamam tabii")))
+_YES_FILLER |= frozenset(features.words(features.normalise(
+    "por favor gracias s'il vous plaît svp merci d'accord obrigado obrigada bitte danke है कृपया धन्यवाद "
+    "请 谢谢 的 吧 可 以 من فضلك شكرا لو سمحت làm ơn cảm ơn lütfen teşekkürler sağol")))
 
 
 def accepts(tokens: list[str]) -> bool:

@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import sys
+import zipfile
 import zlib
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -27,6 +28,7 @@ CORPUS = HERE / "corpus.jsonl"
 SAFETY = ("selfharm", "detention", "violence", "medical", "passport")
 WEAK, SURE = 0.2, 0.9
 C = 20.0  # inverse regularisation, chosen by the held-out F1 (see docs/escalation.md)
+_KEYBOARD = ("qwertyuiop", "asdfghjkl", "zxcvbnm", "poiuytrewq", "lkjhgfdsa", "mnbvcxz")
 MIN_COUNT = 2  # n-grams seen in fewer messages are left out of the vocabulary
 
 
@@ -86,16 +88,26 @@ def _rows_of(lang: str, source: dict) -> list[dict]:
         letters = sorted(set("".join(faq + again)) - set(" ?？؟,.!'-0123456789"))
         mash = "".join(letters[_pick(word, j, k, len(letters))] for k in range(4 + j))
         add(mash if j % 2 else f"{mash[:3]} {mash[3:]}", "none", f"mash-{j}")
+        # ...and runs along a Latin keyboard, which visitors type in every language.
+        row = _KEYBOARD[j % len(_KEYBOARD)]
+        start = _pick(lang + word, j, 0, len(row) - 4)
+        add(row[start:start + 4 + j % 4] + (f" {row[:3]}" if j % 3 == 0 else ""), "none", f"keys-{j}")
+    after = slots.get("faq_next") or []  # per faq line, another question on the same destination
     for j, (first, second) in enumerate(zip(faq, again)):
         # The same question in other words: a repeat after it was asked, a plain question in a fresh chat.
         add(second, "repeat", f"again-{j}", [_visitor(first), _bot(WEAK)] if j % 2 else [first])
         add(second, "none", f"faq-{j}")
-        # A different question after a sure answer is a follow-up; after two weak answers, the bot has failed.
+        # A different question is a follow-up however the bot answered the one before: a weak answer
+        # makes a question asked again a repeat, never the next question.
         add(faq[(j + 3) % n], "none", f"follow-{j}", [_visitor(first), _bot(SURE)])
-        add(again[(j + 5) % n], "none", f"follow-{j}", [_visitor(first), _bot(SURE)])
+        add(again[(j + 5) % n], "none", f"follow-{j}", [_visitor(first), _bot(WEAK if j % 2 else SURE)])
         if j % 2 == 0:
-            add(faq[(j + 2) % n], "repeat", f"weak-{j}",
+            add(faq[(j + 2) % n], "none", f"follow-{j}",
                 [_visitor(first), _bot(WEAK), _visitor(faq[(j + 1) % n]), _bot(WEAK)])
+        if j < len(after):
+            # Same destination, new topic: what a visitor asks next, whether or not the answer before was weak.
+            add(after[j], "none", f"next-{j}", [_visitor(first), _bot(WEAK if j % 2 else SURE)])
+            add(after[j], "none", f"next-{j}", [_visitor(first), _bot(WEAK), _visitor(second), _bot(WEAK)])
     return rows
 
 
@@ -124,6 +136,7 @@ def _fit(rows: list[dict], c: float = C):
     """Vocabulary, weights and biases fitted on `rows`."""
     from scipy.sparse import csr_matrix, hstack
     from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
 
     seen = [grams(r["text"]) for r in rows]
     df = Counter(g for s in seen for g in s)
@@ -139,8 +152,15 @@ def _fit(rows: list[dict], c: float = C):
     x = hstack([csr_matrix((data, cols, ptr), shape=(len(rows), len(vocab))), csr_matrix(np.array(dense))]).tocsr()
     y = [CLASSES.index(r["why"]) for r in rows]
     model = LogisticRegression(C=c, max_iter=3000)
-    model.fit(x, y)
-    return vocab, model.coef_.T.astype(np.float32), model.intercept_.astype(np.float32)
+    with threadpool_limits(1):  # several BLAS threads sum in a varying order: one keeps the weights identical
+        model.fit(x, y)
+    weights = model.coef_.T.astype(np.float32)
+    # The same wording is a repeat in one chat and a fresh question or a follow-up in another: only the
+    # history tells them apart. A repeat's weight on the words themselves learns which study questions the
+    # corpus happens to reword, and hands over follow-ups that share their words, so `repeat` reads the
+    # history alone.
+    weights[:len(vocab), CLASSES.index("repeat")] = 0.0
+    return vocab, weights, model.intercept_.astype(np.float32)
 
 
 def _save(vocab: list[str], weights: np.ndarray, bias: np.ndarray, stamp: str) -> None:
@@ -148,28 +168,57 @@ def _save(vocab: list[str], weights: np.ndarray, bias: np.ndarray, stamp: str) -
     keep = np.abs(weights[:len(vocab)]).max(axis=1) >= 0.02
     vocab = [g for g, k in zip(vocab, keep) if k]
     weights = np.vstack([weights[:-len(HISTORY)][keep], weights[-len(HISTORY):]]).astype(np.float16)
+    arrays = {"vocab": np.frombuffer("\0".join(vocab).encode(), dtype=np.uint8), "weights": weights,
+              "bias": bias, "digest": np.array(stamp)}
+    # np.savez stamps each member with the clock; a fixed date keeps the file byte-identical run to run.
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, vocab=np.frombuffer("\0".join(vocab).encode(), dtype=np.uint8),
-                        weights=weights, bias=bias, digest=np.array(stamp))
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, array in arrays.items():
+            member = io.BytesIO()
+            np.lib.format.write_array(member, array, allow_pickle=False)
+            archive.writestr(zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0)), member.getvalue(),
+                             compress_type=zipfile.ZIP_DEFLATED)
     MODEL.write_bytes(buffer.getvalue())
 
 
-def _scores(rows: list[dict], folds: int = 5) -> list[str]:
-    """Every row's decision by the safety floor and a model that never saw the row's group."""
-    from .classifier import Model
+def _held_out(rows: list[dict], folds: int = 5) -> tuple[np.ndarray, list[str], list[str]]:
+    """Every row scored by a model that never saw the row's group: the model's handoff probability,
+    its safety floor + model decision at HANDOFF, and the whole decision (`assess`, which adds the
+    English rules and the answering side)."""
+    from . import assess, classifier
+    from .classifier import HANDOFF, Model
 
     groups = sorted({r["group"] for r in rows}, key=lambda g: hashlib.sha256(g.encode()).hexdigest())
     fold_of = {g: i % folds for i, g in enumerate(groups)}
-    predicted = [""] * len(rows)
-    for f in range(folds):
-        train = [r for r in rows if fold_of[r["group"]] != f]
-        vocab, weights, bias = _fit(train)
-        model = Model(vocab, weights, bias)
-        for i, r in enumerate(rows):
-            if fold_of[r["group"]] == f:
-                predicted[i] = ("urgent" if emergency(r["text"]) else
-                                model.judge(r["text"], r.get("history", [])) or "none")
-    return predicted
+    chance, alone, whole = np.zeros(len(rows)), [""] * len(rows), [""] * len(rows)
+    try:
+        for f in range(folds):
+            vocab, weights, bias = _fit([r for r in rows if fold_of[r["group"]] != f])
+            classifier._model = Model(vocab, weights, bias)
+            for i, r in enumerate(rows):
+                if fold_of[r["group"]] != f:
+                    continue
+                p = classifier._model.probabilities(r["text"], r["history"])
+                chance[i] = 1.0 - p[0]
+                alone[i] = ("urgent" if emergency(r["text"]) else
+                            CLASSES[1 + int(np.argmax(p[1:]))] if chance[i] >= HANDOFF else "none")
+                decision = assess(r["text"], r["history"])
+                whole[i] = decision.reason or "fallback" if decision.handoff else "none"
+    finally:
+        classifier._model = None
+    return chance, alone, whole
+
+
+def _thresholds(rows: list[dict], chance: np.ndarray) -> list[str]:
+    """Held-out F1 and false handoffs of safety floor + model at each threshold, to choose HANDOFF by."""
+    want = np.array([r["handoff"] for r in rows])
+    floor = np.array([bool(emergency(r["text"])) for r in rows])
+    lines = ["| threshold | F1 | false handoffs |", "|---|---|---|"]
+    for t in np.arange(0.3, 0.86, 0.05):
+        got = floor | (chance >= t)
+        tp, fp, fn = (got & want).sum(), (got & ~want).sum(), (~got & want).sum()
+        lines.append(f"| {t:.2f} | {2 * tp / (2 * tp + fp + fn):.3f} | {100 * fp / (~want).sum():.1f} % |")
+    return lines
 
 
 def _figures(rows: list[dict], predicted: list[str], key: str) -> list[str]:
@@ -197,15 +246,16 @@ def main(argv: list[str]) -> None:
     _save(vocab, weights, bias, digest())
     print(f"{len(rows)} messages, {len(vocab)} n-grams, model {MODEL.stat().st_size // 1024} KB")
     if "--report" in argv:
-        predicted = _scores(rows)
+        chance, alone, whole = _held_out(rows)
+        print("\n".join(_thresholds(rows, chance)) + "\n")
+        print("safety floor + model:\n" + "\n".join(_figures(rows, alone, "why")[-1:]) + "\n")
         for key in ("lang", "why"):
-            print("\n".join(_figures(rows, predicted, key)) + "\n")
-        missed = [r for r, p in zip(rows, predicted) if r.get("safety") and not emergency(r["text"])]
+            print("\n".join(_figures(rows, whole, key)) + "\n")
+        missed = [r for r in rows if r.get("safety") and not emergency(r["text"])]
         print(f"safety cases the floor misses: {len(missed)}")
-        for r, p in zip(rows, predicted):
+        for r, p in zip(rows, whole):
             if (p != "none") != r["handoff"]:
-                print(f"  {r['lang']:7} {r['why']:11} -> {p:11} {r['text'][:90]!r}")
-
+                print(f"  {r['lang']:7} {r['why']:11} -> {p:11} {r['text'][:80]!r} {len(r['history'])}")
 
 if __name__ == "__main__":
     main(sys.argv[1:])

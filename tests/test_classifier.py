@@ -15,7 +15,7 @@ from escalation.features import normalise, words
 from escalation.safety import advice, emergency
 from escalation.train import CORPUS, build
 from escalation.triggers import english_rules
-from models import ChatSession
+from models import ChatSession, Message
 from tests.conftest import Browser
 
 ROWS = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()]
@@ -116,3 +116,39 @@ def test_urgent_chats_go_to_the_front_of_the_queue(app) -> None:
         scared.say("I lost my passport and my flight is tomorrow")
     queue = list(ChatSession.waiting())
     assert [c.reason for c in queue] == ["urgent", "requested"]
+
+
+def test_a_yes_in_the_visitors_language_takes_up_the_bots_offer_of_a_counsellor(app) -> None:
+    with TestClient(app) as client:
+        page = Browser(client)
+        page.get("/")
+        page.post("/chat/language", {"language": "es"})
+        page.say("what bank balance do I need for a student visa to Japan")
+        offer = Message.select().where(Message.sender == "bot").order_by(Message.id.desc()).get()
+        assert offer.offer and "¿quieres que te ponga en contacto" in offer.text
+        page.say("sí")
+    chat = ChatSession.get()
+    assert (chat.status, chat.reason) == ("waiting", "requested")
+
+
+def test_a_yes_without_an_offer_stays_with_the_bot() -> None:
+    asked = [{"sender": "visitor", "text": "what bank balance do I need for a student visa to Japan"},
+             {"sender": "bot", "text": "No tengo datos comprobados.", "confidence": 0.3}]
+    assert not assess("sí", asked).handoff and assess("sí", [*asked[:1], {**asked[1], "offer": True}]).handoff
+
+
+def test_decide_reads_the_language_of_a_message_once(app, monkeypatch) -> None:
+    from escalation import language
+
+    read = []
+    detector = language._built()
+    monkeypatch.setattr(language, "_built", lambda: type("Counting", (), {
+        "compute_language_confidence_values": lambda self, text: read.append(text)
+        or detector.compute_language_confidence_values(text)})())
+    language.read.cache_clear()
+    with TestClient(app) as client:
+        page = Browser(client)
+        page.get("/")
+        page.say("¿Cuánto cuesta la visa de estudiante para Canadá?")
+    assert read.count("¿Cuánto cuesta la visa de estudiante para Canadá?") == 1
+    assert ChatSession.get().language == "es"

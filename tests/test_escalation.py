@@ -41,7 +41,7 @@ def test_requests_for_a_person_hand_off(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", [
-    "huamn please", pytest.param("I want a reprsentative", marks=MISS), "get me a conselor", "can i speek to a human", "representitive please",
+    "huamn please", "I want a reprsentative", "get me a conselor", "can i speek to a human", "representitive please",
 ])
 def test_requests_with_typos_hand_off(text: str) -> None:
     assert assess(text).reason == "requested"
@@ -61,9 +61,9 @@ def test_requests_in_other_languages_hand_off(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", [
-    "do I need an education agent?", pytest.param("human resource management courses", marks=MISS), "what does a counsellor do at university?",
+    "do I need an education agent?", "human resource management courses", "what does a counsellor do at university?",
     pytest.param("I don't need to talk to anyone, just give me the fees", marks=MISS), "Do counsellors speak Hindi?",
-    "Should I talk to a counsellor before choosing a course?", pytest.param("Are you a human?", marks=MISS), pytest.param("am I talking to a real person?", marks=MISS),
+    "Should I talk to a counsellor before choosing a course?", "Are you a human?", pytest.param("am I talking to a real person?", marks=MISS),
     "Can my parents speak to the visa officer for me?", pytest.param("Can my professor talk to the admissions team for me?", marks=MISS),
     "How do I contact a potential supervisor?", "I'm writing my SOP about why I want to become a counsellor",
     "Masters in human rights law in London", pytest.param("kisi se baat nahi karni, bas fees batao", marks=MISS),
@@ -77,10 +77,10 @@ def test_questions_about_people_stay_with_the_bot(text: str) -> None:
 
 @pytest.mark.parametrize("text", [
     "useless bot", "this is stupid", "that's not what I asked", "you're not helping at all", "what a joke",
-    "WHY IS THIS SO HARD TO GET AN ANSWER", "this chatbot sucks", "I asked you twice already", pytest.param("damn bot", marks=MISS),
+    "WHY IS THIS SO HARD TO GET AN ANSWER", "this chatbot sucks", "I asked you twice already", "damn bot",
     "You keep repeating yourself", "seriously useless", "No entiendes nada, eres inútil",
-    "Tu ne comprends rien, c'est nul", pytest.param("Das hilft mir nicht", marks=MISS), "Non capisci niente", "kuch samajh nahi aa raha",
-    "Isso não responde minha pergunta", pytest.param("Non hai risposto alla mia domanda", marks=MISS), pytest.param("I'm losing my patience", marks=MISS),
+    "Tu ne comprends rien, c'est nul", "Das hilft mir nicht", "Non capisci niente", "kuch samajh nahi aa raha",
+    "Isso não responde minha pergunta", "Non hai risposto alla mia domanda", "I'm losing my patience",
     "what are you even talking about", "none of this answers my question", "That's the same thing you said before",
     "This chat is a joke", "Can't you understand simple English?",
 ])
@@ -89,7 +89,7 @@ def test_frustration_hands_off(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", [
-    pytest.param("Terrible answer", marks=MISS), "What kind of answer is that?", "I'm getting nowhere with you", "Seriously?? This is the worst",
+    "Terrible answer", "What kind of answer is that?", "I'm getting nowhere with you", "Seriously?? This is the worst",
     "You gave me the same answer three times", "I asked something completely different", "Esto es ridículo",
 ])
 def test_criticising_the_answer_is_frustration(text: str) -> None:
@@ -113,7 +113,7 @@ def test_mild_or_self_directed_words_are_not_frustration(text: str) -> None:
     "I was charged twice for the consultation", "Can you check my SOP?",
     "What are my chances of getting into Imperial?",
     "Where is my CAS? The university said it was sent", "I overstayed my visa in the UK last year",
-    "I have 6 backlogs, can I get admission in Canada?", "I have a 4 year gap after my graduation",
+    "I have a 4 year gap after my graduation",
     "I suffer from depression, can I study abroad?", pytest.param("My father passed away and I missed my exams", marks=MISS),
     "I can't log in to the student portal", "I paid your fees but nobody has contacted me",
     "Mi visa fue rechazada, ¿qué hago?", "Mein Visum wurde abgelehnt", "mera visa reject ho gaya",
@@ -122,11 +122,16 @@ def test_personal_cases_hand_off(text: str) -> None:
     assert assess(text).reason == "complex"
 
 
+def test_a_personal_case_with_general_facts_gets_them_and_the_offer_of_a_counsellor() -> None:
+    decision = assess("I have 6 backlogs, can I get admission in Canada?")
+    assert not decision.handoff and decision.topic and decision.offers
+
+
 @pytest.mark.parametrize("text", [
     "Has my application been submitted yet?", "Can you confirm that you received my documents?",
     "What's happening with my application? It's been weeks", "my resume is attached, please check it",
-    "US visa denied, what now?", pytest.param("Mi oferta fue retirada", marks=MISS), "On m'a refusé le visa étudiant",
-    "Mein Studienplatz wurde storniert", pytest.param("My father is my sponsor but he is retired now, is that ok?", marks=MISS),
+    "US visa denied, what now?", "Mi oferta fue retirada", "On m'a refusé le visa étudiant",
+    "Mein Studienplatz wurde storniert", "My father is my sponsor but he is retired now, is that ok?",
     "my application was withdrawn, what now?", "Can you find out why my university hasn't sent my I-20?",
 ])
 def test_status_reviews_and_personal_cases_in_other_words_hand_off(text: str) -> None:
@@ -173,7 +178,7 @@ def test_questions_about_timing_are_not_urgent(text: str) -> None:
     "Is a counsellor available on Saturdays?", "Is it frustrating to live in London?",
     "How many times can I take IELTS?", "I have a different question: what is a CAS?",
     "Is my work experience irrelevant for a master's?", "My parents are angry that I want to study abroad",
-    pytest.param("Can my counsellor help me with accommodation too?", marks=MISS), "Can you connect me with universities that accept backlogs?",
+    "Can my counsellor help me with accommodation too?", "Can you connect me with universities that accept backlogs?",
 ])
 def test_look_alikes_of_handoff_phrases_stay_with_the_bot(text: str) -> None:
     assert assess(text).handoff is False
@@ -186,11 +191,21 @@ def test_look_alikes_of_handoff_phrases_stay_with_the_bot(text: str) -> None:
     ("How much money do I need monthly to live in the UK?", ["What's the monthly cost of living in the UK?"]),
     ("nope, I meant the deadline for January", ["When is the deadline for the September intake?"]),
     ("I asked about the PGWP, not the study permit", [visitor("What is the PGWP?"), bot(0.9)]),
-    ("What's the visa fee?", [visitor("Can I bring my cat on a student visa?"), bot(0.2),
-                              visitor("and my dog, on the student visa?"), bot(0.25)]),
+    ("so can my cat travel with me on a student visa?", [visitor("Can I bring my cat on a student visa?"),
+                                                            bot(0.2), visitor("my cat, on the student visa?"), bot(0.25)]),
 ])
 def test_asking_again_hands_off(text: str, history: list) -> None:
     assert assess(text, history).reason == "repeat"
+
+
+@pytest.mark.parametrize("text,history", [
+    ("Do I need a blocked account for Germany?", [visitor("How much is tuition at TU Munich?"), bot(0.2)]),
+    ("What visa do I need for Canada?", [visitor("How much is tuition at the University of Toronto?"), bot(0.3),
+                                         visitor("tuition for Toronto for international students?"), bot(0.3)]),
+    ("¿Necesito seguro médico en Australia?", [visitor("¿Cuánto cuesta estudiar en Sídney?"), bot(0.2)]),
+])
+def test_a_new_question_after_weak_answers_is_not_a_repeat(text: str, history: list) -> None:
+    assert assess(text, history).reason != "repeat"
 
 
 @pytest.mark.parametrize("text,history", [
@@ -207,7 +222,7 @@ def test_follow_ups_are_not_repeats(text: str, history: list) -> None:
 # --- small talk, off-topic, knowledge base --------------------------------------------
 
 @pytest.mark.parametrize("text", [
-    "hi", "good evening!", "thank you so much", "ok", "bye for now", "namaste", "who are you?", pytest.param("are you a bot?", marks=MISS),
+    "hi", "good evening!", "thank you so much", "ok", "bye for now", "namaste", "who are you?", "are you a bot?",
     "what's the weather like today?", "tell me something funny", "asdfghjkl", "?",
 ])
 def test_small_talk_and_off_topic_get_a_friendly_reply(text: str) -> None:
