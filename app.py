@@ -32,6 +32,7 @@ import database
 import knowledge
 import models
 import office_hours
+import writes
 from delivery import mail, outbox
 from escalation import COUNTRIES
 from limits import Backoff, Counter, Slots
@@ -92,6 +93,7 @@ def init_database(settings: Settings) -> None:
     # Tables, upgrades and the default agents, one worker at a time.
     with migrations.exclusive(models.db.obj):
         migrations.upgrade()
+        writes.install(models.db.obj)
         password = settings.agent_password or secrets.token_urlsafe(12)
         if models.Agent.seed_defaults(password, settings.default_max_chats) and not settings.agent_password:
             log.warning("Created the default agents agent_001..agent_004 with the password: %s "

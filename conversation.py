@@ -5,9 +5,10 @@ the caller notifies once the transaction has committed.
 """
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from peewee import PostgresqlDatabase
 
@@ -16,7 +17,7 @@ import office_hours
 from escalation import assess
 from escalation.language import detect_sure
 from i18n import interface, translate, translated
-from models import Agent, AgentSession, ChatSession, FollowUp, Message, Outbox, SessionAnalytics, db, now
+from models import MESSAGES_BETWEEN, Agent, AgentSession, ChatSession, FollowUp, Message, Outbox, SessionAnalytics, db, now
 from realtime import OUTBOX, QUEUE, ROUTING, agent_topic, session_topic
 
 EXPIRED_TEXT = "Your chat session has expired. Reload the page."
@@ -43,7 +44,8 @@ class Posted:
 
     Handed to this process's streams with the wake-up: a stream that has sent everything up to those ids
     sends these without reading them back; any other stream reads the database as usual. Other processes
-    get the ids alone (`brief`), and read just those rows (`load`) instead of everything their streams show.
+    get them too (`brief`), or only their ids when the rows are too long for a wake-up, and then read just
+    those rows (`load`) instead of everything their streams show.
     """
     chat_id: int
     after: int  # the chat's newest message id before the transaction
@@ -58,16 +60,26 @@ class Posted:
             return None
         return [m for m in self.messages if m.id > last and not (visible and m.internal)]
 
-    def brief(self) -> str:
-        return f"{self.chat_id},{self.after},{self.after_visible},{self.upto or self.messages[-1].id}"
+    def brief(self, limit: int | None = None) -> str:
+        """The ids, and the rows themselves when they fit in `limit` bytes (ROWS_LIMIT) and are all at hand."""
+        ids = f"{self.chat_id},{self.after},{self.after_visible},{self.upto or self.messages[-1].id}"
+        limit = ROWS_LIMIT if limit is None else limit
+        rows = [_row(m) for m in self.messages or ()]
+        if limit and rows and None not in rows:
+            text = json.dumps(rows, separators=(",", ":"), ensure_ascii=False)
+            if len(text.encode()) <= limit:
+                return f"{ids},{text}"
+        return ids
 
     @classmethod
     def from_brief(cls, text: str) -> "Posted | None":
+        parts = text.split(",", 4)
         try:
-            chat_id, after, after_visible, upto = (int(n) for n in text.split(","))
-        except ValueError:
+            chat_id, after, after_visible, upto = (int(n) for n in parts[:4])
+            messages = [_message(chat_id, row) for row in json.loads(parts[4])] if len(parts) == 5 else None
+        except (ValueError, TypeError, IndexError):
             return None
-        return cls(chat_id, after, after_visible, None, upto)
+        return cls(chat_id, after, after_visible, messages, upto)
 
     @staticmethod
     def load(posts: list["Posted"]) -> None:
@@ -75,9 +87,32 @@ class Posted:
         since the writing transaction held the chat's lock from reading `after` until its commit."""
         for posted in posts:
             if posted.messages is None:
-                posted.messages = list(Message.with_agent().where(
-                    Message.session == posted.chat_id, Message.id > posted.after, Message.id <= posted.upto)
-                    .order_by(Message.id))
+                posted.messages = [_message(posted.chat_id, row) for row in
+                                   MESSAGES_BETWEEN.rows(posted.chat_id, posted.after, posted.upto)]
+
+
+ROWS_LIMIT = 7_900  # bytes of rows a wake-up carries (pg_notify takes 8,000); beyond, the ids alone
+
+
+def _row(message: Message) -> list | None:
+    """A message as a wake-up carries it; None when its counsellor's name is not at hand (then the ids go)."""
+    if not isinstance(message, Message):
+        return None
+    agent = message.__rel__.get("agent")
+    if agent is None and message.agent_id:
+        return None
+    return [message.id, message.sender, message.text, message.created_at.isoformat(), message.internal,
+            message.agent_id, agent.name if agent else None, message.confidence, message.handoff, message.reason,
+            message.entry, message.choices, message.offer]
+
+
+def _message(chat_id: int, row: list) -> Message:
+    id_, sender, text, at, internal, agent_id, name, confidence, handoff, reason, entry, choices, offer = row
+    message = Message(id=id_, session=chat_id, sender=sender, text=text,
+                      created_at=at if isinstance(at, datetime) else datetime.fromisoformat(at), internal=bool(internal), agent=Agent(id=agent_id, name=name) if agent_id else None,
+                      confidence=confidence, handoff=handoff, reason=reason, entry=entry, choices=choices, offer=offer)
+    message._dirty.clear()
+    return message
 
 
 @dataclass
@@ -186,6 +221,7 @@ class Decided:
     decision: object | None = None
     skill: str = "general"  # the team a handoff goes to
     spoken: str | None = None  # the message's language, when the detector is sure of it
+    language: str | None = None  # the chat's language when decided
 
 
 class Stale(ChatError):
@@ -206,11 +242,11 @@ def decide(chat: ChatSession | str, text: str, new: bool = False) -> Decided | N
         return None
     upto = Message.newest_ids(chat.id)[0] if chat.id else 0
     if chat.status != "bot":
-        return Decided(chat.id, chat.status, upto, spoken=detect_sure(text))
+        return Decided(chat.id, chat.status, upto, spoken=detect_sure(text), language=chat.language)
     history = chat.visitor_history() if chat.id else []
     decision = assess(text, history=history)
     skill = _wanted_skill(text, getattr(decision, "skill", None), history) if decision.handoff else "general"
-    return Decided(chat.id, chat.status, upto, decision, skill, decision.spoken)
+    return Decided(chat.id, chat.status, upto, decision, skill, decision.spoken, chat.language)
 
 
 def visitor_message(chat: ChatSession | str, text: str, client_key: str | None = None,
@@ -352,6 +388,83 @@ def agent_message(chat_id: int, agent: Agent, text: str, client_key: str | None 
             out.posted = Posted(chat.id, after, after_visible, [message])
         out.wake(chat)
     return out
+
+
+class Post:
+    """A visitor's or a counsellor's message as one item of a turn's statement (writes.sql, PostgreSQL): the
+    same checks and writes as `visitor_message` and `agent_message`, whose outcome `finish` makes of its row."""
+
+    def __init__(self, fields: dict, agent: Agent | None = None) -> None:
+        self.fields, self.agent = fields, agent
+
+    @classmethod
+    def visitor(cls, chat: ChatSession | str, text: str, client_key: str | None = None,
+                decided: Decided | None = None, chosen: str | None = None, start: dict | None = None) -> "Post | None":
+        """None where the message needs more than the statement does: a handoff, or the first message of a chat
+        that it begins. Without a decision (a chat last seen with a counsellor) the statement refuses it as
+        Stale if the bot has the chat after all."""
+        if start is not None or (decided is not None and decided.decision is not None and decided.decision.handoff):
+            return None
+        spoken = chosen or (decided.spoken if decided is not None else detect_sure(text))
+        fields = dict(kind="visitor", text=text, key=client_key or None, spoken=spoken, at=now().isoformat(),
+                      upto=decided.upto if decided is not None else None)
+        fields.update({"token": chat} if isinstance(chat, str) else {"chat": chat.id})
+        decision = decided.decision if decided is not None else None
+        if decision is not None:
+            fields["language"] = language = spoken or decided.language
+            fields["bot"] = dict(confidence=decision.confidence, handoff=decision.handoff, reason=decision.reason,
+                                 reply=_bot_reply(decision.reply, language), entry=decision.topic,
+                                 choices=",".join(decision.choices) or None, offer=decision.offers or None)
+        return cls(fields)
+
+    @classmethod
+    def counsellor(cls, chat_id: int, agent: Agent, text: str, client_key: str | None = None,
+                   internal: bool = False) -> "Post":
+        return cls(dict(kind="agent", chat=chat_id, agent=agent.id, text=text, key=client_key or None,
+                        internal=internal, at=now().isoformat()), agent)
+
+    def finish(self, row: dict) -> Outcome:
+        """The outcome of this item's row, or its chat's refusal as a ChatError."""
+        refused, fields = row.get("refused"), self.fields
+        if refused == "expired":
+            raise ChatError(EXPIRED_TEXT, 403) if fields["kind"] == "visitor" else ChatError("No such chat.", 404)
+        if refused == "not yours":
+            raise ChatError("This chat is not assigned to you.", 403)
+        if refused == "closed":
+            raise ChatError(translate(row["language"], ENDED_TEXT), 409)
+        if refused == "stale":
+            raise Stale()
+        out = Outcome(language=interface(row["language"]) if fields["kind"] == "visitor" else None)
+        out.topics.add(session_topic(row["chat"]))
+        if row["agent"]:
+            out.topics.add(agent_topic(row["agent"]))
+        if "existing" in row:
+            existing = row["existing"]
+            out.message, out.created = Message(**{**existing, "created_at": _stamp(existing["created_at"])}), False
+            if self.agent is not None:
+                out.message.agent = self.agent
+            return out
+        stamp, ids = _stamp(fields["at"]), row["ids"]
+        agent = self.agent
+        added = [Message(id=ids[0], session=row["chat"], sender=fields["kind"], text=fields["text"], created_at=stamp,
+                         client_key=fields["key"], internal=bool(fields.get("internal")), agent=agent)]
+        bot = fields.get("bot")
+        if bot is not None and len(ids) == 1:  # the bot no longer has the chat: no answer, no decision stored
+            bot = None
+        if bot is not None:
+            added[0].confidence, added[0].handoff, added[0].reason = bot["confidence"], bot["handoff"], bot["reason"]
+            added.append(Message(id=ids[1], session=row["chat"], sender="bot", text=bot["reply"], created_at=stamp,
+                                 confidence=bot["confidence"], entry=bot["entry"], choices=bot["choices"],
+                                 offer=bot["offer"]))
+        for message in added:
+            message._dirty.clear()
+        out.message = added[0]
+        out.posted = Posted(row["chat"], row["after"], row["after_visible"], added)
+        return out
+
+
+def _stamp(text: str) -> datetime:
+    return datetime.fromisoformat(text)
 
 
 def transfer(chat_id: int, agent: Agent, target: Agent | None = None, skill: str | None = None,

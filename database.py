@@ -38,6 +38,9 @@ class Prepared:
     def row(self, *values) -> tuple | None:
         return db.execute_sql(*self._bind(values)).fetchone()
 
+    def rows(self, *values) -> list[tuple]:
+        return db.execute_sql(*self._bind(values)).fetchall()
+
     def first(self, model: type[Model], *values) -> Model | None:
         """The first row as a model; its columns are matched to fields once, not on every call as peewee does."""
         cursor = db.execute_sql(*self._bind(values))

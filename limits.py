@@ -16,6 +16,7 @@ class Counter:
         self.max_keys = max_keys
         self._local: OrderedDict[str, tuple[int, int]] = OrderedDict()
         self._events: OrderedDict[str, list[float]] = OrderedDict()
+        self._turn: list[tuple[list, asyncio.Future]] = []  # this turn's hits, waiting for one pipeline
 
     async def first_over(self, limits: list[tuple[str, int, float]]) -> int | None:
         """Count one hit on each (key, limit, seconds), in one trip to Redis; the index of the first past its limit."""
@@ -24,19 +25,48 @@ class Counter:
         counts = None
         if self.redis is not None:
             try:
-                # No MULTI: a key's INCR and EXPIRE go one after the other on one connection, and a count
-                # that outlived its window by a moment would only hold a key Redis is about to drop.
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    for key, window, seconds in windows:
-                        name = f"{self.prefix}{key}:{window}"
-                        pipe.incr(name)
-                        pipe.expire(name, int(seconds) + 1)
-                    counts = [int(count) for count in (await pipe.execute())[::2]]
+                counts = await self._counted(windows)
             except Exception:
                 pass  # a Redis outage degrades to per-process limits rather than refusing every visitor
         if counts is None:
             counts = [self._hit_here(key, window) for key, window, _ in windows]
         return next((n for n, ((_, limit, _), count) in enumerate(zip(limits, counts)) if count > limit), None)
+
+    async def _counted(self, windows: list[tuple[str, int, float]]) -> list[int]:
+        """The counts after one hit on each window, sent with every other request's of this turn of the event
+        loop: one trip to Redis for the turn."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if not self._turn:
+            loop.call_soon(self._send)
+        self._turn.append((windows, future))
+        return await future
+
+    def _send(self) -> None:
+        turn, self._turn = self._turn, []
+        asyncio.get_running_loop().create_task(self._pipeline(turn))
+
+    async def _pipeline(self, turn: list) -> None:
+        try:
+            # No MULTI: a key's INCR and EXPIRE go one after the other on one connection, and a count
+            # that outlived its window by a moment would only hold a key Redis is about to drop.
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for windows, _ in turn:
+                    for key, window, seconds in windows:
+                        name = f"{self.prefix}{key}:{window}"
+                        pipe.incr(name)
+                        pipe.expire(name, int(seconds) + 1)
+                replies = await pipe.execute()
+        except Exception as error:
+            for _, future in turn:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        at = 0
+        for windows, future in turn:
+            counts, at = [int(count) for count in replies[at:at + 2 * len(windows):2]], at + 2 * len(windows)
+            if not future.done():
+                future.set_result(counts)
 
     def _hit_here(self, key: str, window: int) -> int:
         seen_window, count = self._local.get(key, (window, 0))

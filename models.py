@@ -397,6 +397,12 @@ _NEWEST_IDS = Prepared(lambda chat: Select(columns=[
     .order_by(Message.id.desc()).limit(1)]), int)
 _MESSAGE_BY_KEY = Prepared(lambda chat, key: Message.select().where(Message.session == chat, Message.client_key == key),
                            int, str)
+# A chat's messages in (after, upto], each with its counsellor's name, as a wake-up carries them (conversation._row).
+MESSAGES_BETWEEN = Prepared(lambda chat, after, upto: Message.select(
+    Message.id, Message.sender, Message.text, Message.created_at, Message.internal, Message.agent, Agent.name,
+    Message.confidence, Message.handoff, Message.reason, Message.entry, Message.choices, Message.offer)
+    .join(Agent, JOIN.LEFT_OUTER, on=(Message.agent == Agent.id))
+    .where(Message.session == chat, Message.id > after, Message.id <= upto).order_by(Message.id), int, int, int)
 _MESSAGE_COLUMNS = [field for field in Message._meta.sorted_fields if field.name != "id"]
 # Values go in as the database stores them (Message.add converts them), hence Value without a converter.
 _ADD_MESSAGE = Prepared(lambda *values: Message.insert({field: Value(value) for field, value in

@@ -1,10 +1,10 @@
 """The hub: wake-ups for streams waiting on a session, an agent or the queue; Redis when configured.
 
-Across processes (Redis) the hub carries only the news that a topic changed: streams read what
-they have not sent from the database, so a lost wake-up costs latency, never data. Within the
-process that committed them, a wake-up may also hand over the rows just written (`Posted`), so a
-stream already up to date sends them without reading them back; other processes get their ids,
-and read those rows alone.
+Across processes (Redis) the hub carries the news that a topic changed, one PUBLISH for all of a
+turn's wake-ups: streams read what they have not sent from the database, so a lost wake-up costs
+latency, never data. A wake-up may also hand over the rows just written (`Posted`), so a stream
+already up to date sends them without reading them back, in this process and in the others (rows
+too long for a wake-up go as their ids, and the other processes read those rows alone).
 """
 from __future__ import annotations
 
@@ -94,6 +94,7 @@ class Hub:
         self._listeners: dict[str, set[Listener]] = defaultdict(set)
         self.heard: dict[str, float] = {}  # topic -> when this process last had a wake-up for it
         self._redis = None
+        self._outgoing: list[str] = []
         self._task: asyncio.Task | None = None
         self.redis_ok = not redis_url
         self.closing = False  # shutting down: streams end their loops, so each response completes cleanly
@@ -167,7 +168,14 @@ class Hub:
             payload = self.origin + " " + " ".join(topics)
             if posted is not None:
                 payload += " ;" + posted.brief()
-            asyncio.get_running_loop().create_task(self._publish(payload))
+            if not self._outgoing:
+                asyncio.get_running_loop().call_soon(self._flush)
+            self._outgoing.append(payload)
+
+    def _flush(self) -> None:
+        """The wake-ups of one turn of the event loop, as one PUBLISH (one line each)."""
+        payloads, self._outgoing = self._outgoing, []
+        asyncio.get_running_loop().create_task(self._publish("\n".join(payloads)))
 
     async def _publish(self, payload: str) -> None:
         try:
@@ -210,11 +218,12 @@ class Hub:
                     data = item.get("data")
                     if isinstance(data, bytes):
                         data = data.decode()
-                    origin, _, topics = (data or "").partition(" ")
-                    if origin != self.origin:
-                        topics, _, brief = topics.partition(" ;")
-                        posted = self.posted_from(brief) if brief and self.posted_from else None
-                        self._wake(topics.split(), posted)
+                    for line in (data or "").split("\n"):
+                        origin, _, topics = line.partition(" ")
+                        if origin != self.origin:
+                            topics, _, brief = topics.partition(" ;")
+                            posted = self.posted_from(brief) if brief and self.posted_from else None
+                            self._wake(topics.split(), posted)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -143,6 +143,93 @@ async def throughput(plan: dict, conversations: int, duration: float, warmup: fl
             "statuses": chats.statuses}
 
 
+QUESTIONS = ["What are the tuition fees for a master's degree in Germany?",
+             "How much does a student visa for Canada cost?", "Can I work part-time while studying in Australia?",
+             "What IELTS score do UK universities ask for?", "When are the intakes for universities in Ireland?",
+             "Do I need a blocked account for Germany?", "How long does a Canadian study permit take?",
+             "Are there scholarships for international students in the Netherlands?"]
+
+
+async def mixed(plan: dict, interval: float, duration: float, warmup: float) -> dict:
+    """Every kind of traffic at once, each visitor sending every `interval` s (±50%): chats with a counsellor
+    (POST → the counsellor's stream), chats with the bot (POST → the bot's answer on the visitor's stream) and
+    visitors waiting in the queue (POST → their own stream). The bare relay has no bot: its "bot" visitors
+    are timed to their own stream, like the waiting ones."""
+    conversations = plan["conversations"]
+    kinds = [c.get("kind", "assigned") for c in conversations]
+    bare = plan.get("bare", False)
+    host, port = plan["host"], plan["port"]
+    latencies: dict[str, list[tuple[float, float]]] = {kind: [] for kind in ("assigned", "bot", "waiting")}
+    sent: dict[tuple[int, int], float] = {}
+    asked: dict[int, list[float]] = {}  # bot chats: when each question still unanswered was sent
+    statuses: dict[int, int] = {}
+
+    def record(kind: str, at: float, arrival: float) -> None:
+        latencies[kind].append((at, arrival - at))
+
+    def on_agent(event_id, data: str, arrival: float) -> None:
+        for match in TAG.finditer(data):
+            key = (int(match.group(1)), int(match.group(2)))
+            if key in sent and kinds[key[0]] == "assigned":
+                record("assigned", sent.pop(key), arrival)
+
+    def on_visitor(index: int):
+        kind = kinds[index]
+
+        def on_event(event_id, data: str, arrival: float) -> None:
+            if kind == "waiting" or (kind == "bot" and bare):
+                for match in TAG.finditer(data):
+                    key = (int(match.group(1)), int(match.group(2)))
+                    if key in sent:
+                        record(kind, sent.pop(key), arrival)
+            elif kind == "bot" and asked.get(index) and ('data-sender="bot"' in data or 'data-sender="system"' in data):
+                record(kind, asked[index].pop(0), arrival)
+        return on_event
+
+    agents = sorted({c["agent"] for c, kind in zip(conversations, kinds) if kind == "assigned"})
+    agent_streams = [EventStream(host, port, "/agent/events", plan["agents"][a]["cookie"], on_agent) for a in agents]
+    visitor_streams = [EventStream(host, port, "/chat/events", c["cookie"], on_visitor(i))
+                       for i, c in enumerate(conversations)]
+    posters = [Connection(host, port, c["cookie"], {"X-CSRF-Token": c["csrf"]}) for c in conversations]
+    await gather_limited([s.open() for s in agent_streams + visitor_streams], 50)
+    await asyncio.wait_for(asyncio.gather(*(s.connected.wait() for s in agent_streams + visitor_streams)), 120)
+    await gather_limited([p.open() for p in posters], 100)
+    start = time.perf_counter()
+
+    async def say(index: int, n: int) -> None:
+        key, at = (index, n), time.perf_counter()
+        if kinds[index] == "bot" and not bare:
+            asked.setdefault(index, []).append(at)
+        else:
+            sent[key] = at
+        text = f"bench-{index}-{n} " + QUESTIONS[(index + n) % len(QUESTIONS)]
+        status, _, _ = await posters[index].request("POST", "/chat/messages", {"text": text})
+        statuses[status] = statuses.get(status, 0) + 1
+
+    async def visitor(index: int) -> None:
+        n = 0
+        await asyncio.sleep(random.uniform(0, interval))
+        while time.perf_counter() - start < duration:
+            n += 1
+            asyncio.create_task(say(index, n))
+            await asyncio.sleep(interval * random.uniform(0.5, 1.5))
+
+    await asyncio.gather(*(visitor(i) for i in range(len(conversations))))
+    drained = time.perf_counter() + 30
+    while (sent or any(asked.values())) and time.perf_counter() < drained:
+        await asyncio.sleep(0.1)
+    for item in agent_streams + visitor_streams + posters:
+        item.close()
+    result = {"scenario": "mixed", "interval_s": interval, "statuses": statuses,
+              "undelivered": len(sent) + sum(len(v) for v in asked.values())}
+    for kind, found in latencies.items():
+        measured = [s for at, s in found if at - start >= warmup]
+        result[kind] = {"visitors": kinds.count(kind), "messages": len(measured),
+                        "p50_ms": round(percentile(measured, 50) * 1000, 1),
+                        "p99_ms": round(percentile(measured, 99) * 1000, 1)}
+    return result
+
+
 async def idle(plan: dict, streams: int) -> dict:
     """Open `streams` visitor streams, say so, and hold them until stdin closes."""
     conversations = plan["conversations"][:streams]
@@ -198,7 +285,7 @@ async def fetch_body(plan: dict, path: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("scenario", choices=["latency", "throughput", "idle", "page"])
+    parser.add_argument("scenario", choices=["latency", "throughput", "idle", "page", "mixed"])
     parser.add_argument("plan")
     parser.add_argument("--conversations", type=int, default=100)
     parser.add_argument("--interval", type=float, default=2.0)
@@ -219,6 +306,8 @@ def main() -> None:
         result = latency(plan, args.conversations, args.interval, args.duration, args.warmup)
     elif args.scenario == "throughput":
         result = throughput(plan, args.conversations, args.duration, args.warmup)
+    elif args.scenario == "mixed":
+        result = mixed(plan, args.interval, args.duration, args.warmup)
     elif args.scenario == "idle":
         result = idle(plan, args.streams)
     else:

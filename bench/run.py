@@ -122,8 +122,10 @@ def session_cookie(session: dict) -> str:
     return "handoff=" + TimestampSigner(SECRET).sign(data).decode()
 
 
-def handoff_plan(database_url: str, port: int, conversations: int, idle_chats: int) -> dict:
-    """Agents holding PER_AGENT assigned chats each, plus chats with the bot for idle streams; their cookies."""
+def handoff_plan(database_url: str, port: int, conversations: int, idle_chats: int, bots: int = 0,
+                 waiting: int = 0) -> dict:
+    """Agents holding PER_AGENT assigned chats each, plus chats with the bot for idle streams, chats with the bot
+    for visitors who write (`bots`) and chats waiting in the queue (`waiting`); their cookies."""
     import database
     import models
     from peewee import chunked
@@ -139,10 +141,14 @@ def handoff_plan(database_url: str, port: int, conversations: int, idle_chats: i
             models.Agent.insert_many(batch).execute()
     agents = list(models.Agent.select().where(models.Agent.agent_id.startswith("bench_"))
                   .order_by(models.Agent.id.desc()).limit(len(agent_rows)))[::-1]
-    tokens = [secrets.token_urlsafe(24) for _ in range(conversations + idle_chats)]
+    tokens = [secrets.token_urlsafe(24) for _ in range(conversations + max(idle_chats, bots) + waiting)]
+    first_waiting = conversations + max(idle_chats, bots)
     rows = [dict(token=t, status="assigned", agent=agents[i // PER_AGENT].id, assigned_at=stamp, escalated_at=stamp,
                  queued_at=stamp, created_at=stamp, last_visitor_at=stamp, reason="requested")
-            if i < conversations else dict(token=t, created_at=stamp, last_visitor_at=stamp)
+            if i < conversations else
+            dict(token=t, status="waiting", escalated_at=stamp, queued_at=stamp, created_at=stamp,
+                 last_visitor_at=stamp, reason="requested") if i >= first_waiting
+            else dict(token=t, created_at=stamp, last_visitor_at=stamp)
             for i, t in enumerate(tokens)]
     with models.db.atomic():
         for batch in chunked(rows, 500):
@@ -163,18 +169,21 @@ def handoff_plan(database_url: str, port: int, conversations: int, idle_chats: i
     plan = {"host": "127.0.0.1", "port": port, "conversations": [], "agents": []}
     for i, token in enumerate(tokens):
         csrf = secrets.token_urlsafe(16)
+        kind = "assigned" if i < conversations else "waiting" if i >= first_waiting else "bot"
         plan["conversations"].append({"cookie": session_cookie({"chat": token, "csrf": csrf}), "csrf": csrf,
-                                      "agent": i // PER_AGENT})
+                                      "agent": i // PER_AGENT, "kind": kind})
     for agent in agents:
         plan["agents"].append({"cookie": session_cookie({"agent": agent.id, "agent_epoch": 0, "agent_seen": now,
                                                          "csrf": "x"})})
     return plan
 
 
-def bare_plan(port: int, count: int) -> dict:
-    return {"host": "127.0.0.1", "port": port,
-            "conversations": [{"cookie": f"c={i}", "csrf": "x", "agent": i // PER_AGENT} for i in range(count)],
-            "agents": [{"cookie": f"a={a}"} for a in range(-(-count // PER_AGENT))]}
+def bare_plan(port: int, count: int, bots: int = 0, waiting: int = 0) -> dict:
+    kinds = ["assigned"] * count + ["bot"] * bots + ["waiting"] * waiting
+    return {"host": "127.0.0.1", "port": port, "bare": True,
+            "conversations": [{"cookie": f"c={i}", "csrf": "x", "agent": i // PER_AGENT, "kind": kind}
+                              for i, kind in enumerate(kinds)],
+            "agents": [{"cookie": f"a={a}"} for a in range(-(-len(kinds) // PER_AGENT))]}
 
 
 def load_average() -> float:
@@ -240,9 +249,15 @@ class Bench:
         self.duration = (["--duration", "3", "--warmup", "1"] if args.quick
                          else ["--duration", str(args.duration), "--warmup", "5"])
 
-    def start(self, target: str, count: int, idle_chats: int = 0):
+    def start(self, target: str, count: int, idle_chats: int = 0, bots: int = 0, waiting: int = 0):
+        """`target` is sqlite, postgres, bare, before or before-postgres; `:std` after it runs that server on
+        uvicorn's standard extras (uvloop and httptools) instead of the flags given."""
+        target, _, variant = target.partition(":")
+        flags = ["--loop", "uvloop", "--http", "httptools"] if variant == "std" else self.flags
         if target == "bare":
-            server = Server("bench.bare_app:app", {"BARE_CHATS_PER_AGENT": str(PER_AGENT)}, flags=self.flags)
+            server = Server("bench.bare_app:app", {"BARE_CHATS_PER_AGENT": str(PER_AGENT)}, flags=flags)
+            if bots or waiting:
+                return server, bare_plan(server.port, count, bots, waiting), None
             return server, bare_plan(server.port, max(count, idle_chats)), None
         folder = tempfile.mkdtemp(prefix="handoff-bench-")
         env = {"HANDOFF_SECRET_KEY": SECRET, "HANDOFF_AGENT_PASSWORD": "bench-password",
@@ -250,19 +265,19 @@ class Bench:
                "HANDOFF_CHAT_RATE": "1000000000", "HANDOFF_HANDOFF_RATE": "1000000000",
                "HANDOFF_MAX_STREAMS_PER_ADDRESS": "1000000000"}
         database, workers = f"sqlite:///{folder}/bench.db", 1
-        if target == "postgres":
+        if target in ("postgres", "before-postgres"):
             database, workers = fresh_postgres(self.args.postgres), 2
             env.update(HANDOFF_REDIS_URL=self.args.redis, HANDOFF_REDIS_PREFIX=f"bench-{uuid.uuid4().hex[:6]}:",
                        HANDOFF_THREADS="16")  # 2 workers x 17 connections stay well inside max_connections
         env["HANDOFF_DATABASE_URL"] = database
-        root = Path(self.args.before) if target == "before" else ROOT
-        server = Server("app:app", env, workers=workers, flags=self.flags, root=root)
-        return server, handoff_plan(database, server.port, count, idle_chats), database
+        root = Path(self.args.before) if target.startswith("before") else ROOT
+        server = Server("app:app", env, workers=workers, flags=flags, root=root)
+        return server, handoff_plan(database, server.port, count, idle_chats, bots, waiting), database
 
     @contextlib.contextmanager
-    def serving(self, target: str, count: int, idle_chats: int = 0):
+    def serving(self, target: str, count: int, idle_chats: int = 0, bots: int = 0, waiting: int = 0):
         """A fresh server of `target` with its plan, stopped (and its PostgreSQL database dropped) afterwards."""
-        server, plan, database = self.start(target, count, idle_chats)
+        server, plan, database = self.start(target, count, idle_chats, bots, waiting)
         try:
             yield server, plan
         finally:
@@ -271,7 +286,8 @@ class Bench:
                 drop_postgres(database)
 
     def once(self, target: str, count: int, scenario: str, *options: str) -> dict:
-        with self.serving(target, count) as (server, plan):
+        bots, waiting = (self.args.bots, self.args.waiting) if scenario == "mixed" else (0, 0)
+        with self.serving(target, count, bots=bots, waiting=waiting) as (server, plan):
             cpu = server.cpu_seconds()
             result = load(scenario, plan, "--conversations", str(count), *options, *self.duration)
             # The server's own CPU for each message answered: unlike a rate, it does not depend on how much
@@ -288,11 +304,11 @@ class Bench:
         for _ in range(self.args.repeat):
             for target in targets:
                 runs[target].append(self.once(target, count, scenario, *options))
-        kept = (key, "p50_ms", "loadavg", "cpu_us_per_message")
+        kept = (key, "p50_ms", "loadavg", "cpu_us_per_message", "assigned", "bot", "waiting")
         medians = {}
         for target, found in runs.items():
             found.sort(key=lambda run: run[key])
-            medians[target] = {**found[len(found) // 2], "runs": [{k: run[k] for k in kept} for run in found]}
+            medians[target] = {**found[len(found) // 2], "runs": [{k: run[k] for k in kept if k in run} for run in found]}
         return medians
 
     def idle(self, target: str) -> list[dict]:
@@ -319,11 +335,15 @@ def run_all(targets: list[str], args) -> dict[str, dict]:
             rows = bench.repeated(targets, level, "latency", "p99_ms", "--interval", str(args.interval))
             for target, row in rows.items():
                 results[target].setdefault("latency", []).append(row)
+    if "mixed" in args.only:
+        for target, row in bench.repeated(targets, args.mixed_assigned, "mixed", "cpu_us_per_message",
+                                          "--interval", str(args.interval)).items():
+            results[target]["mixed"] = row
     if "throughput" in args.only:
         for target, row in bench.repeated(targets, args.closed_loop, "throughput", "messages_per_s").items():
             results[target]["throughput"] = row
     for target in targets:
-        if target != "postgres":  # one process's memory and page: SQLite's figures stand for both
+        if target in ("sqlite", "bare", "before"):  # one process's memory and page: SQLite's figures stand for both
             if "idle" in args.only:
                 results[target]["idle"] = bench.idle(target)
             if "page" in args.only:
@@ -361,18 +381,23 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=25.0)
     parser.add_argument("--interval", type=float, default=5.0, help="seconds between one visitor's messages")
     parser.add_argument("--closed-loop", type=int, default=100, help="conversations in the throughput run")
+    parser.add_argument("--mixed-assigned", type=int, default=100, help="chats with a counsellor in the mixed run")
+    parser.add_argument("--bots", type=int, default=200, help="visitors writing to the bot in the mixed run")
+    parser.add_argument("--waiting", type=int, default=500, help="visitors waiting in the queue in the mixed run")
     parser.add_argument("--server-flags", default="--loop asyncio --http h11")
     parser.add_argument("--postgres", default=os.environ.get("HANDOFF_BENCH_DATABASE_URL")
                         or os.environ.get("HANDOFF_TEST_DATABASE_URL", ""))
     parser.add_argument("--redis", default=os.environ.get("HANDOFF_BENCH_REDIS_URL")
                         or os.environ.get("HANDOFF_TEST_REDIS_URL", ""))
     parser.add_argument("--output", default=str(BENCH / "results.json"))
+    parser.add_argument("--markdown", default=str(BENCH / "RESULTS.md"), help="the report made of the figures; "
+                        "an empty value leaves it alone (a partial run)")
     parser.add_argument("--before", default="", help="a checkout of the code before a change (git worktree add), "
                         "run on SQLite as the target `before`, taking turns with the others")
     args = parser.parse_args()
     raise_nofile()
-    targets = [t for t in args.targets.split(",") if t != "postgres" or (args.postgres and args.redis)]
-    if args.before:
+    targets = [t for t in args.targets.split(",") if "postgres" not in t or (args.postgres and args.redis)]
+    if args.before and not any(t.startswith("before") for t in targets):
         targets.insert(1, "before")
     report = {"when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
               "command": "python bench/run.py " + " ".join(sys.argv[1:]), "interval_s": args.interval, "repeat": args.repeat,
@@ -380,9 +405,9 @@ def main() -> None:
               "before": commit_of(args.before) if args.before else ""}
     report["results"] = run_all(targets, args)
     Path(args.output).write_text(json.dumps(report, indent=1))
-    if not args.quick:
+    if not args.quick and args.markdown:
         import report as make_report
-        make_report.write(report, BENCH / "RESULTS.md")
+        make_report.write(report, Path(args.markdown))
 
 
 if __name__ == "__main__":

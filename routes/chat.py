@@ -24,6 +24,7 @@ from settings import Settings
 from routes.common import (StreamEndpoint, back_to, clean_text, client_address, client_key, error_fragment,
                            event_stream, flash, form_data, handed_over, last_event_id, message_events, off_loop,
                            plain_text, redirects_back, render, render_text, wake)
+import writes
 from writes import act
 
 
@@ -231,10 +232,12 @@ async def _write_message(token: str, text: str, key: str | None, chosen: str | N
                          attempts: int = 5) -> conversation.Outcome:
     """The bot decides off the event loop and outside the transaction; the write then checks the chat is as the
     decision saw it (else decides again: a message or a status change came in between)."""
+    later = writes.decides_later(token)
     while True:
-        decided = await off_loop(conversation.decide, token, text, start is not None)
-        if decided is None:
+        decided = None if later else await off_loop(conversation.decide, token, text, start is not None)
+        if decided is None and not later:
             raise ChatError(EXPIRED_TEXT, 403)
+        later = False
         try:
             return await act(conversation.visitor_message, token, text, key, decided, chosen, start)
         except conversation.Stale:

@@ -93,7 +93,7 @@ def test_another_process_gets_the_ids_and_reads_just_those_rows(app):
     models.Message.add(chat, "agent", "A note", agent=agent, internal=True)
     posted = conversation.visitor_message(chat.token, "Can I apply in January?", "key-1").posted
     models.Message.add(other, "visitor", "Not this chat's")
-    remote = Posted.from_brief(posted.brief())
+    remote = Posted.from_brief(posted.brief(limit=0))  # rows too long to carry: the ids alone
     assert remote.messages is None and remote.since(posted.after, visible=False) is None  # not read yet
     Posted.load([remote])
     assert [m.text for m in remote.since(posted.after_visible, visible=True)] == ["Can I apply in January?"]
@@ -126,6 +126,20 @@ def test_a_wake_up_through_redis_carries_the_posted_ids():
         == [(7, 40, 38, 42, None)]
 
 
+def test_a_wake_up_carries_the_rows_themselves_when_they_fit(app):
+    agent = models.Agent.get(models.Agent.agent_id == "agent_002")
+    chat = models.ChatSession.create(status="assigned", agent=agent, assigned_at=models.now())
+    said = conversation.visitor_message(chat.token, "Can I work while I study?\nAnd how many hours?").posted
+    answered = conversation.agent_message(chat.id, agent, "Twenty hours a week in term time.").posted
+    for posted in (said, answered):
+        remote = Posted.from_brief(posted.brief())
+        assert [(m.id, m.sender, m.text, m.created_at, m.internal) for m in remote.since(posted.after, False)] \
+            == [(m.id, m.sender, m.text, m.created_at, m.internal) for m in posted.messages]
+    assert remote.messages[0].agent.name == agent.name
+    long = conversation.visitor_message(chat.token, "x" * 8000).posted
+    assert Posted.from_brief(long.brief()).messages is None  # over the limit: the ids, then a read
+
+
 def test_the_rows_another_process_wrote_are_read_once_for_every_stream_here(app, monkeypatch):
     agent = models.Agent.get(models.Agent.agent_id == "agent_002")
     chat = models.ChatSession.create(status="assigned", agent=agent, assigned_at=models.now())
@@ -137,7 +151,7 @@ def test_the_rows_another_process_wrote_are_read_once_for_every_stream_here(app,
     async def run():
         hub = Hub()
         with hub.listen(f"session:{chat.id}") as visitor, hub.listen(f"session:{chat.id}") as counsellor:
-            hub.notify(f"session:{chat.id}", posted=Posted.from_brief(posted.brief()))
+            hub.notify(f"session:{chat.id}", posted=Posted.from_brief(posted.brief(limit=0)))
             await visitor.wait(0.1)
             await counsellor.wait(0.1)
             return await asyncio.gather(handed_over(visitor, {chat.id: posted.after_visible}, True),
@@ -145,3 +159,33 @@ def test_the_rows_another_process_wrote_are_read_once_for_every_stream_here(app,
 
     shown, seen = asyncio.run(run())
     assert [m.text for m in shown] == [m.text for m in seen] == ["Is there a deadline?"] and reads == [1]
+
+
+def test_the_wake_ups_of_one_turn_go_as_one_publish_and_each_arrives():
+    url = os.environ.get("HANDOFF_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("HANDOFF_TEST_REDIS_URL is not set")
+    prefix = f"handoff-test-{uuid.uuid4().hex[:8]}:"
+
+    async def run():
+        sender, receiver = Hub(url, prefix), Hub(url, prefix, posted_from=Posted.from_brief)
+        published = []
+        publish = sender._publish
+        sender._publish = lambda payload: (published.append(payload), publish(payload))[1]
+        await sender.start()
+        await receiver.start()
+        try:
+            with receiver.listen("session:1") as one, receiver.listen("session:2") as two:
+                for _ in range(300):  # until the subscription is in place
+                    published.clear()
+                    sender.notify("session:1")
+                    sender.notify("session:2", "agent:3")
+                    if await one.wait(0.1) and one.woken_by:
+                        await two.wait(1)
+                        return published, one.woken_by, two.woken_by
+        finally:
+            await sender.stop()
+            await receiver.stop()
+
+    published, woke_one, woke_two = asyncio.run(run())
+    assert len(published) == 1 and woke_one == {"session:1"} and woke_two == {"session:2"}

@@ -190,3 +190,23 @@ def test_a_dead_workers_streams_stop_counting():
         return full, after, counted, left
 
     assert asyncio.run(run()) == ((0, True), (None, True), 1, 0)
+
+
+def test_the_hits_of_one_turn_go_to_redis_in_one_pipeline_and_each_gets_its_own_counts():
+    window = 10**9
+
+    async def run():
+        client = redis_client()
+        counter = Counter(client, prefix=f"test-{uuid.uuid4().hex[:8]}:")
+        pipelines = []
+        pipeline = client.pipeline
+        client.pipeline = lambda **kwargs: (pipelines.append(1), pipeline(**kwargs))[1]
+        got = await asyncio.gather(*(counter.first_over([(f"chat:{n % 3}", 2, window), ("addr:x", 5, window)])
+                                     for n in range(6)))
+        await client.delete(*await client.keys(f"{counter.prefix}*"))
+        await client.aclose()
+        return got, pipelines
+
+    got, pipelines = asyncio.run(run())
+    assert len(pipelines) == 1
+    assert got == [None] * 5 + [1]  # two hits for each of three chats, within their 2; the address's sixth
