@@ -137,16 +137,16 @@ def test_receipts_are_capped_per_address_and_per_day(settings, smtp):
 
 def test_many_long_waits_make_one_short_digest_per_agent_per_interval(settings, smtp):
     phishing = "URGENT: your account is locked, sign in at https://evil.example/login now " + "x" * 300
-    with TestClient(mailing(settings, smtp.url, wait_alert_minutes=5, outbox_poll_seconds=3600)):
-        on_duty("agent_001", "sarah@educonsult.test", 2)
-        on_duty("agent_002", "michael@educonsult.test", 2)
-        for _ in range(20):
-            waiting_for(7, phishing)
-        Outbox.delete().execute()
-        assert mail.wait_alerts(5, 12, 15) == 2
-        waiting_for(8, "Another long wait")
-        assert mail.wait_alerts(5, 12, 15) == 0  # the next digest waits for the interval
-        digests = [json.loads(row.payload) for row in Outbox.select().where(Outbox.event == "wait_alert")]
+    mailing(settings, smtp.url)  # not started: the alerts below are the only ones
+    on_duty("agent_001", "sarah@educonsult.test", 2)
+    on_duty("agent_002", "michael@educonsult.test", 2)
+    for _ in range(20):
+        waiting_for(7, phishing)
+    Outbox.delete().execute()
+    assert mail.wait_alerts(5, 12, 15) == 2
+    waiting_for(8, "Another long wait")
+    assert mail.wait_alerts(5, 12, 15) == 0  # the next digest waits for the interval
+    digests = [json.loads(row.payload) for row in Outbox.select().where(Outbox.event == "wait_alert")]
     assert sorted(d["to"] for d in digests) == ["michael@educonsult.test", "sarah@educonsult.test"]
     body = digests[0]["body"]
     assert "20 visitor(s)" in digests[0]["subject"] and "evil.example" not in body and "https://" not in body
@@ -155,13 +155,13 @@ def test_many_long_waits_make_one_short_digest_per_agent_per_interval(settings, 
 
 
 def test_the_next_interval_brings_only_the_news(settings, smtp):
-    with TestClient(mailing(settings, smtp.url, outbox_poll_seconds=3600)):
-        on_duty("agent_001", "sarah@educonsult.test", 2)
-        waiting_for(30, "First")
-        assert mail.wait_alerts(5, 12, 15) == 1
-        Agent.update(alerted_at=now() - timedelta(minutes=16)).execute()
-        assert mail.wait_alerts(5, 12, 15) == 0  # nothing has become overdue since
-        waiting_for(6, "Second")
-        assert mail.wait_alerts(5, 12, 15) == 1
-        last = json.loads(Outbox.select().where(Outbox.event == "wait_alert").order_by(Outbox.id.desc()).get().payload)
+    mailing(settings, smtp.url)  # not started: the alerts below are the only ones
+    on_duty("agent_001", "sarah@educonsult.test", 2)
+    waiting_for(30, "First")
+    assert mail.wait_alerts(5, 12, 15) == 1
+    Agent.update(alerted_at=now() - timedelta(minutes=16)).execute()
+    assert mail.wait_alerts(5, 12, 15) == 0  # nothing has become overdue since
+    waiting_for(6, "Second")
+    assert mail.wait_alerts(5, 12, 15) == 1
+    last = json.loads(Outbox.select().where(Outbox.event == "wait_alert").order_by(Outbox.id.desc()).get().payload)
     assert '"Second"' in last["body"] and '"First"' not in last["body"]
