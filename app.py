@@ -13,6 +13,7 @@ from pathlib import Path
 
 import anyio.to_thread
 import jinja2
+from itsdangerous import URLSafeTimedSerializer
 from peewee import InterfaceError, OperationalError
 from playhouse.pool import MaxConnectionsExceeded
 from starlette.applications import Starlette
@@ -33,9 +34,9 @@ import links
 import models
 import office_hours
 import writes
-from delivery import outbox
+from delivery import mail, outbox
 from escalation import COUNTRIES
-from limits import Counter
+from limits import Backoff, Counter, Slots
 from realtime import QUEUE, ROUTING, Hub, session_topic
 from routes import account, admin, agent, analytics, api, chat, conversations, knowledge as knowledge_routes
 from routes.common import error_fragment
@@ -255,6 +256,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     templates.env.globals["countries"] = COUNTRIES
     templates.env.filters["month"] = knowledge.month_name
     templates.env.filters["linkify"] = links.linkify
+    templates.env.filters["mailto"] = mail.mailto
     templates.env.globals["language_names"] = i18n.NAMES
 
     @contextlib.asynccontextmanager
@@ -262,7 +264,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await hub.start()
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         if hub._redis is not None:
-            app.state.limits.redis = hub._redis
+            app.state.limits.redis = app.state.slots.redis = hub._redis
+        slotkeeper = asyncio.create_task(app.state.slots.run())
         sweeper = asyncio.create_task(sweep(app))
         catcher = asyncio.create_task(catch_up(app))
         closer = asyncio.create_task(end_streams_on_exit(app))
@@ -283,6 +286,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             closer.cancel()
             reloader.cancel()
             prober.cancel()
+            slotkeeper.cancel()
             if deliverer:
                 deliverer.cancel()
                 await asyncio.gather(deliverer, return_exceptions=True)  # lets it hand back rows cut short
@@ -322,6 +326,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.templates = templates
     app.state.webhook_key = settings.webhook_secret or secret_key(settings)
     app.state.limits = Counter(prefix=settings.redis_prefix + "rl:")
+    app.state.sign_ins = Backoff(app.state.limits, settings.login_window_seconds, settings.login_delay_seconds,
+                                 settings.login_max_delay_seconds)
+    app.state.devices = URLSafeTimedSerializer(secret_key(settings), salt="handoff-device")
+    app.state.slots = Slots(prefix=settings.redis_prefix + "streams:")
+    app.state.queue_board = chat.QueueBoard(hub, settings, fresh=settings.ping_seconds / 2)
     app.state.loop_probe = LoopProbe()
     return app
 

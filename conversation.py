@@ -138,8 +138,20 @@ def _serialize(key: int) -> None:
         db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (key,))
 
 
-def _locked(chat: ChatSession | str) -> ChatSession:
-    """The chat as it is inside the transaction; by token, as the visitor's cookie holds it, saves a lookup first."""
+def _locked(chat: ChatSession | str, start: dict | None = None) -> ChatSession:
+    """The chat as it is inside the transaction; by token, as the visitor's cookie holds it, saves a lookup first.
+
+    With `start` (the new chat's fields), a token no chat has yet begins one here, in the same transaction as the
+    write that needs it: a page view alone leaves no row."""
+    if isinstance(chat, str) and start is not None:
+        found = ChatSession.by_token(chat)
+        if found is None:
+            found = ChatSession.create(token=chat, **start)
+            _serialize(found.id)
+        elif isinstance(db.obj, PostgresqlDatabase):
+            ChatSession.lock_by_token(chat)
+            found = ChatSession.by_id(found.id)
+        return found
     if isinstance(chat, str):
         if isinstance(db.obj, PostgresqlDatabase):
             chat_id = ChatSession.lock_by_token(chat)  # the chat's lock, found by its token in one round trip
@@ -219,22 +231,26 @@ class Stale(ChatError):
         super().__init__("This chat changed while your message was read. Please send it again.", 409)
 
 
-def decide(chat: ChatSession | str, text: str) -> Decided | None:
-    """The bot's decision on `text`, by reads alone: CPU-bound, so callers run it off the event loop and the lock."""
+def decide(chat: ChatSession | str, text: str, new: bool = False) -> Decided | None:
+    """The bot's decision on `text`, by reads alone: CPU-bound, so callers run it off the event loop and the lock.
+
+    `new`: the first message of a chat that does not exist yet (its id is 0 in the decision)."""
     chat = ChatSession.by_token(chat) if isinstance(chat, str) else chat
+    if chat is None and new:
+        chat = ChatSession(id=0, status="bot")
     if chat is None:
         return None
-    upto = Message.newest_ids(chat.id)[0]
+    upto = Message.newest_ids(chat.id)[0] if chat.id else 0
     if chat.status != "bot":
         return Decided(chat.id, chat.status, upto, spoken=detect_sure(text), language=chat.language)
-    history = chat.visitor_history()
+    history = chat.visitor_history() if chat.id else []
     decision = assess(text, history=history)
     skill = _wanted_skill(text, getattr(decision, "skill", None), history) if decision.handoff else "general"
     return Decided(chat.id, chat.status, upto, decision, skill, decision.spoken, chat.language)
 
 
 def visitor_message(chat: ChatSession | str, text: str, client_key: str | None = None,
-                    decided: Decided | None = None, chosen: str | None = None) -> Outcome:
+                    decided: Decided | None = None, chosen: str | None = None, start: dict | None = None) -> Outcome:
     """Store what the visitor wrote; while the bot has the chat, answer or hand off as `decided` (decided here
     when not given). Raises Stale when the bot has the chat and the decision was made on a chat that has changed.
 
@@ -245,7 +261,7 @@ def visitor_message(chat: ChatSession | str, text: str, client_key: str | None =
     spoken = chosen or (decided.spoken if decided else None)
     out = Outcome()
     with db.atomic():
-        chat = _locked(chat)
+        chat = _locked(chat, start)
         if chat.status == "closed":
             raise ChatError(translate(chat.language, ENDED_TEXT), 409)
         if spoken and spoken != chat.language:
@@ -255,7 +271,8 @@ def visitor_message(chat: ChatSession | str, text: str, client_key: str | None =
         after, after_visible = Message.newest_ids(chat.id)
         decision = None
         if chat.status == "bot":
-            if decided is None or decided.decision is None or (decided.chat_id, decided.upto) != (chat.id, after):
+            seen = (decided.chat_id or chat.id, decided.upto) if decided is not None else None
+            if decided is None or decided.decision is None or seen != (chat.id, after):
                 raise Stale()
             decision = decided.decision
         fields = {}
@@ -297,14 +314,14 @@ def handoff_skill(chat: ChatSession) -> str:
     return _wanted_skill(last, assess(last, history=history[:-1]).skill, history) if last else "general"
 
 
-def request_human(chat: ChatSession, skill: str | None = None) -> Outcome:
-    """The visitor pressed "Talk to a human"; `skill` is `handoff_skill`'s, worked out here when not given."""
+def request_human(chat: ChatSession | str, skill: str | None = None, start: dict | None = None) -> Outcome:
+    """The visitor pressed "Talk to a human"; `skill` is `handoff_skill`'s, worked out here when not given.
+    A token with `start` begins the chat here, a handoff being its first act."""
     out = Outcome()
-    if skill is None and chat.status == "bot":
+    if skill is None and isinstance(chat, ChatSession) and chat.status == "bot":
         skill = handoff_skill(chat)
     with db.atomic():
-        _serialize(chat.id)
-        chat = ChatSession.get_by_id(chat.id)
+        chat = _locked(chat, start)
         if chat.status == "closed":
             raise ChatError(translate(chat.language, ENDED_TEXT), 409)
         if chat.status == "bot":
@@ -386,10 +403,11 @@ class Post:
 
     @classmethod
     def visitor(cls, chat: ChatSession | str, text: str, client_key: str | None = None,
-                decided: Decided | None = None, chosen: str | None = None) -> "Post | None":
-        """None where the message needs more than the statement does: a handoff. Without a decision (a chat last
-        seen with a counsellor) the statement refuses it as Stale if the bot has the chat after all."""
-        if decided is not None and decided.decision is not None and decided.decision.handoff:
+                decided: Decided | None = None, chosen: str | None = None, start: dict | None = None) -> "Post | None":
+        """None where the message needs more than the statement does: a handoff, or the first message of a chat
+        that it begins. Without a decision (a chat last seen with a counsellor) the statement refuses it as
+        Stale if the bot has the chat after all."""
+        if start is not None or (decided is not None and decided.decision is not None and decided.decision.handoff):
             return None
         spoken = chosen or (decided.spoken if decided is not None else detect_sure(text))
         fields = dict(kind="visitor", text=text, key=client_key or None, spoken=spoken, at=now().isoformat(),
@@ -702,8 +720,9 @@ def close_idle(inactive_minutes: float, bot_hours: float) -> Outcome:
 FOLLOWUP_TEXT = "Thank you. A counsellor will reply to %(email)s. Meanwhile the assistant can keep helping you here."
 
 
-def leave_followup(chat: ChatSession, email: str, text: str, reason: str = "offline") -> Outcome:
-    """While nobody can take the chat, the visitor leaves an email and a message; the bot has the chat again."""
+def leave_followup(chat: ChatSession, email: str, text: str, settings) -> Outcome:
+    """While nobody can take the chat (checked here, in the transaction), the visitor leaves an email and a
+    message; the bot has the chat again. Receipts to one address, and in all, are capped per day."""
     out = Outcome()
     with db.atomic():
         _serialize(chat.id)
@@ -711,8 +730,12 @@ def leave_followup(chat: ChatSession, email: str, text: str, reason: str = "offl
         if chat.status != "waiting":
             raise ChatError(translate(chat.language,
                                       "You can leave a message for the counsellors while you wait in the queue."), 409)
+        reason = unavailable(settings.office_hours, settings.timezone, settings.presence_grace_seconds)
+        if reason is None:
+            raise ChatError(translate(chat.language, "A counsellor is available now: please stay in the queue."), 409)
         followup = FollowUp.create(session=chat, email=email, text=text, reason=reason)
-        if mail.followup_receipt(followup):
+        if mail.receipt_allowed(email, settings.receipts_per_email, settings.receipts_per_day) \
+                and mail.followup_receipt(followup):
             out.topics.add(OUTBOX)
         chat.status, chat.visitor_email = "bot", email
         chat.save()

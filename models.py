@@ -96,6 +96,7 @@ class Agent(BaseModel):
     epoch = IntegerField(default=0)  # bumped to end every signed-in browser of this agent
     email = CharField(null=True)  # where wait alerts go; set by an admin
     languages = CharField(default="en")  # comma-separated codes of i18n.NAMES: chats in these go to them first
+    alerted_at = DateTimeField(null=True)  # when this agent's latest digest of waiting chats was queued
 
     @property
     def skill_list(self) -> list[str]:
@@ -223,10 +224,20 @@ class ChatSession(BaseModel):
         return (cls.select().where(cls.status == "waiting")
                 .order_by(cls.priority.desc(), cls.queued_at.asc(), cls.id.asc()))
 
+    @classmethod
+    def queue_page(cls, size: int = 50) -> tuple[list["ChatSession"], int]:
+        """The head of the queue, as the agents' list shows it, and how many wait in all."""
+        return list(cls.waiting().limit(size)), cls.select().where(cls.status == "waiting").count()
+
+    @classmethod
+    def waiting_ids(cls) -> list[int]:
+        """The queue's chat ids in order, as plain ints: every waiting visitor's position from one read."""
+        return [row[0] for row in cls.waiting().select(cls.id).tuples()]
+
     def queue_position(self) -> int | None:
         if self.status != "waiting":
             return None
-        ids = [s.id for s in ChatSession.waiting().select(ChatSession.id)]
+        ids = ChatSession.waiting_ids()
         return ids.index(self.id) + 1 if self.id in ids else None
 
     def visible_messages(self):

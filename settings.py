@@ -37,6 +37,7 @@ class Settings:
     ping_seconds: float = 15.0
     send_timeout_seconds: float = 30.0
     max_streams_per_visitor: int = 5
+    max_streams_per_address: int = 60  # an office or a campus shares one address: a room of visitors, not one
     # Limits
     max_message_chars: int = 2000
     max_body_bytes: int = 65536
@@ -44,8 +45,23 @@ class Settings:
     visitor_rate_seconds: float = 10.0
     address_rate: int = 300
     address_rate_seconds: float = 60.0
-    login_failures: int = 10
-    login_window_seconds: float = 900.0
+    # Per client address: new chats (a first message or a handoff), handoffs, typing notices
+    chat_rate: int = 20
+    chat_rate_seconds: float = 600.0
+    handoff_rate: int = 10
+    handoff_rate_seconds: float = 600.0
+    typing_rate: int = 300
+    typing_rate_seconds: float = 60.0
+    # Sign-in: after login_free_failures, each failure doubles the wait (from login_delay_seconds, at most
+    # login_max_delay_seconds), per account and address and per address; failures are forgotten after the window
+    login_free_failures: int = 3
+    login_delay_seconds: float = 1.0
+    login_max_delay_seconds: float = 900.0
+    login_window_seconds: float = 3600.0
+    login_address_free_failures: int = 10
+    # Mail: receipts of left messages per email address and per day, and all of them per day
+    receipts_per_email: int = 3
+    receipts_per_day: int = 200
     # Agents and chats
     agent_idle_hours: float = 12.0
     presence_grace_seconds: float = 60.0
@@ -56,6 +72,7 @@ class Settings:
     office_hours: str = ""  # e.g. "mon-fri 09:00-18:00, sat 10:00-14:00"; empty means always open
     timezone: str = "UTC"
     wait_alert_minutes: float = 5.0
+    wait_alert_interval_minutes: float = 15.0  # at most one digest of waiting chats per agent this often
     sweep_seconds: float = 5.0
 
     @property

@@ -30,6 +30,8 @@ def main() -> None:
     database = f"sqlite:///{folder}/bench.db"
     server = run.Server("app:app", {"HANDOFF_SECRET_KEY": run.SECRET, "HANDOFF_AGENT_PASSWORD": "bench-password",
                                     "HANDOFF_VISITOR_RATE": "1000000", "HANDOFF_ADDRESS_RATE": "1000000000",
+                                    "HANDOFF_CHAT_RATE": "1000000000", "HANDOFF_HANDOFF_RATE": "1000000000",
+                                    "HANDOFF_MAX_STREAMS_PER_ADDRESS": "1000000000",
                                     "HANDOFF_DATABASE_URL": database}, flags=args.server_flags.split())
     try:
         plan = run.handoff_plan(database, server.port, args.conversations, 0)

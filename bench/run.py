@@ -261,7 +261,9 @@ class Bench:
             return server, bare_plan(server.port, max(count, idle_chats)), None
         folder = tempfile.mkdtemp(prefix="handoff-bench-")
         env = {"HANDOFF_SECRET_KEY": SECRET, "HANDOFF_AGENT_PASSWORD": "bench-password",
-               "HANDOFF_VISITOR_RATE": "1000000", "HANDOFF_ADDRESS_RATE": "1000000000"}
+               "HANDOFF_VISITOR_RATE": "1000000", "HANDOFF_ADDRESS_RATE": "1000000000",
+               "HANDOFF_CHAT_RATE": "1000000000", "HANDOFF_HANDOFF_RATE": "1000000000",
+               "HANDOFF_MAX_STREAMS_PER_ADDRESS": "1000000000"}
         database, workers = f"sqlite:///{folder}/bench.db", 1
         if target in ("postgres", "before-postgres"):
             database, workers = fresh_postgres(self.args.postgres), 2

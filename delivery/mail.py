@@ -1,12 +1,15 @@
 """Email: wait alerts for on-duty agents and follow-up mail for visitors, queued in the outbox, sent over SMTP."""
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from email_validator import EmailNotValidError, validate_email
 
 from models import SKILL_NAMES, Agent, ChatSession, FollowUp, Message, Outbox, db, now
 
@@ -25,40 +28,92 @@ def on_duty(idle_hours: float) -> list[Agent]:
                                      Agent.last_seen_at >= seen).order_by(Agent.id))
 
 
-def wait_alerts(minutes: float, idle_hours: float) -> int:
-    """Email on-duty agents once about each chat queued for more than `minutes`; how many chats."""
+def wait_alerts(minutes: float, idle_hours: float, interval_minutes: float = 15.0) -> int:
+    """Email each on-duty agent, at most once per `interval_minutes`, one digest of the chats that have waited
+    more than `minutes` since their last digest; how many digests."""
     if "email" not in Outbox.channels:
         return 0
-    cutoff = now() - timedelta(minutes=minutes)
-    alerted = 0
-    for chat in list(ChatSession.select().where(ChatSession.status == "waiting", ChatSession.queued_at < cutoff,
-                                                ChatSession.wait_alerted_at.is_null())):
+    stamp = now()
+    overdue = list(ChatSession.waiting().where(ChatSession.queued_at < stamp - timedelta(minutes=minutes)))
+    if not overdue:
+        return 0
+    sent, since = 0, stamp - timedelta(minutes=interval_minutes)
+    for agent in on_duty(idle_hours):
+        # Chats that became overdue after this agent's last digest: the news, not the same list again.
+        news = [chat for chat in overdue if agent.alerted_at is None
+                or chat.queued_at + timedelta(minutes=minutes) > agent.alerted_at]
+        if not news or (agent.alerted_at is not None and agent.alerted_at > since):
+            continue
         with db.atomic():
-            # Every worker runs this: only the one that marks the chat sends the alert.
-            won = (ChatSession.update(wait_alerted_at=now())
-                   .where(ChatSession.id == chat.id, ChatSession.status == "waiting",
-                          ChatSession.wait_alerted_at.is_null()).execute())
+            # Every worker runs this: only the one that marks the agent sends their digest.
+            won = (Agent.update(alerted_at=stamp)
+                   .where(Agent.id == agent.id, Agent.alerted_at.is_null() | (Agent.alerted_at <= since)).execute())
             if not won:
                 continue
-            subject, body = wait_alert_text(chat)
-            for agent in on_duty(idle_hours):
-                queue(agent.email, subject, body, "wait_alert")
-            alerted += 1
-    return alerted
+            subject, body = digest_text(news, len(overdue))
+            queue(agent.email, subject, body, "wait_alert")
+            (ChatSession.update(wait_alerted_at=stamp)
+             .where(ChatSession.id.in_([chat.id for chat in news]), ChatSession.wait_alerted_at.is_null()).execute())
+            sent += 1
+    return sent
 
 
-def wait_alert_text(chat: ChatSession) -> tuple[str, str]:
-    waited = max(1, round((now() - chat.queued_at).total_seconds() / 60))
-    last = (Message.select().where(Message.session == chat, Message.sender == "visitor")
-            .order_by(Message.id.desc()).first())
-    queued = ChatSession.waiting().count()
-    lines = [f"A visitor has been waiting {waited} minutes for a counsellor (chat #{chat.id}).",
-             f"Topic: {SKILL_NAMES.get(chat.skill, chat.skill)}. Why they asked: {chat.reason or 'unknown'}.",
-             f"Chats in the queue now: {queued}."]
-    if last:
-        lines.append(f"\nTheir last message:\n> {last.text[:500]}")
-    lines.append("\nOpen the Handoff dashboard to take the chat.")
-    return f"A visitor has waited {waited} minutes for a counsellor", "\n".join(lines) + SIGNATURE
+DIGEST_CHATS = 10
+PREVIEW_CHARS = 80
+_LINK = re.compile(r"\S*(?:://|www\.|\.[a-z]{2,}/)\S*", re.IGNORECASE)
+
+
+def preview(text: str) -> str:
+    """A visitor's words as a short, quoted hint: the first line, links left out, cut to PREVIEW_CHARS."""
+    line = _LINK.sub("[link]", (text.strip().splitlines() or [""])[0])
+    return line if len(line) <= PREVIEW_CHARS else line[:PREVIEW_CHARS - 1].rstrip() + "…"
+
+
+def digest_text(chats: list[ChatSession], queued: int) -> tuple[str, str]:
+    """One email about several waiting chats: who waits, for how long, on what, and a short preview each."""
+    stamp = now()
+    lines = [f"{len(chats)} visitor(s) have waited longer than expected for a counsellor. Chats in the queue "
+             f"now: {queued}.", ""]
+    for chat in chats[:DIGEST_CHATS]:
+        waited = max(1, round((stamp - chat.queued_at).total_seconds() / 60))
+        last = (Message.select(Message.text).where(Message.session == chat, Message.sender == "visitor")
+                .order_by(Message.id.desc()).first())
+        lines.append(f"- Chat #{chat.id}, waiting {waited} min, {SKILL_NAMES.get(chat.skill, chat.skill)}, "
+                     f"asked: {chat.reason or 'unknown'}")
+        if last:
+            lines.append(f'  "{preview(last.text)}"')
+    if len(chats) > DIGEST_CHATS:
+        lines.append(f"- and {len(chats) - DIGEST_CHATS} more")
+    lines.append("\nOpen the Handoff dashboard to take them.")
+    return f"{len(chats)} visitor(s) waiting for a counsellor", "\n".join(lines) + SIGNATURE
+
+
+_LOCAL = re.compile(r"^[A-Za-z0-9._+'-]{1,64}$")
+
+
+def valid_address(text: str) -> str | None:
+    """One plain email address, normalised, or None: no lists, no display names, no URL parts; its local part
+    holds only the characters ordinary addresses use."""
+    try:
+        found = validate_email(text, check_deliverability=False, allow_smtputf8=False, allow_quoted_local=False,
+                               allow_domain_literal=False, allow_display_name=False)
+    except EmailNotValidError:
+        return None
+    return found.normalized if _LOCAL.match(found.local_part) else None
+
+
+def mailto(text: str) -> str:
+    """A mailto: link to one validated address, encoded so nothing in it becomes a header; "" when invalid."""
+    address = valid_address(text or "")
+    return f"mailto:{quote(address, safe='@')}" if address else ""
+
+
+def receipt_allowed(email: str, per_email: int, per_day: int) -> bool:
+    """Receipts go out at most `per_email` times a day to one address and `per_day` times a day in all; the
+    follow-up being written counts."""
+    day = now() - timedelta(days=1)
+    recent = FollowUp.select().where(FollowUp.created_at >= day)
+    return recent.where(FollowUp.email == email).count() <= per_email and recent.count() <= per_day
 
 
 def followup_receipt(followup: FollowUp) -> Outbox | None:

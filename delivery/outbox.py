@@ -80,7 +80,8 @@ async def run(app: Starlette) -> None:
         with app.state.hub.listen(OUTBOX) as listener:
             while True:
                 try:
-                    await run_in_threadpool(mail.wait_alerts, settings.wait_alert_minutes, settings.agent_idle_hours)
+                    await run_in_threadpool(mail.wait_alerts, settings.wait_alert_minutes, settings.agent_idle_hours,
+                                             settings.wait_alert_interval_minutes)
                     while await deliver_due(settings, client, key) == BATCH:
                         pass
                     if time.monotonic() - pruned > 3600:

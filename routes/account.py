@@ -43,10 +43,10 @@ async def account_change_password(request: Request):
                       changed=error is None, headers=headers)
 
     # Guessing the current password from a borrowed browser counts as failed sign-ins for this account.
-    keys = login_keys(request, agent.agent_id)
+    keys = login_keys(request, agent.agent_id, known=True)
     refusal = await too_many_failures(request, keys)
     if refusal:
-        return page(429, refusal, {"Retry-After": str(int(request.app.state.settings.login_window_seconds))})
+        return page(429, refusal[0], {"Retry-After": str(refusal[1])})
     if not await run_in_threadpool(check_password, current[:MAX_PASSWORD], agent.password_hash):
         await count_failure(request, keys)
         return page(400, "Your current password is not right.")

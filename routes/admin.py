@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import datetime, timezone
+from urllib.parse import quote
 
 from peewee import IntegrityError
 from starlette.concurrency import run_in_threadpool
@@ -14,8 +16,8 @@ import conversation
 from i18n import NAMES
 from models import SKILL_NAMES, Agent, AgentSession, AuditLog, CannedResponse, db, hash_password
 from realtime import QUEUE, ROUTING, agent_topic
-from routes.agent import requires_agent
-from routes.chat import EMAIL
+from delivery.mail import valid_address
+from routes.agent import free_failures, requires_agent
 from routes.common import form_data, plain_text, render, wake
 
 AGENT_ID = re.compile(r"^[a-z0-9_]{3,32}$")
@@ -43,7 +45,7 @@ def _agent_fields(form) -> tuple[dict, str | None]:
         return fields, f"The chat limit is a number from 1 to {MAX_CHATS}."
     if role not in ("agent", "admin"):
         return fields, "Choose the agent or admin role."
-    if email and not EMAIL.match(email):
+    if email and not valid_address(email):
         return fields, "Enter an email address like name@example.com, or leave it empty."
     return {**fields, "max_chats": int(raw_limit)}, None
 
@@ -224,6 +226,34 @@ async def admin_activity(request: Request):
     return render(request, "admin/activity.html", me=request.state.agent, **await run_in_threadpool(load))
 
 
+async def _throttles(request: Request) -> list[dict]:
+    settings = request.app.state.settings
+    rows = await request.app.state.sign_ins.throttled("login:", lambda key: free_failures(settings, key))
+    for row in rows:
+        row["at"] = datetime.fromtimestamp(row["latest"], timezone.utc)
+    return rows
+
+
+@requires_agent(page=True, admin=True)
+async def admin_throttles(request: Request):
+    """Sign-in failure logs with failures in the window, and how long each holds the next attempt back."""
+    notice = request.query_params.get("cleared")
+    return render(request, "admin/throttles.html", me=request.state.agent, throttles=await _throttles(request),
+                  notice=f"Cleared {notice}." if notice else None)
+
+
+@requires_agent(page=True, admin=True)
+async def admin_throttle_clear(request: Request):
+    form = await form_data(request)
+    key = plain_text(form.get("key"), 300)
+    if not key.startswith("login:"):
+        return render(request, "admin/throttles.html", status_code=400, me=request.state.agent,
+                      throttles=await _throttles(request), error="Choose a throttle from the list.")
+    await request.app.state.limits.forget(key)
+    await run_in_threadpool(AuditLog.record, request.state.agent, "throttle_clear", key)
+    return RedirectResponse(f"/agent/admin/throttles?cleared={quote(key)}", status_code=303)
+
+
 routes = [
     Route("/agent/admin", admin_agents, name="admin_agents"),
     Route("/agent/admin/agents", admin_agent_add, methods=["POST"], name="admin_agent_add"),
@@ -236,4 +266,6 @@ routes = [
     Route("/agent/admin/canned/{canned_id:int}/delete", admin_canned_delete, methods=["POST"],
           name="admin_canned_delete"),
     Route("/agent/admin/activity", admin_activity, name="admin_activity"),
+    Route("/agent/admin/throttles", admin_throttles, name="admin_throttles"),
+    Route("/agent/admin/throttles/clear", admin_throttle_clear, methods=["POST"], name="admin_throttle_clear"),
 ]

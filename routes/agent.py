@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+import math
+import secrets
 import time
+
+from itsdangerous import BadSignature
 
 from sse_starlette import ServerSentEvent
 from starlette.concurrency import run_in_threadpool
@@ -81,24 +85,66 @@ def _verify(agent_id: str, password: str) -> Agent | None:
     return agent if agent and ok and agent.active else None
 
 
-def login_keys(request: Request, agent_id: str) -> tuple[str, str]:
-    """Failed password checks count against the account and against the address."""
-    return f"login:id:{agent_id.lower()}", f"login:addr:{client_address(request)}"
+DEVICE_COOKIE = "handoff_device"
+DEVICE_DAYS = 180
 
 
-async def too_many_failures(request: Request, keys: tuple[str, ...]) -> str | None:
-    """A readable refusal while any key has had too many failures in the window, else None."""
-    settings, limits = request.app.state.settings, request.app.state.limits
-    for key in keys:
-        if await limits.recent(key, settings.login_window_seconds) >= settings.login_failures:
-            minutes = max(1, round(settings.login_window_seconds / 60))
-            return f"Too many failed sign-ins. Wait {minutes} minutes and try again."
-    return None
+def trusted_device(request: Request, agent_id: str) -> str | None:
+    """The id of this browser when it carries the signed device cookie of a past sign-in to this account."""
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw:
+        return None
+    try:
+        found = request.app.state.devices.loads(raw, max_age=DEVICE_DAYS * 86400)
+    except BadSignature:
+        return None
+    return found.get("d") if found.get("a") == agent_id.lower() else None
 
 
-async def count_failure(request: Request, keys: tuple[str, ...]) -> None:
-    for key in keys:
-        await request.app.state.limits.record(key, request.app.state.settings.login_window_seconds)
+def remember_device(request: Request, response: Response, agent: Agent) -> None:
+    device = trusted_device(request, agent.agent_id) or secrets.token_urlsafe(12)
+    value = request.app.state.devices.dumps({"a": agent.agent_id.lower(), "d": device})
+    response.set_cookie(DEVICE_COOKIE, value, max_age=DEVICE_DAYS * 86400, httponly=True, samesite="lax",
+                        secure=request.app.state.settings.https, path="/agent")
+
+
+def login_keys(request: Request, agent_id: str, known: bool) -> list[tuple[str, int]]:
+    """The failure logs a sign-in to `agent_id` is slowed by, each with the failures it lets by without a wait.
+
+    A browser that signed in to this account before is slowed by its own log instead of the account's, so
+    nobody can keep the owner out by failing on purpose. Failures on ids that name no agent have logs of their
+    own, which no real account shares."""
+    settings, address, agent_id = request.app.state.settings, client_address(request), agent_id.lower()
+    device = trusted_device(request, agent_id) if known else None
+    if device:
+        return [(f"login:device:{device}", settings.login_free_failures),
+                (f"login:addr:{address}", settings.login_address_free_failures)]
+    if not known:
+        return [(f"login:id:{agent_id}@{address}", settings.login_free_failures),
+                (f"login:unknown@{address}", settings.login_address_free_failures)]
+    return [(f"login:id:{agent_id}@{address}", settings.login_free_failures),
+            (f"login:id:{agent_id}", settings.login_address_free_failures),
+            (f"login:addr:{address}", settings.login_address_free_failures)]
+
+
+def free_failures(settings, key: str) -> int:
+    """The failures a log lets by, from its key (for the admin's list of throttles)."""
+    if key.startswith("login:device:") or "@" in key.removeprefix("login:unknown@"):
+        return settings.login_free_failures
+    return settings.login_address_free_failures
+
+
+async def too_many_failures(request: Request, keys: list[tuple[str, int]]) -> tuple[str, int] | None:
+    """A readable refusal and the seconds to wait while the failures so far hold the next attempt back."""
+    wait = math.ceil(await request.app.state.sign_ins.wait(keys))
+    if wait <= 0:
+        return None
+    when = f"{wait} seconds" if wait < 120 else f"{math.ceil(wait / 60)} minutes"
+    return f"Too many failed sign-ins. Try again in {when}.", wait
+
+
+async def count_failure(request: Request, keys: list[tuple[str, int]]) -> None:
+    await request.app.state.sign_ins.fail(keys)
 
 
 def start_session(session: dict, agent: Agent) -> None:
@@ -112,20 +158,25 @@ async def agent_login(request: Request):
     form = await form_data(request)
     agent_id = plain_text(form.get("agent_id"), 64)
     password = str(form.get("password", ""))[:256]
-    keys = login_keys(request, agent_id)
+    known = await run_in_threadpool(lambda: Agent.by_agent_id(agent_id) is not None)
+    keys = login_keys(request, agent_id, known)
     refusal = await too_many_failures(request, keys)
     if refusal:
-        return render(request, "agent/login.html", status_code=429, agent_id=agent_id, error=refusal,
-                      headers={"Retry-After": str(int(request.app.state.settings.login_window_seconds))})
+        return render(request, "agent/login.html", status_code=429, agent_id=agent_id, error=refusal[0],
+                      headers={"Retry-After": str(refusal[1])})
     agent = await run_in_threadpool(_verify, agent_id, password)
     if agent is None:
         await count_failure(request, keys)
         return render(request, "agent/login.html", status_code=400, agent_id=agent_id,
                       error="That agent ID and password don't match.")
-    await request.app.state.limits.forget(keys[0])
+    for key, _ in keys:
+        if not key.startswith("login:addr:"):  # the account's own logs; others' failures at the address stay
+            await request.app.state.limits.forget(key)
     start_session(request.session, agent)  # not present yet: that takes the dashboard's live stream
     await run_in_threadpool(AuditLog.record, agent, "sign_in")
-    return RedirectResponse("/agent/dashboard", status_code=303)
+    response = RedirectResponse("/agent/dashboard", status_code=303)
+    remember_device(request, response, agent)
+    return response
 
 
 @requires_agent
@@ -164,8 +215,8 @@ def _urgency(entry) -> tuple:
 
 def queue_context(grace: float) -> dict:
     """The queue with each chat's latest visitor message, and every agent's presence and load."""
-    queue = list(ChatSession.waiting())
-    return {"queue": queue, "previews": Message.latest_from_visitor([chat.id for chat in queue]),
+    queue, queued = ChatSession.queue_page()
+    return {"queue": queue, "queued": queued, "previews": Message.latest_from_visitor([chat.id for chat in queue]),
             "team": Agent.team(grace)}
 
 

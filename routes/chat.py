@@ -1,10 +1,11 @@
 """The visitor's side: chat page, messages, handoff, typing, rating and the live stream."""
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import secrets
-from collections import Counter as Tally
+import time
 
 from sse_starlette import ServerSentEvent
 from starlette.concurrency import run_in_threadpool
@@ -15,17 +16,16 @@ from starlette.routing import Route
 import conversation
 import office_hours
 from conversation import EXPIRED_TEXT, ChatError
+from delivery import mail
 from i18n import NATIVE, interface, negotiate, translate
 from models import ChatSession, Message, SessionAnalytics
-from realtime import QUEUE, session_topic
+from realtime import QUEUE, Hub, session_topic
 from settings import Settings
 from routes.common import (StreamEndpoint, back_to, clean_text, client_address, client_key, error_fragment,
                            event_stream, flash, form_data, handed_over, last_event_id, message_events, off_loop,
                            plain_text, redirects_back, render, render_text, wake)
 import writes
 from writes import act
-
-_open_streams: Tally = Tally()  # per chat, in this process
 
 
 def _current(request: Request) -> ChatSession | None:
@@ -52,13 +52,40 @@ def chosen_language(request: Request) -> str | None:
     return request.session["language"] if request.session.get("chosen") else None
 
 
-async def current_chat(request: Request, create: bool = False) -> ChatSession | None:
+async def current_chat(request: Request) -> ChatSession | None:
     """The visitor's own chat, found only through the token in their signed cookie."""
-    chat = await run_in_threadpool(_current, request)
-    if chat is None and create:
-        chat = await run_in_threadpool(ChatSession.create, language=browser_language(request))
-        request.session["chat"] = chat.token
-    return chat
+    return await run_in_threadpool(_current, request)
+
+
+def draft(request: Request) -> ChatSession:
+    """The chat a visitor who has not written yet sees: never stored, so a page view costs no row."""
+    return ChatSession(status="bot", language=browser_language(request))
+
+
+def starting(request: Request) -> tuple[str, dict]:
+    """A token for the visitor's first chat and its fields; the write that needs the chat creates it."""
+    page = request.session.get("page") or [None, None]
+    return secrets.token_urlsafe(24), {"language": browser_language(request), "page_url": page[0],
+                                       "page_title": page[1]}
+
+
+async def over_limit(request: Request, *kinds: str) -> str | None:
+    """A readable refusal when this address has started too many chats, asked for too many handoffs, or sent
+    too many typing notices in their window; else None, each kind counted once."""
+    settings = request.app.state.settings
+    address = client_address(request)
+    over = await request.app.state.limits.first_over([
+        (f"{kind}:{address}", getattr(settings, f"{kind}_rate"), getattr(settings, f"{kind}_rate_seconds"))
+        for kind in kinds])
+    if over is None:
+        return None
+    language = getattr(request.state, "language", None)
+    if kinds[over] == "chat":
+        return translate(language, "Too many new chats from your network right now. Please try again in a few minutes.")
+    if kinds[over] == "handoff":
+        return translate(language, "Too many requests for a counsellor from your network right now. "
+                                   "Please try again in a few minutes.")
+    return translate(language, "Too many messages from your network right now. Please try again in a minute.")
 
 
 def expired(request: Request) -> PlainTextResponse:
@@ -77,18 +104,55 @@ def requires_chat(handler):
     return endpoint
 
 
-def status_context(chat: ChatSession, settings: Settings) -> dict:
-    """Everything the visitor's status line shows."""
-    context = {"chat": chat, "position": chat.queue_position(), "agent_name": None, "typing": False,
+def queue_board(settings: Settings) -> dict:
+    """What every waiting visitor's status line shows about the queue, read at once for all of them."""
+    wait = SessionAnalytics.recent_wait()
+    return {"positions": {chat_id: n for n, chat_id in enumerate(ChatSession.waiting_ids(), start=1)},
+            "estimate": max(1, round(wait / 60)) if wait else None,
+            "unavailable": conversation.unavailable(settings.office_hours, settings.timezone,
+                                                    settings.presence_grace_seconds)}
+
+
+class QueueBoard:
+    """The queue as the waiting visitors' status lines show it, read once per queue change for every stream of
+    this process (and again after `fresh` seconds, for the wait estimate and who is online): a change costs
+    one read, not one per waiting visitor."""
+
+    def __init__(self, hub: Hub, settings: Settings, fresh: float) -> None:
+        self.hub, self.settings, self.fresh = hub, settings, fresh
+        self.board: dict | None = None
+        self.read_at = 0.0
+        self.reading: asyncio.Future | None = None
+
+    async def read(self) -> dict:
+        changed = self.hub.heard.get(QUEUE, 0.0)
+        # A read that began before the latest change may miss it: then one more.
+        while self.board is None or self.read_at <= changed or time.time() - self.read_at > self.fresh:
+            if self.reading is None:
+                self.reading = asyncio.ensure_future(self._read())
+            await asyncio.shield(self.reading)
+        return self.board
+
+    async def _read(self) -> None:
+        try:
+            stamp = time.time()
+            self.board = await run_in_threadpool(queue_board, self.settings)
+            self.read_at = stamp
+        finally:
+            self.reading = None
+
+
+def status_context(chat: ChatSession, settings: Settings, board: dict | None = None) -> dict:
+    """Everything the visitor's status line shows; the queue's part from `board` when given."""
+    context = {"chat": chat, "position": None, "agent_name": None, "typing": False,
                "estimate": None, "unavailable": None}
     if chat.status == "assigned" and chat.agent:
         context["agent_name"] = chat.agent.name
         context["typing"] = chat.typing("agent")
     if chat.status == "waiting":
-        wait = SessionAnalytics.recent_wait()
-        context["estimate"] = max(1, round(wait / 60)) if wait else None
-        context["unavailable"] = conversation.unavailable(settings.office_hours, settings.timezone,
-                                                          settings.presence_grace_seconds)
+        board = board or queue_board(settings)
+        context.update(position=board["positions"].get(chat.id), estimate=board["estimate"],
+                       unavailable=board["unavailable"])
         if context["unavailable"] == "closed":
             context["hours"] = office_hours.describe(settings.office_hours, settings.timezone,
                                                      language=interface(chat.language) or "en")
@@ -96,11 +160,11 @@ def status_context(chat: ChatSession, settings: Settings) -> dict:
 
 
 async def chat_page(request: Request):
-    chat = await current_chat(request, create=True)
+    chat = await current_chat(request) or draft(request)
     speak(request, chat)
 
     def load():
-        messages = list(chat.visible_messages())
+        messages = list(chat.visible_messages()) if chat.id else []
         return messages, status_context(chat, request.app.state.settings)
 
     messages, status = await run_in_threadpool(load)
@@ -130,21 +194,22 @@ async def _limited(request: Request, token: str) -> str | None:
 
 @redirects_back("/")
 async def chat_post_message(request: Request):
-    # The chat is found by its token inside the write's own transaction: one trip to the database.
-    token = request.session.get("chat")
-    if not token:
-        return expired(request)
+    # The chat is found by its token inside the write's own transaction: one trip to the database. A visitor's
+    # first message begins their chat in that same transaction.
+    token, start = request.session.get("chat"), None
     before = speak(request)
     form = await form_data(request)
     text, problem = clean_text(form.get("text"), request.app.state.settings.max_message_chars, before)
     if problem:
         return render(request, "chat/_form.html", status_code=400, error=problem, text=text, key=form.get("client_key"))
-    notice = await _limited(request, token)
+    if not token:
+        token, start = starting(request)
+    notice = await _limited(request, token) or (await over_limit(request, "chat") if start else None)
     if notice:
         return render(request, "chat/_form.html", status_code=429, error=notice, text=text,
                       key=form.get("client_key"), headers={"Retry-After": "10"})
     try:
-        outcome = await _write_message(token, text, client_key(form), chosen_language(request))
+        outcome = await _write_message(token, text, client_key(form), chosen_language(request), start)
     except ChatError as error:
         if error.status == 403:
             return PlainTextResponse(error.message, status_code=403)
@@ -152,6 +217,9 @@ async def chat_post_message(request: Request):
                       key=form.get("client_key"))
     wake(request, outcome)
     headers = {"X-Message-Id": str(outcome.message.id)}
+    if start:  # the page had no chat, so no stream: its script opens one now (a form without script reloads)
+        request.session["chat"] = token
+        headers["X-Chat-Started"] = "true"
     if outcome.language and outcome.language != before:
         # The visitor wrote in another language: the whole page reloads in it (and its direction).
         request.state.language = request.session["language"] = outcome.language
@@ -160,18 +228,18 @@ async def chat_post_message(request: Request):
                   text="", key=secrets.token_hex(8), headers=headers)
 
 
-async def _write_message(token: str, text: str, key: str | None, chosen: str | None,
+async def _write_message(token: str, text: str, key: str | None, chosen: str | None, start: dict | None = None,
                          attempts: int = 5) -> conversation.Outcome:
     """The bot decides off the event loop and outside the transaction; the write then checks the chat is as the
     decision saw it (else decides again: a message or a status change came in between)."""
     later = writes.decides_later(token)
     while True:
-        decided = None if later else await off_loop(conversation.decide, token, text)
+        decided = None if later else await off_loop(conversation.decide, token, text, start is not None)
         if decided is None and not later:
             raise ChatError(EXPIRED_TEXT, 403)
         later = False
         try:
-            return await act(conversation.visitor_message, token, text, key, decided, chosen)
+            return await act(conversation.visitor_message, token, text, key, decided, chosen, start)
         except conversation.Stale:
             attempts -= 1
             if not attempts:
@@ -179,22 +247,36 @@ async def _write_message(token: str, text: str, key: str | None, chosen: str | N
 
 
 @redirects_back("/")
-@requires_chat
 async def chat_handoff(request: Request):
-    chat = request.state.chat
+    """"Talk to a human"; asked before writing anything, it begins the chat."""
+    chat = await current_chat(request)
+    if chat is None and request.session.get("chat"):
+        return expired(request)
+    speak(request, chat)
+    notice = await over_limit(request, *(("handoff",) if chat else ("chat", "handoff")))
+    if notice:
+        return error_fragment(request, notice, 429)
     try:
-        skill = await off_loop(conversation.handoff_skill, chat) if chat.status == "bot" else None
-        outcome = await run_in_threadpool(conversation.request_human, chat, skill)
+        if chat is None:
+            token, start = starting(request)
+            outcome = await run_in_threadpool(conversation.request_human, token, "general", start)
+            request.session["chat"] = token
+        else:
+            skill = await off_loop(conversation.handoff_skill, chat) if chat.status == "bot" else None
+            outcome = await run_in_threadpool(conversation.request_human, chat, skill)
     except ChatError as error:
         return error_fragment(request, error)
     wake(request, outcome)
-    return Response(status_code=204)
+    return Response(status_code=204, headers={} if chat else {"HX-Refresh": "true"})
 
 
 async def chat_typing(request: Request):
     chat = await current_chat(request)
     if chat is None:
-        return Response(status_code=403)
+        return Response(status_code=204)  # nothing written yet: nobody to tell
+    notice = await over_limit(request, "typing")
+    if notice:
+        return PlainTextResponse(notice, status_code=429, headers={"Retry-After": "60"})
     if chat.status == "assigned":
         wake(request, await run_in_threadpool(conversation.typing, chat, "visitor"))
     return Response(status_code=204)
@@ -219,9 +301,6 @@ async def chat_rating(request: Request):
                   **await run_in_threadpool(status_context, chat, request.app.state.settings))
 
 
-EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
-
-
 @redirects_back("/")
 @requires_chat
 async def chat_followup(request: Request):
@@ -229,21 +308,20 @@ async def chat_followup(request: Request):
     chat = request.state.chat
     form = await form_data(request)
     settings = request.app.state.settings
-    email = plain_text(form.get("email"), 254)
+    typed = plain_text(form.get("email"), 254)
+    email = mail.valid_address(typed)
     text, problem = clean_text(form.get("text"), settings.max_message_chars, request.state.language)
     status_code = 400
-    if not EMAIL.match(email):
+    if email is None:
         problem = translate(request.state.language, "Please enter an email address like name@example.com.")
     elif not problem:
         problem, status_code = await _limited(request, chat.token), 429
     if problem:
         status = await run_in_threadpool(status_context, chat, settings)
         return render(request, "chat/_status.html", status_code=status_code, followup_error=problem,
-                      followup_email=email, followup_text=text, **status)
-    reason = await run_in_threadpool(conversation.unavailable, settings.office_hours, settings.timezone,
-                                     settings.presence_grace_seconds)
+                      followup_email=typed, followup_text=text, **status)
     try:
-        outcome = await run_in_threadpool(conversation.leave_followup, chat, email, text, reason or "offline")
+        outcome = await run_in_threadpool(conversation.leave_followup, chat, email, text, settings)
     except ChatError as error:
         return error_fragment(request, error)
     wake(request, outcome)
@@ -268,14 +346,20 @@ async def chat_end(request: Request):
 PAGE_URL = re.compile(r"^https?://[^\s]{1,500}$")
 
 
-@requires_chat
 async def chat_page_context(request: Request):
-    """Where the chat is embedded: the host page's address and title, shown to counsellors."""
+    """Where the chat is embedded: the host page's address and title, shown to counsellors; kept in the cookie
+    until the visitor's first message begins their chat."""
     form = await form_data(request)
     url, title = plain_text(form.get("url"), 500), plain_text(form.get("title"), 200)
     if not PAGE_URL.match(url):
         return PlainTextResponse("The page address must start with http:// or https://.", status_code=400)
-    await run_in_threadpool(request.state.chat.embedded_in, url, title)
+    chat = await current_chat(request)
+    if chat is None:
+        if request.session.get("chat"):
+            return expired(request)
+        request.session["page"] = [url, title or None]
+        return Response(status_code=204)
+    await run_in_threadpool(chat.embedded_in, url, title)
     return Response(status_code=204)
 
 
@@ -289,9 +373,17 @@ async def chat_new(request: Request):
     return RedirectResponse(back_to(request, "/"), status_code=303)
 
 
-def _news(chat_id: int, last: int, settings: Settings) -> tuple[list[Message], dict]:
+def _news(chat_id: int, last: int, settings: Settings, board: dict | None) -> tuple[list[Message], dict]:
     chat = ChatSession.get_by_id(chat_id)
-    return list(Message.after(chat, last)), status_context(chat, settings)
+    return list(Message.after(chat, last)), status_context(chat, settings, board)
+
+
+def _queue_news(chat_id: int, language: str | None, settings: Settings, board: dict) -> dict | None:
+    """A waiting chat's status line from the queue's board alone, without reading the chat; None once the chat has
+    left the queue (then its stream reads the chat)."""
+    if chat_id not in board["positions"]:
+        return None
+    return status_context(ChatSession(id=chat_id, status="waiting", language=language), settings, board)
 
 
 async def chat_events(request: Request):
@@ -300,57 +392,71 @@ async def chat_events(request: Request):
         return PlainTextResponse(translate(browser_language(request), "No chat for this browser. Reload the page."),
                                  status_code=403)
     language = speak(request, chat)
-    settings, hub = request.app.state.settings, request.app.state.hub
-    if _open_streams[chat.id] >= settings.max_streams_per_visitor:
-        return PlainTextResponse(translate(language, "Too many open chat windows. Close one and reload."),
-                                 status_code=429)
+    settings, hub, slots = request.app.state.settings, request.app.state.hub, request.app.state.slots
+    # The slots are taken at once, before anything is awaited, so streams opened together cannot all see room.
+    caps = [(f"chat:{chat.id}", settings.max_streams_per_visitor),
+            (f"addr:{client_address(request)}", settings.max_streams_per_address)]
+    full, shared = await slots.take(caps)
+    if full is not None:
+        refusal = (translate(language, "Too many open chat windows. Close one and reload.") if full == 0 else
+                   translate(language, "Too many open chats from your network right now. Close one and reload."))
+        return PlainTextResponse(refusal, status_code=429, headers={"Retry-After": "10"})
+
+    async def release() -> None:
+        await slots.give([key for key, _ in caps], shared)
+
     start = last_event_id(request, default=-1)
     if start < 0:
-        start = await run_in_threadpool(chat.last_message_id)
+        try:
+            start = await run_in_threadpool(chat.last_message_id)
+        except BaseException:
+            await release()
+            raise
     # An idle stream keeps only what it compares (its chat's id, the status line's key), not model rows.
-    chat_id = chat.id
+    chat_id, chat_language, board = chat.id, chat.language, request.app.state.queue_board
 
     async def events():
-        last, shown, typing, waiting = start, None, False, False
-        _open_streams[chat_id] += 1
-        try:
-            with hub.listen(session_topic(chat_id)) as listener:
-                yield ServerSentEvent(comment="connected", retry=3000)
-                refresh = True
-                while not hub.closing:
-                    if refresh:
-                        messages, status = await run_in_threadpool(_news, chat_id, last, settings)
-                        typing, waiting = status["typing"], status["chat"].status == "waiting"
-                        # Queue news concerns waiting visitors only; the rest are not woken by every queue change.
-                        hub.follow(listener, QUEUE, waiting)
-                        if messages:
-                            yield message_events(request, "chat/_message_event.html", messages)
-                            last = messages[-1].id
-                        key = (status["chat"].status, status["position"], status["agent_name"], typing,
-                               status["chat"].rating, status["estimate"], status["unavailable"])
-                        if key != shown:
-                            shown = key
-                            yield ServerSentEvent(data=render_text(request, "chat/_status_event.html", **status))
-                        del messages, status
-                    woken = await listener.wait(6.0 if typing else settings.ping_seconds)
-                    if not woken:
-                        yield ServerSentEvent(comment="ping")
-                    # Messages just written in this process come with the wake-up; a counsellor's message
-                    # also ends their typing, which the status line then shows.
-                    handed = await handed_over(listener, {chat_id: last}, visible=True) if not typing else None
-                    if handed:
-                        yield message_events(request, "chat/_message_event.html", handed)
-                        last = handed[-1].id
-                    # A quiet chat rests until woken: the app's catch_up task wakes any chat whose wake-up
-                    # went missing. Waiting (queue, office hours) and typing still refresh on the clock.
-                    refresh = handed is None and (woken or waiting or typing)
-                    del handed
-        finally:
-            _open_streams[chat_id] -= 1
-            if not _open_streams[chat_id]:
-                del _open_streams[chat_id]
+        last, shown, typing, waiting, queue_only = start, None, False, chat.status == "waiting", False
+        with hub.listen(session_topic(chat_id)) as listener:
+            yield ServerSentEvent(comment="connected", retry=3000)
+            refresh = True
+            while not hub.closing:
+                if refresh:
+                    # Queue news alone, for a chat still waiting: its line comes from the board, read once
+                    # per change for every waiting visitor, not from each chat's own rows.
+                    queue = await board.read() if waiting else None
+                    status = _queue_news(chat_id, chat_language, settings, queue) if queue_only else None
+                    messages = []
+                    if status is None:
+                        messages, status = await run_in_threadpool(_news, chat_id, last, settings, queue)
+                    typing, waiting = status["typing"], status["chat"].status == "waiting"
+                    # Queue news concerns waiting visitors only; the rest are not woken by every queue change.
+                    hub.follow(listener, QUEUE, waiting)
+                    if messages:
+                        yield message_events(request, "chat/_message_event.html", messages)
+                        last = messages[-1].id
+                    key = (status["chat"].status, status["position"], status["agent_name"], typing,
+                           status["chat"].rating, status["estimate"], status["unavailable"])
+                    if key != shown:
+                        shown = key
+                        yield ServerSentEvent(data=render_text(request, "chat/_status_event.html", **status))
+                    del messages, status, queue
+                woken = await listener.wait(6.0 if typing else settings.ping_seconds)
+                if not woken:
+                    yield ServerSentEvent(comment="ping")
+                queue_only = woken and listener.woken_by == {QUEUE} and not listener.arrived
+                # Messages just written in this process come with the wake-up; a counsellor's message
+                # also ends their typing, which the status line then shows.
+                handed = await handed_over(listener, {chat_id: last}, visible=True) if not typing else None
+                if handed:
+                    yield message_events(request, "chat/_message_event.html", handed)
+                    last = handed[-1].id
+                # A quiet chat rests until woken: the app's catch_up task wakes any chat whose wake-up
+                # went missing. Waiting (queue, office hours) and typing still refresh on the clock.
+                refresh = handed is None and (woken or waiting or typing)
+                del handed
 
-    return event_stream(request, events())
+    return event_stream(request, events(), release)
 
 
 async def chat_language(request: Request):

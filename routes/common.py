@@ -171,8 +171,8 @@ class EventStream:
     headers = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-store"),
                (b"x-accel-buffering", b"no"), (b"connection", b"keep-alive")]
 
-    def __init__(self, events: AsyncIterator[ServerSentEvent], send_timeout: float) -> None:
-        self.events, self.send_timeout = events, send_timeout
+    def __init__(self, events: AsyncIterator[ServerSentEvent], send_timeout: float, release=None) -> None:
+        self.events, self.send_timeout, self.release = events, send_timeout, release
 
     async def __call__(self, scope, receive, send) -> None:
         stream = asyncio.current_task()
@@ -215,7 +215,11 @@ class EventStream:
             _sending.pop(stream, None)
             _stalled.discard(stream)
             watcher.cancel()
-            await self.events.aclose()
+            try:
+                await self.events.aclose()
+            finally:
+                if self.release is not None:  # what the stream held (its slots), even if it never started
+                    await self.release()
 
 
 # Streams in the middle of a send, and when each must have finished. Almost every send returns at once, so
@@ -250,8 +254,9 @@ class StreamEndpoint:
         await response(scope, receive, send)
 
 
-def event_stream(request: Request, events: AsyncIterator[ServerSentEvent]) -> EventStream:
-    return EventStream(events, request.app.state.settings.send_timeout_seconds)
+def event_stream(request: Request, events: AsyncIterator[ServerSentEvent], release=None) -> EventStream:
+    """`release`, an async callable, runs once the stream has ended, however it ended."""
+    return EventStream(events, request.app.state.settings.send_timeout_seconds, release)
 
 
 async def handed_over(listener: Listener, sent: dict[int, int], visible: bool) -> list | None:

@@ -23,6 +23,7 @@ from app import create_app  # noqa: E402
 from settings import Settings  # noqa: E402
 
 PASSWORD = "correct-horse-battery"
+SHARED_ADDRESS = {"chat_rate": 100_000, "handoff_rate": 100_000, "max_streams_per_address": 100_000}
 
 
 def csrf_of(html: str) -> str:
@@ -31,9 +32,10 @@ def csrf_of(html: str) -> str:
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    # Agents pick chats by hand here; tests of auto-assignment turn it on.
+    # Agents pick chats by hand here; tests of auto-assignment turn it on. Every visitor of a test comes from one
+    # address, so the per-address limits on new chats, handoffs and streams are the limit tests' own business.
     return Settings(database_url=f"sqlite:///{tmp_path}/handoff.db", secret_key="test-secret",
-                    agent_password=PASSWORD, sweep_seconds=3600, auto_assign=False)
+                    agent_password=PASSWORD, sweep_seconds=3600, auto_assign=False, **SHARED_ADDRESS)
 
 
 @pytest.fixture
@@ -126,7 +128,8 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "HANDOFF_DATABASE_URL": f"sqlite:///{tmp_path}/live.db",
                     "HANDOFF_SECRET_KEY": "live-secret", "HANDOFF_AGENT_PASSWORD": PASSWORD,
-                    "HANDOFF_PING_SECONDS": "2", **env}
+                    "HANDOFF_PING_SECONDS": "2",
+                    **{f"HANDOFF_{name.upper()}": str(value) for name, value in SHARED_ADDRESS.items()}, **env}
         self.log = open(tmp_path / f"uvicorn-{self.port}.log", "ab")
         self.process: subprocess.Popen | None = None
 

@@ -7,8 +7,29 @@ from models import ChatSession, Message
 def test_chat_page_has_the_contract(visitor):
     html = visitor.get("/").text
     for part in ('<meta name="csrf-token"', ">Message</label>", ">Send</button>", "Talk to a human",
-                 'hx-sse:connect="/chat/events?after=0"', "/static/vendor/htmx.min.js"):
+                 "/static/vendor/htmx.min.js"):
         assert part in html
+    assert "hx-sse:connect" not in html  # no chat yet, so nothing to stream
+    first = visitor.say("Hello")
+    assert first.status_code == 201 and first.headers["x-chat-started"] == "true"  # the page's script connects
+    assert 'hx-sse:connect="/chat/events?after=' in visitor.get("/").text
+
+
+def test_a_page_view_stores_no_chat(app, visitor):
+    for _ in range(5):
+        assert visitor.get("/").status_code == 200
+    assert visitor.client.post("/chat/typing", headers={"X-CSRF-Token": visitor.token}).status_code == 204
+    assert ChatSession.select().count() == 0
+
+
+@pytest.mark.parametrize("first", ["message", "handoff"])
+def test_the_first_message_or_handoff_begins_the_chat(visitor, first):
+    response = visitor.say("Hello") if first == "message" else visitor.post("/chat/handoff")
+    started = response.headers.get("x-chat-started") if first == "message" else response.headers.get("hx-refresh")
+    assert response.status_code in (201, 204) and started == "true"
+    chat = ChatSession.get()
+    assert chat.status == ("bot" if first == "message" else "waiting")
+    assert visitor.say("And another thing").status_code == 201 and ChatSession.select().count() == 1
 
 
 def test_a_question_gets_a_bot_answer(visitor):
@@ -77,4 +98,6 @@ def test_new_chat_after_close(visitor, agent):
     visitor.post("/chat/new", follow_redirects=False)
     assert ChatSession.get_by_id(first.id).status == "closed"
     visitor.get("/")
+    assert ChatSession.select().count() == 1  # until the visitor writes again
+    visitor.say("Hello again")
     assert ChatSession.select().count() == 2

@@ -16,6 +16,12 @@ from tests.conftest import Browser
 GOOD = {"email": "priya@example.com", "text": "Please email me the UK visa checklist."}
 
 
+def closed_today(settings):
+    """Office hours that open only tomorrow."""
+    tomorrow = office_hours.DAYS[(datetime.now(timezone.utc).weekday() + 1) % 7]
+    return replace(settings, office_hours=f"{tomorrow} 00:00-24:00", timezone="UTC")
+
+
 def waiting_visitor(visitor) -> ChatSession:
     visitor.post("/chat/handoff")
     return ChatSession.get()
@@ -77,13 +83,14 @@ def test_a_followup_is_stored_and_the_bot_takes_the_chat_back(visitor):
 
 
 def test_only_while_waiting(visitor):
+    visitor.say("Hello")
     assert visitor.post("/chat/followup", GOOD).status_code == 409
     assert FollowUp.select().count() == 0
 
 
-def test_the_followup_event_is_there_for_email_delivery(app):
+def test_the_followup_event_is_there_for_email_delivery(app, settings):
     chat = ChatSession.create(status="waiting")
-    outcome = conversation.leave_followup(chat, GOOD["email"], GOOD["text"], "closed")
+    outcome = conversation.leave_followup(chat, GOOD["email"], GOOD["text"], closed_today(settings))
     assert outcome.events == [("followup", chat.id)]
     assert FollowUp.latest(chat.id).reason == "closed"
 
@@ -105,8 +112,32 @@ def test_agents_see_the_list_and_mark_done(visitor, agent, other_agent):
     assert "data-followup-id" not in other_agent.get("/agent/dashboard").text
 
 
-def test_marking_done_needs_an_agent(visitor):
+def test_marking_done_needs_an_agent(visitor, settings):
     chat = ChatSession.create(status="waiting")
-    conversation.leave_followup(chat, GOOD["email"], GOOD["text"])
+    conversation.leave_followup(chat, GOOD["email"], GOOD["text"], settings)
     assert visitor.post(f"/agent/followups/{FollowUp.get().id}/done").status_code == 401
     assert FollowUp.get().done_at is None
+
+
+@pytest.mark.parametrize("email", ["root,victim@example.org", "x@evil.example?cc=a@example.org&bcc=b@example.org",
+                                   "a?cc=b@example.org", "Priya <priya@example.com>", "priya@example.com\nBcc: x@y.org"])
+def test_one_plain_address_only(visitor, email):
+    waiting_visitor(visitor)
+    response = visitor.post("/chat/followup", {**GOOD, "email": email})
+    assert response.status_code == 400 and "email address like" in response.text
+    assert FollowUp.select().count() == 0
+
+
+def test_refused_while_a_counsellor_can_take_the_chat_even_posted_directly(visitor, agent):
+    waiting_visitor(visitor)
+    response = visitor.post("/chat/followup", GOOD)
+    assert response.status_code == 409 and "available now" in response.text
+    assert FollowUp.select().count() == 0 and ChatSession.get().status == "waiting"
+
+
+def test_a_stored_address_becomes_a_link_only_when_valid(visitor, agent):
+    FollowUp.create(email="x@evil.example?cc=a@example.org&body=hi", text="old row")
+    FollowUp.create(email="li+visa@example.com", text="good row")
+    page = agent.get("/agent/dashboard").text
+    assert 'href="mailto:li%2Bvisa@example.com"' in page and "mailto:x@evil" not in page and "cc=" not in page.split(
+        "mailto:")[1].split('"')[0]

@@ -1,5 +1,6 @@
 """Email through a real SMTP server: wait alerts to on-duty agents, follow-up mail to visitors, retries."""
 import dataclasses
+import json
 import socket
 from datetime import timedelta
 
@@ -23,7 +24,7 @@ def smtp():
 
 def mailing(settings, url: str, **changes):
     return create_app(dataclasses.replace(settings, smtp_url=url, mail_from="EduConsult <help@educonsult.test>",
-                                          outbox_poll_seconds=0.05, outbox_retry_seconds=0.05, **changes))
+                                          **{"outbox_poll_seconds": 0.05, "outbox_retry_seconds": 0.05, **changes}))
 
 
 def on_duty(agent_id: str, email: str | None, seen_minutes_ago: float | None) -> None:
@@ -60,7 +61,8 @@ def test_agents_on_duty_hear_once_about_a_long_wait(settings, smtp):
         mail.queue("ops@example.com", "Marker", "Body", "test")  # the round that sends it looks for long waits first
         smtp.wait_for(2)
     assert [m["Subject"] for m in smtp.messages][1:] == ["Marker"] and message["To"] == "sarah@educonsult.test"
-    assert "waited 7 minutes" in message["Subject"] and "My visa interview is tomorrow!" in body_of(message)
+    assert message["Subject"] == "1 visitor(s) waiting for a counsellor"
+    assert "waiting 7 min" in body_of(message) and '"My visa interview is tomorrow!"' in body_of(message)
     assert ChatSession.get_by_id(long.id).wait_alerted_at is not None
 
 
@@ -70,7 +72,7 @@ def test_a_visitors_left_message_is_confirmed_by_email(settings, smtp):
         visitor.get("/")
         visitor.post("/chat/handoff")
         chat = ChatSession.get()
-        conversation.leave_followup(chat, "maria@example.com", "Please call me about\nthe Toronto offer")
+        conversation.leave_followup(chat, "maria@example.com", "Please call me about\nthe Toronto offer", settings)
         message = smtp.wait_for(1)[0]
     assert message["To"] == "maria@example.com" and message["Subject"] == "We have your message"
     assert "> Please call me about\n> the Toronto offer" in body_of(message)
@@ -119,3 +121,47 @@ def test_an_smtp_server_that_never_answers_never_slows_a_chat(settings):
                     assert visitor.say("Hello, is anyone there?").status_code < 300
                 row = Outbox.get()
     assert row.attempts == 1 and row.last_error is None and row.delivered_at is None  # still waiting meanwhile
+
+
+def test_receipts_are_capped_per_address_and_per_day(settings, smtp):
+    app = mailing(settings, smtp.url, receipts_per_email=2)
+    with TestClient(app):
+        for n in range(4):
+            chat = ChatSession.create(status="waiting")
+            email = "same@example.com" if n < 3 else "other@example.com"
+            conversation.leave_followup(chat, email, f"note {n}", app.state.settings)
+        receipts = [row.payload for row in Outbox.select().where(Outbox.event == "followup")]
+    assert FollowUp.select().count() == 4 and len(receipts) == 3  # the third to the same address is kept, not mailed
+    assert sum("same@example.com" in r for r in receipts) == 2
+
+
+def test_many_long_waits_make_one_short_digest_per_agent_per_interval(settings, smtp):
+    phishing = "URGENT: your account is locked, sign in at https://evil.example/login now " + "x" * 300
+    mailing(settings, smtp.url)  # not started: the alerts below are the only ones
+    on_duty("agent_001", "sarah@educonsult.test", 2)
+    on_duty("agent_002", "michael@educonsult.test", 2)
+    for _ in range(20):
+        waiting_for(7, phishing)
+    Outbox.delete().execute()
+    assert mail.wait_alerts(5, 12, 15) == 2
+    waiting_for(8, "Another long wait")
+    assert mail.wait_alerts(5, 12, 15) == 0  # the next digest waits for the interval
+    digests = [json.loads(row.payload) for row in Outbox.select().where(Outbox.event == "wait_alert")]
+    assert sorted(d["to"] for d in digests) == ["michael@educonsult.test", "sarah@educonsult.test"]
+    body = digests[0]["body"]
+    assert "20 visitor(s)" in digests[0]["subject"] and "evil.example" not in body and "https://" not in body
+    assert max(len(line) for line in body.splitlines() if line.startswith('  "')) <= 2 + 2 + mail.PREVIEW_CHARS
+    assert body.count("Chat #") == mail.DIGEST_CHATS and "and 10 more" in body
+
+
+def test_the_next_interval_brings_only_the_news(settings, smtp):
+    mailing(settings, smtp.url)  # not started: the alerts below are the only ones
+    on_duty("agent_001", "sarah@educonsult.test", 2)
+    waiting_for(30, "First")
+    assert mail.wait_alerts(5, 12, 15) == 1
+    Agent.update(alerted_at=now() - timedelta(minutes=16)).execute()
+    assert mail.wait_alerts(5, 12, 15) == 0  # nothing has become overdue since
+    waiting_for(6, "Second")
+    assert mail.wait_alerts(5, 12, 15) == 1
+    last = json.loads(Outbox.select().where(Outbox.event == "wait_alert").order_by(Outbox.id.desc()).get().payload)
+    assert '"Second"' in last["body"] and '"First"' not in last["body"]

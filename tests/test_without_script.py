@@ -82,9 +82,15 @@ def test_htmx_and_scripts_still_get_fragments(visitor):
     ("javascript:alert(1)", "x", False),
     ("", "", False),
 ])
-def test_the_host_page_is_stored_for_agents(visitor, url, title, stored):
+@pytest.mark.parametrize("written", [False, True], ids=["before-writing", "after-writing"])
+def test_the_host_page_is_stored_for_agents(visitor, url, title, stored, written):
+    if written:
+        visitor.say("Hello")
     response = visitor.post("/chat/page", {"url": url, "title": title})
     assert response.status_code == (204 if stored else 400)
+    if not written:  # kept until the first message begins the chat
+        assert ChatSession.select().count() == 0
+        visitor.say("Hello")
     chat = ChatSession.get()
     assert (chat.page_url, chat.page_title) == ((url, title) if stored else (None, None))
 

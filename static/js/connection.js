@@ -88,6 +88,13 @@
     // The stream brings the stored message (perhaps already has): it takes the placeholder's place.
     if (id && document.querySelector('[data-message-id="' + id + '"]')) entry.item.remove();
   }
+  // A page opened before its chat existed has no stream yet: the first message begins the chat, and it.
+  function connect() {
+    var stream = document.querySelector("[data-stream]");
+    if (!stream || stream.hasAttribute("hx-sse:connect")) return;
+    stream.setAttribute("hx-sse:connect", stream.dataset.stream);
+    htmx.process(stream);
+  }
   function later() {
     if (!timer) timer = setTimeout(function () { timer = null; flush(); }, 3000);
   }
@@ -105,6 +112,7 @@
       queue.shift();
       if (response.ok) {
         arrived(entry, response.headers.get("X-Message-Id"));
+        if (response.headers.get("X-Chat-Started") === "true") connect();
         refresh = refresh || response.headers.get("HX-Refresh") === "true";  // e.g. the chat's language changed
         return;
       }

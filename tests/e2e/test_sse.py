@@ -53,10 +53,10 @@ class Visitor:
 
 def test_messages_arrive_live_in_order_each_once(live_server):
     visitor = Visitor(live_server.url)
+    assert visitor.say("What is the IELTS score for Canada?").status_code == 201  # the chat begins here
     got = []
     reader = threading.Thread(target=lambda: got.extend(visitor.events(4, after=0)))
     reader.start()
-    assert visitor.say("What is the IELTS score for Canada?").status_code == 201
     assert visitor.say("And for Australia?").status_code == 201
     reader.join(15)
     ids = [i for i, _ in got]

@@ -168,6 +168,20 @@ def test_a_refused_message_shows_why_and_retry_sends_it(chromium, server):
     assert sorted(sent.all_inner_texts()) == questions  # each once
 
 
+def test_a_page_opened_before_the_chat_existed_goes_live_once_it_begins(chromium, server):
+    """The page stores nothing until the visitor writes or asks for a human; then its stream opens."""
+    visitor = chromium.new_context().new_page()
+    errors = watch(visitor)
+    visitor.goto(server.url + "/")
+    send(visitor, "What IELTS score do I need for a UK master's?")
+    expect(visitor.locator('#messages [data-sender="bot"]')).to_have_count(1)  # over the stream it opened
+    other = chromium.new_context().new_page()
+    other.goto(server.url + "/")
+    other.get_by_role("button", name="Talk to a human").click()
+    expect(other.locator("#status")).to_contain_text("in the queue")
+    assert errors == []
+
+
 def test_the_whole_flow_without_javascript(chromium, server):
     visitor = chromium.new_context(java_script_enabled=False).new_page()
     addresses: list[str] = []

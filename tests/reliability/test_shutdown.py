@@ -9,6 +9,8 @@ from tests.live import LiveBrowser
 
 def test_sigterm_ends_every_stream_within_3_seconds_and_exits_cleanly(server):
     visitors = [LiveBrowser(server.url) for _ in range(3)]
+    for visitor in visitors:
+        visitor.say("Hello")  # a chat, and so a stream, begins with a message
     streams = [v.stream("/chat/events") for v in visitors] + [LiveBrowser.agent(server.url).stream("/agent/events")]
     assert all(s.take(1, with_id=False) for s in streams)
     log = Path(server.log.name)

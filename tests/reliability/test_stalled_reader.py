@@ -61,6 +61,7 @@ def test_a_stalled_reader_is_dropped_and_the_server_stays_responsive(tmp_path):
     try:
         visitor, other = LiveBrowser(server.url), LiveBrowser(server.url)
         visitor.say("Hello")
+        other.say("Hello")
         baseline, memory = streams(server), rss_kb(server)
         stalled = stall(server, visitor, "/chat/events")
         live = other.stream("/chat/events")

@@ -43,7 +43,8 @@ MESSAGE_ROUTES = ["/chat/messages", "/agent/sessions/{id}/messages", "/agent/ses
 @pytest.fixture
 def settings(settings):
     return settings.__class__(**{**settings.__dict__, "visitor_rate": 10**6, "address_rate": 10**6,
-                                 "login_failures": 10**6, "api_token": "api-test-token"})
+                                 "login_free_failures": 10**6, "login_address_free_failures": 10**6, "chat_rate": 10**6,
+                                 "handoff_rate": 10**6, "typing_rate": 10**6, "api_token": "api-test-token"})
 
 
 def browser_for(path: str, visitor, agent):

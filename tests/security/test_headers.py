@@ -4,9 +4,11 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+
 from starlette.testclient import TestClient
 
 from app import create_app
+from tests.live import LiveBrowser
 from tests.security.conftest import all_routes, concrete
 
 EXPECTED = {
@@ -136,12 +138,11 @@ def test_an_embedding_origin_that_is_not_one_stops_the_start(settings, origins):
 
 
 def test_streams_are_not_cached_or_buffered(live_server):
-    import httpx
-    with httpx.Client(base_url=live_server.url) as http:
-        http.get("/")
-        with http.stream("GET", "/chat/events") as response:
-            assert response.headers["cache-control"] == "no-store" and response.headers["x-accel-buffering"] == "no"
-            assert_protected(response)
+    visitor = LiveBrowser(live_server.url)
+    visitor.say("Hello")
+    with visitor.http.stream("GET", "/chat/events") as response:
+        assert response.headers["cache-control"] == "no-store" and response.headers["x-accel-buffering"] == "no"
+        assert_protected(response)
 
 
 def test_healthz_tells_anyone_only_ok_and_the_token_holder_the_figures(app):

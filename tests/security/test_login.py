@@ -1,6 +1,9 @@
 """Sign-in: throttled per account and per address, the same answer for unknown ids, fresh sessions, real sign-outs."""
+import asyncio
 import hashlib
+import os
 import time
+import uuid
 
 import pytest
 from starlette.testclient import TestClient
@@ -8,12 +11,9 @@ from starlette.testclient import TestClient
 import limits
 import routes.agent
 from models import Agent, ChatSession
-from routes.agent import _verify
+from routes.agent import DEVICE_COOKIE, _verify
 from tests.conftest import PASSWORD, Browser, login
 from tests.live import LiveBrowser
-
-REFUSAL = "Too many failed sign-ins. Wait 15 minutes and try again."
-
 
 def login_form(app, address: str = "198.51.100.7") -> Browser:
     browser = Browser(TestClient(app, client=(address, 40000)).__enter__())
@@ -25,12 +25,39 @@ def sign_in(browser: Browser, agent_id: str, password: str):
     return browser.post("/agent/login", {"agent_id": agent_id, "password": password}, follow_redirects=False)
 
 
-@pytest.mark.parametrize("agent_id", ["agent_001", "agent_999", "AGENT_001"])
-def test_ten_failures_then_429_even_with_the_right_password(app, agent_id):
+@pytest.fixture
+def clock(monkeypatch):
+    """Time stands still unless a test moves it: waits are counted, never slept."""
+    now = [time.time()]
+    monkeypatch.setattr(limits.time, "time", lambda: now[0])
+    return now
+
+
+def waits(browser: Browser, agent_id: str, clock: list, attempts: int) -> list[int]:
+    """Wrong passwords one after another, each as soon as the last wait allows: the waits asked for."""
+    found = []
+    for n in range(attempts):
+        response = sign_in(browser, agent_id, f"guess-{n}")
+        if response.status_code == 429:
+            found.append(int(response.headers["retry-after"]))
+            clock[0] += found[-1]
+            assert sign_in(browser, agent_id, f"guess-{n}").status_code == 400
+    return found
+
+
+@pytest.mark.parametrize("agent_id", ["agent_001", "agent_999"])
+def test_failures_double_the_wait_and_never_lock_the_right_password_out(app, clock, agent_id):
     browser = login_form(app)
-    assert [sign_in(browser, agent_id, f"guess-{n}").status_code for n in range(10)] == [400] * 10
+    assert waits(browser, agent_id, clock, 8) == [1, 2, 4, 8, 16]  # three free, then doubling
     refused = sign_in(browser, agent_id, PASSWORD)
-    assert refused.status_code == 429 and REFUSAL in refused.text and refused.headers["retry-after"] == "900"
+    assert refused.status_code == 429 and "Try again in 32 seconds" in refused.text
+    clock[0] += 32
+    assert sign_in(browser, agent_id, PASSWORD).status_code == (303 if agent_id == "agent_001" else 400)
+
+
+def test_the_wait_has_a_ceiling(app, clock):
+    browser = login_form(app)
+    assert max(waits(browser, "agent_002", clock, 20)) == app.state.settings.login_max_delay_seconds
 
 
 def test_passwords_are_stored_as_salted_scrypt_hashes(app):
@@ -60,36 +87,82 @@ def test_an_unknown_id_takes_as_long_as_a_wrong_password(app, monkeypatch):
     assert hashes("nobody") == known == [(16, 2**14, 8, 1, 32)]  # a real, slow hash in both cases
 
 
-def test_the_address_is_throttled_across_accounts(app):
+def test_the_address_is_slowed_across_accounts(app, clock):
     browser = login_form(app)
-    for n in range(10):
-        assert sign_in(browser, f"agent_9{n:02}", "guess").status_code == 400
-    assert sign_in(browser, "agent_002", PASSWORD).status_code == 429
-    assert sign_in(login_form(app, "203.0.113.9"), "agent_002", PASSWORD).status_code == 303
+    for n in range(10):  # three each on several real accounts: none of them slowed yet
+        assert sign_in(browser, f"agent_00{n % 4 + 1}", f"guess-{n}").status_code == 400
+    assert sign_in(browser, "agent_001", PASSWORD).status_code == 429
+    assert sign_in(login_form(app, "203.0.113.9"), "agent_001", PASSWORD).status_code == 303
 
 
-def test_the_account_is_throttled_across_addresses(app):
+def test_failures_on_unknown_ids_do_not_slow_real_accounts(app, clock):
+    browser = login_form(app)
+    for n in range(30):
+        sign_in(browser, f"agent_9{n:02}", "guess")
+        clock[0] += 60
+    assert sign_in(browser, "agent_9xx", "guess").status_code == 429  # the address, for ids of nobody
+    assert sign_in(browser, "agent_002", PASSWORD).status_code == 303
+
+
+def test_the_account_is_slowed_across_addresses(app, clock):
     for n in range(10):
         assert sign_in(login_form(app, f"203.0.113.{n}"), "agent_003", "guess").status_code == 400
     assert sign_in(login_form(app, "203.0.113.200"), "agent_003", PASSWORD).status_code == 429
 
 
-def test_failures_just_before_a_window_ends_still_count_after_it(app, monkeypatch):
-    clock = [900 * 1000 + 890.0]  # ten seconds before a 15-minute window boundary
-    monkeypatch.setattr(limits.time, "time", lambda: clock[0])
-    browser = login_form(app)
+def test_a_device_that_signed_in_before_is_not_slowed_by_the_accounts_failures(app, clock):
+    owner = login_form(app, "192.0.2.1")
+    assert sign_in(owner, "agent_003", PASSWORD).status_code == 303
+    assert owner.client.cookies.get(DEVICE_COOKIE)
+    owner.post("/agent/logout")
     for n in range(10):
-        sign_in(browser, "agent_004", f"guess-{n}")
-    clock[0] += 20
-    assert sign_in(browser, "agent_004", PASSWORD).status_code == 429
+        sign_in(login_form(app, f"203.0.113.{n}"), "agent_003", "guess")
+    assert sign_in(login_form(app, "192.0.2.1"), "agent_003", PASSWORD).status_code == 429  # a new browser waits
+    owner.get("/agent/login")
+    assert sign_in(owner, "agent_003", PASSWORD).status_code == 303
 
 
-def test_a_success_clears_the_account_count(app):
+def test_a_device_cookie_is_for_its_own_account_and_cannot_be_forged(app, clock):
+    owner = login_form(app, "192.0.2.1")
+    assert sign_in(owner, "agent_003", PASSWORD).status_code == 303
+    cookie = owner.client.cookies.get(DEVICE_COOKIE)
+    owner.post("/agent/logout")
+    for n in range(10):
+        sign_in(login_form(app, f"203.0.113.{n}"), "agent_002", "guess")
+        sign_in(login_form(app, f"203.0.113.{n}"), "agent_004", "guess")
+    forged = login_form(app, "192.0.2.2")
+    forged.client.cookies.set(DEVICE_COOKIE, cookie[:-4] + "AAAA", path="/agent")
+    owner.get("/agent/login")
+    assert sign_in(owner, "agent_002", PASSWORD).status_code == 429
+    assert sign_in(forged, "agent_004", PASSWORD).status_code == 429
+
+
+def test_a_success_clears_the_account_logs(app, clock):
     browser = login_form(app)
-    for n in range(9):
+    for n in range(3):
         sign_in(browser, "agent_002", f"guess-{n}")
+    assert sign_in(browser, "agent_002", PASSWORD).status_code == 429
+    clock[0] += 1
     assert sign_in(browser, "agent_002", PASSWORD).status_code == 303
-    assert sign_in(login_form(app, "203.0.113.50"), "agent_002", "guess").status_code == 400
+    assert sign_in(login_form(app), "agent_002", "guess").status_code == 400
+
+
+def test_admins_see_and_clear_throttles(app, agent, clock):
+    for n in range(10):
+        sign_in(login_form(app, f"203.0.113.{n}"), "agent_004", "guess")
+    page = agent.get("/agent/admin/throttles")
+    assert page.status_code == 200 and 'data-key="login:id:agent_004"' in page.text
+    assert 'href="/agent/admin/throttles"' in agent.get("/agent/admin").text
+    assert sign_in(login_form(app, "203.0.113.99"), "agent_004", PASSWORD).status_code == 429
+    cleared = agent.post("/agent/admin/throttles/clear", {"key": "login:id:agent_004"}, follow_redirects=False)
+    assert cleared.status_code == 303
+    assert 'data-key="login:id:agent_004"' not in agent.get("/agent/admin/throttles").text
+    assert sign_in(login_form(app, "203.0.113.99"), "agent_004", PASSWORD).status_code == 303
+
+
+def test_only_admins_see_throttles(app, other_agent):
+    assert other_agent.client.get("/agent/admin/throttles", follow_redirects=False).status_code in (303, 403)
+    assert other_agent.post("/agent/admin/throttles/clear", {"key": "login:id:agent_002"}).status_code in (303, 403)
 
 
 def test_sign_in_starts_a_fresh_session(app):
@@ -145,3 +218,29 @@ def test_ending_the_sign_in_elsewhere_closes_an_open_dashboard_stream(live_serve
         assert second.post("/agent/password", form).status_code == 200
     assert stream.ended.wait(30)
     assert first.http.get("/agent/events", timeout=30).status_code == 401
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["in-process", "redis"])
+def test_the_waits_and_the_admins_list_are_the_same_in_every_worker(shared, clock):
+    async def run():
+        client = None
+        if shared:
+            url = os.environ.get("HANDOFF_TEST_REDIS_URL") or pytest.skip("HANDOFF_TEST_REDIS_URL is not set")
+            import redis.asyncio
+            client = redis.asyncio.from_url(url)
+        prefix = f"test-{uuid.uuid4().hex[:8]}:"
+        # Two workers: what one records, the other waits for (in one process, they are the same counter).
+        here = limits.Counter(client, prefix=prefix)
+        there = limits.Counter(client, prefix=prefix) if shared else here
+        keys = [("login:id:agent_002@192.0.2.1", 3)]
+        for _ in range(5):
+            await limits.Backoff(here, 3600, 1, 900).fail(keys)
+        wait = await limits.Backoff(there, 3600, 1, 900).wait(keys)
+        listed = await limits.Backoff(there, 3600, 1, 900).throttled("login:", lambda key: 3)
+        await there.forget(keys[0][0])
+        cleared = await limits.Backoff(here, 3600, 1, 900).wait(keys)
+        if client is not None:
+            await client.aclose()
+        return wait, [(row["key"], row["failures"]) for row in listed], cleared
+
+    assert asyncio.run(run()) == (4.0, [("login:id:agent_002@192.0.2.1", 5)], 0.0)

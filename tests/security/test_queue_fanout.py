@@ -1,0 +1,99 @@
+"""Queue news costs one read per change, not one per waiting visitor; page views store nothing; the agents'
+queue list is bounded."""
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import re
+import time
+import uuid
+
+import pytest
+
+import routes.chat
+from models import ChatSession, now
+from realtime import QUEUE, Hub
+from tests.conftest import Server
+from tests.live import LiveBrowser
+
+OPEN = {"HANDOFF_ADDRESS_RATE": "100000", "HANDOFF_AUTO_ASSIGN": "0"}
+
+
+def test_a_thousand_cookieless_page_views_store_no_chat(app, visitor):
+    for _ in range(1000):
+        visitor.client.cookies.clear()
+        assert visitor.client.get("/").status_code == 200
+    assert ChatSession.select().count() == 0
+
+
+def waiting(count: int) -> list[ChatSession]:
+    return [ChatSession.create(status="waiting", queued_at=now()) for _ in range(count)]
+
+
+def test_every_waiting_stream_shares_one_read_per_queue_change(app, visitor, monkeypatch):
+    chats, reads, read = waiting(200), [], routes.chat.queue_board
+    monkeypatch.setattr(routes.chat, "queue_board", lambda settings: reads.append(1) or read(settings))
+
+    async def run():
+        hub = Hub()
+        board = routes.chat.QueueBoard(hub, app.state.settings, fresh=3600)
+        first = await asyncio.gather(*(board.read() for _ in chats))
+        ChatSession.update(status="closed").where(ChatSession.id == chats[0].id).execute()
+        hub.notify(QUEUE)
+        second = await asyncio.gather(*(board.read() for _ in chats))
+        return first, second
+
+    first, second = asyncio.run(run())
+    assert len(reads) == 2  # 400 status lines, one read per change
+    assert [first[0]["positions"][c.id] for c in chats] == list(range(1, 201))
+    assert chats[0].id not in second[0]["positions"] and second[0]["positions"][chats[1].id] == 1
+
+
+def test_the_agents_queue_shows_its_head_and_the_count(app, agent):
+    waiting(60)
+    page = agent.get("/agent/dashboard").text
+    assert page.count('class="queue-row"') == 50 and "The first 50 of 60 waiting." in page
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def live(request, tmp_path):
+    if request.param == "sqlite":
+        server = Server(tmp_path, **OPEN).start()
+    else:
+        url, redis = request.getfixturevalue("postgres_url"), os.environ.get("HANDOFF_TEST_REDIS_URL")
+        if not redis:
+            pytest.skip("HANDOFF_TEST_REDIS_URL is not set")
+        server = Server(tmp_path, HANDOFF_DATABASE_URL=url, HANDOFF_REDIS_URL=redis,
+                        HANDOFF_REDIS_PREFIX=f"handoff-test-{uuid.uuid4().hex[:8]}:", **OPEN).start(workers=2)
+    yield server
+    server.stop()
+
+
+def shows(stream, text: str, timeout: float = 30) -> bool:
+    """Whether a status event with `text` arrives before the deadline."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            event = stream.events.get(timeout=max(0.01, deadline - time.monotonic()))
+        except queue.Empty:
+            return False
+        if text in event.get("data", ""):
+            return True
+    return False
+
+
+def test_each_waiting_visitor_sees_their_new_place_when_the_head_is_taken(live):
+    visitors = []
+    for _ in range(12):
+        visitor = LiveBrowser(live.url)
+        assert visitor.post("/chat/handoff").status_code == 204
+        visitors.append(visitor)
+    streams = [visitor.stream("/chat/events") for visitor in visitors]
+    assert all(shows(stream, f'data-position="{n}"') for n, stream in enumerate(streams, start=1))
+    sarah = LiveBrowser.agent(live.url)
+    head = re.search(r'class="queue-row" data-session-id="(\d+)"', sarah.http.get("/agent/dashboard").text).group(1)
+    assert sarah.post(f"/agent/sessions/{head}/take").status_code == 200
+    assert shows(streams[0], 'data-status="assigned"')
+    assert all(shows(stream, f'data-position="{n}"') for n, stream in enumerate(streams[1:], start=1))
+
