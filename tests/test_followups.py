@@ -130,6 +130,7 @@ def test_one_plain_address_only(visitor, email):
 
 def test_refused_while_a_counsellor_can_take_the_chat_even_posted_directly(visitor, agent):
     waiting_visitor(visitor)
+    Agent.by_agent_id("agent_001").touch()  # their dashboard is open
     response = visitor.post("/chat/followup", GOOD)
     assert response.status_code == 409 and "available now" in response.text
     assert FollowUp.select().count() == 0 and ChatSession.get().status == "waiting"
