@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import re
+import uuid
 
 import pytest
 from starlette.routing import Mount, Route
 
 import models
 from models import ChatSession
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, Server
 
 # A plausible body for any form in the app, so a check that let a request through would show as a change.
 FORM = {"text": "hijacked", "note": "hijacked", "agent_id": "agent_002", "score": "5", "comment": "hijacked",
@@ -69,3 +71,15 @@ def waiting_chat(visitor) -> ChatSession:
 def assigned_chat(waiting_chat, agent) -> ChatSession:
     assert agent.post(f"/agent/sessions/{waiting_chat.id}/take").status_code == 200
     return ChatSession.get_by_id(waiting_chat.id)
+
+
+def serve(request, tmp_path, **env) -> tuple[Server, str]:
+    """One process on SQLite, or two workers on PostgreSQL + Redis, as the fixture's param says; with its database."""
+    if request.param == "sqlite":
+        return Server(tmp_path, **env).start(), f"sqlite:///{tmp_path}/live.db"
+    url, redis = request.getfixturevalue("postgres_url"), os.environ.get("HANDOFF_TEST_REDIS_URL")
+    if not redis:
+        pytest.skip("HANDOFF_TEST_REDIS_URL is not set")
+    server = Server(tmp_path, HANDOFF_DATABASE_URL=url, HANDOFF_REDIS_URL=redis,
+                    HANDOFF_REDIS_PREFIX=f"handoff-test-{uuid.uuid4().hex[:8]}:", **env).start(workers=2)
+    return server, url

@@ -13,6 +13,7 @@ from limits import Counter, Slots
 from models import ChatSession, Message
 from tests.conftest import Browser, Server
 from tests.live import LiveBrowser
+from tests.security.conftest import serve
 
 
 def visitor_at(app, address: str) -> Browser:
@@ -123,14 +124,7 @@ def live(request, tmp_path):
     """A server with small stream caps: one process on SQLite, or two workers on PostgreSQL + Redis."""
     caps = {"HANDOFF_MAX_STREAMS_PER_VISITOR": "5", "HANDOFF_MAX_STREAMS_PER_ADDRESS": "8",
             "HANDOFF_CHAT_RATE": "1000"}
-    if request.param == "sqlite":
-        server = Server(tmp_path, **caps).start()
-    else:
-        url, redis = request.getfixturevalue("postgres_url"), os.environ.get("HANDOFF_TEST_REDIS_URL")
-        if not redis:
-            pytest.skip("HANDOFF_TEST_REDIS_URL is not set")
-        server = Server(tmp_path, HANDOFF_DATABASE_URL=url, HANDOFF_REDIS_URL=redis,
-                        HANDOFF_REDIS_PREFIX=f"handoff-test-{uuid.uuid4().hex[:8]}:", **caps).start(workers=2)
+    server, _ = serve(request, tmp_path, **caps)
     yield server
     server.stop()
 

@@ -3,19 +3,17 @@ queue list is bounded."""
 from __future__ import annotations
 
 import asyncio
-import os
 import queue
 import re
 import time
-import uuid
 
 import pytest
 
 import routes.chat
 from models import ChatSession, now
 from realtime import QUEUE, Hub
-from tests.conftest import Server
 from tests.live import LiveBrowser
+from tests.security.conftest import serve
 
 OPEN = {"HANDOFF_ADDRESS_RATE": "100000", "HANDOFF_AUTO_ASSIGN": "0"}
 
@@ -58,14 +56,7 @@ def test_the_agents_queue_shows_its_head_and_the_count(app, agent):
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def live(request, tmp_path):
-    if request.param == "sqlite":
-        server = Server(tmp_path, **OPEN).start()
-    else:
-        url, redis = request.getfixturevalue("postgres_url"), os.environ.get("HANDOFF_TEST_REDIS_URL")
-        if not redis:
-            pytest.skip("HANDOFF_TEST_REDIS_URL is not set")
-        server = Server(tmp_path, HANDOFF_DATABASE_URL=url, HANDOFF_REDIS_URL=redis,
-                        HANDOFF_REDIS_PREFIX=f"handoff-test-{uuid.uuid4().hex[:8]}:", **OPEN).start(workers=2)
+    server, _ = serve(request, tmp_path, **OPEN)
     yield server
     server.stop()
 

@@ -1,16 +1,15 @@
 """Check-then-act races: 20 requests at once against a real server, on SQLite and on PostgreSQL + Redis workers."""
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
-import uuid
 
 import pytest
 
 from models import now
 from tests.conftest import Server
 from tests.live import LiveBrowser
+from tests.security.conftest import serve
 
 PARALLEL = 20
 OPEN = {"HANDOFF_VISITOR_RATE_SECONDS": "1", "HANDOFF_ADDRESS_RATE": "100000", "HANDOFF_AUTO_ASSIGN": "0",
@@ -52,15 +51,7 @@ class Live:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def live(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/live.db"
-        server = Server(tmp_path, **OPEN).start()
-    else:
-        url, redis = request.getfixturevalue("postgres_url"), os.environ.get("HANDOFF_TEST_REDIS_URL")
-        if not redis:
-            pytest.skip("HANDOFF_TEST_REDIS_URL is not set")
-        server = Server(tmp_path, HANDOFF_DATABASE_URL=url, HANDOFF_REDIS_URL=redis,
-                        HANDOFF_REDIS_PREFIX=f"handoff-test-{uuid.uuid4().hex[:8]}:", **OPEN).start(workers=2)
+    server, url = serve(request, tmp_path, **OPEN)
     yield Live(server, url)
     server.stop()
 
