@@ -55,7 +55,8 @@ def test_an_arabic_visitor_gets_a_right_to_left_page_and_the_agent_who_speaks_ar
     expect(visitor.locator("#status")).to_contain_text("أنت تتحدث مع Emma Williams، مستشار في EduConsult.")
     panel = emma.locator(".chat-panel")
     expect(panel).to_contain_text(ARABIC)
-    expect(panel.locator(".badge.language")).to_have_text("Arabic")
+    expect(panel.locator(".badge.language").first).to_have_text("Arabic")
+    expect(emma.get_by_role("complementary").locator(".badge.language")).to_have_text("Arabic")
     expect(sarah.locator(".chat-panel")).to_have_count(0)
 
 
