@@ -120,6 +120,7 @@ def test_history_search_finds_a_closed_chat_by_a_word_in_it(chromium, server):
     emma = sign_in(chromium, server.url, "agent_003")
     visitor = visitor_asks(chromium, server.url, "I want to talk to a human about UK visas")
     emma.locator("#queue").get_by_role("button", name="Take").click()
+    expect(visitor.locator("#status")).to_contain_text("Emma Williams")
     visitor.get_by_label("Message").fill("My sponsor is the Commonwealth Scholarship Commission")
     visitor.get_by_role("button", name="Send").click()
     expect(emma.locator("#messages-1")).to_contain_text("Commonwealth")
