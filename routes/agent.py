@@ -1,6 +1,7 @@
 """The counsellor's side: login, dashboard, queue, take/transfer/release/close, notes and the live stream."""
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 import math
 import secrets
@@ -414,6 +415,16 @@ def _agent_news(agent_pk: int, known: dict[int, int] | None, grace: float, sessi
 
 
 @requires_agent
+async def agent_seen(request: Request):
+    """A dashboard open in a browser without script: present, with no stream, until the grace period passes."""
+    await run_in_threadpool(request.state.agent.touch)
+    return Response(SEEN_PIXEL, media_type="image/gif", headers={"Cache-Control": "no-store"})
+
+
+SEEN_PIXEL = base64.b64decode("R0lGODlhAQABAAAAACH5BAEAAAAALAAAAAABAAEAAAIBAAA7")
+
+
+@requires_agent
 async def agent_events(request: Request):
     settings, hub = request.app.state.settings, request.app.state.hub
     agent: Agent = request.state.agent
@@ -485,6 +496,7 @@ routes = [
     Route("/agent/logout", agent_logout, methods=["POST"], name="agent_logout"),
     Route("/agent/dashboard", agent_dashboard, name="agent_dashboard"),
     Route("/agent/events", StreamEndpoint(agent_events), methods=["GET"], name="agent_events"),
+    Route("/agent/seen", agent_seen, methods=["GET"], name="agent_seen"),
     Route("/agent/status", agent_set_status, methods=["POST"], name="agent_set_status"),
     Route("/agent/followups/{followup_id:int}/done", agent_followup_done, methods=["POST"],
           name="agent_followup_done"),

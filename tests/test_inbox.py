@@ -13,6 +13,14 @@ def test_signing_in_is_not_being_present(agent):
     assert Agent.by_agent_id("agent_001").presence() == "offline"
 
 
+def test_a_dashboard_without_script_keeps_its_counsellor_present_through_its_beacon(agent):
+    assert 'src="/agent/seen"' in agent.get("/agent/dashboard").text  # inside <noscript>: only such browsers load it
+    assert Agent.by_agent_id("agent_001").presence() == "offline"
+    beacon = agent.get("/agent/seen")
+    assert beacon.headers["content-type"] == "image/gif" and beacon.headers["cache-control"] == "no-store"
+    assert Agent.by_agent_id("agent_001").presence() == "online"
+
+
 def test_a_transfer_to_an_absent_agent_is_refused_and_changes_nothing(visitor, agent):
     chat = waiting_chat(visitor)
     agent.post(f"/agent/sessions/{chat.id}/take")

@@ -182,9 +182,6 @@ def test_a_page_opened_before_the_chat_existed_goes_live_once_it_begins(chromium
     assert errors == []
 
 
-@pytest.mark.xfail(reason="known defect: without script, the visitor's page and the agent's page after Take can show "
-                          "the chat as it was before the Take (the database says assigned); under investigation",
-                   strict=False)
 def test_the_whole_flow_without_javascript(chromium, server):
     visitor = chromium.new_context(java_script_enabled=False).new_page()
     addresses: list[str] = []
