@@ -250,7 +250,10 @@ def test_every_page_passes_axe_and_logs_no_error(chromium, server, viewport):
     visitor.get_by_role("button", name="End chat").click()
     expect(visitor.locator("#chat-ended")).to_be_focused()
     found["visitor, ended"] = serious_violations(visitor)
-    for path in ("/agent/password", "/agent/admin", "/agent/admin/canned", "/agent/admin/activity", "/agent/analytics"):
+    for path in ("/agent/password", "/agent/admin", "/agent/admin/canned",
+                 "/agent/admin/knowledge", "/agent/admin/knowledge/uk-student-visa", "/agent/admin/flags",
+                 "/agent/admin/activity", "/agent/admin/throttles", "/agent/admin/live", "/agent/conversations",
+                 "/agent/conversations/1", "/agent/analytics"):
         agent.goto(server.url + path)
         found[path] = serious_violations(agent)
     agent.get_by_role("button", name="Sign out").click()
