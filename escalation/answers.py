@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Iterable
 
@@ -179,6 +179,9 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     offered = _offered_topics(bot[-1] if bot else "")
     chosen = next((r for r in ranked[:2] if r.topic in offered), None)
     top = chosen or ranked[0]
+    broader = places.within.get(top.topic)
+    if code in kb.by_topic.get(broader, ()) and code not in kb.by_topic[top.topic]:
+        top = replace(top, topic=broader, entry=kb.by_topic[broader][code], anywhere=0.0)
     held = kb.by_topic[top.topic]
     general = top.topic not in DESTINATION_TOPICS and "any" in held
     p = probability(feats, model)

@@ -42,6 +42,7 @@ class Destinations:
                       + [[_pattern(group) for group in w] for w in words if isinstance(w, list)]
                       for topic, words in cues.items()}
         self._narrower: dict[str, list[str]] = data.pop("narrower", {})
+        self.within: dict[str, str] = data.pop("within", {})
         self._place = {code: _pattern(v.get("place") or []) for code, v in data.items()}
         self._terms = {code: _pattern(v.get("terms") or []) for code, v in data.items()}
         self._all_places = _pattern([a for v in data.values() for a in v.get("place") or []])

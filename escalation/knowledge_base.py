@@ -179,8 +179,10 @@ class KnowledgeBase:
                 anywhere.setdefault(topic, scores[i] / scores[best[topic]])
         # A topic many destinations' questions agree on beats one entry's lucky words.
         cued = destinations().cued(text)
-        topic_score = {t: (s[0] + _POOL * sum(s[1:1 + _POOLED]) / _POOLED) * (_CUED if t in cued else 1.0)
-                       for t, s in pooled.items()}
+        # A topic only one entry answers (the DAAD, PTE scores) has no others to agree with it: its one entry
+        # is all its evidence, and counts as the whole pool.
+        topic_score = {t: (s[0] + _POOL * (sum(s[1:1 + _POOLED]) / _POOLED if len(self.by_topic[t]) > 1 else s[0]))
+                       * (_CUED if t in cued else 1.0) for t, s in pooled.items()}
         total = sum(self.weight(t) for t in query) or 1.0
 
         def coverage(i: int) -> float:
