@@ -66,6 +66,7 @@ class Answer:
     choices: tuple[str, ...] = ()
     level: str | None = None  # bachelor | master | phd | diploma, when named
     features: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+    picked: bool = False  # the message picks one of the two topics the bot's last reply asked between
 
 
 @lru_cache(maxsize=1)
@@ -117,11 +118,13 @@ def _names(codes: Iterable[str]) -> str:
 
 
 def _offered_topics(said: str) -> tuple[str, ...]:
-    """The two topics a "Do you mean ... or ...?" reply offered, or none."""
-    if not said.startswith(WHICH_TOPIC_REPLY.split("{")[0]):
-        return ()
+    """The two topics a "Do you mean ... or ...?" reply offered, or none. The chat shows that reply in the
+    visitor's language with the topics' names left in English, so a reply naming two topics that is not an
+    entry's answer (which ends "as of <month>") is one too."""
     names = destinations().topic_names
-    return tuple(t for t in names if names[t] in said)
+    found = tuple(t for t in names if names[t] in said)
+    asked = said.startswith(WHICH_TOPIC_REPLY.split("{")[0]) or (len(found) == 2 and "(as of " not in said)
+    return found if asked else ()
 
 
 def features(kb: KnowledgeBase, text: str, country: str | None, followup: bool) -> tuple[list, dict[str, float]]:
@@ -188,7 +191,7 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     line = CONFIDENT if line is None else line
 
     def made(kind: str, reply: str, entry: Entry | None = None, choices: tuple[str, ...] = ()) -> Answer:
-        return Answer(kind, reply, p, entry, code, top.topic, choices, level, feats)
+        return Answer(kind, reply, p, entry, code, top.topic, choices, level, feats, chosen is not None)
 
     if code == OTHER and not general:
         return made("elsewhere", NO_PLACE_REPLY.format(place=hit.words.title()))
