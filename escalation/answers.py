@@ -46,6 +46,7 @@ _ADDRESSED = re.compile(r"\b(your|ur|yours|you guys|u guys|you people|u people|y
 _ANYWHERE = 0.9  # chosen on dev
 # A runner-up topic this close, which the destination also holds, makes the top one a coin toss: ask which.
 _TIED = 0.95  # on dev it turns wrong answers into questions and loses no right one
+_UNNAMED = 0.8  # ...or this close, when the question names neither by a cue
 _RIVAL = 0.6  # below the line, a runner-up weaker than this is no real alternative to offer
 _LOOKBACK = 3  # visitor messages a follow-up may refer back to
 # Characters of a message retrieval reads: its start (where a destination is often named) and its end (where
@@ -198,8 +199,12 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     names = places.topic_names
     rival = ranked[1].topic if len(ranked) > 1 else None
     # below the line only when the question names one of the two, so the choice offered is about what was asked
-    between = top.topic in names and rival in names and (p >= line or {top.topic, rival} & places.cued(asked))
-    if chosen is None and between and feats["neighbour"] >= (_RIVAL if p < line else _TIED):
+    cued = places.cued(asked)
+    # a question that names the top topic by a cue and not its rival has said which it means
+    between = (top.topic in names and rival in names and (p >= line or {top.topic, rival} & cued)
+               and not (p >= line and top.topic in cued and rival not in cued))
+    tied = _RIVAL if p < line else _TIED if {top.topic, rival} & cued else _UNNAMED
+    if chosen is None and between and feats["neighbour"] >= tied:
         # two neighbouring topics of one destination (the fee or the processing time?): ask, never guess
         place = f" for {_names([code])}" if code in COUNTRIES else ""
         return made("unsure", WHICH_TOPIC_REPLY.format(first=names[top.topic], second=names[rival], place=place))
