@@ -34,9 +34,11 @@ PERSONAL_AGAIN = ("The general facts on {topic} are in my answer above; whether 
 _FILLER = frozenset(terms("same abt bout wat wht regarding instead similar country countries question one"))
 _GENERAL = re.compile(r"\b(in general|generally|most countries|all countries|every country|any country|abroad"
                       r"|overseas|worldwide|different countries)\b")
-_FIRST_PERSON = re.compile(r"\b(i|im|ive|my|me|mine|we|our)\b")
+_FIRST_PERSON = re.compile(r"\b(i|im|ive|my|me|mine|we|our|mera|meri|mere|mujhe|mai|main)\b")
 _PERSONAL = re.compile(r"\b(enough|sufficient|chances?|accept me|admit me|take me|get in|get admission|eligible"
-                       r"|qualify|is that ok|is that fine|good enough|will that do|will it do)\b")
+                       r"|qualify|is that ok|is that fine|good enough|will that do|will it do|is that a problem"
+                       r"|is it a problem|will it affect|will that affect|affect my|hurt my|kill my"
+                       r"|problem hogi|problem hoga|milega|chalega|ho jayega)\b")
 # A message about EduConsult itself ("your fees", "do you guys...", Hinglish "aap log").
 _ADDRESSED = re.compile(r"\b(your|ur|yours|you guys|u guys|you people|u people|you charge|do you|can you|are you|are u"
                         r"|r u|will you|educonsult"
