@@ -31,7 +31,8 @@ PERSONAL_AGAIN = ("The general facts on {topic} are in my answer above; whether 
                   "a counsellor who can look at your profile. Would you " + OFFER + "?")
 
 # Words that carry no topic in a follow-up: "and for Canada?", "same for nz pls", "what about Germany then".
-_FILLER = frozenset(terms("same abt bout wat wht regarding instead similar country countries question one"))
+_FILLER = frozenset(terms("same abt bout wat wht regarding instead similar country countries question one thing "
+                          "things hmm ok okay then too also pls please"))
 _GENERAL = re.compile(r"\b(in general|generally|most countries|all countries|every country|any country|abroad"
                       r"|overseas|worldwide|different countries)\b")
 _FIRST_PERSON = re.compile(r"\b(i|im|ive|my|me|mine|we|our|mera|meri|mere|mujhe|mai|main)\b")
