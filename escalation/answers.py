@@ -50,6 +50,7 @@ _ANYWHERE = 0.9  # chosen on dev
 # A runner-up topic this close, which the destination also holds, makes the top one a coin toss: ask which.
 _TIED = 0.95  # on dev it turns wrong answers into questions and loses no right one
 _UNNAMED = 0.8  # ...or this close, when the question names neither by a cue
+_NAMED = 0.7  # ...or this close, when the question names the runner-up by a cue
 _RIVAL = 0.6  # below the line, a runner-up weaker than this is no real alternative to offer
 _LOOKBACK = 3  # visitor messages a follow-up may refer back to
 # Characters of a message retrieval reads: its start (where a destination is often named) and its end (where
@@ -206,7 +207,7 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     # a question that names the top topic by a cue and not its rival has said which it means
     between = (top.topic in names and rival in names and (p >= line or {top.topic, rival} & cued)
                and not (p >= line and top.topic in cued and rival not in cued))
-    tied = _RIVAL if p < line else _TIED if {top.topic, rival} & cued else _UNNAMED
+    tied = _RIVAL if p < line else _NAMED if rival in cued else _TIED if top.topic in cued else _UNNAMED
     if chosen is None and between and feats["neighbour"] >= tied:
         # two neighbouring topics of one destination (the fee or the processing time?): ask, never guess
         place = f" for {_names([code])}" if code in COUNTRIES else ""
