@@ -188,8 +188,9 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     chosen = next((r for r in ranked[:2] if r.topic in offered), None)
     top = chosen or ranked[0]
     broader = places.within.get(top.topic)
-    if code in kb.by_topic.get(broader, ()) and code not in kb.by_topic[top.topic]:
-        top = replace(top, topic=broader, entry=kb.by_topic[broader][code], anywhere=0.0)
+    if broader and code in COUNTRIES and code not in kb.by_topic[top.topic]:
+        # its facts are the destination's entry on the broader topic, or none we hold
+        top = replace(top, topic=broader, entry=kb.by_topic[broader].get(code, top.entry), anywhere=0.0)
     held = kb.by_topic[top.topic]
     general = top.topic not in DESTINATION_TOPICS and "any" in held
     p = probability(feats, model)
