@@ -26,6 +26,7 @@ def main() -> None:
             visitor.goto(server.url)
             send(visitor, "How much is the Canada study permit fee?")  # a destination's facts, with their date
             expect(visitor.locator('#messages [data-sender="bot"]').last).to_contain_text("as of")
+            visitor.screenshot(path=str(HERE / "answer.png"))
             send(visitor, "My UK student visa was refused last year. Can I apply again?")
             expect(visitor.locator("#status")).to_contain_text("queue")
 
