@@ -137,6 +137,11 @@ class Agent(BaseModel):
     def open_chats(self):
         return ChatSession.select().where(ChatSession.agent == self, ChatSession.status == "assigned")
 
+    def desk(self):
+        """The chats this agent's inbox shows: their own and those they joined as an admin."""
+        return ChatSession.select().where((ChatSession.agent == self) | (ChatSession.joined_by == self),
+                                          ChatSession.status == "assigned")
+
     def change_password(self, password: str) -> int:
         """Store a new hash and bump the epoch, which ends every other signed-in browser; the new epoch."""
         digest = hash_password(password)
@@ -191,6 +196,9 @@ class ChatSession(BaseModel):
     language = CharField(null=True)  # ISO 639-1: of the visitor's messages, else chosen or their browser's
     page_url = CharField(max_length=500, null=True)  # the page of the website the chat is embedded in
     page_title = CharField(max_length=200, null=True)
+    # An admin reading and writing beside the assigned counsellor; meaningful while the chat is assigned.
+    joined_by = ForeignKeyField(Agent, null=True, backref="joined", on_delete="SET NULL")
+    time_zone = CharField(max_length=64, null=True)  # the visitor's browser's IANA zone, for their local time
 
     @classmethod
     def by_token(cls, token: str | None) -> "ChatSession | None":

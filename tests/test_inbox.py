@@ -112,14 +112,44 @@ def test_links_in_messages_are_safe(text, html):
     assert str(linkify(text)) == html
 
 
-def test_an_admin_joins_another_agents_chat_and_the_visitor_is_told(visitor, agent, other_agent):
+def michaels_chat(visitor, other_agent) -> ChatSession:
     chat = waiting_chat(visitor)
     other_agent.post(f"/agent/sessions/{chat.id}/take")
+    return chat
+
+
+def test_an_admin_joins_beside_the_counsellor_writes_and_leaves(visitor, agent, other_agent):
+    chat = michaels_chat(visitor, other_agent)
     assert f'data-session-id="{chat.id}"' in agent.get("/agent/admin/live").text
-    assert other_agent.get("/agent/admin/live").status_code == 403
+    assert other_agent.post(f"/agent/admin/live/{chat.id}/join").status_code == 403
+    assert agent.post(f"/agent/admin/live/{chat.id}/join", follow_redirects=False).status_code == 303
+    chat = ChatSession.get_by_id(chat.id)
+    assert chat.agent.agent_id == "agent_002" and chat.joined_by.agent_id == "agent_001"
+    assert "Sarah Johnson has joined the chat" in visitor.get("/").text
+    assert agent.post(f"/agent/sessions/{chat.id}/messages", {"text": "Sarah here, with Michael"}).status_code == 201
+    assert "Sarah here, with Michael" in other_agent.get("/agent/dashboard").text
+    assert "Leave chat" in agent.get(f"/agent/dashboard?chat={chat.id}").text
+    for action in ("close", "release", "transfer"):  # the chat stays the counsellor's
+        assert agent.post(f"/agent/sessions/{chat.id}/{action}", {"agent_id": "skill:us"}).status_code == 403
+    assert agent.post(f"/agent/sessions/{chat.id}/leave").status_code == 200
+    assert ChatSession.get_by_id(chat.id).joined_by is None and "Sarah Johnson has left the chat" in visitor.get("/").text
+    assert agent.post(f"/agent/sessions/{chat.id}/messages", {"text": "Still here?"}).status_code == 403
+
+
+def test_the_visitor_is_told_who_joined_in_their_language(visitor, agent, other_agent):
+    chat = michaels_chat(visitor, other_agent)
+    ChatSession.update(language="es").where(ChatSession.id == chat.id).execute()
+    agent.post(f"/agent/admin/live/{chat.id}/join")
+    agent.post(f"/agent/sessions/{chat.id}/leave")
+    texts = [m.text for m in Message.select().where(Message.session == chat.id, Message.sender == "system")]
+    assert "Sarah Johnson se ha unido al chat." in texts and "Sarah Johnson ha salido del chat." in texts
+
+
+def test_a_chat_in_the_queue_is_taken_over_not_joined(visitor, agent):
+    chat = waiting_chat(visitor)
+    assert agent.post(f"/agent/admin/live/{chat.id}/join").status_code == 409
     assert agent.post(f"/agent/admin/live/{chat.id}/reassign", {"agent_id": "agent_001"},
                       follow_redirects=False).status_code == 303
     assert ChatSession.get_by_id(chat.id).agent.agent_id == "agent_001"
-    assert "Sarah Johnson has joined the chat" in visitor.get("/").text
     response = agent.post(f"/agent/admin/live/{chat.id}/reassign", {"agent_id": "agent_003"})
     assert response.status_code == 409 and ChatSession.get_by_id(chat.id).agent.agent_id == "agent_001"
