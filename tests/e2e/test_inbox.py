@@ -137,20 +137,51 @@ def test_history_search_finds_a_closed_chat_by_a_word_in_it(chromium, server):
     expect(emma.locator(".timeline [data-action='close']")).to_have_count(1)
 
 
-def test_an_admin_joins_another_agents_chat(chromium, server):
+def say(page, text: str, panel=None) -> None:
+    place = panel or page
+    place.get_by_label("Message").fill(text)
+    place.get_by_role("button", name="Send").click()
+
+
+def test_an_admin_joining_another_agents_chat(chromium, server):
+    """Sarah (admin) reads Emma's chat live from Live chats, joins it beside Emma, both write, and she leaves."""
     expect = playwright.expect
     emma = sign_in(chromium, server.url, "agent_003")
-    visitor = visitor_asks(chromium, server.url, "I want to talk to a human about UK visas")
+    uk = visitor_asks(chromium, server.url, "I want to talk to a human about UK visas")
     emma.locator("#queue").get_by_role("button", name="Take").click()
-    expect(visitor.locator("#status")).to_contain_text("chatting with Emma Williams")
+    expect(uk.locator("#status")).to_contain_text("chatting with Emma Williams")
     sarah = sign_in(chromium, server.url, "agent_001")
-    problems = watched(sarah)
+    problems, emma_problems = watched(sarah), watched(emma)
     sarah.get_by_role("link", name="Live chats").click()
-    row = sarah.locator("#live [data-session-id='1']")
-    expect(row).to_contain_text("Emma Williams")
-    row.get_by_role("button", name="Reassign").click()  # "Me (join)" is the first choice
-    expect(visitor.locator("#messages")).to_contain_text("Sarah Johnson has joined the chat")
-    expect(emma.locator(".chat-panel")).to_have_count(0)
-    sarah.goto(server.url + "/agent/dashboard")
-    expect(sarah.locator("#chat-1")).to_contain_text("UK visas")
-    assert not problems, problems
+    michael_row = sarah.locator("#team [data-agent-id='agent_002']")
+    expect(michael_row).to_have_attribute("data-presence", "offline")
+    michael = sign_in(chromium, server.url, "agent_002")
+    expect(michael_row).to_have_attribute("data-presence", "online")  # presence and load follow live
+    visitor_asks(chromium, server.url, "I want to talk to a human about US universities")
+    expect(sarah.locator("#live [data-session-id='2']")).to_contain_text("waiting")
+    michael.locator("#queue").get_by_role("button", name="Take").click()
+    expect(sarah.locator("#live [data-session-id='2']")).to_contain_text("Michael Chen")
+    expect(michael_row).to_contain_text("1/")
+    sarah.locator("#live").get_by_role("link", name="Visitor #1").click()
+    expect(sarah.locator("#messages-1")).to_contain_text("UK visas")
+    say(uk, "My CAS number has not arrived yet")
+    expect(sarah.locator("#messages-1")).to_contain_text("CAS number")  # read live, without a reload
+
+    sarah.get_by_role("button", name="Join visitor #1's chat").click()
+    panel = sarah.locator("#chat-1")
+    expect(panel).to_contain_text("You joined Emma Williams's chat")
+    expect(uk.locator("#messages")).to_contain_text("Sarah Johnson has joined the chat")
+    expect(emma.locator("#messages-1")).to_contain_text("Sarah Johnson has joined the chat")
+    say(sarah, "Hello, I'm Sarah, Emma's colleague. Let me help too.", panel)
+    expect(uk.locator("#messages")).to_contain_text("Emma's colleague")
+    expect(emma.locator("#messages-1")).to_contain_text("Emma's colleague")
+    say(emma, "Thank you, Sarah. I'll check the CAS with the university.", emma.locator("#chat-1"))
+    expect(panel.locator("#messages-1")).to_contain_text("check the CAS")
+    expect(uk.locator("#messages")).to_contain_text("check the CAS")
+
+    panel.get_by_role("button", name="Leave chat").click()
+    expect(sarah.locator(".chat-panel")).to_have_count(0)
+    expect(uk.locator("#messages")).to_contain_text("Sarah Johnson has left the chat")
+    expect(emma.locator("#chat-1")).to_contain_text("Sarah Johnson has left the chat")
+    expect(emma.locator("#chat-1 .chat-actions")).to_contain_text("Close")  # still Emma's, with all its actions
+    assert not problems and not emma_problems, (problems, emma_problems)
