@@ -199,6 +199,7 @@ class ChatSession(BaseModel):
     # An admin reading and writing beside the assigned counsellor; meaningful while the chat is assigned.
     joined_by = ForeignKeyField(Agent, null=True, backref="joined", on_delete="SET NULL")
     time_zone = CharField(max_length=64, null=True)  # the visitor's browser's IANA zone, for their local time
+    country = CharField(max_length=80, null=True)  # a guess, from that zone else their browser's language region
 
     @classmethod
     def by_token(cls, token: str | None) -> "ChatSession | None":
@@ -220,6 +221,12 @@ class ChatSession(BaseModel):
         if (self.page_url, self.page_title) != (url, title or None):
             self.page_url, self.page_title = url, title or None
             ChatSession.update(page_url=url, page_title=title or None).where(ChatSession.id == self.id).execute()
+
+    def located(self, zone: str, country: str | None) -> None:
+        """The visitor's time zone (and the country it suggests), once: their browser sent it with a handoff."""
+        if self.time_zone is None:
+            self.time_zone, self.country = zone, country or self.country
+            ChatSession.update(time_zone=zone, country=self.country).where(ChatSession.id == self.id).execute()
 
     def visitor_wrote(self) -> None:
         """The visitor has sent a message, which also ends their typing."""

@@ -153,3 +153,26 @@ def test_a_chat_in_the_queue_is_taken_over_not_joined(visitor, agent):
     assert ChatSession.get_by_id(chat.id).agent.agent_id == "agent_001"
     response = agent.post(f"/agent/admin/live/{chat.id}/reassign", {"agent_id": "agent_003"})
     assert response.status_code == 409 and ChatSession.get_by_id(chat.id).agent.agent_id == "agent_001"
+
+
+@pytest.mark.parametrize("zone, accept, country, local", [
+    ("Asia/Kolkata", "en-US,en;q=0.9", "India", "(Asia/Kolkata)"),  # the zone wins over a habitual en-US
+    ("", "pt-BR,pt;q=0.9", "Brazil", "not known"),  # without script: the browser's language region alone
+    ("../../etc/passwd", "en", "not known", "not known"),
+])
+def test_the_visitor_card_guesses_the_country_and_shows_local_time(visitor, agent, zone, accept, country, local):
+    visitor.post("/chat/messages", {"text": "What are the documents for a UK student visa?", "time_zone": zone},
+                 headers={"Accept-Language": accept})
+    visitor.post("/chat/handoff")
+    chat = ChatSession.get()
+    agent.post(f"/agent/sessions/{chat.id}/take")
+    card = agent.get("/agent/dashboard").text.split('class="visitor-card"')[1]
+    assert f'<dd class="country" title="Guessed from the browser\'s time zone and language">{country}</dd>' in card
+    assert local in card.split('class="local-time">')[1].split("</dd>")[0]
+
+
+def test_a_handoff_brings_the_time_zone_of_a_chat_begun_without_it(visitor):
+    visitor.say("What are the documents for a UK student visa?")
+    visitor.post("/chat/handoff", {"time_zone": "Europe/Madrid"})
+    chat = ChatSession.get()
+    assert (chat.time_zone, chat.country) == ("Europe/Madrid", "Spain")
