@@ -9,21 +9,26 @@ from models import Agent, ChatSession, Message, now
 from tests.test_agent import waiting_chat
 
 
+def taken_chat(visitor, counsellor) -> ChatSession:
+    """A visitor's chat in the queue, then taken by this counsellor."""
+    chat = waiting_chat(visitor)
+    counsellor.post(f"/agent/sessions/{chat.id}/take")
+    return chat
+
+
 def test_signing_in_is_not_being_present(agent):
     assert Agent.by_agent_id("agent_001").presence() == "offline"
 
 
 def test_a_transfer_to_an_absent_agent_is_refused_and_changes_nothing(visitor, agent):
-    chat = waiting_chat(visitor)
-    agent.post(f"/agent/sessions/{chat.id}/take")
+    chat = taken_chat(visitor, agent)
     response = agent.post(f"/agent/sessions/{chat.id}/transfer", {"agent_id": "agent_002", "note": "US"})
     assert response.status_code == 409 and "Michael Chen is offline" in response.text
     assert ChatSession.get_by_id(chat.id).agent.agent_id == "agent_001"
 
 
 def test_a_transfer_to_a_full_agent_is_refused(visitor, agent):
-    chat = waiting_chat(visitor)
-    agent.post(f"/agent/sessions/{chat.id}/take")
+    chat = taken_chat(visitor, agent)
     michael = Agent.by_agent_id("agent_002")
     michael.touch()
     Agent.update(max_chats=0).where(Agent.id == michael.id).execute()
@@ -32,8 +37,7 @@ def test_a_transfer_to_a_full_agent_is_refused(visitor, agent):
 
 
 def test_the_receiver_sees_who_transferred_and_why(visitor, agent, other_agent):
-    chat = waiting_chat(visitor)
-    agent.post(f"/agent/sessions/{chat.id}/take")
+    chat = taken_chat(visitor, agent)
     Agent.by_agent_id("agent_002").touch()
     agent.post(f"/agent/sessions/{chat.id}/transfer", {"agent_id": "agent_002", "note": "Asks about Columbia"})
     page = other_agent.get("/agent/dashboard").text
@@ -60,8 +64,7 @@ def test_inactivity_counts_from_the_last_message_of_either_side(app, replied_min
 
 
 def closed_chat(visitor, agent, text: str) -> ChatSession:
-    chat = waiting_chat(visitor)
-    agent.post(f"/agent/sessions/{chat.id}/take")
+    chat = taken_chat(visitor, agent)
     agent.post(f"/agent/sessions/{chat.id}/messages", {"text": text})
     agent.post(f"/agent/sessions/{chat.id}/close", {"note": "done"})
     return chat
@@ -112,14 +115,8 @@ def test_links_in_messages_are_safe(text, html):
     assert str(linkify(text)) == html
 
 
-def michaels_chat(visitor, other_agent) -> ChatSession:
-    chat = waiting_chat(visitor)
-    other_agent.post(f"/agent/sessions/{chat.id}/take")
-    return chat
-
-
 def test_an_admin_joins_beside_the_counsellor_writes_and_leaves(visitor, agent, other_agent):
-    chat = michaels_chat(visitor, other_agent)
+    chat = taken_chat(visitor, other_agent)
     assert f'data-session-id="{chat.id}"' in agent.get("/agent/admin/live").text
     assert other_agent.post(f"/agent/admin/live/{chat.id}/join").status_code == 403
     assert agent.post(f"/agent/admin/live/{chat.id}/join", follow_redirects=False).status_code == 303
@@ -137,7 +134,7 @@ def test_an_admin_joins_beside_the_counsellor_writes_and_leaves(visitor, agent, 
 
 
 def test_the_visitor_is_told_who_joined_in_their_language(visitor, agent, other_agent):
-    chat = michaels_chat(visitor, other_agent)
+    chat = taken_chat(visitor, other_agent)
     ChatSession.update(language="es").where(ChatSession.id == chat.id).execute()
     agent.post(f"/agent/admin/live/{chat.id}/join")
     agent.post(f"/agent/sessions/{chat.id}/leave")

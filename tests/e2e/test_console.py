@@ -3,8 +3,8 @@ import re
 
 import pytest
 
-from tests.conftest import PASSWORD, Server
-from tests.e2e.chromium import visitor_asks
+from tests.conftest import Server
+from tests.e2e.chromium import reported, sign_in, visitor_asks
 
 playwright = pytest.importorskip("playwright.sync_api")
 PHONE = {"width": 390, "height": 844}
@@ -16,17 +16,6 @@ def server(tmp_path, request):
     live = Server(tmp_path, **env).start()
     yield live
     live.stop()
-
-
-def sign_in(chromium, url: str, agent_id: str, **context):
-    page = chromium.new_context(**context).new_page()
-    page.goto(url + "/agent/login")
-    page.get_by_label("Agent ID").fill(agent_id)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/agent/dashboard")
-    playwright.expect(page.locator("#queue")).to_be_visible()
-    return page
 
 
 def open_chat(page, panel):
@@ -182,6 +171,7 @@ def test_live_updates_keep_the_agents_focus_and_drafts(chromium, server):
     agent.keyboard.press("Enter")
     box = agent.locator(".chat-panel").get_by_label("Message")
     box.fill("Half-written answer")
+    expect(agent.locator("#queue [data-session-id]")).to_have_count(1)  # the chat just taken has left the queue
     agent.locator("#queue").get_by_role("button", name="Take").click()
     expect(agent.locator(".chat-panel")).to_have_count(2)
     expect(agent.locator("#reply-1")).to_have_value("Half-written answer")
@@ -191,14 +181,6 @@ STAFF_PAGES = ["/agent/dashboard", "/agent/conversations", "/agent/conversations
                "/agent/password", "/agent/admin", "/agent/admin/live",
                "/agent/admin/canned", "/agent/admin/knowledge", "/agent/admin/knowledge/new", "/agent/admin/flags",
                "/agent/admin/activity", "/agent/admin/throttles"]
-
-
-def reported(page) -> list:
-    """Console errors (CSP violations among them) and uncaught exceptions the page reports."""
-    problems = []
-    page.on("console", lambda message: message.type == "error" and problems.append(f"{page.url}: {message.text}"))
-    page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))
-    return problems
 
 
 @pytest.mark.parametrize("server", [{"HANDOFF_AUTO_ASSIGN": "0"}], indirect=True)

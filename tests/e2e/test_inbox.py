@@ -2,8 +2,8 @@
 history and supervision."""
 import pytest
 
-from tests.conftest import PASSWORD, Server
-from tests.e2e.chromium import visitor_asks
+from tests.conftest import Server
+from tests.e2e.chromium import reported, sign_in, visitor_asks
 
 playwright = pytest.importorskip("playwright.sync_api")
 
@@ -27,28 +27,6 @@ def server(tmp_path, request):
     live.stop()
 
 
-def sign_in(chromium, url: str, agent_id: str, script: str = "", **context):
-    """An agent's dashboard in a browser of its own, `script` run in every page before the page's own."""
-    browser = chromium.new_context(**context)
-    if script:
-        browser.add_init_script(script)
-    page = browser.new_page()
-    page.goto(url + "/agent/login")
-    page.get_by_label("Agent ID").fill(agent_id)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/agent/dashboard")
-    return page
-
-
-def watched(page) -> list:
-    """Console errors and CSP violations the page reports."""
-    problems = []
-    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    return problems
-
-
 def hide(page, hidden: bool = True) -> None:
     page.evaluate("h => { window.__hidden = h; document.dispatchEvent(new Event('visibilitychange')); }", hidden)
 
@@ -60,7 +38,7 @@ def chimes(page) -> int:
 def test_the_title_counts_unread_a_chime_plays_and_a_hidden_tab_gets_notifications(chromium, server):
     expect = playwright.expect
     emma = sign_in(chromium, server.url, "agent_003", NOTIFICATIONS)
-    problems = watched(emma)
+    problems = reported(emma)
     expect(emma).to_have_title("Handoff")
     first = visitor_asks(chromium, server.url, "I want to talk to a human about UK visas")
     expect(emma).to_have_title("(1) Handoff")
@@ -90,13 +68,16 @@ def test_the_title_counts_unread_a_chime_plays_and_a_hidden_tab_gets_notificatio
     visitor_asks(chromium, server.url, "I want to talk to a human about UK fees")
     expect(emma).to_have_title("(2) Handoff")
     assert chimes(emma) == 0 <= before
+    michael = sign_in(chromium, server.url, "agent_002")
+    michael.locator("#queue").get_by_role("button", name="Take").first.click()
+    expect(emma).to_have_title("(1) Handoff")  # a colleague took one of the two waiting
     assert not problems, problems
 
 
 def test_the_transfer_list_follows_presence_live_and_an_absent_agent_is_refused(chromium, server):
     expect = playwright.expect
     emma = sign_in(chromium, server.url, "agent_003")
-    problems = watched(emma)
+    problems = reported(emma)
     visitor_asks(chromium, server.url, "I want to talk to a human about UK visas")
     emma.locator("#queue").get_by_role("button", name="Take").click()
     options = emma.locator("#transfer-1 option[value='agent_002']")
@@ -151,7 +132,7 @@ def test_an_admin_joining_another_agents_chat(chromium, server):
     emma.locator("#queue").get_by_role("button", name="Take").click()
     expect(uk.locator("#status")).to_contain_text("chatting with Emma Williams")
     sarah = sign_in(chromium, server.url, "agent_001")
-    problems, emma_problems = watched(sarah), watched(emma)
+    problems, emma_problems = reported(sarah), reported(emma)
     sarah.get_by_role("link", name="Live chats").click()
     michael_row = sarah.locator("#team [data-agent-id='agent_002']")
     expect(michael_row).to_have_attribute("data-presence", "offline")
