@@ -495,7 +495,7 @@ class AgentSession(BaseModel):
     """The assignment history: who did what to which chat, and when."""
     session = ForeignKeyField(ChatSession, backref="history", on_delete="CASCADE")
     agent = ForeignKeyField(Agent, null=True, on_delete="SET NULL")
-    action = CharField()  # take | assign | transfer | requeue | return_to_bot | close | note | followup | followup_done
+    action = CharField()  # take | assign | transfer | requeue | return_to_bot | close | note | followup | followup_done | join | leave
     target_agent = ForeignKeyField(Agent, null=True, on_delete="SET NULL")
     note = TextField(null=True)
     created_at = DateTimeField(default=now)
