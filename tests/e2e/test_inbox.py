@@ -128,9 +128,12 @@ def test_an_admin_joining_another_agents_chat(chromium, server):
     """Sarah (admin) reads Emma's chat live from Live chats, joins it beside Emma, both write, and she leaves."""
     expect = playwright.expect
     emma = sign_in(chromium, server.url, "agent_003")
-    uk = visitor_asks(chromium, server.url, "I want to talk to a human about UK visas")
+    uk = visitor_asks(chromium, server.url, "I want to talk to a human about UK visas", timezone_id="Europe/Madrid",
+                      locale="en-US")
     emma.locator("#queue").get_by_role("button", name="Take").click()
     expect(uk.locator("#status")).to_contain_text("chatting with Emma Williams")
+    expect(emma.locator("#chat-1 .local-time")).to_contain_text("(Europe/Madrid)")  # sent by the visitor's page
+    expect(emma.locator("#chat-1 .country")).to_have_text("Spain")  # the zone, not the en-US habit
     sarah = sign_in(chromium, server.url, "agent_001")
     problems, emma_problems = reported(sarah), reported(emma)
     sarah.get_by_role("link", name="Live chats").click()
