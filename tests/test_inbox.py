@@ -6,6 +6,7 @@ import pytest
 
 import conversation
 from models import Agent, ChatSession, Message, now
+from realtime import QUEUE
 from tests.test_agent import waiting_chat
 
 
@@ -173,3 +174,20 @@ def test_a_handoff_brings_the_time_zone_of_a_chat_begun_without_it(visitor):
     visitor.post("/chat/handoff", {"time_zone": "Europe/Madrid"})
     chat = ChatSession.get()
     assert (chat.time_zone, chat.country) == ("Europe/Madrid", "Spain")
+
+
+def test_every_change_of_load_reaches_every_dashboard(app):
+    sarah, michael = Agent.by_agent_id("agent_001"), Agent.by_agent_id("agent_002")
+    michael.touch()
+    chat = ChatSession.create(status="assigned", agent=sarah)
+    assert QUEUE in conversation.transfer(chat.id, sarah, michael).topics  # the team lists show each load
+    assert QUEUE in conversation.close_own(chat.id, michael).topics
+
+
+def test_an_admin_who_joined_and_then_takes_the_chat_over_is_no_longer_beside_themselves(visitor, agent, other_agent):
+    chat = taken_chat(visitor, other_agent)
+    agent.post(f"/agent/admin/live/{chat.id}/join")
+    agent.post(f"/agent/admin/live/{chat.id}/reassign", {"agent_id": "agent_001"})
+    chat = ChatSession.get_by_id(chat.id)
+    assert chat.agent.agent_id == "agent_001" and chat.joined_by is None
+    assert "Leave chat" not in agent.get(f"/agent/dashboard?chat={chat.id}").text
