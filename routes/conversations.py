@@ -15,8 +15,8 @@ from escalation import REASONS
 import conversation
 from conversation import ChatError
 from models import Agent, AgentSession, ChatSession, FollowUp, Message, now
-from realtime import QUEUE, session_topic
-from routes.agent import requires_agent
+from realtime import QUEUE, agent_topic, session_topic
+from routes.agent import requires_agent, signed_in
 from routes.common import (StreamEndpoint, error_fragment, event_stream, flash, form_data, last_event_id,
                            message_events, plain_text, redirects_back, render, render_text, wake)
 
@@ -90,13 +90,14 @@ async def conversation_page(request: Request):
     return render(request, "agent/conversation.html", me=request.state.agent, **context)
 
 
-def _live(grace: float, chat_id: int | None) -> dict:
-    """Every live chat with its latest message, the team's presence and load, and the chat read, if any."""
+def _live(grace: float, chat_id: int | None, transcript: bool = True) -> dict:
+    """Every live chat with its latest message, the team's presence and load, and the chat read, if any (with
+    its `transcript`)."""
     chats = list(ChatSession.select().where(ChatSession.status.in_(["waiting", "assigned"])).order_by(ChatSession.id))
     reading = next((chat for chat in chats if chat.id == chat_id), None)
     return {"chats": chats, "team": Agent.team(grace), "now": now(), "reading": reading,
             "previews": Message.latest_from_visitor([chat.id for chat in chats]),
-            "messages": list(reading.transcript()) if reading else []}
+            "messages": list(reading.transcript()) if reading and transcript else []}
 
 
 def _reading(request: Request) -> int | None:
@@ -110,8 +111,14 @@ async def admin_live(request: Request):
     return render(request, "admin/live.html", me=request.state.agent, notice=flash(request).get("error"), **context)
 
 
-def _live_news(grace: float, chat_id: int | None, last: int) -> tuple[dict, list[Message]]:
-    context = _live(grace, None)
+def _live_news(grace: float, chat_id: int | None, last: int, admin_pk: int, session: dict,
+               idle_seconds: float) -> tuple[dict, list[Message]] | None:
+    """What the live chats page shows now, and the read chat's messages after `last`; None once the admin's
+    sign-in has ended (signed out, idle, disabled) or they are no longer an admin."""
+    admin = Agent.get_or_none(Agent.id == admin_pk)
+    if not signed_in(session, admin, idle_seconds) or not admin.is_admin:
+        return None
+    context = _live(grace, chat_id, transcript=False)
     return context, list(Message.after(chat_id, last, internal=True)) if chat_id else []
 
 
@@ -121,8 +128,11 @@ async def admin_live_events(request: Request):
     the dashboard's stream, for reading only (it makes nobody present)."""
     settings, hub = request.app.state.settings, request.app.state.hub
     chat_id = _reading(request)
-    last = last_event_id(request, 0)
-    topics = [QUEUE] + ([session_topic(chat_id)] if chat_id else [])
+    last = last_event_id(request, -1)
+    if last < 0:  # a fresh stream starts at the chat's newest message; the page says where it is up to
+        last = await run_in_threadpool(lambda: Message.newest_ids(chat_id)[0]) if chat_id else 0
+    me = request.state.agent
+    topics = [QUEUE, agent_topic(me.id)] + ([session_topic(chat_id)] if chat_id else [])  # agent: signing out
 
     async def events():
         nonlocal last
@@ -130,9 +140,12 @@ async def admin_live_events(request: Request):
         with hub.listen(*topics) as listener:
             yield ServerSentEvent(comment="connected", retry=3000)
             while not hub.closing:
-                context, messages = await run_in_threadpool(_live_news, settings.presence_grace_seconds, chat_id,
-                                                            last)
-                html = render_text(request, "admin/_live_event.html", me=request.state.agent, **context)
+                news = await run_in_threadpool(_live_news, settings.presence_grace_seconds, chat_id, last, me.id,
+                                               request.session, settings.agent_idle_hours * 3600)
+                if news is None:
+                    return
+                context, messages = news
+                html = render_text(request, "admin/_live_event.html", me=me, **context)
                 if html != shown:
                     shown = html
                     yield ServerSentEvent(data=html)

@@ -169,3 +169,19 @@ def test_an_admin_joining_another_agents_chat(chromium, server):
     expect(emma.locator("#chat-1")).to_contain_text("Sarah Johnson has left the chat")
     expect(emma.locator("#chat-1 .chat-actions")).to_contain_text("Close")  # still Emma's, with all its actions
     assert not problems and not emma_problems, (problems, emma_problems)
+
+
+def test_the_live_chats_stream_follows_the_chat_read_notes_included_and_ends_at_sign_out(live_server):
+    from tests.live import LiveBrowser
+    visitor, michael = LiveBrowser(live_server.url), LiveBrowser.agent(live_server.url, "agent_002")
+    visitor.say("I want to talk to a human about UK visas")
+    assert michael.post("/agent/sessions/1/take").status_code == 200
+    assert michael.http.get("/agent/admin/live/events").status_code == 403
+    sarah = LiveBrowser.agent(live_server.url)
+    stream = sarah.stream("/agent/admin/live/events?chat=1")
+    michael.post("/agent/sessions/1/notes", {"text": "Asked about a CAS twice"})
+    visitor.say("Is anyone there?")
+    texts = [event["data"] for event in stream.take(2)]
+    assert "Asked about a CAS twice" in texts[0] and "Is anyone there?" in texts[1]
+    sarah.post("/agent/logout")
+    assert stream.ended.wait(15)
