@@ -14,8 +14,8 @@ import io
 import re
 from datetime import datetime, timezone
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 from pathlib import Path
+from zoneinfo import ZoneInfo, available_timezones
 
 from markupsafe import Markup
 
@@ -119,7 +119,6 @@ def time_zone(value) -> str | None:
 
 @lru_cache(maxsize=1)
 def _zones() -> frozenset[str]:
-    from zoneinfo import available_timezones
     return frozenset(available_timezones())
 
 

@@ -223,10 +223,10 @@ class ChatSession(BaseModel):
             ChatSession.update(page_url=url, page_title=title or None).where(ChatSession.id == self.id).execute()
 
     def located(self, zone: str, country: str | None) -> None:
-        """The visitor's time zone (and the country it suggests), once: their browser sent it with a handoff."""
-        if self.time_zone is None:
-            self.time_zone, self.country = zone, country or self.country
-            ChatSession.update(time_zone=zone, country=self.country).where(ChatSession.id == self.id).execute()
+        """The visitor's time zone and the country it suggests, sent by their browser with a handoff; the first
+        one a chat is sent stays."""
+        ChatSession.update(time_zone=zone, country=country).where(ChatSession.id == self.id,
+                                                                 ChatSession.time_zone.is_null()).execute()
 
     def visitor_wrote(self) -> None:
         """The visitor has sent a message, which also ends their typing."""

@@ -267,11 +267,11 @@ async def chat_handoff(request: Request):
             request.session["chat"] = token
         else:
             skill = await off_loop(conversation.handoff_skill, chat) if chat.status == "bot" else None
+            outcome = await run_in_threadpool(conversation.request_human, chat, skill)
             zone = time_zone(form.get("time_zone"))
-            if zone and chat.time_zone is None:
+            if zone and chat.time_zone is None:  # a chat begun by a message sent before the page's script ran
                 await run_in_threadpool(chat.located, zone,
                                         country_guess(zone, request.headers.get("accept-language")))
-            outcome = await run_in_threadpool(conversation.request_human, chat, skill)
     except ChatError as error:
         return error_fragment(request, error)
     wake(request, outcome)

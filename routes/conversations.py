@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 
+from sse_starlette import ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from sse_starlette import ServerSentEvent
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
