@@ -141,8 +141,11 @@ def test_an_admin_joining_another_agents_chat(chromium, server):
     expect(michael_row).to_have_attribute("data-presence", "offline")
     michael = sign_in(chromium, server.url, "agent_002")
     expect(michael_row).to_have_attribute("data-presence", "online")  # presence and load follow live
+    choice = sarah.locator("#reassign-1")
+    choice.select_option("agent_002")
     visitor_asks(chromium, server.url, "I want to talk to a human about US universities")
     expect(sarah.locator("#live [data-session-id='2']")).to_contain_text("waiting")
+    expect(choice).to_have_value("agent_002")  # a live update keeps what the admin was choosing
     michael.locator("#queue").get_by_role("button", name="Take").click()
     expect(sarah.locator("#live [data-session-id='2']")).to_contain_text("Michael Chen")
     expect(michael_row).to_contain_text("1/")
