@@ -222,7 +222,7 @@ def queue_context(grace: float) -> dict:
 
 
 def dashboard_context(agent: Agent, grace: float) -> dict:
-    chats = list(agent.open_chats().order_by(ChatSession.assigned_at))
+    chats = list(agent.desk().order_by(ChatSession.assigned_at))
     entries = []
     for chat in chats:
         messages = list(chat.transcript())
@@ -341,10 +341,17 @@ async def agent_close(request: Request):
     return await _act(request, conversation.close_own, _chat_id(request), request.state.agent, note)
 
 
+@redirects_back("/agent/dashboard")
+@requires_agent
+async def agent_leave(request: Request):
+    """An admin who joined a counsellor's chat leaves it to them."""
+    return await _act(request, conversation.leave, _chat_id(request), request.state.agent)
+
+
 @requires_agent
 async def agent_typing(request: Request):
     try:
-        chat = await run_in_threadpool(conversation.own, _chat_id(request), request.state.agent)
+        chat = await run_in_threadpool(conversation.own, _chat_id(request), request.state.agent, True)
     except ChatError as error:
         return error_fragment(request, error)
     wake(request, await run_in_threadpool(conversation.typing, chat, "agent"))
@@ -394,7 +401,7 @@ def _agent_news(agent_pk: int, known: dict[int, int] | None, grace: float, sessi
         return None
     if agent.last_seen_at is None or agent.last_seen_at < now() - timedelta(seconds=grace / 6):
         agent.touch()  # not on every wake-up: a write each time would queue the streams behind the writers
-    chats = list(agent.open_chats().order_by(ChatSession.assigned_at))
+    chats = list(agent.desk().order_by(ChatSession.assigned_at))
     ids = {c.id for c in chats}
     if known is None or ids != set(known):
         context = dashboard_context(agent, grace)
@@ -506,5 +513,6 @@ routes = [
     Route("/agent/sessions/{chat_id:int}/transfer", agent_transfer, methods=["POST"], name="agent_transfer"),
     Route("/agent/sessions/{chat_id:int}/release", agent_release, methods=["POST"], name="agent_release"),
     Route("/agent/sessions/{chat_id:int}/close", agent_close, methods=["POST"], name="agent_close"),
+    Route("/agent/sessions/{chat_id:int}/leave", agent_leave, methods=["POST"], name="agent_leave"),
     Route("/agent/sessions/{chat_id:int}/typing", agent_typing, methods=["POST"], name="agent_typing"),
 ]
