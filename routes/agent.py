@@ -197,12 +197,14 @@ def chat_card(chat: ChatSession, messages: list[Message]) -> dict:
     visible = [m for m in messages if not m.internal and m.sender in ("visitor", "agent", "bot")]
     replied = max((i for i, m in enumerate(visible) if m.sender == "agent"), default=-1)
     unanswered = [m for m in visible[replied + 1:] if m.sender == "visitor"]
-    handoff = next((m for m in reversed(messages) if m.sender == "visitor" and m.handoff), None)
+    # The bot's confidence in its last answer tells the counsellor how far to trust the transcript; the handoff
+    # message itself carries none worth showing.
+    answered = next((m for m in reversed(messages) if m.sender == "bot" and m.confidence is not None), None)
     return {
         "preview": visible[-1] if visible else None,
         "unread": len(unanswered),
         "waiting_since": unanswered[0].created_at if unanswered else None,
-        "confidence": handoff.confidence if handoff else None,
+        "confidence": answered.confidence if answered else None,
         "email": chat.visitor_email or getattr(FollowUp.latest(chat.id), "email", None),
         "transfer": chat.transferred_to_owner(),
     }
