@@ -147,7 +147,7 @@ def features(kb: KnowledgeBase, text: str, country: str | None, followup: bool) 
     neighbour = (rival in DESTINATION_TOPICS and ranked[0].topic in DESTINATION_TOPICS
                  and (country is None or country in kb.by_topic[rival]))
     unknown = sum(kb.weight(t) for t in query if t not in kb.idf) / (sum(kb.weight(t) for t in query) or 1.0)
-    return ranked, {
+    feats = {
         "coverage": ranked[0].coverage, "margin": (top - second) / top, "score": min(top, 30.0) / 10,
         "fit": min(top / ideal, 3.0), "country": float(country is not None), "followup": float(followup),
         "cued": float(ranked[0].topic in cued), "miscued": float(bool(cued) and ranked[0].topic not in cued),
@@ -156,6 +156,10 @@ def features(kb: KnowledgeBase, text: str, country: str | None, followup: bool) 
         "general": float(ranked[0].topic not in DESTINATION_TOPICS),  # one answer everywhere: no neighbour to confuse
         "neighbour": round(second / top, 3) if neighbour else 0.0,
     }
+    # A general or EduConsult entry matching every word of a short question is as sure as a long match; one
+    # matching a few words of a question mostly unknown to the index is chatter that landed on a broad entry.
+    feats["whole"] = round(feats["general"] * ranked[0].coverage * (1 - unknown), 3)
+    return ranked, feats
 
 
 def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, line: float | None = None) -> Answer:

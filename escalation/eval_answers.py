@@ -126,7 +126,7 @@ def samples(rows: list[dict]) -> list[tuple[dict[str, float], int]]:
     return out
 
 
-def fit(data: list[tuple[dict[str, float], int]], steps: int = 4000, rate: float = 0.5, l2: float = 0.01) -> dict:
+def fit(data: list[tuple[dict[str, float], int]], steps: int = 8000, rate: float = 0.5, l2: float = 0.002) -> dict:
     """Logistic regression by gradient descent: few features, a few hundred rows, no library needed."""
     names = sorted(data[0][0])
     w = dict.fromkeys(names, 0.0)
