@@ -42,8 +42,8 @@ _PERSONAL = re.compile(r"\b(enough|sufficient|chances?|accept me|admit me|take m
                        r"|problem hogi|problem hoga|milega|chalega|ho jayega)\b")
 # A message about EduConsult itself ("your fees", "do you guys...", Hinglish "aap log").
 _ADDRESSED = re.compile(r"\b(your|ur|yours|you guys|u guys|you people|u people|you charge|do you|can you|are you|are u"
-                        r"|r u|will you|educonsult"
-                        r"|aap|aapka|aapki|aapke|apka|apki)\b")
+                        r"|r u|will you|do u|can u|will u|does educonsult|you offer|u offer|you provide|u provide|educonsult"
+                        r"|aap|aapka|aapki|aapke|apka|apki|ap log|tumhara|tumhari)\b")
 # With no destination named, the general entry answers when it matches the question nearly as well as the
 # topic's best country entry: the question then asks what is true everywhere, not one country's figure.
 _ANYWHERE = 0.9  # chosen on dev
