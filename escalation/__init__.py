@@ -82,12 +82,12 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     # those facts and an offer of a counsellor, which a yes takes up: reading it as complex (or a deadline)
     # does not hand it over unasked.
     personal = ("complex", "urgent") if found.kind == "personal" else ()
-    if found.kind == "answer" and found.entry.source == "EduConsult":
-        # A confident answer about EduConsult itself (a lost password, a refund, where to upload) is the
-        # firm's own fact, not a personal case or a deadline for a counsellor to judge.
-        personal = ("complex", "urgent")
+    # A confident answer about EduConsult itself (a lost password, where to upload) is the firm's own fact,
+    # which the model's reading of a personal case or a deadline does not overrule; the English rules'
+    # reading of a reported problem ("I can't log in") still does.
+    ours = ("complex", "urgent") if found.kind == "answer" and found.entry.source == "EduConsult" else personal
     reason = model().judge(msg.raw, history, HANDOFF_ANSWERED if found.entry else HANDOFF)
-    if reason and reason not in personal:
+    if reason and reason not in ours:
         # English rules name a request, complaint or personal case more surely than the model's likeliest
         # class; but a deadline the model reads as urgent stays so, to go to the head of the queue.
         explicit = english_rules(msg.raw)

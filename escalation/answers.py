@@ -51,6 +51,7 @@ _ANYWHERE = 0.9  # chosen on dev
 _TIED = 0.95  # on dev it turns wrong answers into questions and loses no right one
 _UNNAMED = 0.8  # ...or this close, when the question names neither by a cue
 _NAMED = 0.7  # ...or this close, when the question names the runner-up by a cue
+_WHERE = 0.65  # the line for asking which destination: chosen on dev
 _RIVAL = 0.6  # below the line, a runner-up weaker than this is no real alternative to offer
 _LOOKBACK = 3  # visitor messages a follow-up may refer back to
 # Characters of a message retrieval reads: its start (where a destination is often named) and its end (where
@@ -217,7 +218,12 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
         # two neighbouring topics of one destination (the fee or the processing time?): ask, never guess
         place = f" for {_names([code])}" if code in COUNTRIES else ""
         return made("unsure", WHICH_TOPIC_REPLY.format(first=names[top.topic], second=names[rival], place=place))
-    if p < line and chosen is None:
+    # With no destination named, a topic whose answer differs by country gets the question which country
+    # from a lower line: the reply asks rather than states, and the question asked again for the country
+    # chosen must clear the line itself.
+    where = (code is None and top.topic in DESTINATION_TOPICS and top.anywhere < _ANYWHERE
+             and not _GENERAL.search(flat(asked)) and p >= _WHERE)
+    if p < line and chosen is None and not where:
         return made("unsure", UNSURE_REPLY)
     choices = tuple(c for c in COUNTRIES if c in held)
     if code in COUNTRIES:
