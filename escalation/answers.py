@@ -10,7 +10,8 @@ from typing import Any, Iterable
 
 from .destinations import OTHER, destinations
 from .glossary import glossary
-from .knowledge_base import CALIBRATION, CONFIDENT, COUNTRIES, DESTINATION_TOPICS, Entry, KnowledgeBase, knowledge_base
+from .knowledge_base import (CALIBRATION, CONFIDENT, COUNTRIES, DESTINATION_TOPICS, OURS, Entry, KnowledgeBase,
+                             knowledge_base)
 from .text import flat, terms, tokens
 
 OFFER = "like me to connect you"  # every reply that offers a counsellor says this, so a "yes" can take it up
@@ -135,7 +136,8 @@ def _offered_topics(said: str) -> tuple[str, ...]:
 
 def features(kb: KnowledgeBase, text: str, country: str | None, followup: bool) -> tuple[list, dict[str, float]]:
     """The ranking of topics for a question and the features its confidence is estimated from."""
-    ranked = kb.rank(text, country, bool(_ADDRESSED.search(flat(text))))
+    ours = bool(_ADDRESSED.search(flat(text)))
+    ranked = kb.rank(text, country, ours)
     if not ranked:
         return ranked, {}
     top = ranked[0].score
@@ -160,6 +162,8 @@ def features(kb: KnowledgeBase, text: str, country: str | None, followup: bool) 
     # A general or EduConsult entry matching every word of a short question is as sure as a long match; one
     # matching a few words of a question mostly unknown to the index is chatter that landed on a broad entry.
     feats["whole"] = round(feats["general"] * ranked[0].coverage * (1 - unknown), 3)
+    # a question put to EduConsult that one of its own entries matches: chatter rarely says "your"
+    feats["ours"] = feats["whole"] if ours and ranked[0].entry.id.startswith(OURS) else 0.0
     return ranked, feats
 
 
