@@ -11,7 +11,7 @@ from .features import normalise, words
 from .language import chat_language, detect_sure
 from .repetition import repeated, split_history
 from .routing import SKILLS, guess_skill
-from .smalltalk import LANGUAGE_REPLY, OFF_TOPIC_REPLY, UNCLEAR_REPLY, accepts, smalltalk_reply
+from .smalltalk import IDENTITY_REPLY, LANGUAGE_REPLY, OFF_TOPIC_REPLY, UNCLEAR_REPLY, accepts, smalltalk_reply
 from .topic import foreign, off_topic, on_topic
 from .safety import advice, emergency
 from .triggers import Message, english_rules
@@ -101,7 +101,8 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     if reason and reason not in personal:
         return handoff(reason)
     small = smalltalk_reply(msg.tokens, msg.flat)
-    if small:
+    if small and not (small == IDENTITY_REPLY and found.kind == "answer"):
+        # "what do you do with my documents?" asks more than who the bot is: a confident answer says it
         return keep(small)
     if not found.picked and repeated(msg.flat, msg.raw, visitor, answers, knowledge_base()):
         return handoff("repeat")
