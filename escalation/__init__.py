@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 from .answers import OFFER, answer
 from .classifier import HANDOFF, HANDOFF_ANSWERED, model
-from .knowledge_base import COUNTRIES, knowledge_base
+from .knowledge_base import COUNTRIES, OURS, knowledge_base
 from .features import normalise, words
 from .language import chat_language, detect_sure
 from .repetition import repeated, split_history
@@ -85,9 +85,9 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     # A confident answer about EduConsult itself (a lost password, where to upload) is the firm's own fact,
     # which the model's reading of a personal case or a deadline does not overrule; the English rules'
     # reading of a reported problem ("I can't log in") still does.
-    ours = ("complex", "urgent") if found.kind == "answer" and found.entry.source == "EduConsult" else personal
+    own_facts = found.kind == "answer" and found.entry.id.startswith(OURS)
     reason = model().judge(msg.raw, history, HANDOFF_ANSWERED if found.entry else HANDOFF)
-    if reason and reason not in ours:
+    if reason and reason not in (("complex", "urgent") if own_facts else personal):
         # English rules name a request, complaint or personal case more surely than the model's likeliest
         # class; but a deadline the model reads as urgent stays so, to go to the head of the queue.
         explicit = english_rules(msg.raw)

@@ -159,8 +159,9 @@ def features(kb: KnowledgeBase, text: str, country: str | None, followup: bool) 
         "general": float(ranked[0].topic not in DESTINATION_TOPICS),  # one answer everywhere: no neighbour to confuse
         "neighbour": round(second / top, 3) if neighbour else 0.0,
     }
-    # A general or EduConsult entry matching every word of a short question is as sure as a long match; one
-    # matching a few words of a question mostly unknown to the index is chatter that landed on a broad entry.
+    # How much of the question a general or EduConsult entry matches in words the index knows: all of a short
+    # question is a real match however low it scores; a few words of one mostly unknown is chatter that
+    # landed on a broad entry.
     feats["whole"] = round(feats["general"] * ranked[0].coverage * (1 - unknown), 3)
     # a question put to EduConsult that one of its own entries matches: chatter rarely says "your"
     feats["ours"] = feats["whole"] if ours and ranked[0].entry.id.startswith(OURS) else 0.0
