@@ -6,12 +6,12 @@ from typing import Any, Iterable
 
 from .answers import OFFER, answer
 from .classifier import HANDOFF, HANDOFF_ANSWERED, model
-from .knowledge_base import COUNTRIES, knowledge_base
+from .knowledge_base import COUNTRIES, OURS, knowledge_base
 from .features import normalise, words
 from .language import chat_language, detect_sure
 from .repetition import repeated, split_history
 from .routing import SKILLS, guess_skill
-from .smalltalk import LANGUAGE_REPLY, OFF_TOPIC_REPLY, UNCLEAR_REPLY, accepts, smalltalk_reply
+from .smalltalk import IDENTITY_REPLY, LANGUAGE_REPLY, OFF_TOPIC_REPLY, UNCLEAR_REPLY, accepts, smalltalk_reply
 from .topic import foreign, off_topic, on_topic
 from .safety import advice, emergency
 from .triggers import Message, english_rules
@@ -82,8 +82,12 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     # those facts and an offer of a counsellor, which a yes takes up: reading it as complex (or a deadline)
     # does not hand it over unasked.
     personal = ("complex", "urgent") if found.kind == "personal" else ()
+    # A confident answer about EduConsult itself (a lost password, where to upload) is the firm's own fact,
+    # which the model's reading of a personal case or a deadline does not overrule; the English rules'
+    # reading of a reported problem ("I can't log in") still does.
+    own_facts = found.kind == "answer" and found.entry.id.startswith(OURS)
     reason = model().judge(msg.raw, history, HANDOFF_ANSWERED if found.entry else HANDOFF)
-    if reason and reason not in personal:
+    if reason and reason not in (("complex", "urgent") if own_facts else personal):
         # English rules name a request, complaint or personal case more surely than the model's likeliest
         # class; but a deadline the model reads as urgent stays so, to go to the head of the queue.
         explicit = english_rules(msg.raw)
@@ -97,7 +101,8 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     if reason and reason not in personal:
         return handoff(reason)
     small = smalltalk_reply(msg.tokens, msg.flat)
-    if small:
+    if small and not (small == IDENTITY_REPLY and found.kind == "answer"):
+        # "what do you do with my documents?" asks more than who the bot is: a confident answer says it
         return keep(small)
     if not found.picked and repeated(msg.flat, msg.raw, visitor, answers, knowledge_base()):
         return handoff("repeat")

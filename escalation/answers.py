@@ -10,7 +10,8 @@ from typing import Any, Iterable
 
 from .destinations import OTHER, destinations
 from .glossary import glossary
-from .knowledge_base import CALIBRATION, CONFIDENT, COUNTRIES, DESTINATION_TOPICS, Entry, KnowledgeBase, knowledge_base
+from .knowledge_base import (CALIBRATION, CONFIDENT, COUNTRIES, DESTINATION_TOPICS, OURS, Entry, KnowledgeBase,
+                             knowledge_base)
 from .text import flat, terms, tokens
 
 OFFER = "like me to connect you"  # every reply that offers a counsellor says this, so a "yes" can take it up
@@ -42,8 +43,8 @@ _PERSONAL = re.compile(r"\b(enough|sufficient|chances?|accept me|admit me|take m
                        r"|problem hogi|problem hoga|milega|chalega|ho jayega)\b")
 # A message about EduConsult itself ("your fees", "do you guys...", Hinglish "aap log").
 _ADDRESSED = re.compile(r"\b(your|ur|yours|you guys|u guys|you people|u people|you charge|do you|can you|are you|are u"
-                        r"|r u|will you|educonsult"
-                        r"|aap|aapka|aapki|aapke|apka|apki)\b")
+                        r"|r u|will you|do u|can u|will u|does educonsult|you offer|u offer|you provide|u provide|educonsult"
+                        r"|aap|aapka|aapki|aapke|apka|apki|ap log|tumhara|tumhari)\b")
 # With no destination named, the general entry answers when it matches the question nearly as well as the
 # topic's best country entry: the question then asks what is true everywhere, not one country's figure.
 _ANYWHERE = 0.9  # chosen on dev
@@ -51,6 +52,7 @@ _ANYWHERE = 0.9  # chosen on dev
 _TIED = 0.95  # on dev it turns wrong answers into questions and loses no right one
 _UNNAMED = 0.8  # ...or this close, when the question names neither by a cue
 _NAMED = 0.7  # ...or this close, when the question names the runner-up by a cue
+_WHERE = 0.65  # the line for asking which destination: chosen on dev
 _RIVAL = 0.6  # below the line, a runner-up weaker than this is no real alternative to offer
 _LOOKBACK = 3  # visitor messages a follow-up may refer back to
 # Characters of a message retrieval reads: its start (where a destination is often named) and its end (where
@@ -134,7 +136,8 @@ def _offered_topics(said: str) -> tuple[str, ...]:
 
 def features(kb: KnowledgeBase, text: str, country: str | None, followup: bool) -> tuple[list, dict[str, float]]:
     """The ranking of topics for a question and the features its confidence is estimated from."""
-    ranked = kb.rank(text, country, bool(_ADDRESSED.search(flat(text))))
+    ours = bool(_ADDRESSED.search(flat(text)))
+    ranked = kb.rank(text, country, ours)
     if not ranked:
         return ranked, {}
     top = ranked[0].score
@@ -147,7 +150,7 @@ def features(kb: KnowledgeBase, text: str, country: str | None, followup: bool) 
     neighbour = (rival in DESTINATION_TOPICS and ranked[0].topic in DESTINATION_TOPICS
                  and (country is None or country in kb.by_topic[rival]))
     unknown = sum(kb.weight(t) for t in query if t not in kb.idf) / (sum(kb.weight(t) for t in query) or 1.0)
-    return ranked, {
+    feats = {
         "coverage": ranked[0].coverage, "margin": (top - second) / top, "score": min(top, 30.0) / 10,
         "fit": min(top / ideal, 3.0), "country": float(country is not None), "followup": float(followup),
         "cued": float(ranked[0].topic in cued), "miscued": float(bool(cued) and ranked[0].topic not in cued),
@@ -156,6 +159,13 @@ def features(kb: KnowledgeBase, text: str, country: str | None, followup: bool) 
         "general": float(ranked[0].topic not in DESTINATION_TOPICS),  # one answer everywhere: no neighbour to confuse
         "neighbour": round(second / top, 3) if neighbour else 0.0,
     }
+    # How much of the question a general or EduConsult entry matches in words the index knows: all of a short
+    # question is a real match however low it scores; a few words of one mostly unknown is chatter that
+    # landed on a broad entry.
+    feats["whole"] = round(feats["general"] * ranked[0].coverage * (1 - unknown), 3)
+    # a question put to EduConsult that one of its own entries matches: chatter rarely says "your"
+    feats["ours"] = feats["whole"] if ours and ranked[0].entry.id.startswith(OURS) else 0.0
+    return ranked, feats
 
 
 def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, line: float | None = None) -> Answer:
@@ -213,7 +223,12 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
         # two neighbouring topics of one destination (the fee or the processing time?): ask, never guess
         place = f" for {_names([code])}" if code in COUNTRIES else ""
         return made("unsure", WHICH_TOPIC_REPLY.format(first=names[top.topic], second=names[rival], place=place))
-    if p < line and chosen is None:
+    # With no destination named, a topic whose answer differs by country gets the question which country
+    # from a lower line: the reply asks rather than states, and the question asked again for the country
+    # chosen must clear the line itself.
+    where = (code is None and top.topic in DESTINATION_TOPICS and top.anywhere < _ANYWHERE
+             and not _GENERAL.search(flat(asked)) and p >= _WHERE)
+    if p < line and chosen is None and not where:
         return made("unsure", UNSURE_REPLY)
     choices = tuple(c for c in COUNTRIES if c in held)
     if code in COUNTRIES:

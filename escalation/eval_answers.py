@@ -6,6 +6,7 @@
     python -m escalation.eval_answers --corpus DIR      # or another labelled set
     python -m escalation.eval_answers --show   # also list every dev question not answered right
     python -m escalation.eval_answers --batch r5-   # only the groups so named, none of them learned from
+    python -m escalation.eval_answers --without r6- --fit   # as if the groups so named were not written yet
 
 Each line of escalation/corpus/answers/*.jsonl is {"text", "history", "expect", "group", "style"}.
 Rows are split into held-out test and dev by a hash of their group, so paraphrases of one
@@ -125,7 +126,7 @@ def samples(rows: list[dict]) -> list[tuple[dict[str, float], int]]:
     return out
 
 
-def fit(data: list[tuple[dict[str, float], int]], steps: int = 4000, rate: float = 0.5, l2: float = 0.01) -> dict:
+def fit(data: list[tuple[dict[str, float], int]], steps: int = 8000, rate: float = 0.5, l2: float = 0.002) -> dict:
     """Logistic regression by gradient descent: few features, a few hundred rows, no library needed."""
     names = sorted(data[0][0])
     w = dict.fromkeys(names, 0.0)
@@ -170,6 +171,8 @@ def main(argv: list[str]) -> None:
     directory = Path(argv[argv.index("--knowledge") + 1]) if "--knowledge" in argv else None
     entries = load_entries(directory) if directory else load_entries()
     rows = load(Path(argv[argv.index("--corpus") + 1])) if "--corpus" in argv else load(LABELLED)
+    if "--without" in argv:  # a batch kept unseen: neither learned, fitted on, nor shown
+        rows = [r for r in rows if not r["group"].startswith(argv[argv.index("--without") + 1])]
     if "--batch" in argv:
         prefix = argv[argv.index("--batch") + 1]
         batch = [r for r in rows if r["group"].startswith(prefix)]
