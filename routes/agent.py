@@ -493,8 +493,11 @@ async def agent_events(request: Request):
                 yield event
         finally:
             # Present means a live dashboard: gone, unless a reload (or another tab) is back within moments.
-            await run_in_threadpool(agent.left, settings.presence_grace_seconds)
-            hub.notify(QUEUE, agent_topic(agent.id))
+            # A server that is stopping ends every stream itself: its counsellors keep the whole grace period
+            # to reconnect to it, or to another worker, before their chats go back to the queue.
+            if not hub.closing:
+                await run_in_threadpool(agent.left, settings.presence_grace_seconds)
+                hub.notify(QUEUE, agent_topic(agent.id))
 
     return event_stream(request, present())
 

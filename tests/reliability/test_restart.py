@@ -1,8 +1,9 @@
 """A restart in the middle of a chat: the visitor and the agent carry on, and the stream resumes where it was."""
 import time
 
+from tests.conftest import Server
 from tests.live import LiveBrowser
-from tests.reliability.conftest import rows, visible_ids
+from tests.reliability.conftest import LOAD, rows, visible_ids
 
 
 def test_visitor_and_agent_carry_on_after_a_restart(server):
@@ -41,6 +42,27 @@ def test_an_open_agent_stream_picks_up_after_a_restart(server):
     assert visitor.say("Hello after the restart").status_code == 201
     assert arrives(stream, "Hello after the restart")
     stream.close()
+
+
+def test_a_restart_shorter_than_the_grace_period_leaves_the_counsellors_chats_with_them(tmp_path):
+    server = Server(tmp_path, HANDOFF_SWEEP_SECONDS="0.3", **LOAD).start()
+    try:
+        visitor = LiveBrowser(server.url)
+        visitor.post("/chat/handoff")
+        agent = LiveBrowser.agent(server.url)
+        [(chat_id,)] = rows(server, "SELECT id FROM chatsession")
+        stream = agent.stream("/agent/events")  # present: a live dashboard
+        stream.take(1, with_id=False)
+        agent.post(f"/agent/sessions/{chat_id}/take")
+        server.stop()
+        assert stream.ended.wait(5)
+        time.sleep(11)  # longer than a reload's moments, well within the 60 s grace period
+        server.start()
+        time.sleep(3)  # several sweeps
+        assert rows(server, "SELECT status FROM chatsession WHERE id = ?", chat_id) == [("assigned",)]
+        assert not rows(server, "SELECT id FROM message WHERE text LIKE '%was disconnected%'")
+    finally:
+        server.stop()
 
 
 def arrives(stream, text: str, timeout: float = 10) -> bool:
