@@ -495,6 +495,7 @@ def transfer(chat_id: int, agent: Agent, target: Agent | None = None, skill: str
                 raise ChatError(f"{target.name} already has {target.max_chats} chats, their limit.", 409)
             out.topics |= {agent_topic(target.id), QUEUE}  # QUEUE: every dashboard's team list shows the load
             chat.agent, chat.assigned_at = target, now()
+            chat.agent_typing_at = None  # the one typing was the sender: the visitor must not see the receiver typing
             if chat.joined_by_id == target.id:
                 chat.joined_by = None  # the admin who joined it now has it
             chat.save()
@@ -503,7 +504,7 @@ def transfer(chat_id: int, agent: Agent, target: Agent | None = None, skill: str
                                     target=target.name), agent=agent)
         else:
             chat.status, chat.agent, chat.skill = "waiting", None, skill or chat.skill
-            chat.priority, chat.queued_at = 1, now()
+            chat.priority, chat.queued_at, chat.agent_typing_at = 1, now(), None
             chat.save()
             AgentSession.record(chat, "transfer", agent=agent, note=note or None)
             _system(chat, translate(chat.language,
@@ -538,6 +539,7 @@ def reassign(chat_id: int, admin: Agent, target: Agent, grace_seconds: float = 6
         if chat.joined_by_id == target.id or chat.status == "waiting":
             chat.joined_by = None  # the admin now has it, or had joined it before it went back to the queue
         chat.status, chat.agent, chat.assigned_at, chat.priority = "assigned", target, now(), 0
+        chat.agent_typing_at = None
         chat.save()
         AgentSession.record(chat, "transfer", agent=admin, target_agent=target, note="reassigned by an admin")
         _system(chat, translate(chat.language, "%(name)s has joined the chat.", name=target.name), agent=target)

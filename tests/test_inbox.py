@@ -53,6 +53,15 @@ def test_the_receiver_sees_who_transferred_and_why(visitor, agent, other_agent):
     assert "Transferred by Sarah Johnson" in page and "Asks about Columbia" in page
 
 
+def test_after_a_transfer_the_visitor_does_not_see_the_receiver_typing(visitor, agent):
+    chat = taken_chat(visitor, agent)
+    Agent.by_agent_id("agent_002").touch()
+    agent.post(f"/agent/sessions/{chat.id}/typing")
+    assert ChatSession.get_by_id(chat.id).typing("agent")
+    agent.post(f"/agent/sessions/{chat.id}/transfer", {"agent_id": "agent_002"})
+    assert not ChatSession.get_by_id(chat.id).typing("agent")
+
+
 def test_taking_a_chat_that_is_already_mine_changes_nothing(visitor, agent):
     chat = waiting_chat(visitor)
     assert agent.post(f"/agent/sessions/{chat.id}/take").status_code == 200
