@@ -21,7 +21,7 @@ __all__ = ["assess", "Decision", "SKILLS", "REASONS", "COUNTRIES"]
 REASONS = ("requested", "frustration", "repeat", "complex", "urgent", "fallback", "low_confidence")
 
 HANDOFF_REPLIES = {
-    "requested": "Of course. I'm connecting you with a counsellor now; someone will join this chat shortly.",
+    "requested": "Of course. I'm connecting you with a counsellor now.",  # the status says who is online
     "urgent": "That sounds time-sensitive, so I'm connecting you with a counsellor right away.",
     "complex": "This needs a counsellor to look at your situation personally. I'll connect you with one now.",
     "frustration": "I'm sorry I haven't been more helpful. I'm connecting you with a counsellor who can sort this out.",
