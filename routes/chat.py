@@ -195,7 +195,7 @@ async def _limited(request: Request, token: str) -> str | None:
     return None
 
 
-@redirects_back("/")
+@redirects_back("/", fragment="latest")
 async def chat_post_message(request: Request):
     # The chat is found by its token inside the write's own transaction: one trip to the database. A visitor's
     # first message begins their chat in that same transaction.
@@ -249,7 +249,7 @@ async def _write_message(token: str, text: str, key: str | None, chosen: str | N
                 raise
 
 
-@redirects_back("/")
+@redirects_back("/", fragment="latest")
 async def chat_handoff(request: Request):
     """"Talk to a human"; asked before writing anything, it begins the chat."""
     chat = await current_chat(request)
@@ -290,7 +290,7 @@ async def chat_typing(request: Request):
     return Response(status_code=204)
 
 
-@redirects_back("/")
+@redirects_back("/", fragment="latest")
 @requires_chat
 async def chat_rating(request: Request):
     chat = request.state.chat
@@ -309,7 +309,7 @@ async def chat_rating(request: Request):
                   **await run_in_threadpool(status_context, chat, request.app.state.settings))
 
 
-@redirects_back("/")
+@redirects_back("/", fragment="latest")
 @requires_chat
 async def chat_followup(request: Request):
     """Leave an email address and a message for the counsellors while none can answer."""
@@ -338,7 +338,7 @@ async def chat_followup(request: Request):
                   **await run_in_threadpool(status_context, chat, settings))
 
 
-@redirects_back("/")
+@redirects_back("/", fragment="latest")
 @requires_chat
 async def chat_end(request: Request):
     """The visitor ends the chat themselves; the status line then offers the rating and a new chat. (Unlike a chat

@@ -90,9 +90,9 @@ def back_to(request: Request, default: str) -> str:
     return referer.path + (f"?{referer.query}" if referer.query else "")
 
 
-def redirects_back(default: str):
-    """Forms work without JavaScript: a navigating POST is answered 303 back to its page, any error and the
-    typed text kept in the session (`flash`) for that page to show once."""
+def redirects_back(default: str, fragment: str = ""):
+    """Forms work without JavaScript: a navigating POST is answered 303 back to its page (at `fragment`, if
+    given), any error and the typed text kept in the session (`flash`) for that page to show once."""
     def wrap(handler):
         async def endpoint(request: Request) -> Response:
             response = await handler(request)
@@ -103,7 +103,7 @@ def redirects_back(default: str):
                 if response.media_type == "text/plain":
                     problem = {"error": bytes(response.body).decode()}
                 request.session["flash"] = {key: value for key, value in problem.items() if value}
-            return RedirectResponse(back_to(request, default), status_code=303)
+            return RedirectResponse(back_to(request, default) + (f"#{fragment}" if fragment else ""), status_code=303)
         endpoint.__name__ = handler.__name__
         return endpoint
     return wrap

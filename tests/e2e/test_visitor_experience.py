@@ -183,6 +183,7 @@ def test_the_whole_flow_without_javascript(chromium, server):
     assert "Live updates need JavaScript" in visitor.locator("noscript").text_content()
     send(visitor, "What IELTS score do I need for a UK master's?")
     expect(visitor.locator('#messages [data-sender="bot"]')).to_have_count(1)
+    assert visitor.url.endswith("#latest") and newest_in_view(visitor)  # the reply, not the oldest message
     visitor.get_by_role("button", name="Talk to a human").click()
     # Without script the agent's page only shows what was queued before it loaded: wait for the queue first.
     expect(visitor.locator("#messages")).to_contain_text("in the queue")
