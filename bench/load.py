@@ -122,8 +122,18 @@ async def latency(plan: dict, conversations: int, interval: float, duration: flo
             "p99_ms": round(percentile(measured, 99) * 1000, 1), "max_ms": round(max(measured, default=0) * 1000, 1),
             "undelivered": lost, "undelivered_tags": [f"bench-{c}-{n}:{chats.answered.get((c, n), 'unanswered')}"
                                                       for c, n in sorted(chats.sent)[:50]],
-            "agent_streams_ended": dropped,
+            "agent_streams_ended": dropped, "by_second": timeline(chats.latencies, start),
             "statuses": chats.statuses, "open_s": round(open_seconds, 1)}
+
+
+def timeline(latencies: list[tuple[float, float]], start: float) -> list[list]:
+    """[second of sending, messages, p50 ms, max ms] for each second of the run: a backlog that grows shows as a
+    rising p50, a stall as one second's max."""
+    seconds: dict[int, list[float]] = {}
+    for at, took in latencies:
+        seconds.setdefault(int(at - start), []).append(took)
+    return [[second, len(found), round(percentile(found, 50) * 1000), round(max(found) * 1000)]
+            for second, found in sorted(seconds.items())]
 
 
 async def throughput(plan: dict, conversations: int, duration: float, warmup: float) -> dict:
