@@ -86,8 +86,9 @@ def _time_up(waiter: asyncio.Future) -> None:
 
 
 class Hub:
-    def __init__(self, redis_url: str = "", prefix: str = "handoff:", posted_from=None) -> None:
+    def __init__(self, redis_url: str = "", prefix: str = "handoff:", posted_from=None, connections: int = 32) -> None:
         self.redis_url = redis_url
+        self.connections = connections  # to Redis, at most
         self.posted_from = posted_from  # makes a Posted from its brief, as another process published it
         self.channel = prefix + CHANNEL
         self.origin = secrets.token_hex(6)
@@ -189,8 +190,14 @@ class Hub:
             return
         import redis.asyncio as redis
 
-        self._redis = redis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=None,
-                                     health_check_interval=10)
+        # A worker's publishes, rate limits and stream counts share this pool. When it is all in use a command
+        # waits for a connection: redis-py's default pool refuses it at once ("Too many connections"), which
+        # under load dropped wake-ups (the other worker's streams then waited for their next look) and sent
+        # rate limits back to per-process counts.
+        pool = redis.BlockingConnectionPool.from_url(self.redis_url, max_connections=self.connections, timeout=10,
+                                                     socket_connect_timeout=2, socket_timeout=None,
+                                                     health_check_interval=10)
+        self._redis = redis.Redis.from_pool(pool)
         self._task = asyncio.create_task(self._subscribe())
 
     async def stop(self) -> None:

@@ -18,6 +18,7 @@ class Connection:
         self.base += "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.turn = asyncio.Lock()  # a request waits for the one before it, as a browser's would on one connection
 
     async def open(self) -> None:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port, limit=1 << 20)
@@ -29,6 +30,10 @@ class Connection:
         if form is not None:
             head += f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n"
         payload = head.encode() + b"\r\n" + body
+        async with self.turn:
+            return await self._send(payload)
+
+    async def _send(self, payload: bytes) -> tuple[int, dict, bytes]:
         for attempt in (1, 2):
             if self.writer is None or self.writer.is_closing():
                 await self.open()

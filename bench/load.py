@@ -39,6 +39,7 @@ class Chats:
         self.latencies: list[tuple[float, float]] = []  # (sent at, seconds)
         self.waiters: dict[tuple[int, int], asyncio.Future] = {}
         self.statuses: dict[int, int] = {}
+        self.answered: dict[tuple[int, int], int | str] = {}  # each message's status, or the error of its POST
         self.agent_streams = [EventStream(self.host, self.port, "/agent/events", plan["agents"][a]["cookie"],
                                           self.on_agent_event) for a in agents]
         self.visitor_streams = [EventStream(self.host, self.port, "/chat/events", c["cookie"])
@@ -67,8 +68,13 @@ class Chats:
     async def say(self, index: int, n: int) -> None:
         key = (index, n)
         self.sent[key] = time.perf_counter()
-        status, _, _ = await self.posters[index].request("POST", "/chat/messages",
-                                                         {"text": TEXT.format(c=index, n=n)})
+        try:  # the key makes a POST sent again after a dropped connection a repeat, not a second message
+            status, _, _ = await self.posters[index].request("POST", "/chat/messages",
+                                                             {"text": TEXT.format(c=index, n=n),
+                                                              "client_key": f"bench-{index}-{n}"})
+        except Exception as error:
+            status = type(error).__name__
+        self.answered[key] = status
         self.statuses[status] = self.statuses.get(status, 0) + 1
         if status not in (200, 201):
             self.sent.pop(key, None)
@@ -108,12 +114,26 @@ async def latency(plan: dict, conversations: int, interval: float, duration: flo
         await asyncio.sleep(0.1)
     measured = [s for at, s in chats.latencies if at - start >= warmup]
     lost = len(chats.sent)
+    dropped = sum(1 for s in chats.agent_streams if s.error is not None or (s.task and s.task.done()))
     chats.close()
     return {"scenario": "latency", "conversations": conversations, "interval_s": interval,
             "messages": len(measured), "rate_per_s": round(len(measured) / (duration - warmup), 1),
             "p50_ms": round(percentile(measured, 50) * 1000, 1), "p90_ms": round(percentile(measured, 90) * 1000, 1),
             "p99_ms": round(percentile(measured, 99) * 1000, 1), "max_ms": round(max(measured, default=0) * 1000, 1),
-            "undelivered": lost, "statuses": chats.statuses, "open_s": round(open_seconds, 1)}
+            "undelivered": lost, "undelivered_tags": [f"bench-{c}-{n}:{chats.answered.get((c, n), 'unanswered')}"
+                                                      for c, n in sorted(chats.sent)[:50]],
+            "agent_streams_ended": dropped, "by_second": timeline(chats.latencies, start),
+            "statuses": chats.statuses, "open_s": round(open_seconds, 1)}
+
+
+def timeline(latencies: list[tuple[float, float]], start: float) -> list[list]:
+    """[second of sending, messages, p50 ms, max ms] for each second of the run: a backlog that grows shows as a
+    rising p50, a stall as one second's max."""
+    seconds: dict[int, list[float]] = {}
+    for at, took in latencies:
+        seconds.setdefault(int(at - start), []).append(took)
+    return [[second, len(found), round(percentile(found, 50) * 1000), round(max(found) * 1000)]
+            for second, found in sorted(seconds.items())]
 
 
 async def throughput(plan: dict, conversations: int, duration: float, warmup: float) -> dict:

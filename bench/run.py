@@ -282,7 +282,9 @@ class Bench:
             yield server, plan
         finally:
             server.stop()
-            if database and database.startswith("postgres"):
+            if self.args.keep:
+                print(f"kept {database}; server log {server.log.name}", flush=True)
+            elif database and database.startswith("postgres"):
                 drop_postgres(database)
 
     def once(self, target: str, count: int, scenario: str, *options: str) -> dict:
@@ -384,6 +386,7 @@ def main() -> None:
     parser.add_argument("--mixed-assigned", type=int, default=100, help="chats with a counsellor in the mixed run")
     parser.add_argument("--bots", type=int, default=200, help="visitors writing to the bot in the mixed run")
     parser.add_argument("--waiting", type=int, default=500, help="visitors waiting in the queue in the mixed run")
+    parser.add_argument("--keep", action="store_true", help="keep each run's database, to look into it afterwards")
     parser.add_argument("--server-flags", default="--loop asyncio --http h11")
     parser.add_argument("--postgres", default=os.environ.get("HANDOFF_BENCH_DATABASE_URL")
                         or os.environ.get("HANDOFF_TEST_DATABASE_URL", ""))

@@ -189,3 +189,36 @@ def test_the_wake_ups_of_one_turn_go_as_one_publish_and_each_arrives():
 
     published, woke_one, woke_two = asyncio.run(run())
     assert len(published) == 1 and woke_one == {"session:1"} and woke_two == {"session:2"}
+
+
+def test_more_publishes_at_once_than_connections_wait_their_turn_and_each_arrives():
+    url = os.environ.get("HANDOFF_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("HANDOFF_TEST_REDIS_URL is not set")
+    prefix = f"handoff-test-{uuid.uuid4().hex[:8]}:"
+
+    async def run():
+        sender, receiver = Hub(url, prefix, connections=2), Hub(url, prefix)
+        await sender.start()
+        await receiver.start()
+        try:
+            with receiver.listen("session:0") as first:
+                for _ in range(300):  # until the subscription is in place
+                    sender.notify("session:0")
+                    if await first.wait(0.1) and first.woken_by:
+                        break
+                topics = [f"session:{n}" for n in range(1, 41)]
+                with receiver.listen(*topics) as listener:
+                    for topic in topics:  # a publish each turn, none awaited: 40 at once on 2 connections
+                        sender.notify(topic)
+                        await asyncio.sleep(0)
+                    heard = set()
+                    while len(heard) < 40 and await listener.wait(5):
+                        heard |= listener.woken_by
+                    return heard, sender.redis_ok
+        finally:
+            await sender.stop()
+            await receiver.stop()
+
+    heard, ok = asyncio.run(run())
+    assert ok and len(heard) == 40

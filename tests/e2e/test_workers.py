@@ -263,3 +263,57 @@ def test_a_redis_restart_mid_chat_loses_nothing(cluster, local_redis):
     assert visitor.post("/chat/messages", {"text": "Thanks"}).status_code == 201
     got = [[i for i, _, _ in stream.messages(8, QUICK)] for stream in streams]
     assert len(got[0]) == 8 and got[0] == sorted(set(got[0])) and all(ids == got[0] for ids in got)
+
+
+def test_concurrent_messages_through_both_workers_reach_every_counsellor_stream_once(tmp_path, postgres_url, redis_url):
+    """Visitors of four chats write at once, each POST landing on either worker, so the two workers' turns
+    commit side by side and their ids interleave. Every counsellor stream, on either worker, gets every
+    acknowledged message exactly once, in each chat's order, by wake-ups alone (no ping comes in time)."""
+    server = Server(tmp_path, HANDOFF_DATABASE_URL=postgres_url, HANDOFF_REDIS_URL=redis_url,
+                    HANDOFF_REDIS_PREFIX=f"handoff-test-{uuid.uuid4().hex[:8]}:", HANDOFF_PING_SECONDS="60",
+                    HANDOFF_PRESENCE_GRACE_SECONDS="180", HANDOFF_AUTO_ASSIGN="0", HANDOFF_VISITOR_RATE="100000",
+                    HANDOFF_ADDRESS_RATE="1000000")
+    server.start(workers=2)
+    try:
+        agent = Person(server.url, "agent_001")
+        visitors = [Person(server.url) for _ in range(4)]
+        for visitor in visitors:
+            assert visitor.post("/chat/messages", {"text": "What is a CAS?"}).status_code == 201
+            assert visitor.post("/chat/handoff").status_code == 204
+        # The dashboards open first: a counsellor with none open is away, and the sweeper hands their chats back.
+        streams = spread_streams(server, agent, "/agent/events")
+        taken, deadline = set(), time.monotonic() + QUICK  # a handoff may reach the queue a moment after its answer
+        while len(taken) < 4 and time.monotonic() < deadline:
+            for chat_id in set(re.findall(r'data-session-id="(\d+)"', agent.get("/agent/dashboard").text)) - taken:
+                if agent.post(f"/agent/sessions/{chat_id}/take").status_code == 200:
+                    taken.add(chat_id)
+        assert len(taken) == 4
+        acknowledged: dict[int, str] = {}
+        lock = threading.Lock()
+
+        def write(n: int, visitor: Person) -> None:
+            for k in range(12):
+                text = f"burst {n}-{k}"
+                response = visitor.post("/chat/messages", {"text": text, "client_key": f"burst-{n}-{k}"})
+                assert response.status_code == 201
+                with lock:
+                    acknowledged[int(response.headers["x-message-id"])] = text
+
+        writers = [threading.Thread(target=write, args=(n, v)) for n, v in enumerate(visitors)]
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join()
+        assert len(acknowledged) == 48
+        deadline = time.monotonic() + QUICK
+        while time.monotonic() < deadline and not all(
+                set(acknowledged) <= {i for i, _, _ in s.messages_now()} for s in streams):
+            time.sleep(0.05)
+        for stream in streams:
+            got = [(i, data) for i, data, _ in stream.messages_now() if i in acknowledged]
+            assert sorted(i for i, _ in got) == sorted(acknowledged)  # each one, once
+            for n in range(4):
+                ids = [i for i, data in got if f"burst {n}-" in data]
+                assert ids == sorted(ids)
+    finally:
+        server.stop()
