@@ -233,5 +233,5 @@ def test_a_destination_button_works_without_script(visitor):
     message = bot_answer(ChatSession.get(), choices="ca")
     response = visitor.post("/chat/messages", {"text": "Canada", "client_key": f"choice-{message.id}"},
                             headers={"Accept": "text/html"}, follow_redirects=False)
-    assert response.status_code == 303 and response.headers["location"] == "/"
+    assert response.status_code == 303 and response.headers["location"] == "/#latest"
     assert Message.select().where(Message.sender == "visitor", Message.text == "Canada").count() == 1
