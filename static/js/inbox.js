@@ -159,7 +159,9 @@
     if (muted()) return;
     document.body.dataset.chimes = String(Number(document.body.dataset.chimes || 0) + 1);
     var Context = window.AudioContext || window.webkitAudioContext;
-    if (!Context) return;
+    // Browsers refuse sound before the page's first click or key press, and warn for each attempt.
+    var woken = !navigator.userActivation || navigator.userActivation.hasBeenActive;
+    if (!Context || !woken) return;
     try {
       audio = audio || new Context();
       if (audio.state === "suspended") audio.resume();
