@@ -233,15 +233,20 @@ async def _write_message(token: str, text: str, key: str | None, chosen: str | N
                          attempts: int = 5) -> conversation.Outcome:
     """The bot decides off the event loop and outside the transaction; the write then checks the chat is as the
     decision saw it (else decides again: a message or a status change came in between)."""
-    later = writes.decides_later(token)
+    later, decided = writes.decides_later(token), writes.undecided(token, text)
     while True:
-        decided = None if later else await off_loop(conversation.decide, token, text, start is not None)
         if decided is None and not later:
-            raise ChatError(EXPIRED_TEXT, 403)
+            decided = await off_loop(conversation.decide, token, text, start is not None)
+            if decided is None:
+                raise ChatError(EXPIRED_TEXT, 403)
         later = False
         try:
-            return await act(conversation.visitor_message, token, text, key, decided, chosen, start)
+            outcome = await act(conversation.visitor_message, token, text, key, decided, chosen, start)
+            if outcome.status:
+                writes.remember(token, outcome.status)
+            return outcome
         except conversation.Stale:
+            decided = None
             attempts -= 1
             if not attempts:
                 raise
