@@ -28,6 +28,7 @@ from peewee import PostgresqlDatabase
 from starlette.concurrency import run_in_threadpool
 
 from database import SqliteWriteQueue, WouldWait
+from escalation.language import detect_sure
 import models
 import conversation
 from conversation import ChatError
@@ -60,7 +61,7 @@ def undecided(token: str, text: str) -> conversation.Decided | None:
     If the bot has the chat after all, the write refuses the message as Stale, and it is decided off the loop."""
     if _statuses.get(token, "bot") == "bot" or len(text) > QUICK_CHARS or not isinstance(models.db.obj, SqliteWriteQueue):
         return None
-    return conversation.Decided(0, "", -1, spoken=conversation.detect_sure(text))
+    return conversation.Decided(0, "", -1, spoken=detect_sure(text))
 
 
 async def act(work, *args):

@@ -127,7 +127,8 @@ def report(name: str, samples: list[float], statuses: dict, loop: dict, stalls: 
     print(f"{name:<18} healthz p50 {percentile(samples, 0.5):7.1f} ms  p99 {percentile(samples, 0.99):7.1f} ms"
           f"  max {max(samples, default=float('nan')):7.1f} ms ({len(samples)} probes); loop stalls over 50 ms: "
           f"{loop['stalls'] - stalls} (worst so far: late {loop['worst_late_ms']} ms, busy {loop['worst_busy_ms']} ms)"
-          f"; load average {run.load_average()}\n{'':<18} attacker's answers: {codes or 'none'}\n{'':<18} emails received: {sent or 'none'}", flush=True)
+          f"; load average {run.load_average()}\n{'':<18} attacker's answers: {codes or 'none'}"
+          f"\n{'':<18} emails received: {sent or 'none'}", flush=True)
 
 
 def tally(statuses: dict, code: int) -> None:
