@@ -2,9 +2,15 @@
 SQLite, or two workers on PostgreSQL + Redis, where limits and throttles must hold across workers."""
 from __future__ import annotations
 
+import sqlite3
+import time
+from datetime import timedelta
+
 import pytest
 
+from models import now
 from tests.live import LiveBrowser
+from tests.receivers import MailReceiver, body_of, eventually
 from tests.security.test_races import Live
 from tests.security.conftest import serve
 
@@ -74,3 +80,42 @@ def test_health_says_only_ok_staff_pages_are_not_stored_and_skills_are_checked(l
     refused = sarah.post(f"/agent/sessions/{chat_id}/transfer", {"agent_id": "skill:<script>"})
     assert refused.status_code == 400
     assert live.query("SELECT status, agent_id FROM chatsession WHERE id = ?", chat_id)[0][0] == "assigned"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def mailing(request, tmp_path):
+    smtp = MailReceiver()
+    server, url = serve(request, tmp_path, HANDOFF_AUTO_ASSIGN="0", HANDOFF_SMTP_URL=smtp.url,
+                        HANDOFF_RECEIPTS_PER_EMAIL="2", HANDOFF_WAIT_ALERT_MINUTES="0.05", HANDOFF_SWEEP_SECONDS="1",
+                        HANDOFF_OUTBOX_POLL_SECONDS="1")
+    yield Live(server, url), smtp
+    server.stop()
+    smtp.close()
+
+
+def test_receipts_are_capped_and_every_worker_sends_one_digest_in_all(mailing):
+    live, smtp = mailing
+    # On duty (seen within the idle hours) but not present: the visitors may leave messages.
+    seen = now() - timedelta(minutes=5)
+    if live.database_url.startswith("sqlite"):
+        with sqlite3.connect(live.database_url.split("///", 1)[1]) as connection:
+            connection.execute("UPDATE agent SET email = ?, last_seen_at = ? WHERE agent_id = 'agent_001'",
+                               ("sarah@educonsult.test", str(seen)))
+    else:
+        import psycopg
+        with psycopg.connect(live.database_url) as connection:
+            connection.execute("UPDATE agent SET email = %s, last_seen_at = %s WHERE agent_id = 'agent_001'",
+                               ("sarah@educonsult.test", seen))
+    for n in range(4):
+        visitor = LiveBrowser(live.url)
+        assert visitor.post("/chat/handoff").status_code == 204
+        form = {"text": "Sign in at https://evil.example/login", "email": "victim@example.org"}
+        assert visitor.post("/chat/followup", form).status_code == 201
+    for _ in range(6):
+        assert LiveBrowser(live.url).post("/chat/handoff").status_code == 204
+    eventually(lambda: any("sarah@educonsult.test" in m["To"] for m in smtp.messages), 60)
+    time.sleep(4)  # several sweeps of each worker: none may send a second digest within the interval
+    recipients = sorted(m["To"] for m in smtp.messages)
+    assert recipients == ["sarah@educonsult.test", "victim@example.org", "victim@example.org"]
+    digest = next(body_of(m) for m in smtp.messages if m["To"] == "sarah@educonsult.test")
+    assert "evil.example" not in digest and "https://" not in digest
