@@ -60,7 +60,8 @@ def undecided(token: str, text: str) -> conversation.Decided | None:
     decision, only its language, read here rather than in a thread (the trip there cost more than the reading).
     The detector's models are loaded by then: this token's earlier message was decided in a thread.
     If the bot has the chat after all, the write refuses the message as Stale, and it is decided off the loop."""
-    if _statuses.get(token, "bot") == "bot" or len(text) > QUICK_CHARS or not isinstance(models.db.obj, SqliteWriteQueue):
+    if not isinstance(models.db.obj, SqliteWriteQueue) or _statuses.get(token, "bot") == "bot" \
+            or len(text) > QUICK_CHARS:
         return None
     return conversation.Decided(0, "", -1, spoken=detect_sure(text))
 

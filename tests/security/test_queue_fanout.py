@@ -112,7 +112,8 @@ def test_a_visitor_taken_while_the_queue_keeps_changing_keeps_their_stream(live)
     try:
         ids = [int(row) for row in re.findall(r'class="queue-row" data-session-id="(\d+)"',
                                               sarah.http.get("/agent/dashboard").text)]
-        taken = [chat_id for chat_id in sorted(ids)[:15] if sarah.post(f"/agent/sessions/{chat_id}/take").status_code == 200]
+        taken = [chat_id for chat_id in sorted(ids)[:15]
+                 if sarah.post(f"/agent/sessions/{chat_id}/take").status_code == 200]
     finally:
         done.set()
         for thread in churn:
