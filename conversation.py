@@ -123,6 +123,7 @@ class Outcome:
     events: list[tuple[str, int]] = field(default_factory=list)  # (webhook event, chat id)
     posted: Posted | None = None
     language: str | None = None  # the language the visitor's page is in after this, when a message may change it
+    status: str | None = None  # a visitor's message: the chat's status after it
 
     def wake(self, chat: ChatSession, *more: str) -> "Outcome":
         self.topics.add(session_topic(chat.id))
@@ -298,6 +299,7 @@ def visitor_message(chat: ChatSession | str, text: str, client_key: str | None =
                                          offer=decision.offers or None)[0])
             out.posted = Posted(chat.id, after, after_visible, added)
         out.wake(chat)
+        out.status = chat.status
     return out
 
 

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -31,6 +31,40 @@ def session_topic(session_id: int) -> str:
 
 def agent_topic(agent_pk: int) -> str:
     return f"agent:{agent_pk}"
+
+
+class Turns:
+    """Lets at most `per_turn` waiters go on in each turn of the event loop, first come first served.
+
+    A queue change wakes every waiting visitor's stream at once, and each renders its own status line: hundreds of
+    them in one turn would hold the loop (and every other request) for that whole time. In turns of a few, timers
+    and other requests run between them."""
+
+    def __init__(self, per_turn: int = 20) -> None:
+        self.per_turn = per_turn
+        self.waiting: deque[asyncio.Future] = deque()
+        self.releasing = False
+
+    async def turn(self) -> None:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self.waiting.append(future)
+        if not self.releasing:
+            self.releasing = True
+            loop.call_soon(self._release)
+        await future
+
+    def _release(self) -> None:
+        let = 0
+        while self.waiting and let < self.per_turn:
+            future = self.waiting.popleft()
+            if not future.done():  # a stream closed while it waited
+                future.set_result(None)
+                let += 1
+        if self.waiting:
+            asyncio.get_running_loop().call_soon(self._release)
+        else:
+            self.releasing = False
 
 
 class Listener:

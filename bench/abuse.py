@@ -9,9 +9,13 @@ proxy reports them in X-Forwarded-For, which uvicorn trusts from 127.0.0.1), eac
 2. the queue: every address asks for a human as often as it may and keeps a stream open on each chat,
    the queue then changes again and again (more handoffs, a counsellor taking and closing chats), and
    cookie-less page views arrive all along;
-3. mail: left messages with address lists and mailto parameters, as fast as the limits allow.
+3. mail: fresh visitors ask for a human and leave a message with an address list, mailto parameters or the
+   victim's own address, quoting a phishing link, as fast as the limits allow, while the queue's wait alerts
+   are due every few seconds.
 
-A probe asks `/healthz` every 20 ms throughout; each phase prints its p50 and p99.
+A probe asks `/healthz` every 20 ms throughout, as anyone may (without the API token); each phase prints its
+p50 and p99, the event loop's stalls over 50 ms meanwhile (the server's own probe, read with the token) and the
+emails an SMTP server on this machine received, by recipient.
 """
 from __future__ import annotations
 
@@ -27,11 +31,14 @@ import time
 from pathlib import Path
 
 import httpx
+from aiosmtpd.controller import Controller
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run  # noqa: E402
 
 PASSWORD = "bench-password"
+TOKEN = "bench-token"
+VICTIM = "victim@example.org"
 CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
@@ -50,7 +57,9 @@ class Visitor:
     """One browser from one address: its cookies and the page's CSRF token."""
 
     def __init__(self, url: str, address: str) -> None:
-        self.http = httpx.AsyncClient(base_url=url, headers={"X-Forwarded-For": address}, timeout=60)
+        # uvicorn drops a connection idle for 5 s: the client lets go of it sooner, never reusing one as it closes.
+        self.http = httpx.AsyncClient(base_url=url, headers={"X-Forwarded-For": address}, timeout=60,
+                                      limits=httpx.Limits(keepalive_expiry=2))
         self.token = ""
 
     async def open(self) -> "Visitor":
@@ -86,10 +95,40 @@ class Probe:
         return samples
 
 
-def report(name: str, samples: list[float], statuses: dict) -> None:
+class Mailbox:
+    """An SMTP server that keeps every recipient of every email it is sent."""
+
+    def __init__(self) -> None:
+        self.received: list[str] = []
+        self.controller = Controller(self, hostname="127.0.0.1", port=run.free_port())
+        self.controller.start()
+        self.url = f"smtp://127.0.0.1:{self.controller.port}"
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.received += [address.lower() for address in envelope.rcpt_tos]
+        return "250 OK"
+
+    def take(self) -> dict:
+        received, self.received = self.received, []
+        counts: dict = {}
+        for address in received:
+            counts[address] = counts.get(address, 0) + 1
+        return counts
+
+
+async def loop_figures(url: str) -> dict:
+    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+        return (await http.get("/healthz", headers={"Authorization": f"Bearer {TOKEN}"})).json()["loop"]
+
+
+def report(name: str, samples: list[float], statuses: dict, loop: dict, stalls: int, mails: dict) -> None:
     codes = ", ".join(f"{code}: {count}" for code, count in sorted(statuses.items(), key=str))
+    sent = ", ".join(f"{address}: {count}" for address, count in sorted(mails.items()))
     print(f"{name:<18} healthz p50 {percentile(samples, 0.5):7.1f} ms  p99 {percentile(samples, 0.99):7.1f} ms"
-          f"  ({len(samples)} probes; attacker's answers {codes or 'none'})", flush=True)
+          f"  max {max(samples, default=float('nan')):7.1f} ms ({len(samples)} probes); loop stalls over 50 ms: "
+          f"{loop['stalls'] - stalls} (worst so far: late {loop['worst_late_ms']} ms, busy {loop['worst_busy_ms']} ms)"
+          f"; load average {run.load_average()}\n{'':<18} attacker's answers: {codes or 'none'}"
+          f"\n{'':<18} emails received: {sent or 'none'}", flush=True)
 
 
 def tally(statuses: dict, code: int) -> None:
@@ -121,20 +160,24 @@ async def crafted_messages(url: str, seconds: float) -> dict:
 async def queue_churn(url: str, seconds: float, addresses: int, database: str) -> dict:
     """Every address hands off ten chats and holds a stream on each; then the queue moves while the probe runs."""
     statuses: dict = {}
-    visitors = []
+    visitors, streams = [], []
     for a in range(addresses):
         for _ in range(10):  # the handoff limit per address
             visitor = await Visitor(url, f"198.18.1.{a}").open()
             tally(statuses, await visitor.post("/chat/handoff"))
             visitors.append(visitor)
-    opened = [asyncio.Event() for _ in visitors]
-    streams = [asyncio.create_task(v.stream(e)) for v, e in zip(visitors, opened)]
-    await asyncio.wait_for(asyncio.gather(*(e.wait() for e in opened)), 120)
+            opened = asyncio.Event()
+            streams.append(asyncio.create_task(visitor.stream(opened)))
+            await asyncio.wait_for(opened.wait(), 60)
     agent = httpx.AsyncClient(base_url=url, timeout=60)
     token = CSRF.search((await agent.get("/agent/login")).text).group(1)
     await agent.post("/agent/login", data={"agent_id": "agent_001", "password": PASSWORD},
                      headers={"X-CSRF-Token": token})
     token = CSRF.search((await agent.get("/agent/dashboard")).text).group(1)
+    # The dashboard's stream keeps the counsellor present, so the queue's wait alerts are due to them.
+    dashboard_open = asyncio.Event()
+    dashboard = asyncio.create_task(dashboard_stream(agent, dashboard_open))
+    await asyncio.wait_for(dashboard_open.wait(), 60)
     before = count_chats(database)
     deadline, views, joined = time.monotonic() + seconds, 0, 0
 
@@ -175,15 +218,25 @@ async def queue_churn(url: str, seconds: float, addresses: int, database: str) -
         await http.aclose()
 
     await asyncio.gather(counsellor(), newcomers(), page_views())
+    statuses["streams still open"] = sum(not stream.done() for stream in streams)
     statuses["page views"] = views
     statuses["chats stored by page views"] = count_chats(database) - before - joined
-    for stream in streams:
+    for stream in streams + [dashboard]:
         stream.cancel()
     await asyncio.gather(*streams, return_exceptions=True)
     for visitor in visitors:
         await visitor.http.aclose()
+    # Signed out, the counsellor can take no chat: left messages are accepted from now on.
+    await agent.post("/agent/logout", headers={"X-CSRF-Token": token})
     await agent.aclose()
     return statuses
+
+
+async def dashboard_stream(agent: httpx.AsyncClient, opened: asyncio.Event) -> None:
+    async with agent.stream("GET", "/agent/events", timeout=None) as response:
+        opened.set()
+        async for _ in response.aiter_lines():
+            pass
 
 
 def count_chats(database: str) -> int:
@@ -192,34 +245,40 @@ def count_chats(database: str) -> int:
 
 
 async def mail_abuse(url: str, seconds: float) -> dict:
-    """Left messages that try to add recipients or prefill a mailto link, at the address's message limit."""
-    visitors = [await Visitor(url, f"198.18.4.{n}").open() for n in range(5)]
-    for visitor in visitors:
-        await visitor.post("/chat/handoff")
+    """Fresh visitors, ten per address (its handoff limit), each asks for a human and leaves a message with an
+    address list, mailto parameters, a forged header or the victim's own address, and a phishing link."""
     statuses: dict = {}
     emails = ["root,victim@example.org", "x@evil.example?cc=a@example.org&bcc=b@example.org&body=hi",
-              "Victim <victim@example.org>", "a@example.org\nBcc: b@example.org", "ok@example.org"]
+              "Victim <victim@example.org>", "a@example.org\nBcc: b@example.org", VICTIM]
     deadline, n = time.monotonic() + seconds, 0
     while time.monotonic() < deadline:
-        visitor = visitors[n % len(visitors)]
+        visitor = await Visitor(url, f"198.18.4.{n // 10}").open()
+        tally(statuses, await visitor.post("/chat/handoff"))
         tally(statuses, await visitor.post("/chat/followup", {"email": emails[n % len(emails)],
                                                               "text": "Sign in at https://evil.example/login"}))
+        await visitor.http.aclose()
         n += 1
         await asyncio.sleep(0.2)
+    await asyncio.sleep(6)  # the outbox sends within its poll interval (5 s)
     return statuses
 
 
-async def attack(url: str, seconds: float, addresses: int, database: str) -> None:
+async def attack(url: str, seconds: float, addresses: int, database: str, mailbox: Mailbox, only: str) -> None:
     probe = Probe(url)
     task = asyncio.create_task(probe.run())
+    stalls = (await loop_figures(url))["stalls"]
     phases = [("quiet", lambda: quiet(seconds / 2)),
               ("1 crafted messages", lambda: crafted_messages(url, seconds)),
               ("2 queue churn", lambda: queue_churn(url, seconds, addresses, database)),
               ("3 mail", lambda: mail_abuse(url, seconds))]
     for name, phase in phases:
+        if only and name.split()[0] not in only.split(","):
+            continue
         probe.take()
         statuses = await phase()
-        report(name, probe.take(), statuses)
+        samples, loop = probe.take(), await loop_figures(url)
+        report(name, samples, statuses, loop, stalls, mailbox.take())
+        stalls = loop["stalls"]
     task.cancel()
 
 
@@ -227,15 +286,24 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--addresses", type=int, default=25)
+    parser.add_argument("--only", default="", help="phases to run, e.g. 2 or quiet,1 (all when empty)")
     args = parser.parse_args()
     run.raise_nofile()
     database = f"sqlite:///{tempfile.mkdtemp(prefix='handoff-abuse-')}/abuse.db"
+    mailbox = Mailbox()
+    # The published limits as shipped; wait alerts due after 6 s of waiting, so the queue's alerts fall in the run.
     server = run.Server("app:app", {"HANDOFF_DATABASE_URL": database, "HANDOFF_SECRET_KEY": run.SECRET,
-                                    "HANDOFF_AGENT_PASSWORD": PASSWORD, "HANDOFF_AUTO_ASSIGN": "0"})
+                                    "HANDOFF_AGENT_PASSWORD": PASSWORD, "HANDOFF_AUTO_ASSIGN": "0",
+                                    "HANDOFF_API_TOKEN": TOKEN, "HANDOFF_SMTP_URL": mailbox.url,
+                                    "HANDOFF_WAIT_ALERT_MINUTES": "0.1"})
+    print(f"server pid {server.process.pid}", flush=True)
     try:
-        asyncio.run(attack(server.url, args.seconds, args.addresses, database))
+        with sqlite3.connect(database.split("///", 1)[1]) as connection:  # counsellors with an inbox, for alerts
+            connection.execute("UPDATE agent SET email = agent_id || '@staff.example'")
+        asyncio.run(attack(server.url, args.seconds, args.addresses, database, mailbox, args.only))
     finally:
         server.stop()
+        mailbox.controller.stop()
 
 
 if __name__ == "__main__":

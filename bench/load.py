@@ -174,7 +174,8 @@ async def mixed(plan: dict, interval: float, duration: float, warmup: float) -> 
     """Every kind of traffic at once, each visitor sending every `interval` s (±50%): chats with a counsellor
     (POST → the counsellor's stream), chats with the bot (POST → the bot's answer on the visitor's stream) and
     visitors waiting in the queue (POST → their own stream). The bare relay has no bot: its "bot" visitors
-    are timed to their own stream, like the waiting ones."""
+    are timed to their own stream, like the waiting ones. Besides, every visitor's message is timed to its echo
+    on the visitor's own stream, whatever the chat's state."""
     conversations = plan["conversations"]
     kinds = [c.get("kind", "assigned") for c in conversations]
     bare = plan.get("bare", False)
@@ -182,6 +183,8 @@ async def mixed(plan: dict, interval: float, duration: float, warmup: float) -> 
     latencies: dict[str, list[tuple[float, float]]] = {kind: [] for kind in ("assigned", "bot", "waiting")}
     sent: dict[tuple[int, int], float] = {}
     asked: dict[int, list[float]] = {}  # bot chats: when each question still unanswered was sent
+    unechoed: dict[tuple[int, int], float] = {}  # every message not yet back on its visitor's own stream
+    echoes: list[tuple[float, float]] = []
     statuses: dict[int, int] = {}
 
     def record(kind: str, at: float, arrival: float) -> None:
@@ -197,6 +200,11 @@ async def mixed(plan: dict, interval: float, duration: float, warmup: float) -> 
         kind = kinds[index]
 
         def on_event(event_id, data: str, arrival: float) -> None:
+            for match in TAG.finditer(data):
+                key = (int(match.group(1)), int(match.group(2)))
+                if key[0] == index and key in unechoed:
+                    at = unechoed.pop(key)
+                    echoes.append((at, arrival - at))
             if kind == "waiting" or (kind == "bot" and bare):
                 for match in TAG.finditer(data):
                     key = (int(match.group(1)), int(match.group(2)))
@@ -218,6 +226,7 @@ async def mixed(plan: dict, interval: float, duration: float, warmup: float) -> 
 
     async def say(index: int, n: int) -> None:
         key, at = (index, n), time.perf_counter()
+        unechoed[key] = at
         if kinds[index] == "bot" and not bare:
             asked.setdefault(index, []).append(at)
         else:
@@ -236,7 +245,7 @@ async def mixed(plan: dict, interval: float, duration: float, warmup: float) -> 
 
     await asyncio.gather(*(visitor(i) for i in range(len(conversations))))
     drained = time.perf_counter() + 30
-    while (sent or any(asked.values())) and time.perf_counter() < drained:
+    while (sent or unechoed or any(asked.values())) and time.perf_counter() < drained:
         await asyncio.sleep(0.1)
     for item in agent_streams + visitor_streams + posters:
         item.close()
@@ -247,6 +256,13 @@ async def mixed(plan: dict, interval: float, duration: float, warmup: float) -> 
         result[kind] = {"visitors": kinds.count(kind), "messages": len(measured),
                         "p50_ms": round(percentile(measured, 50) * 1000, 1),
                         "p99_ms": round(percentile(measured, 99) * 1000, 1)}
+    measured = [s for at, s in echoes if at - start >= warmup]
+    result["echo"] = {"messages": len(echoes) + len(unechoed), "measured": len(measured),
+                      "p50_ms": round(percentile(measured, 50) * 1000, 1),
+                      "p90_ms": round(percentile(measured, 90) * 1000, 1),
+                      "p99_ms": round(percentile(measured, 99) * 1000, 1),
+                      "max_ms": round(max(measured, default=0) * 1000, 1),
+                      "over_5s": sum(s > 5 for _, s in echoes), "never": len(unechoed)}
     return result
 
 

@@ -19,7 +19,7 @@ from conversation import EXPIRED_TEXT, ChatError
 from delivery import mail
 from i18n import NATIVE, country_guess, interface, negotiate, time_zone, translate
 from models import ChatSession, Message, SessionAnalytics
-from realtime import QUEUE, Hub, session_topic
+from realtime import QUEUE, Hub, Turns, session_topic
 from settings import Settings
 from routes.common import (StreamEndpoint, back_to, clean_text, client_address, client_key, error_fragment,
                            event_stream, flash, form_data, handed_over, last_event_id, message_events, off_loop,
@@ -126,6 +126,7 @@ class QueueBoard:
         self.board: dict | None = None
         self.read_at = 0.0
         self.reading: asyncio.Future | None = None
+        self.turns = Turns()
 
     async def read(self) -> dict:
         changed = self.hub.heard.get(QUEUE, 0.0)
@@ -235,15 +236,20 @@ async def _write_message(token: str, text: str, key: str | None, chosen: str | N
                          attempts: int = 5) -> conversation.Outcome:
     """The bot decides off the event loop and outside the transaction; the write then checks the chat is as the
     decision saw it (else decides again: a message or a status change came in between)."""
-    later = writes.decides_later(token)
+    later, decided = writes.decides_later(token), writes.undecided(token, text)
     while True:
-        decided = None if later else await off_loop(conversation.decide, token, text, start is not None)
         if decided is None and not later:
-            raise ChatError(EXPIRED_TEXT, 403)
+            decided = await off_loop(conversation.decide, token, text, start is not None)
+            if decided is None:
+                raise ChatError(EXPIRED_TEXT, 403)
         later = False
         try:
-            return await act(conversation.visitor_message, token, text, key, decided, chosen, start)
+            outcome = await act(conversation.visitor_message, token, text, key, decided, chosen, start)
+            if outcome.status:
+                writes.remember(token, outcome.status)
+            return outcome
         except conversation.Stale:
+            decided = None
             attempts -= 1
             if not attempts:
                 raise
@@ -391,7 +397,9 @@ def _queue_news(chat_id: int, language: str | None, settings: Settings, board: d
     left the queue (then its stream reads the chat)."""
     if chat_id not in board["positions"]:
         return None
-    return status_context(ChatSession(id=chat_id, status="waiting", language=language), settings, board)
+    # Without the defaults a new row would get (a fresh token, timestamps): thousands of these per queue change.
+    chat = ChatSession(id=chat_id, status="waiting", language=language, rating=None, __no_default__=True)
+    return status_context(chat, settings, board)
 
 
 async def chat_events(request: Request):
@@ -430,6 +438,8 @@ async def chat_events(request: Request):
             refresh = True
             while not hub.closing:
                 if refresh:
+                    if waiting:
+                        await board.turns.turn()  # a queue change wakes every waiting stream: they go a few at a time
                     # Queue news alone, for a chat still waiting: its line comes from the board, read once
                     # per change for every waiting visitor, not from each chat's own rows.
                     queue = await board.read() if waiting else None
@@ -452,7 +462,7 @@ async def chat_events(request: Request):
                 woken = await listener.wait(6.0 if typing else settings.ping_seconds)
                 if not woken:
                     yield ServerSentEvent(comment="ping")
-                queue_only = woken and listener.woken_by == {QUEUE} and not listener.arrived
+                queue_only = waiting and woken and listener.woken_by == {QUEUE} and not listener.arrived
                 # Messages just written in this process come with the wake-up; a counsellor's message
                 # also ends their typing, which the status line then shows.
                 handed = await handed_over(listener, {chat_id: last}, visible=True) if not typing else None

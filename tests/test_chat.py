@@ -1,6 +1,7 @@
 """The visitor's routes."""
 import pytest
 
+import conversation
 from models import ChatSession, Message
 
 
@@ -101,3 +102,17 @@ def test_new_chat_after_close(visitor, agent):
     assert ChatSession.select().count() == 1  # until the visitor writes again
     visitor.say("Hello again")
     assert ChatSession.select().count() == 2
+
+
+def test_a_message_to_a_counsellor_needs_no_decision_until_the_bot_has_the_chat_again(visitor, agent, monkeypatch):
+    visitor.say("I want to talk to a human")
+    chat = ChatSession.get()
+    assert agent.post(f"/agent/sessions/{chat.id}/take").status_code == 200
+    decisions, decide = [], conversation.decide
+    monkeypatch.setattr(conversation, "decide", lambda *args: decisions.append(args) or decide(*args))
+    assert visitor.say("Thanks, I have my grades ready").status_code == 201
+    assert decisions == []  # with a counsellor: stored as it is, nothing for the bot to decide
+    assert agent.post(f"/agent/sessions/{chat.id}/release").status_code == 200
+    assert visitor.say("What are the tuition fees in Germany?").status_code == 201
+    assert len(decisions) == 1  # the write found the bot had the chat back: decided then, and answered
+    assert [m.sender for m in chat.visible_messages()][-2:] == ["visitor", "bot"]

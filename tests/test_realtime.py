@@ -10,7 +10,7 @@ import pytest
 import conversation
 import models
 from conversation import Posted
-from realtime import QUEUE, Hub
+from realtime import QUEUE, Hub, Turns
 from routes.common import handed_over
 
 
@@ -222,3 +222,23 @@ def test_more_publishes_at_once_than_connections_wait_their_turn_and_each_arrive
 
     heard, ok = asyncio.run(run())
     assert ok and len(heard) == 40
+
+
+def test_turns_let_at_most_a_few_waiters_on_in_each_turn_of_the_loop_in_order():
+    async def main():
+        turns, gone, seen = Turns(per_turn=3), [], []
+
+        async def waiter(n: int) -> None:
+            await turns.turn()
+            gone.append(n)
+
+        tasks = [asyncio.create_task(waiter(n)) for n in range(8)]
+        while len(gone) < 8:
+            await asyncio.sleep(0)  # one turn of the loop
+            seen.append(len(gone))
+        await asyncio.gather(*tasks)
+        return gone, seen
+
+    gone, seen = asyncio.run(main())
+    assert gone == list(range(8))
+    assert all(later - earlier <= 3 for earlier, later in zip([0] + seen, seen)), seen

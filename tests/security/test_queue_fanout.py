@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import re
+import threading
 import time
 
 import pytest
@@ -15,7 +16,7 @@ from realtime import QUEUE, Hub
 from tests.live import LiveBrowser
 from tests.security.conftest import serve
 
-OPEN = {"HANDOFF_ADDRESS_RATE": "100000", "HANDOFF_AUTO_ASSIGN": "0"}
+OPEN = {"HANDOFF_ADDRESS_RATE": "100000", "HANDOFF_AUTO_ASSIGN": "0", "HANDOFF_DEFAULT_MAX_CHATS": "50"}
 
 
 def test_a_thousand_cookieless_page_views_store_no_chat(app, visitor):
@@ -88,3 +89,35 @@ def test_each_waiting_visitor_sees_their_new_place_when_the_head_is_taken(live):
     assert shows(streams[0], 'data-status="assigned"')
     assert all(shows(stream, f'data-position="{n}"') for n, stream in enumerate(streams[1:], start=1))
 
+
+
+def test_a_visitor_taken_while_the_queue_keeps_changing_keeps_their_stream(live):
+    """A stream that left the queue may still be woken by queue news already on its way: it reads its own chat."""
+    visitors = []
+    for _ in range(15):
+        visitor = LiveBrowser(live.url)
+        assert visitor.post("/chat/handoff").status_code == 204
+        visitors.append(visitor)
+    streams = [visitor.stream("/chat/events") for visitor in visitors]
+    sarah = LiveBrowser.agent(live.url)
+    done = threading.Event()
+
+    def newcomers() -> None:  # the queue changes all along
+        while not done.is_set():
+            LiveBrowser(live.url).post("/chat/handoff")
+
+    churn = [threading.Thread(target=newcomers) for _ in range(3)]
+    for thread in churn:
+        thread.start()
+    try:
+        ids = [int(row) for row in re.findall(r'class="queue-row" data-session-id="(\d+)"',
+                                              sarah.http.get("/agent/dashboard").text)]
+        taken = [chat_id for chat_id in sorted(ids)[:15]
+                 if sarah.post(f"/agent/sessions/{chat_id}/take").status_code == 200]
+    finally:
+        done.set()
+        for thread in churn:
+            thread.join()
+    assert len(taken) == 15
+    assert all(shows(stream, 'data-status="assigned"') for stream in streams)
+    assert not any(stream.ended.is_set() for stream in streams)
