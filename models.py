@@ -262,12 +262,10 @@ class ChatSession(BaseModel):
         """Everything, internal notes included, for the agent's eyes."""
         return Message.with_agent().where(Message.session == self).order_by(Message.id)
 
-    def visitor_history(self, limit: int = 6) -> list[dict]:
-        """Recent turns for the handoff decision, oldest first."""
-        rows = (self.messages.where(Message.sender.in_(["visitor", "bot"]))
-                .order_by(Message.id.desc()).limit(limit))
-        return [{"sender": m.sender, "text": m.text, "confidence": m.confidence, "offer": bool(m.offer)}
-                for m in reversed(list(rows))]
+    def visitor_history(self) -> list[dict]:
+        """The latest six turns for the bot's decision, oldest first."""
+        return [{"sender": sender, "text": text, "confidence": confidence, "offer": bool(offer)}
+                for sender, text, confidence, offer in reversed(_HISTORY.rows(self.id))]
 
     def transferred_to_owner(self) -> "AgentSession | None":
         """The transfer that gave this chat to its agent, if that is how they got it: who, and their note."""
@@ -476,6 +474,9 @@ _NEWEST_IDS = Prepared(lambda chat: Select(columns=[
     Message.select(fn.MAX(Message.id)).where(Message.session == chat),
     Message.select(Message.id).where(Message.session == chat, Message.internal == False)  # noqa: E712
     .order_by(Message.id.desc()).limit(1)]), int)
+_HISTORY = Prepared(lambda chat: Message.select(Message.sender, Message.text, Message.confidence, Message.offer)
+                    .where(Message.session == chat, Message.sender.in_(["visitor", "bot"]))
+                    .order_by(Message.id.desc()).limit(6), int)
 _MESSAGE_BY_KEY = Prepared(lambda chat, key: Message.select().where(Message.session == chat, Message.client_key == key),
                            int, str)
 # A chat's messages in (after, upto], each with its counsellor's name, as a wake-up carries them (conversation._row).
