@@ -74,6 +74,9 @@
   document.addEventListener("submit", function (event) {
     var match = /\/agent\/sessions\/(\d+)\/take$/.exec(event.target.getAttribute("action") || "");
     if (match) opening = match[1];
+    // A note, transfer or close sent: its panel folds away and gives the conversation its room back.
+    var panel = event.target.closest(".chat-actions details");
+    if (panel) panel.open = false;
   }, true);
 
   // A re-render replaces the element being typed in: focus goes back to it by its id.
