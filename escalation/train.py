@@ -2,6 +2,7 @@
 
     python -m escalation.train            expand corpus/source/*.yaml into corpus.jsonl, train, write model.npz
     python -m escalation.train --report   also cross-validate, held out by group, and print the figures
+    python -m escalation.train --unseen   only score the committed model on corpus/unseen.jsonl, never trained on
 
 Deterministic: the same sources give byte-identical corpus.jsonl and model.npz.
 """
@@ -25,6 +26,7 @@ from .safety import emergency
 
 HERE = Path(__file__).parent / "corpus"
 CORPUS = HERE / "corpus.jsonl"
+UNSEEN = HERE / "unseen.jsonl"  # written apart from the sources and never trained on: the honest figure
 SAFETY = ("selfharm", "detention", "violence", "medical", "passport")
 WEAK, SURE = 0.2, 0.9
 C = 20.0  # inverse regularisation, chosen by the held-out F1 (see docs/escalation.md)
@@ -239,7 +241,26 @@ def _figures(rows: list[dict], predicted: list[str], key: str) -> list[str]:
     return lines
 
 
+def _unseen() -> None:
+    from . import assess
+
+    rows = [json.loads(line) for line in UNSEEN.read_text(encoding="utf-8").splitlines() if line.strip()]
+    whole = []
+    for r in rows:
+        decision = assess(r["text"], r["history"])
+        whole.append(decision.reason or "fallback" if decision.handoff else "none")
+    for key in ("lang", "why"):
+        print("\n".join(_figures(rows, whole, key)) + "\n")
+    missed = [r for r, p in zip(rows, whole) if r.get("safety") and p != "urgent"]
+    print(f"safety cases not handed over as urgent: {len(missed)}")
+    for r, p in zip(rows, whole):
+        if (p != "none") != r["handoff"] or (r.get("safety") and p != "urgent"):
+            print(f"  {r['lang']:7} {r['why']:11} -> {p:11} {r['text'][:80]!r} {len(r['history'])}")
+
+
 def main(argv: list[str]) -> None:
+    if "--unseen" in argv:
+        return _unseen()
     rows = build()
     _write_corpus(rows)
     vocab, weights, bias = _fit(rows)
