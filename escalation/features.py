@@ -24,6 +24,12 @@ _WORD = re.compile(
 _UNSPACED = re.compile(r"([\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")
 _EMOJI = re.compile(r"[\u2600-\u27bf\U0001f000-\U0001faff]")
 _LATIN_MARK = re.compile(r"(?<=[a-z])[\u0300-\u036f]+")
+# Arabic letters written several ways (hamza seats, taa marbuta, alif maqsura), and the short-vowel marks and
+# tatweel that few visitors type: folded so "أريد" and "اريد" are one word.
+_ARABIC = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ة": "ه", "ى": "ي", "ؤ": "و", "ئ": "ي", "ـ": None})
+_ARABIC_MARK = re.compile("[\u064b-\u065f\u0670]+")
+# Emoji of anger, annoyance or despair: an unseen one of them says the same as the ones in the corpus.
+_CROSS = frozenset("😠😡🤬😤🙄😒🙃👎💢😑😩😫😞😔😢😭🤦😾")
 _SPACES = re.compile(r"\s+")
 
 
@@ -31,10 +37,12 @@ _SPACES = re.compile(r"\s+")
 def normalise(text: str) -> str:
     """Case-folded, width-folded, Latin accents dropped ("está" reads as "esta"), capped at LIMIT.
 
-    Turkish dotless i and Vietnamese đ have no accent to drop, so they are folded by hand.
+    Turkish dotless i and Vietnamese đ have no accent to drop, so they are folded by hand; Arabic spelling
+    variants and vowel marks are folded too.
     """
     folded = unicodedata.normalize("NFKD", text[:LIMIT].casefold().replace("ı", "i").replace("đ", "d"))
-    return unicodedata.normalize("NFC", _LATIN_MARK.sub("", folded))
+    folded = unicodedata.normalize("NFC", _LATIN_MARK.sub("", folded))
+    return _ARABIC_MARK.sub("", folded.translate(_ARABIC)) if "\u0600" <= max(folded, default=" ") else folded
 
 
 def _split(pieces: list[str]) -> list[str]:
@@ -84,6 +92,8 @@ def grams(text: str) -> set[str]:
     found.add(f"x:len{len(tokens) if len(tokens) < 4 else 4 if len(tokens) < 8 else 8}")
     if _EMOJI.search(line):
         found.add("x:emoji")
+        if _CROSS.intersection(line):
+            found.add("x:cross")
     return found
 
 

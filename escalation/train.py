@@ -69,17 +69,20 @@ def _rows_of(lang: str, source: dict) -> list[dict]:
                     for j, q in enumerate(faq):
                         add(q, why, f"faq-{j}")
                     continue
-                fills = [line]
+                fills = {line: None}  # each text, and the study question it holds
                 if "{person}" in line:
-                    fills = list(dict.fromkeys(line.replace("{person}", people[_pick(key, i, k, len(people))])
-                                               for k in range(2)))
+                    fills = dict.fromkeys(line.replace("{person}", people[_pick(key, i, k, len(people))])
+                                          for k in range(2))
                 if "{faq}" in line:
-                    picks = [_pick(key, i, k, len(faq)) for k in range(3)]
-                    fills = list(dict.fromkeys(line.replace("{faq}", faq[j]) for j in picks))
-                for k, text in enumerate(fills):
+                    fills = {}
+                    for j in (_pick(key, i, k, len(faq)) for k in range(3)):
+                        fills.setdefault(line.replace("{faq}", faq[j]), j)
+                for k, (text, asked) in enumerate(fills.items()):
                     history = None
                     if key.startswith("h-"):
                         j = _pick(key, i, k + 1, len(faq))
+                        if why == "repeat" and asked is not None:
+                            j = asked  # "as I said, <question>" repeats the question asked before
                         history = {"none": [_visitor(faq[j]), _bot(SURE)],
                                    "repeat": [_visitor(faq[j]), _bot(WEAK)],
                                    }.get(why, [_visitor(faq[j]), _bot(WEAK), _visitor(again[j]), _bot(WEAK)])
@@ -118,8 +121,7 @@ def build() -> list[dict]:
     rows: list[dict] = []
     for path in sorted((HERE / "source").glob("*.yaml")):
         source = yaml.safe_load(path.read_text(encoding="utf-8"))
-        more = HERE / "source" / "more" / path.name  # messages written later, with keys of their own
-        if more.exists():
+        for more in sorted((HERE / "source").glob(f"*/{path.name}")):  # messages written later, keys of their own
             for why, keys in yaml.safe_load(more.read_text(encoding="utf-8")).items():
                 source["messages"].setdefault(why, {}).update(keys)
         rows.extend(_rows_of(path.stem, source))
