@@ -126,7 +126,28 @@ def turns(history: Iterable[Any]) -> list[Turn]:
     return out
 
 
-HISTORY = ("h:same", "h:similar", "h:last_similar", "h:similar_weak", "h:weak2")
+HISTORY = ("h:same", "h:similar", "h:last_similar", "h:similar_weak", "h:weak2", "h:new_topic", "h:same_topic")
+
+
+# Names in Latin letters, in any language's message: capitalised after the first word, or written in capitals.
+_NAME = re.compile(r"(?<=\S\s)[A-Z][\w-]+|\b[A-Z]{2,}[\w-]*")
+
+
+def names(text: str) -> frozenset[str]:
+    """The names a message uses (IELTS, Edinburgh, TOEFL), case-folded."""
+    return frozenset(n.casefold() for n in _NAME.findall(text[:300]))
+
+
+@lru_cache(maxsize=1024)
+def topics(text: str) -> frozenset[str]:
+    """The study topics a message names (visa fee, intakes, housing...), read in English through the glossary:
+    two messages that share few characters can still ask the same thing, and two that share many, different ones."""
+    from .destinations import destinations
+    from .glossary import glossary
+
+    text = text[:300]
+    english = glossary().english(text)
+    return frozenset(destinations().cued(f"{english} {text}" if english else text))
 
 
 def history_features(text: str, history: list[Turn]) -> list[float]:
@@ -149,5 +170,12 @@ def history_features(text: str, history: list[Turn]) -> list[float]:
     overlaps = [len(now & before) / len(now | before) if now | before else 0.0 for before in map(trigrams, asked)]
     best = max(overlaps, default=0.0)
     failed = bool(weak) and weak[-1]
+    # The topics of this message and of the earlier one closest to it: the same topic is asked again, a
+    # different one is the next question however many words they share.
+    # A name the earlier one lacks ("and the TOEFL?", "what about Edinburgh?") makes it a follow-up too.
+    closest = asked[overlaps.index(best)] if asked else ""
+    here, there = (topics(text), topics(closest)) if asked else (frozenset(), frozenset())
+    renamed = bool(names(text) - names(closest))
     return [float(best >= 0.6), best, overlaps[-1] if overlaps else 0.0, best if failed else 0.0,
-            float(len(weak) == 2 and all(weak))]
+            float(len(weak) == 2 and all(weak)), float(bool(here) and bool(there) and not here & there),
+            float(bool(here & there) and not renamed)]

@@ -110,8 +110,8 @@ def test_any_message_up_to_the_limit_is_decided_in_under_5_ms_of_cpu(text: str, 
         assess(fresh, earlier)
         return time.thread_time() - start
 
-    # The least of three runs: other processes can slow a run (shared caches), never speed it up.
-    assert min(cost(n) for n in range(3)) < 0.005
+    # The least of five runs: other processes can slow a run (shared caches), never speed it up.
+    assert min(cost(n) for n in range(5)) < 0.005
 
 
 def test_urgent_chats_go_to_the_front_of_the_queue(app) -> None:
