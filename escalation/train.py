@@ -67,7 +67,7 @@ def _rows_of(lang: str, source: dict) -> list[dict]:
                     raise ValueError(f"{lang} {why}.{key}[{i}] is not a sentence: {line!r}")
                 if key == "faqline":
                     for j, q in enumerate(faq):
-                        add(q, why, f"faq-{j}")
+                        add(q, why, f"q-{j}")
                     continue
                 fills = {line: None}  # each text, and the study question it holds
                 if "{person}" in line:
@@ -100,20 +100,40 @@ def _rows_of(lang: str, source: dict) -> list[dict]:
     after = slots.get("faq_next") or []  # per faq line, another question on the same destination
     for j, (first, second) in enumerate(zip(faq, again)):
         # The same question in other words: a repeat after it was asked, a plain question in a fresh chat.
-        add(second, "repeat", f"again-{j}", [_visitor(first), _bot(WEAK)] if j % 2 else [first])
-        add(second, "none", f"faq-{j}")
+        add(second, "repeat", f"q-{j}", [_visitor(first), _bot(WEAK)] if j % 2 else [first])
+        add(second, "none", f"q-{j}")
         # A different question is a follow-up however the bot answered the one before: a weak answer
         # makes a question asked again a repeat, never the next question.
-        add(faq[(j + 3) % n], "none", f"follow-{j}", [_visitor(first), _bot(SURE)])
-        add(again[(j + 5) % n], "none", f"follow-{j}", [_visitor(first), _bot(WEAK if j % 2 else SURE)])
+        add(faq[(j + 3) % n], "none", f"q-{(j + 3) % n}", [_visitor(first), _bot(SURE)])
+        add(again[(j + 5) % n], "none", f"q-{(j + 5) % n}", [_visitor(first), _bot(WEAK if j % 2 else SURE)])
         if j % 2 == 0:
-            add(faq[(j + 2) % n], "none", f"follow-{j}",
+            add(faq[(j + 2) % n], "none", f"q-{(j + 2) % n}",
                 [_visitor(first), _bot(WEAK), _visitor(faq[(j + 1) % n]), _bot(WEAK)])
         if j < len(after):
             # Same destination, new topic: what a visitor asks next, whether or not the answer before was weak.
             add(after[j], "none", f"next-{j}", [_visitor(first), _bot(WEAK if j % 2 else SURE)])
             add(after[j], "none", f"next-{j}", [_visitor(first), _bot(WEAK), _visitor(second), _bot(WEAK)])
     return rows
+
+
+def _merge_groups(rows: list[dict]) -> None:
+    """Rows with the same text share a group, whichever lines they came from: a message held out is never
+    also in training under another key (a greeting written twice, a study question in a follow-up)."""
+    parent: dict[str, str] = {}
+
+    def root(g: str) -> str:
+        while parent.get(g, g) != g:
+            g = parent[g]
+        return g
+
+    first: dict[str, str] = {}
+    for r in rows:
+        key = " ".join(r["text"].casefold().split())
+        a, b = root(r["group"]), root(first.setdefault(key, r["group"]))
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    for r in rows:
+        r["group"] = root(r["group"])
 
 
 def build() -> list[dict]:
@@ -125,6 +145,7 @@ def build() -> list[dict]:
             for why, keys in yaml.safe_load(more.read_text(encoding="utf-8")).items():
                 source["messages"].setdefault(why, {}).update(keys)
         rows.extend(_rows_of(path.stem, source))
+    _merge_groups(rows)
     return rows
 
 
