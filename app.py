@@ -258,6 +258,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     templates.env.filters["linkify"] = links.linkify
     templates.env.filters["mailto"] = mail.mailto
     templates.env.globals["language_names"] = i18n.NAMES
+    templates.env.globals["local_time"] = i18n.local_time
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):

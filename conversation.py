@@ -128,6 +128,8 @@ class Outcome:
         self.topics.add(session_topic(chat.id))
         if chat.agent_id:
             self.topics.add(agent_topic(chat.agent_id))
+        if chat.joined_by_id:
+            self.topics.add(agent_topic(chat.joined_by_id))
         self.topics.update(more)
         return self
 
@@ -349,7 +351,7 @@ def take(chat: ChatSession, agent: Agent, action: str = "take") -> Outcome:
         if agent.open_chats().count() >= agent.max_chats:
             raise ChatError(f"You already have {agent.max_chats} open chats, your limit.", 409)
         stamp = now()
-        won = (ChatSession.update(status="assigned", agent=agent, assigned_at=stamp, priority=0)
+        won = (ChatSession.update(status="assigned", agent=agent, assigned_at=stamp, priority=0, joined_by=None)
                .where(ChatSession.id == chat.id, ChatSession.status == "waiting").execute())
         if not won:
             raise ChatError("Another counsellor has already taken this chat.", 409)
@@ -361,12 +363,13 @@ def take(chat: ChatSession, agent: Agent, action: str = "take") -> Outcome:
     return out
 
 
-def own(chat_id: int, agent: Agent) -> ChatSession:
-    """The chat, if it is assigned to this agent; else 404 or 403."""
+def own(chat_id: int, agent: Agent, joined: bool = False) -> ChatSession:
+    """The chat, if it is assigned to this agent (or, with `joined`, if they joined it as an admin); else 404 or
+    403."""
     chat = ChatSession.get_or_none(ChatSession.id == chat_id)
     if chat is None:
         raise ChatError("No such chat.", 404)
-    if chat.status != "assigned" or chat.agent_id != agent.id:
+    if chat.status != "assigned" or agent.id not in (chat.agent_id, chat.joined_by_id if joined else None):
         raise ChatError("This chat is not assigned to you.", 403)
     return chat
 
@@ -377,7 +380,7 @@ def agent_message(chat_id: int, agent: Agent, text: str, client_key: str | None 
     out = Outcome()
     with db.atomic():
         _serialize(chat_id)
-        chat = own(chat_id, agent)
+        chat = own(chat_id, agent, joined=True)
         after, after_visible = Message.newest_ids(chat.id)
         message, created = Message.add(chat, "agent", text, client_key=client_key, agent=agent, internal=internal)
         out.message, out.created = message, created
@@ -440,8 +443,9 @@ class Post:
             raise Stale()
         out = Outcome(language=interface(row["language"]) if fields["kind"] == "visitor" else None)
         out.topics.add(session_topic(row["chat"]))
-        if row["agent"]:
-            out.topics.add(agent_topic(row["agent"]))
+        for agent_pk in (row["agent"], row.get("joined")):
+            if agent_pk:
+                out.topics.add(agent_topic(agent_pk))
         if "existing" in row:
             existing = row["existing"]
             out.message, out.created = Message(**{**existing, "created_at": _stamp(existing["created_at"])}), False
@@ -489,8 +493,10 @@ def transfer(chat_id: int, agent: Agent, target: Agent | None = None, skill: str
                                 "or to a team's queue.", 409)
             if target.open_chats().count() >= target.max_chats:
                 raise ChatError(f"{target.name} already has {target.max_chats} chats, their limit.", 409)
-            out.topics.add(agent_topic(target.id))
+            out.topics |= {agent_topic(target.id), QUEUE}  # QUEUE: every dashboard's team list shows the load
             chat.agent, chat.assigned_at = target, now()
+            if chat.joined_by_id == target.id:
+                chat.joined_by = None  # the admin who joined it now has it
             chat.save()
             AgentSession.record(chat, "transfer", agent=agent, target_agent=target, note=note or None)
             _system(chat, translate(chat.language, "%(agent)s transferred you to %(target)s.", agent=agent.name,
@@ -512,8 +518,8 @@ def transfer(chat_id: int, agent: Agent, target: Agent | None = None, skill: str
 
 
 def reassign(chat_id: int, admin: Agent, target: Agent, grace_seconds: float = 60.0) -> Outcome:
-    """An admin moves a live chat to a present agent with room, themselves included (joining it); the visitor
-    is told who is with them now."""
+    """An admin moves a live chat to a present agent with room, themselves included (taking it over); the
+    visitor is told who is with them now."""
     out = Outcome()
     with db.atomic():
         _serialize(chat_id)
@@ -528,15 +534,51 @@ def reassign(chat_id: int, admin: Agent, target: Agent, grace_seconds: float = 6
             raise ChatError(f"{target.name} is {target.presence(grace_seconds)}: choose someone present.", 409)
         if target.open_chats().count() >= target.max_chats and target.id != admin.id:
             raise ChatError(f"{target.name} already has {target.max_chats} chats, their limit.", 409)
-        if chat.agent_id:
-            out.topics.add(agent_topic(chat.agent_id))
-        was_waiting = chat.status == "waiting"
+        out.wake(chat)  # whoever had it or joined it before
+        if chat.joined_by_id == target.id or chat.status == "waiting":
+            chat.joined_by = None  # the admin now has it, or had joined it before it went back to the queue
         chat.status, chat.agent, chat.assigned_at, chat.priority = "assigned", target, now(), 0
         chat.save()
         AgentSession.record(chat, "transfer", agent=admin, target_agent=target, note="reassigned by an admin")
         _system(chat, translate(chat.language, "%(name)s has joined the chat.", name=target.name), agent=target)
         _event(out, "transferred", chat, from_agent=admin.agent_id, to_agent=target.agent_id)
-        out.wake(chat, agent_topic(target.id), *([QUEUE] if was_waiting else []))
+        out.wake(chat, agent_topic(target.id), QUEUE)
+    return out
+
+
+def join(chat_id: int, admin: Agent) -> Outcome:
+    """An admin joins a counsellor's chat beside them: both write, the visitor is told, the chat stays theirs."""
+    out = Outcome()
+    with db.atomic():
+        _serialize(chat_id)
+        chat = ChatSession.get_or_none(ChatSession.id == chat_id)
+        if chat is None or chat.status != "assigned":
+            raise ChatError("Only a chat with a counsellor can be joined; take or reassign a waiting one.", 409)
+        if admin.id in (chat.agent_id, chat.joined_by_id):
+            return out.wake(chat)
+        if chat.joined_by_id:
+            raise ChatError(f"{chat.joined_by.name} has already joined this chat.", 409)
+        chat.joined_by = admin
+        chat.save(only=[ChatSession.joined_by])
+        AgentSession.record(chat, "join", agent=admin, target_agent=chat.agent)
+        _system(chat, translate(chat.language, "%(name)s has joined the chat.", name=admin.name), agent=admin)
+        out.wake(chat, QUEUE)
+    return out
+
+
+def leave(chat_id: int, admin: Agent) -> Outcome:
+    """A joined admin leaves; the chat stays with its counsellor and the visitor is told."""
+    out = Outcome()
+    with db.atomic():
+        _serialize(chat_id)
+        chat = ChatSession.get_or_none(ChatSession.id == chat_id)
+        if chat is None or chat.status != "assigned" or chat.joined_by_id != admin.id:
+            raise ChatError("You have not joined this chat.", 409)
+        out.wake(chat, QUEUE)
+        chat.joined_by = None
+        chat.save(only=[ChatSession.joined_by])
+        AgentSession.record(chat, "leave", agent=admin)
+        _system(chat, translate(chat.language, "%(name)s has left the chat.", name=admin.name), agent=admin)
     return out
 
 
@@ -552,7 +594,7 @@ def return_to_bot(chat_id: int, agent: Agent) -> Outcome:
         AgentSession.record(chat, "return_to_bot", agent=agent)
         _system(chat, translate(chat.language,
                                 "You're chatting with the EduConsult assistant again. Ask for a counsellor any time."))
-        out.wake(chat, ROUTING)
+        out.wake(chat, ROUTING, QUEUE)
     return out
 
 
@@ -574,7 +616,6 @@ def close(chat: ChatSession, agent: Agent | None = None, note: str = "", reason:
             return out
         if chat.agent_id:
             out.topics |= {agent_topic(chat.agent_id), ROUTING}
-        was_waiting = chat.status == "waiting"
         chat.status, chat.closed_at, chat.close_reason = "closed", now(), reason
         chat.save()
         AgentSession.record(chat, "close", agent=agent, note=note or None)
@@ -584,7 +625,7 @@ def close(chat: ChatSession, agent: Agent | None = None, note: str = "", reason:
         _system(chat, text or translate(chat.language, CLOSED_TEXT, name=name), agent=agent)
         SessionAnalytics.record(chat)
         _event(out, "closed", chat)
-        out.wake(chat, *([QUEUE] if was_waiting else []))
+        out.wake(chat, QUEUE)  # a waiting chat leaves the queue, an assigned one frees room on the team list
     return out
 
 
@@ -679,6 +720,8 @@ def requeue_dropped(grace_seconds: float, agent_pk: int | None = None) -> Outcom
                          .where(ChatSession.id == chat.id, ChatSession.status == "assigned",
                                 ChatSession.agent == agent).execute())
                 if moved:
+                    if chat.joined_by_id:
+                        out.topics.add(agent_topic(chat.joined_by_id))
                     AgentSession.record(chat, "requeue", agent=agent, note="counsellor disconnected")
                     _system(chat, translate(chat.language, "%(name)s was disconnected. You're back at the front "
                                             "of the queue.", name=agent.name))

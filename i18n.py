@@ -12,8 +12,10 @@ import ast
 import gettext
 import io
 import re
+from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo, available_timezones
 
 from markupsafe import Markup
 
@@ -107,6 +109,39 @@ def negotiate(accept_language: str | None) -> str | None:
         if code in INTERFACE and weight > 0:
             ranked.append((-weight, position, code))
     return min(ranked)[2] if ranked else None
+
+
+def time_zone(value) -> str | None:
+    """The browser's IANA time zone as the visitor page sends it, or None for anything else."""
+    value = str(value or "").strip()
+    return value if value in _zones() else None
+
+
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def country_guess(zone: str | None, accept_language: str | None) -> str | None:
+    """Where the visitor probably is, in English: the country of their time zone, else the region of the first
+    Accept-Language tag that has one ("en-GB"). A guess: devices travel and tags follow habit."""
+    from babel.core import Locale, get_global
+    code = get_global("zone_territories").get(zone) if zone else None
+    if not code:
+        for part in (accept_language or "")[:200].split(",")[:10]:
+            tag = part.split(";")[0].strip().replace("_", "-").split("-")
+            if len(tag) > 1 and len(tag[-1]) == 2 and tag[-1].isalpha():
+                code = tag[-1].upper()
+                break
+    return Locale("en").territories.get(code) if code else None
+
+
+def local_time(zone: str | None, at: datetime | None = None) -> str | None:
+    """The time now (or at `at`, naive UTC) in that zone, as "14:05 (Europe/London)"."""
+    if not zone:
+        return None
+    moment = (at or datetime.now(timezone.utc).replace(tzinfo=None)).replace(tzinfo=timezone.utc)
+    return f"{moment.astimezone(ZoneInfo(zone)):%H:%M, %a} ({zone})"
 
 
 def direction(language: str) -> str:

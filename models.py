@@ -137,6 +137,11 @@ class Agent(BaseModel):
     def open_chats(self):
         return ChatSession.select().where(ChatSession.agent == self, ChatSession.status == "assigned")
 
+    def desk(self):
+        """The chats this agent's inbox shows: their own and those they joined as an admin."""
+        return ChatSession.select().where((ChatSession.agent == self) | (ChatSession.joined_by == self),
+                                          ChatSession.status == "assigned")
+
     def change_password(self, password: str) -> int:
         """Store a new hash and bump the epoch, which ends every other signed-in browser; the new epoch."""
         digest = hash_password(password)
@@ -191,6 +196,10 @@ class ChatSession(BaseModel):
     language = CharField(null=True)  # ISO 639-1: of the visitor's messages, else chosen or their browser's
     page_url = CharField(max_length=500, null=True)  # the page of the website the chat is embedded in
     page_title = CharField(max_length=200, null=True)
+    # An admin reading and writing beside the assigned counsellor; meaningful while the chat is assigned.
+    joined_by = ForeignKeyField(Agent, null=True, backref="joined", on_delete="SET NULL")
+    time_zone = CharField(max_length=64, null=True)  # the visitor's browser's IANA zone, for their local time
+    country = CharField(max_length=80, null=True)  # a guess, from that zone else their browser's language region
 
     @classmethod
     def by_token(cls, token: str | None) -> "ChatSession | None":
@@ -212,6 +221,12 @@ class ChatSession(BaseModel):
         if (self.page_url, self.page_title) != (url, title or None):
             self.page_url, self.page_title = url, title or None
             ChatSession.update(page_url=url, page_title=title or None).where(ChatSession.id == self.id).execute()
+
+    def located(self, zone: str, country: str | None) -> None:
+        """The visitor's time zone and the country it suggests, sent by their browser with a handoff; the first
+        one a chat is sent stays."""
+        ChatSession.update(time_zone=zone, country=country).where(ChatSession.id == self.id,
+                                                                 ChatSession.time_zone.is_null()).execute()
 
     def visitor_wrote(self) -> None:
         """The visitor has sent a message, which also ends their typing."""
@@ -480,7 +495,7 @@ class AgentSession(BaseModel):
     """The assignment history: who did what to which chat, and when."""
     session = ForeignKeyField(ChatSession, backref="history", on_delete="CASCADE")
     agent = ForeignKeyField(Agent, null=True, on_delete="SET NULL")
-    action = CharField()  # take | assign | transfer | requeue | return_to_bot | close | note | followup | followup_done
+    action = CharField()  # take | assign | transfer | requeue | return_to_bot | close | note | followup | followup_done | join | leave
     target_agent = ForeignKeyField(Agent, null=True, on_delete="SET NULL")
     note = TextField(null=True)
     created_at = DateTimeField(default=now)

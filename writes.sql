@@ -29,7 +29,7 @@ BEGIN
         END IF;
         PERFORM pg_advisory_xact_lock(chat_id);
         -- The chat and its newest ids (all of its messages, then those the visitor sees) in one statement.
-        SELECT c.status, c.agent_id, c.language,
+        SELECT c.status, c.agent_id, c.joined_by_id, c.language,
                (SELECT max(m.id) FROM message m WHERE m.session_id = chat_id) AS after_id,
                (SELECT m.id FROM message m WHERE m.session_id = chat_id AND NOT m.internal
                 ORDER BY m.id DESC LIMIT 1) AS after_visible
@@ -49,7 +49,8 @@ BEGIN
                 language := item->>'spoken';
                 UPDATE chatsession SET language = item->>'spoken' WHERE id = chat_id;
             END IF;
-        ELSIF chat.status <> 'assigned' OR chat.agent_id IS DISTINCT FROM (item->>'agent')::bigint THEN
+        ELSIF chat.status <> 'assigned' OR ((item->>'agent')::bigint IS DISTINCT FROM chat.agent_id
+                AND (item->>'agent')::bigint IS DISTINCT FROM chat.joined_by_id) THEN
             RETURN NEXT jsonb_build_object('n', item->'n', 'refused', 'not yours');
             CONTINUE;
         END IF;
@@ -74,7 +75,7 @@ BEGIN
             ON CONFLICT DO NOTHING RETURNING id INTO new_id;
         IF new_id IS NULL THEN  -- a repeated client key: the message stored the first time
             RETURN NEXT jsonb_build_object('n', item->'n', 'chat', chat_id, 'agent', chat.agent_id,
-                'language', language, 'existing',
+                'joined', chat.joined_by_id, 'language', language, 'existing',
                 (SELECT to_jsonb(m) FROM message m WHERE m.session_id = chat_id AND m.client_key = item->>'key'));
             CONTINUE;
         END IF;
@@ -95,7 +96,8 @@ BEGIN
             UPDATE chatsession SET agent_typing_at = NULL, first_response_at = coalesce(first_response_at, stamp)
                 WHERE id = chat_id;
         END IF;
-        RETURN NEXT jsonb_build_object('n', item->'n', 'chat', chat_id, 'agent', chat.agent_id, 'language', language,
+        RETURN NEXT jsonb_build_object('n', item->'n', 'chat', chat_id, 'agent', chat.agent_id,
+            'joined', chat.joined_by_id, 'language', language,
             'status', chat.status, 'after', coalesce(after_id, 0), 'after_visible', coalesce(after_visible, 0), 'ids', to_jsonb(ids));
     END LOOP;
 END

@@ -109,14 +109,15 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     if _offered(history) and accepts(words(normalise(msg.raw))):
         return handoff("requested")
     if not msg.tokens and found.kind == "none":
-        return keep(UNCLEAR_REPLY)
+        # a script the English rules do not read: a greeting or thanks in it is still small talk
+        return keep(smalltalk_reply(words(normalise(msg.raw)), msg.flat) or UNCLEAR_REPLY)
     reason = english_rules(msg.raw)
     if reason and reason not in personal:
         return handoff(reason)
     small = smalltalk_reply(msg.tokens, msg.flat)
     if small:
         return keep(small)
-    if repeated(msg.flat, msg.raw, visitor, answers, knowledge_base()):
+    if not found.picked and repeated(msg.flat, msg.raw, visitor, answers, knowledge_base()):
         return handoff("repeat")
     if foreign(msg.tokens) and found.kind in ("none", "unsure"):
         # Read through the glossary, a question in another language gets the English answer (the chat adds,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Iterable
 
@@ -31,12 +31,15 @@ PERSONAL_AGAIN = ("The general facts on {topic} are in my answer above; whether 
                   "a counsellor who can look at your profile. Would you " + OFFER + "?")
 
 # Words that carry no topic in a follow-up: "and for Canada?", "same for nz pls", "what about Germany then".
-_FILLER = frozenset(terms("same abt bout wat wht regarding instead similar country countries question one"))
+_FILLER = frozenset(terms("same abt bout wat wht regarding instead similar country countries question one thing "
+                          "things hmm ok okay then too also pls please"))
 _GENERAL = re.compile(r"\b(in general|generally|most countries|all countries|every country|any country|abroad"
                       r"|overseas|worldwide|different countries)\b")
-_FIRST_PERSON = re.compile(r"\b(i|im|ive|my|me|mine|we|our)\b")
+_FIRST_PERSON = re.compile(r"\b(i|im|ive|my|me|mine|we|our|mera|meri|mere|mujhe|mai|main)\b")
 _PERSONAL = re.compile(r"\b(enough|sufficient|chances?|accept me|admit me|take me|get in|get admission|eligible"
-                       r"|qualify|is that ok|is that fine|good enough|will that do|will it do)\b")
+                       r"|qualify|is that ok|is that fine|good enough|will that do|will it do|is that a problem"
+                       r"|is it a problem|will it affect|will that affect|affect my|hurt my|kill my"
+                       r"|problem hogi|problem hoga|milega|chalega|ho jayega)\b")
 # A message about EduConsult itself ("your fees", "do you guys...", Hinglish "aap log").
 _ADDRESSED = re.compile(r"\b(your|ur|yours|you guys|u guys|you people|u people|you charge|do you|can you|are you|are u"
                         r"|r u|will you|educonsult"
@@ -46,6 +49,8 @@ _ADDRESSED = re.compile(r"\b(your|ur|yours|you guys|u guys|you people|u people|y
 _ANYWHERE = 0.9  # chosen on dev
 # A runner-up topic this close, which the destination also holds, makes the top one a coin toss: ask which.
 _TIED = 0.95  # on dev it turns wrong answers into questions and loses no right one
+_UNNAMED = 0.8  # ...or this close, when the question names neither by a cue
+_NAMED = 0.7  # ...or this close, when the question names the runner-up by a cue
 _RIVAL = 0.6  # below the line, a runner-up weaker than this is no real alternative to offer
 _LOOKBACK = 3  # visitor messages a follow-up may refer back to
 # Characters of a message retrieval reads: its start (where a destination is often named) and its end (where
@@ -66,6 +71,7 @@ class Answer:
     choices: tuple[str, ...] = ()
     level: str | None = None  # bachelor | master | phd | diploma, when named
     features: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+    picked: bool = False  # the message picks one of the two topics the bot's last reply asked between
 
 
 @lru_cache(maxsize=1)
@@ -117,11 +123,13 @@ def _names(codes: Iterable[str]) -> str:
 
 
 def _offered_topics(said: str) -> tuple[str, ...]:
-    """The two topics a "Do you mean ... or ...?" reply offered, or none."""
-    if not said.startswith(WHICH_TOPIC_REPLY.split("{")[0]):
-        return ()
+    """The two topics a "Do you mean ... or ...?" reply offered, or none. The chat shows that reply in the
+    visitor's language with the topics' names left in English, so a reply naming two topics that is not an
+    entry's answer (which ends "as of <month>") is one too."""
     names = destinations().topic_names
-    return tuple(t for t in names if names[t] in said)
+    found = tuple(t for t in names if names[t] in said)
+    asked = said.startswith(WHICH_TOPIC_REPLY.split("{")[0]) or (len(found) == 2 and "(as of " not in said)
+    return found if asked else ()
 
 
 def features(kb: KnowledgeBase, text: str, country: str | None, followup: bool) -> tuple[list, dict[str, float]]:
@@ -179,21 +187,29 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     offered = _offered_topics(bot[-1] if bot else "")
     chosen = next((r for r in ranked[:2] if r.topic in offered), None)
     top = chosen or ranked[0]
+    broader = places.within.get(top.topic)
+    if broader and code in COUNTRIES and code not in kb.by_topic[top.topic]:
+        # its facts are the destination's entry on the broader topic, or none we hold
+        top = replace(top, topic=broader, entry=kb.by_topic[broader].get(code, top.entry), anywhere=0.0)
     held = kb.by_topic[top.topic]
     general = top.topic not in DESTINATION_TOPICS and "any" in held
     p = probability(feats, model)
     line = CONFIDENT if line is None else line
 
     def made(kind: str, reply: str, entry: Entry | None = None, choices: tuple[str, ...] = ()) -> Answer:
-        return Answer(kind, reply, p, entry, code, top.topic, choices, level, feats)
+        return Answer(kind, reply, p, entry, code, top.topic, choices, level, feats, chosen is not None)
 
     if code == OTHER and not general:
         return made("elsewhere", NO_PLACE_REPLY.format(place=hit.words.title()))
     names = places.topic_names
     rival = ranked[1].topic if len(ranked) > 1 else None
     # below the line only when the question names one of the two, so the choice offered is about what was asked
-    between = top.topic in names and rival in names and (p >= line or {top.topic, rival} & places.cued(asked))
-    if chosen is None and between and feats["neighbour"] >= (_RIVAL if p < line else _TIED):
+    cued = places.cued(asked)
+    # a question that names the top topic by a cue and not its rival has said which it means
+    between = (top.topic in names and rival in names and (p >= line or {top.topic, rival} & cued)
+               and not (p >= line and top.topic in cued and rival not in cued))
+    tied = _RIVAL if p < line else _NAMED if rival in cued else _TIED if top.topic in cued else _UNNAMED
+    if chosen is None and between and feats["neighbour"] >= tied:
         # two neighbouring topics of one destination (the fee or the processing time?): ask, never guess
         place = f" for {_names([code])}" if code in COUNTRIES else ""
         return made("unsure", WHICH_TOPIC_REPLY.format(first=names[top.topic], second=names[rival], place=place))

@@ -12,6 +12,7 @@ from .text import COMMON, STOPWORDS, deletions, flat
 
 _FILE = Path(__file__).with_name("destinations.yaml")
 OTHER = "other"  # a destination we hold no facts for
+_BEFORE_PLACE = re.compile(r"\b(in|to|for|at|from|of|the)\s{2,}")  # left before a place name taken out
 _FUZZY_MIN = 6  # place names at least this long also match with one letter wrong ("Canda", "Germny")
 
 
@@ -60,6 +61,7 @@ class Destinations:
                       + [[_pattern(group) for group in w] for w in words if isinstance(w, list)]
                       for topic, words in cues.items()}
         self._narrower: dict[str, list[str]] = data.pop("narrower", {})
+        self.within: dict[str, str] = data.pop("within", {})
         self._place = {code: _pattern(v.get("place") or []) for code, v in data.items()}
         self._terms = {code: _pattern(v.get("terms") or []) for code, v in data.items()}
         self._all_places = _pattern([a for v in data.values() for a in v.get("place") or []])
@@ -120,7 +122,9 @@ class Destinations:
     def cued(self, text: str) -> set[str]:
         """Topics the message names by one of their cues; where a narrower topic is named ("visa fee"), its
         broader one ("student visa") is only context and is left out."""
-        words = flat(text)
+        # "work in Australia while studying" names work while studying: place names are read through
+        read_through = _BEFORE_PLACE.sub(" ", self.without_places(text))
+        words = flat(text) + " | " + " ".join(read_through.split())
 
         def named(cue) -> bool:
             return all(p and p.search(words) for p in cue) if isinstance(cue, list) else bool(cue and cue.search(words))

@@ -5,6 +5,7 @@
     python -m escalation.eval_answers --knowledge DIR   # measure a draft knowledge base instead
     python -m escalation.eval_answers --corpus DIR      # or another labelled set
     python -m escalation.eval_answers --show   # also list every dev question not answered right
+    python -m escalation.eval_answers --batch r5-   # only the groups so named, none of them learned from
 
 Each line of escalation/corpus/answers/*.jsonl is {"text", "history", "expect", "group", "style"}.
 Rows are split into held-out test and dev by a hash of their group, so paraphrases of one
@@ -169,6 +170,12 @@ def main(argv: list[str]) -> None:
     directory = Path(argv[argv.index("--knowledge") + 1]) if "--knowledge" in argv else None
     entries = load_entries(directory) if directory else load_entries()
     rows = load(Path(argv[argv.index("--corpus") + 1])) if "--corpus" in argv else load(LABELLED)
+    if "--batch" in argv:
+        prefix = argv[argv.index("--batch") + 1]
+        batch = [r for r in rows if r["group"].startswith(prefix)]
+        install(entries, learned_questions([r for r in rows if not r["group"].startswith(prefix)]))
+        report([(r, judge(r, "--show" in argv)) for r in batch], f"batch {prefix}, none of it learned from")
+        return
     test = [r for r in rows if split(r["group"]) == "test"]
     dev = [r for r in rows if split(r["group"]) == "dev"]
     install(entries, learned_questions(dev))

@@ -139,13 +139,20 @@ class KnowledgeBase:
 
     def query(self, text: str) -> set[str]:
         """The terms of a message that say what it asks, its place names left out and typos mended."""
-        found = {self._mended(t) for t in terms(destinations().without_places(text))}
+        found = set()
+        for term in terms(destinations().without_places(text)):
+            found.add(self._mended(term))
+            if len(self._postings.get(term, ())) == 1:
+                # a word only one learned question uses is likely that visitor's typo ("helth"): it also
+                # stands for the common term it is one letter from
+                found.add(self._mended(term, rare=True))
         return found - _LEVELS or found
 
-    def _mended(self, term: str) -> str:
-        if term in self.idf or len(term) < _TYPO_MIN or not term.isalpha():
+    def _mended(self, term: str, rare: bool = False) -> str:
+        if (term in self.idf and not rare) or len(term) < _TYPO_MIN or not term.isalpha():
             return term
-        return next((self._near[f] for f in sorted(deletions(term)) if f in self._near), term)
+        near = (self._near[f] for f in sorted(deletions(term)) if f in self._near and self._near[f] != term)
+        return next((t for t in near if not rare or len(self._postings[t]) > 1), term)
 
     def rank(self, text: str, country: str | None = None, ours: bool = False) -> list[Ranked]:
         """Topics by their best entry's BM25 score for the message, best first; the country asked about weighs
@@ -179,8 +186,10 @@ class KnowledgeBase:
                 anywhere.setdefault(topic, scores[i] / scores[best[topic]])
         # A topic many destinations' questions agree on beats one entry's lucky words.
         cued = destinations().cued(text)
-        topic_score = {t: (s[0] + _POOL * sum(s[1:1 + _POOLED]) / _POOLED) * (_CUED if t in cued else 1.0)
-                       for t, s in pooled.items()}
+        # A topic only one entry answers (the DAAD, PTE scores) has no others to agree with it: its one entry
+        # is all its evidence, and counts as the whole pool.
+        topic_score = {t: (s[0] + _POOL * (sum(s[1:1 + _POOLED]) / _POOLED if len(self.by_topic[t]) > 1 else s[0]))
+                       * (_CUED if t in cued else 1.0) for t, s in pooled.items()}
         total = sum(self.weight(t) for t in query) or 1.0
 
         def coverage(i: int) -> float:

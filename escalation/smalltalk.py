@@ -43,6 +43,16 @@ hi hii hiii hello helo hey heya hiya howdy yo greetings sup wassup morning after
 buenos dias bonjour salut bonsoir hallo guten tag morgen abend ola oi bom dia boa tarde ciao buongiorno
 buonasera namaste namaskar
 """)
+# Greetings, thanks and goodbyes in the other languages the bot speaks, read as the classifier reads a
+# message: "مرحبا" or "谢谢" is small talk, not a question the bot failed to catch.
+_THANKS |= frozenset(features.words(features.normalise(
+    "شكرا شكراً جزيلا جزيلاً مشكور 谢谢 多谢 感谢 धन्यवाद शुक्रिया cảm ơn cám ơn teşekkürler teşekkür ederim "
+    "sağol sağolun terima kasih makasih")))
+_GREETING |= frozenset(features.words(features.normalise(
+    "مرحبا مرحباً اهلا أهلا السلام عليكم سلام صباح الخير مساء 你好 您好 नमस्ते नमस्कार हेलो xin chào chào "
+    "merhaba selam selamlar halo hai selamat pagi siang sore malam")))
+_BYE |= frozenset(features.words(features.normalise(
+    "مع السلامة وداعا 再见 拜拜 अलविदा tạm biệt hoşça kal görüşürüz sampai jumpa")))
 _ACK = words("""
 ok okay k kk alright sure fine cool great got understood noted yes yeah yep no nope nah hmm hm oh ah see
 perfect nice awesome good wonderful amazing excellent test testing
@@ -84,8 +94,10 @@ def smalltalk_reply(tokens: list[str], flat: str) -> str | None:
     present = set(tokens)
     if present & _THANKS:
         return THANKS_REPLY
+    if present & (_BYE - _GREETING):
+        return BYE_REPLY
+    if present & _GREETING:  # "chào" and "ciao" greet as well as part
+        return GREETING_REPLY
     if present & _BYE:
         return BYE_REPLY
-    if present & _GREETING:
-        return GREETING_REPLY
     return ACK_REPLY

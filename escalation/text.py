@@ -98,6 +98,7 @@ SYNONYMS: dict[str, str] = {
     "biwi": "spouse", "pati": "spouse", "patni": "spouse", "parivar": "family", "bacche": "children",
     "shulk": "cost", "sasta": "cheapest", "sasti": "cheapest", "mehenga": "cost", "mehengi": "cost",
     "chhatravritti": "scholarship", "mahina": "month", "mahine": "month", "saal": "year",
+    "baje": "time", "khulta": "open", "khulte": "open", "din": "days", "hafte": "weeks",
 }
 
 STOPWORDS = frozenset("""
@@ -128,7 +129,8 @@ il lo gli di da con per che io mio mia quanto quando dove sono non
 HINGLISH = frozenset("""
 kya hai hain ka ki ke ko se mein me mujhe mera meri mere aur bhi kaise kitna kitne kitni kab kahan koi ho hoga
 sakta sakte sakti karna karni karo karte batao bas nahi nahin kisi baat chahiye milta milti lagta lagti padta
-padte padti hota hoti aata aati ya liye wala wali jata jaate jaati
+padte padti hota hoti aata aati ya liye wala wali jata jaate jaati aap aapka aapki aapke apka apki apke log
+poora poore poori pura puri karu karun karein kare dete deti deta dijiye milega milegi chalega abhi
 """.split())
 
 

@@ -1,6 +1,7 @@
 """The counsellor's side: login, dashboard, queue, take/transfer/release/close, notes and the live stream."""
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 import math
 import secrets
@@ -196,12 +197,14 @@ def chat_card(chat: ChatSession, messages: list[Message]) -> dict:
     visible = [m for m in messages if not m.internal and m.sender in ("visitor", "agent", "bot")]
     replied = max((i for i, m in enumerate(visible) if m.sender == "agent"), default=-1)
     unanswered = [m for m in visible[replied + 1:] if m.sender == "visitor"]
-    handoff = next((m for m in reversed(messages) if m.sender == "visitor" and m.handoff), None)
+    # The bot's confidence in its last answer tells the counsellor how far to trust the transcript; the handoff
+    # message itself carries none worth showing.
+    answered = next((m for m in reversed(messages) if m.sender == "bot" and m.confidence is not None), None)
     return {
         "preview": visible[-1] if visible else None,
         "unread": len(unanswered),
         "waiting_since": unanswered[0].created_at if unanswered else None,
-        "confidence": handoff.confidence if handoff else None,
+        "confidence": answered.confidence if answered else None,
         "email": chat.visitor_email or getattr(FollowUp.latest(chat.id), "email", None),
         "transfer": chat.transferred_to_owner(),
     }
@@ -221,7 +224,7 @@ def queue_context(grace: float) -> dict:
 
 
 def dashboard_context(agent: Agent, grace: float) -> dict:
-    chats = list(agent.open_chats().order_by(ChatSession.assigned_at))
+    chats = list(agent.desk().order_by(ChatSession.assigned_at))
     entries = []
     for chat in chats:
         messages = list(chat.transcript())
@@ -340,10 +343,17 @@ async def agent_close(request: Request):
     return await _act(request, conversation.close_own, _chat_id(request), request.state.agent, note)
 
 
+@redirects_back("/agent/dashboard")
+@requires_agent
+async def agent_leave(request: Request):
+    """An admin who joined a counsellor's chat leaves it to them."""
+    return await _act(request, conversation.leave, _chat_id(request), request.state.agent)
+
+
 @requires_agent
 async def agent_typing(request: Request):
     try:
-        chat = await run_in_threadpool(conversation.own, _chat_id(request), request.state.agent)
+        chat = await run_in_threadpool(conversation.own, _chat_id(request), request.state.agent, True)
     except ChatError as error:
         return error_fragment(request, error)
     wake(request, await run_in_threadpool(conversation.typing, chat, "agent"))
@@ -393,7 +403,7 @@ def _agent_news(agent_pk: int, known: dict[int, int] | None, grace: float, sessi
         return None
     if agent.last_seen_at is None or agent.last_seen_at < now() - timedelta(seconds=grace / 6):
         agent.touch()  # not on every wake-up: a write each time would queue the streams behind the writers
-    chats = list(agent.open_chats().order_by(ChatSession.assigned_at))
+    chats = list(agent.desk().order_by(ChatSession.assigned_at))
     ids = {c.id for c in chats}
     if known is None or ids != set(known):
         context = dashboard_context(agent, grace)
@@ -411,6 +421,16 @@ def _agent_news(agent_pk: int, known: dict[int, int] | None, grace: float, sessi
     if queue:  # only when the queue may have changed: most wake-ups are a message in one of my chats
         context.update(**queue_context(grace), followups=list(FollowUp.pending()))
     return context, messages, known, chats
+
+
+@requires_agent
+async def agent_seen(request: Request):
+    """A dashboard open in a browser without script: present, with no stream, until the grace period passes."""
+    await run_in_threadpool(request.state.agent.touch)
+    return Response(SEEN_PIXEL, media_type="image/gif", headers={"Cache-Control": "no-store"})
+
+
+SEEN_PIXEL = base64.b64decode("R0lGODlhAQABAAAAACH5BAEAAAAALAAAAAABAAEAAAIBAAA7")
 
 
 @requires_agent
@@ -485,6 +505,7 @@ routes = [
     Route("/agent/logout", agent_logout, methods=["POST"], name="agent_logout"),
     Route("/agent/dashboard", agent_dashboard, name="agent_dashboard"),
     Route("/agent/events", StreamEndpoint(agent_events), methods=["GET"], name="agent_events"),
+    Route("/agent/seen", agent_seen, methods=["GET"], name="agent_seen"),
     Route("/agent/status", agent_set_status, methods=["POST"], name="agent_set_status"),
     Route("/agent/followups/{followup_id:int}/done", agent_followup_done, methods=["POST"],
           name="agent_followup_done"),
@@ -494,5 +515,6 @@ routes = [
     Route("/agent/sessions/{chat_id:int}/transfer", agent_transfer, methods=["POST"], name="agent_transfer"),
     Route("/agent/sessions/{chat_id:int}/release", agent_release, methods=["POST"], name="agent_release"),
     Route("/agent/sessions/{chat_id:int}/close", agent_close, methods=["POST"], name="agent_close"),
+    Route("/agent/sessions/{chat_id:int}/leave", agent_leave, methods=["POST"], name="agent_leave"),
     Route("/agent/sessions/{chat_id:int}/typing", agent_typing, methods=["POST"], name="agent_typing"),
 ]

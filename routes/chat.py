@@ -17,7 +17,7 @@ import conversation
 import office_hours
 from conversation import EXPIRED_TEXT, ChatError
 from delivery import mail
-from i18n import NATIVE, interface, negotiate, translate
+from i18n import NATIVE, country_guess, interface, negotiate, time_zone, translate
 from models import ChatSession, Message, SessionAnalytics
 from realtime import QUEUE, Hub, session_topic
 from settings import Settings
@@ -62,11 +62,14 @@ def draft(request: Request) -> ChatSession:
     return ChatSession(status="bot", language=browser_language(request))
 
 
-def starting(request: Request) -> tuple[str, dict]:
-    """A token for the visitor's first chat and its fields; the write that needs the chat creates it."""
+def starting(request: Request, form) -> tuple[str, dict]:
+    """A token for the visitor's first chat and its fields; the write that needs the chat creates it. The
+    browser's time zone comes in a field the page's script fills (without script: not known)."""
     page = request.session.get("page") or [None, None]
+    zone = time_zone(form.get("time_zone"))
     return secrets.token_urlsafe(24), {"language": browser_language(request), "page_url": page[0],
-                                       "page_title": page[1]}
+                                       "page_title": page[1], "time_zone": zone,
+                                       "country": country_guess(zone, request.headers.get("accept-language"))}
 
 
 async def over_limit(request: Request, *kinds: str) -> str | None:
@@ -203,7 +206,7 @@ async def chat_post_message(request: Request):
     if problem:
         return render(request, "chat/_form.html", status_code=400, error=problem, text=text, key=form.get("client_key"))
     if not token:
-        token, start = starting(request)
+        token, start = starting(request, form)
     notice = await _limited(request, token) or (await over_limit(request, "chat") if start else None)
     if notice:
         return render(request, "chat/_form.html", status_code=429, error=notice, text=text,
@@ -253,17 +256,22 @@ async def chat_handoff(request: Request):
     if chat is None and request.session.get("chat"):
         return expired(request)
     speak(request, chat)
+    form = await form_data(request)
     notice = await over_limit(request, *(("handoff",) if chat else ("chat", "handoff")))
     if notice:
         return error_fragment(request, notice, 429)
     try:
         if chat is None:
-            token, start = starting(request)
+            token, start = starting(request, form)
             outcome = await run_in_threadpool(conversation.request_human, token, "general", start)
             request.session["chat"] = token
         else:
             skill = await off_loop(conversation.handoff_skill, chat) if chat.status == "bot" else None
             outcome = await run_in_threadpool(conversation.request_human, chat, skill)
+            zone = time_zone(form.get("time_zone"))
+            if zone and chat.time_zone is None:  # a chat begun by a message sent before the page's script ran
+                await run_in_threadpool(chat.located, zone,
+                                        country_guess(zone, request.headers.get("accept-language")))
     except ChatError as error:
         return error_fragment(request, error)
     wake(request, outcome)

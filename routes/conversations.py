@@ -5,17 +5,20 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 
+from sse_starlette import ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from escalation import REASONS
 import conversation
 from conversation import ChatError
-from models import Agent, AgentSession, ChatSession, FollowUp, now
-from routes.agent import requires_agent
-from routes.common import error_fragment, flash, form_data, plain_text, redirects_back, render, wake
+from models import Agent, AgentSession, ChatSession, FollowUp, Message, now
+from realtime import QUEUE, agent_topic, session_topic
+from routes.agent import requires_agent, signed_in
+from routes.common import (StreamEndpoint, error_fragment, event_stream, flash, form_data, last_event_id,
+                           message_events, plain_text, redirects_back, render, render_text, wake)
 
 PER_PAGE = 20
 
@@ -87,39 +90,109 @@ async def conversation_page(request: Request):
     return render(request, "agent/conversation.html", me=request.state.agent, **context)
 
 
-def _live(grace: float) -> dict:
-    chats = list(ChatSession.select().where(ChatSession.status.in_(["waiting", "assigned"]))
-                 .order_by(ChatSession.id))
-    return {"chats": chats, "team": Agent.team(grace), "now": now()}
+def _live(grace: float, chat_id: int | None, transcript: bool = True) -> dict:
+    """Every live chat with its latest message, the team's presence and load, and the chat read, if any (with
+    its `transcript`)."""
+    chats = list(ChatSession.select().where(ChatSession.status.in_(["waiting", "assigned"])).order_by(ChatSession.id))
+    reading = next((chat for chat in chats if chat.id == chat_id), None)
+    return {"chats": chats, "team": Agent.team(grace), "now": now(), "reading": reading,
+            "previews": Message.latest_from_visitor([chat.id for chat in chats]),
+            "messages": list(reading.transcript()) if reading and transcript else []}
+
+
+def _reading(request: Request) -> int | None:
+    wanted = request.query_params.get("chat", "")
+    return int(wanted) if wanted.isascii() and wanted.isdigit() and len(wanted) < 12 else None
 
 
 @requires_agent(page=True, admin=True)
 async def admin_live(request: Request):
-    context = await run_in_threadpool(_live, request.app.state.settings.presence_grace_seconds)
+    context = await run_in_threadpool(_live, request.app.state.settings.presence_grace_seconds, _reading(request))
     return render(request, "admin/live.html", me=request.state.agent, notice=flash(request).get("error"), **context)
+
+
+def _live_news(grace: float, chat_id: int | None, last: int, admin_pk: int, session: dict,
+               idle_seconds: float) -> tuple[dict, list[Message]] | None:
+    """What the live chats page shows now, and the read chat's messages after `last`; None once the admin's
+    sign-in has ended (signed out, idle, disabled) or they are no longer an admin."""
+    admin = Agent.get_or_none(Agent.id == admin_pk)
+    if not signed_in(session, admin, idle_seconds) or not admin.is_admin:
+        return None
+    context = _live(grace, chat_id, transcript=False)
+    return context, list(Message.after(chat_id, last, internal=True)) if chat_id else []
+
+
+@requires_agent(admin=True)
+async def admin_live_events(request: Request):
+    """The live chats and the team as they change, and every message of the chat being read, as it is written:
+    the dashboard's stream, for reading only (it makes nobody present)."""
+    settings, hub = request.app.state.settings, request.app.state.hub
+    chat_id = _reading(request)
+    last = last_event_id(request, -1)
+    if last < 0:  # a fresh stream starts at the chat's newest message; the page says where it is up to
+        last = await run_in_threadpool(lambda: Message.newest_ids(chat_id)[0]) if chat_id else 0
+    me = request.state.agent
+    topics = [QUEUE, agent_topic(me.id)] + ([session_topic(chat_id)] if chat_id else [])  # agent: signing out
+
+    async def events():
+        nonlocal last
+        shown = ""
+        with hub.listen(*topics) as listener:
+            yield ServerSentEvent(comment="connected", retry=3000)
+            while not hub.closing:
+                news = await run_in_threadpool(_live_news, settings.presence_grace_seconds, chat_id, last, me.id,
+                                               request.session, settings.agent_idle_hours * 3600)
+                if news is None:
+                    return
+                context, messages = news
+                html = render_text(request, "admin/_live_event.html", me=me, **context)
+                if html != shown:
+                    shown = html
+                    yield ServerSentEvent(data=html)
+                if messages:
+                    last = messages[-1].id
+                    yield message_events(request, "agent/_message_event.html", messages)
+                if not await listener.wait(settings.ping_seconds):
+                    yield ServerSentEvent(comment="ping")
+
+    return event_stream(request, events())
+
+
+async def _admin_act(request: Request, action, *args) -> Response | None:
+    try:
+        outcome = await run_in_threadpool(action, int(request.path_params["chat_id"]), request.state.agent, *args)
+    except ChatError as error:
+        return error_fragment(request, error)
+    wake(request, outcome)
+    return None
 
 
 @redirects_back("/agent/admin/live")
 @requires_agent(admin=True)
 async def admin_reassign(request: Request):
-    """Join a live chat (reassigned to me) or hand it to another present counsellor."""
+    """Take a live chat over (reassigned to me) or hand it to another present counsellor."""
     form = await form_data(request)
     target = await run_in_threadpool(Agent.by_agent_id, plain_text(form.get("agent_id"), 64))
     if target is None:
         return error_fragment(request, "Choose a counsellor.", 400)
-    try:
-        outcome = await run_in_threadpool(conversation.reassign, int(request.path_params["chat_id"]),
-                                          request.state.agent, target,
-                                          request.app.state.settings.presence_grace_seconds)
-    except ChatError as error:
-        return error_fragment(request, error)
-    wake(request, outcome)
-    return RedirectResponse("/agent/admin/live", status_code=303)
+    refused = await _admin_act(request, conversation.reassign, target,
+                               request.app.state.settings.presence_grace_seconds)
+    return refused or RedirectResponse("/agent/admin/live", status_code=303)
+
+
+@redirects_back("/agent/admin/live")
+@requires_agent(admin=True)
+async def admin_join(request: Request):
+    """Join a counsellor's chat beside them, then write from the inbox, where it opens."""
+    refused = await _admin_act(request, conversation.join)
+    return refused or RedirectResponse(f"/agent/dashboard?chat={request.path_params['chat_id']}", status_code=303)
 
 
 routes = [
     Route("/agent/admin/live", admin_live, name="admin_live"),
+    Route("/agent/admin/live/events", StreamEndpoint(admin_live_events), methods=["GET"], name="admin_live_events"),
     Route("/agent/admin/live/{chat_id:int}/reassign", admin_reassign, methods=["POST"], name="admin_reassign"),
+    Route("/agent/admin/live/{chat_id:int}/join", admin_join, methods=["POST"], name="admin_join"),
     Route("/agent/conversations", conversations_page, name="conversations_page"),
     Route("/agent/conversations/{chat_id:int}", conversation_page, name="conversation_page"),
 ]

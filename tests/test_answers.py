@@ -10,10 +10,12 @@ from escalation import assess
 from escalation.answers import CLARIFY_REPLY, WHICH_TOPIC_REPLY, answer, read
 from escalation.eval_answers import expected, judge, load, split
 from escalation.knowledge_base import COUNTRIES, install, knowledge_base, learned_questions, load_entries
+from escalation.smalltalk import GREETING_REPLY, THANKS_REPLY
+from i18n import translated
 
 # Held-out figures the labelled set must keep (docs/answers.md quotes the measured ones).
-FLOOR_IN_SCOPE_CORRECT = 0.81
-CEILING_WRONG = 0.026
+FLOOR_IN_SCOPE_CORRECT = 0.845
+CEILING_WRONG = 0.02
 
 
 def visitor(text: str) -> dict:
@@ -136,6 +138,31 @@ def test_two_neighbouring_topics_below_the_line_get_a_question_and_the_reply_pic
     assert "visa fee" in asked.reply and "processing" in asked.reply and "Australia" in asked.reply
     picked = answer("the fee", [visitor(first), bot(asked.reply)])
     assert picked.entry is not None and picked.entry.id == "au-visa-fee"
+
+
+@pytest.mark.parametrize("language", ["en", "es", "ar"])
+@pytest.mark.parametrize("reply, entry", [("the fee", "au-visa-fee"), ("how long it takes", "au-visa-processing"),
+                                          ("la tarifa", "au-visa-fee"), ("كم الرسوم", "au-visa-fee")])
+def test_the_reply_to_which_topic_is_answered_not_handed_over_as_a_repeat(language: str, reply: str,
+                                                                        entry: str) -> None:
+    first = "australia student visa time and cost"
+    asked = answer(first, line=1.0).reply
+    shown = asked if language == "en" else translated(language, asked)  # as the chat stores it
+    assert shown and (shown != asked or language == "en")
+    decision = assess(reply, [visitor(first), bot(shown)])
+    assert not decision.handoff and decision.topic == entry
+
+
+@pytest.mark.parametrize("text, reply", [("مرحبا", GREETING_REPLY), ("السلام عليكم", GREETING_REPLY),
+                                         ("شكرا جزيلا", THANKS_REPLY), ("谢谢", THANKS_REPLY), ("नमस्ते", GREETING_REPLY),
+                                         ("xin chào", GREETING_REPLY), ("merhaba", GREETING_REPLY)])
+def test_greetings_and_thanks_in_other_scripts_are_small_talk(text: str, reply: str) -> None:
+    assert assess(text).reply == reply
+
+
+def test_asked_for_a_destination_a_test_specific_question_gets_its_english_requirements() -> None:
+    assert assess("is duolingo accepted for a canadian study permit").topic == "ca-english-tests"
+    assert assess("is the duolingo english test accepted by universities abroad").topic == "any-duolingo"
 
 
 def test_a_question_the_general_entry_answers_fully_gets_no_country_question() -> None:

@@ -115,6 +115,14 @@ def test_arabic_turns_the_page_right_to_left(visitor):
     assert '<html lang="ar" dir="rtl">' in page and "التحدث مع شخص" in page
 
 
+def test_an_arabic_hello_and_thanks_get_the_bots_greeting_and_welcome_in_arabic(visitor):
+    visitor.post("/chat/language", {"language": "ar", "csrf_token": visitor.token})
+    for text in ("مرحبا", "شكرا جزيلا"):
+        visitor.say(text)
+    replies = [m.text for m in Message.select().where(Message.sender == "bot").order_by(Message.id)][-2:]
+    assert replies[0].startswith("مرحبًا") and replies[1].startswith("على الرحب والسعة")
+
+
 def test_system_messages_are_written_in_the_chats_language(visitor):
     visitor.say(SPANISH)
     visitor.post("/chat/handoff")

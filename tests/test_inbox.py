@@ -6,24 +6,38 @@ import pytest
 
 import conversation
 from models import Agent, ChatSession, Message, now
+from realtime import QUEUE
 from tests.test_agent import waiting_chat
+
+
+def taken_chat(visitor, counsellor) -> ChatSession:
+    """A visitor's chat in the queue, then taken by this counsellor."""
+    chat = waiting_chat(visitor)
+    counsellor.post(f"/agent/sessions/{chat.id}/take")
+    return chat
 
 
 def test_signing_in_is_not_being_present(agent):
     assert Agent.by_agent_id("agent_001").presence() == "offline"
 
 
+def test_a_dashboard_without_script_keeps_its_counsellor_present_through_its_beacon(agent):
+    assert 'src="/agent/seen"' in agent.get("/agent/dashboard").text  # inside <noscript>: only such browsers load it
+    assert Agent.by_agent_id("agent_001").presence() == "offline"
+    beacon = agent.get("/agent/seen")
+    assert beacon.headers["content-type"] == "image/gif" and beacon.headers["cache-control"] == "no-store"
+    assert Agent.by_agent_id("agent_001").presence() == "online"
+
+
 def test_a_transfer_to_an_absent_agent_is_refused_and_changes_nothing(visitor, agent):
-    chat = waiting_chat(visitor)
-    agent.post(f"/agent/sessions/{chat.id}/take")
+    chat = taken_chat(visitor, agent)
     response = agent.post(f"/agent/sessions/{chat.id}/transfer", {"agent_id": "agent_002", "note": "US"})
     assert response.status_code == 409 and "Michael Chen is offline" in response.text
     assert ChatSession.get_by_id(chat.id).agent.agent_id == "agent_001"
 
 
 def test_a_transfer_to_a_full_agent_is_refused(visitor, agent):
-    chat = waiting_chat(visitor)
-    agent.post(f"/agent/sessions/{chat.id}/take")
+    chat = taken_chat(visitor, agent)
     michael = Agent.by_agent_id("agent_002")
     michael.touch()
     Agent.update(max_chats=0).where(Agent.id == michael.id).execute()
@@ -32,8 +46,7 @@ def test_a_transfer_to_a_full_agent_is_refused(visitor, agent):
 
 
 def test_the_receiver_sees_who_transferred_and_why(visitor, agent, other_agent):
-    chat = waiting_chat(visitor)
-    agent.post(f"/agent/sessions/{chat.id}/take")
+    chat = taken_chat(visitor, agent)
     Agent.by_agent_id("agent_002").touch()
     agent.post(f"/agent/sessions/{chat.id}/transfer", {"agent_id": "agent_002", "note": "Asks about Columbia"})
     page = other_agent.get("/agent/dashboard").text
@@ -60,8 +73,7 @@ def test_inactivity_counts_from_the_last_message_of_either_side(app, replied_min
 
 
 def closed_chat(visitor, agent, text: str) -> ChatSession:
-    chat = waiting_chat(visitor)
-    agent.post(f"/agent/sessions/{chat.id}/take")
+    chat = taken_chat(visitor, agent)
     agent.post(f"/agent/sessions/{chat.id}/messages", {"text": text})
     agent.post(f"/agent/sessions/{chat.id}/close", {"note": "done"})
     return chat
@@ -112,14 +124,78 @@ def test_links_in_messages_are_safe(text, html):
     assert str(linkify(text)) == html
 
 
-def test_an_admin_joins_another_agents_chat_and_the_visitor_is_told(visitor, agent, other_agent):
-    chat = waiting_chat(visitor)
-    other_agent.post(f"/agent/sessions/{chat.id}/take")
+def test_an_admin_joins_beside_the_counsellor_writes_and_leaves(visitor, agent, other_agent):
+    chat = taken_chat(visitor, other_agent)
     assert f'data-session-id="{chat.id}"' in agent.get("/agent/admin/live").text
-    assert other_agent.get("/agent/admin/live").status_code == 403
+    assert other_agent.post(f"/agent/admin/live/{chat.id}/join").status_code == 403
+    assert agent.post(f"/agent/admin/live/{chat.id}/join", follow_redirects=False).status_code == 303
+    chat = ChatSession.get_by_id(chat.id)
+    assert chat.agent.agent_id == "agent_002" and chat.joined_by.agent_id == "agent_001"
+    assert "Sarah Johnson has joined the chat" in visitor.get("/").text
+    assert agent.post(f"/agent/sessions/{chat.id}/messages", {"text": "Sarah here, with Michael"}).status_code == 201
+    assert "Sarah here, with Michael" in other_agent.get("/agent/dashboard").text
+    assert "Leave chat" in agent.get(f"/agent/dashboard?chat={chat.id}").text
+    for action in ("close", "release", "transfer"):  # the chat stays the counsellor's
+        assert agent.post(f"/agent/sessions/{chat.id}/{action}", {"agent_id": "skill:us"}).status_code == 403
+    assert agent.post(f"/agent/sessions/{chat.id}/leave").status_code == 200
+    assert ChatSession.get_by_id(chat.id).joined_by is None and "Sarah Johnson has left the chat" in visitor.get("/").text
+    assert agent.post(f"/agent/sessions/{chat.id}/messages", {"text": "Still here?"}).status_code == 403
+
+
+def test_the_visitor_is_told_who_joined_in_their_language(visitor, agent, other_agent):
+    chat = taken_chat(visitor, other_agent)
+    ChatSession.update(language="es").where(ChatSession.id == chat.id).execute()
+    agent.post(f"/agent/admin/live/{chat.id}/join")
+    agent.post(f"/agent/sessions/{chat.id}/leave")
+    texts = [m.text for m in Message.select().where(Message.session == chat.id, Message.sender == "system")]
+    assert "Sarah Johnson se ha unido al chat." in texts and "Sarah Johnson ha salido del chat." in texts
+
+
+def test_a_chat_in_the_queue_is_taken_over_not_joined(visitor, agent):
+    chat = waiting_chat(visitor)
+    assert agent.post(f"/agent/admin/live/{chat.id}/join").status_code == 409
     assert agent.post(f"/agent/admin/live/{chat.id}/reassign", {"agent_id": "agent_001"},
                       follow_redirects=False).status_code == 303
     assert ChatSession.get_by_id(chat.id).agent.agent_id == "agent_001"
-    assert "Sarah Johnson has joined the chat" in visitor.get("/").text
     response = agent.post(f"/agent/admin/live/{chat.id}/reassign", {"agent_id": "agent_003"})
     assert response.status_code == 409 and ChatSession.get_by_id(chat.id).agent.agent_id == "agent_001"
+
+
+@pytest.mark.parametrize("zone, accept, country, local", [
+    ("Asia/Kolkata", "en-US,en;q=0.9", "India", "(Asia/Kolkata)"),  # the zone wins over a habitual en-US
+    ("", "pt-BR,pt;q=0.9", "Brazil", "not known"),  # without script: the browser's language region alone
+    ("../../etc/passwd", "en", "not known", "not known"),
+])
+def test_the_visitor_card_guesses_the_country_and_shows_local_time(visitor, agent, zone, accept, country, local):
+    visitor.post("/chat/messages", {"text": "What are the documents for a UK student visa?", "time_zone": zone},
+                 headers={"Accept-Language": accept})
+    visitor.post("/chat/handoff")
+    chat = ChatSession.get()
+    agent.post(f"/agent/sessions/{chat.id}/take")
+    card = agent.get("/agent/dashboard").text.split('class="visitor-card"')[1]
+    assert f'<dd class="country" title="Guessed from the browser\'s time zone and language">{country}</dd>' in card
+    assert local in card.split('class="local-time">')[1].split("</dd>")[0]
+
+
+def test_a_handoff_brings_the_time_zone_of_a_chat_begun_without_it(visitor):
+    visitor.say("What are the documents for a UK student visa?")
+    visitor.post("/chat/handoff", {"time_zone": "Europe/Madrid"})
+    chat = ChatSession.get()
+    assert (chat.time_zone, chat.country) == ("Europe/Madrid", "Spain")
+
+
+def test_every_change_of_load_reaches_every_dashboard(app):
+    sarah, michael = Agent.by_agent_id("agent_001"), Agent.by_agent_id("agent_002")
+    michael.touch()
+    chat = ChatSession.create(status="assigned", agent=sarah)
+    assert QUEUE in conversation.transfer(chat.id, sarah, michael).topics  # the team lists show each load
+    assert QUEUE in conversation.close_own(chat.id, michael).topics
+
+
+def test_an_admin_who_joined_and_then_takes_the_chat_over_is_no_longer_beside_themselves(visitor, agent, other_agent):
+    chat = taken_chat(visitor, other_agent)
+    agent.post(f"/agent/admin/live/{chat.id}/join")
+    agent.post(f"/agent/admin/live/{chat.id}/reassign", {"agent_id": "agent_001"})
+    chat = ChatSession.get_by_id(chat.id)
+    assert chat.agent.agent_id == "agent_001" and chat.joined_by is None
+    assert "Leave chat" not in agent.get(f"/agent/dashboard?chat={chat.id}").text

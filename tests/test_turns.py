@@ -84,6 +84,23 @@ def test_a_counsellor_may_not_write_in_another_counsellors_chat_and_a_repeated_k
     assert results[2].message.id == results[3].message.id
 
 
+def test_an_admin_who_joined_writes_in_the_turn_and_both_counsellors_are_woken(pg):
+    chat, michael = assigned("agent_002")
+    sarah = models.Agent.by_agent_id("agent_001")
+    conversation.join(chat.id, sarah)
+
+    async def turn():
+        return await asyncio.gather(act(conversation.agent_message, chat.id, sarah, "Sarah beside Michael", None, False),
+                                    act(conversation.agent_message, chat.id, michael, "Michael too", None, False))
+
+    results = asyncio.run(turn())
+    assert texts(chat)[-2:] == ["Sarah beside Michael", "Michael too"]
+    assert {f"agent:{sarah.id}", f"agent:{michael.id}"} <= results[0].topics
+    conversation.leave(chat.id, sarah)
+    with pytest.raises(ChatError):
+        asyncio.run(act(conversation.agent_message, chat.id, sarah, "Gone", None, False))
+
+
 def test_the_bot_answers_inside_the_turn_and_a_decision_on_a_chat_that_moved_on_is_stale(pg):
     chat = models.ChatSession.create()
 

@@ -22,10 +22,12 @@ def main() -> None:
         server = Server(Path(tmp)).start()
         try:
             browser = launch(p)
-            visitor = browser.new_page(viewport={"width": 480, "height": 860})
+            # The counsellor's card shows the visitor's local time and the country their time zone suggests.
+            visitor = browser.new_context(viewport={"width": 480, "height": 860}, timezone_id="Africa/Lagos").new_page()
             visitor.goto(server.url)
             send(visitor, "How much is the Canada study permit fee?")  # a destination's facts, with their date
             expect(visitor.locator('#messages [data-sender="bot"]').last).to_contain_text("as of")
+            visitor.screenshot(path=str(HERE / "answer.png"))
             send(visitor, "My UK student visa was refused last year. Can I apply again?")
             expect(visitor.locator("#status")).to_contain_text("queue")
 

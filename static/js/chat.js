@@ -7,6 +7,15 @@
   var status = document.getElementById("status");
   if (!list || !status) return;
 
+  // The browser's time zone goes with the first message or handoff, so counsellors see the visitor's local
+  // time. Filled as a form is sent (capture: before htmx or the outbox read it), since forms are redrawn.
+  var zone = "";
+  try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (error) { zone = ""; }
+  document.addEventListener("submit", function (event) {
+    var field = event.target.elements && event.target.elements.time_zone;
+    if (field) field.value = zone;
+  }, true);
+
   // Whatever grows below the messages (the status line, a notice, the keyboard on a phone) shrinks the list:
   // a reader at the bottom stays at the bottom.
   new ResizeObserver(function () {

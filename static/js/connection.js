@@ -106,7 +106,7 @@
     fetch(entry.action, {
       method: "POST", credentials: "same-origin",
       headers: {"X-CSRF-Token": entry.token, "HX-Request": "true"},
-      body: new URLSearchParams({text: entry.text, client_key: entry.key})
+      body: new URLSearchParams(Object.assign({text: entry.text, client_key: entry.key}, entry.extra))
     }).then(function (response) {
       unreachable = false;
       queue.shift();
@@ -138,6 +138,7 @@
     var entry = placeholder(form, text);
     entry.text = text;
     entry.key = keyField && keyField.value ? keyField.value : newKey();
+    entry.extra = form.elements.time_zone ? {time_zone: form.elements.time_zone.value} : {};
     entry.action = form.action;
     entry.token = token(form);
     if (keyField) keyField.value = newKey();

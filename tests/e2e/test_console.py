@@ -1,8 +1,10 @@
 """The agent console in real Chromium: routing by skill without reloads, a live transfer, a phone screen, the keyboard."""
+import re
+
 import pytest
 
-from tests.conftest import PASSWORD, Server
-from tests.e2e.chromium import visitor_asks
+from tests.conftest import Server
+from tests.e2e.chromium import reported, sign_in, visitor_asks
 
 playwright = pytest.importorskip("playwright.sync_api")
 PHONE = {"width": 390, "height": 844}
@@ -14,17 +16,6 @@ def server(tmp_path, request):
     live = Server(tmp_path, **env).start()
     yield live
     live.stop()
-
-
-def sign_in(chromium, url: str, agent_id: str, **context):
-    page = chromium.new_context(**context).new_page()
-    page.goto(url + "/agent/login")
-    page.get_by_label("Agent ID").fill(agent_id)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/agent/dashboard")
-    playwright.expect(page.locator("#queue")).to_be_visible()
-    return page
 
 
 def open_chat(page, panel):
@@ -63,7 +54,12 @@ def test_chats_reach_the_agent_with_the_skill_and_a_transfer_moves_live(chromium
     expect(emma.locator(".chat-panel")).to_have_count(1)
     moved = michael.locator(".chat-panel", has_text="UCAS")
     expect(michael.locator(".chat-panel")).to_have_count(2)
+    row = michael.locator(f"#mine [data-session-id='{moved.get_attribute('data-session-id')}']")
+    expect(row).to_have_class(re.compile(r"\bis-new\b"))  # highlighted until opened
+    expect(row).to_contain_text("from Emma Williams: Also asking about Columbia")
     open_chat(michael, moved)
+    expect(moved.locator(".transferred")).to_have_text("Transferred by Emma Williams: “Also asking about Columbia”")
+    expect(row).not_to_have_class(re.compile(r"\bis-new\b"))
     expect(moved).to_contain_text("Which courses are you applying to?")  # the transcript came along
     expect(moved).to_contain_text("Transfer note from Emma Williams: Also asking about Columbia")
     expect(ucas.locator("#messages")).to_contain_text("transferred you to Michael Chen")
@@ -175,6 +171,43 @@ def test_live_updates_keep_the_agents_focus_and_drafts(chromium, server):
     agent.keyboard.press("Enter")
     box = agent.locator(".chat-panel").get_by_label("Message")
     box.fill("Half-written answer")
+    expect(agent.locator("#queue [data-session-id]")).to_have_count(1)  # the chat just taken has left the queue
     agent.locator("#queue").get_by_role("button", name="Take").click()
     expect(agent.locator(".chat-panel")).to_have_count(2)
     expect(agent.locator("#reply-1")).to_have_value("Half-written answer")
+
+
+STAFF_PAGES = ["/agent/dashboard", "/agent/conversations", "/agent/conversations/1", "/agent/analytics",
+               "/agent/password", "/agent/admin", "/agent/admin/live",
+               "/agent/admin/canned", "/agent/admin/knowledge", "/agent/admin/knowledge/new", "/agent/admin/flags",
+               "/agent/admin/activity", "/agent/admin/throttles"]
+
+
+@pytest.mark.parametrize("server", [{"HANDOFF_AUTO_ASSIGN": "0"}], indirect=True)
+def test_no_page_logs_a_console_error_or_a_csp_violation(chromium, server):
+    expect = playwright.expect
+    emma = sign_in(chromium, server.url, "agent_003")
+    problems = reported(emma)
+    visitors = [visitor_asks(chromium, server.url, f"I want to talk to a human about UK {topic}")
+                for topic in ("visas", "fees")]
+    problems += reported(visitors[0])
+    for waiting in (2, 1):
+        expect(emma.locator("#queue [data-session-id]")).to_have_count(waiting)
+        emma.locator("#queue").get_by_role("button", name="Take").first.click()
+    expect(emma.locator(".chat-panel")).to_have_count(2)
+    panel = open_chat(emma, emma.locator("#chat-1"))
+    panel.locator("summary", has_text="Close").click()
+    panel.get_by_role("button", name="Close chat").click()
+    expect(visitors[0].locator("#messages")).to_contain_text("ended the chat")
+    emma.goto(server.url + "/agent/admin")  # a counsellor's refusal page
+    expect(emma.get_by_role("heading", name="Admins only")).to_be_visible()
+    sarah = sign_in(chromium, server.url, "agent_001")
+    problems += reported(sarah)
+    for path in STAFF_PAGES:
+        sarah.goto(server.url + path)
+        expect(sarah.locator("header.topbar")).to_be_visible()
+        expect(sarah.get_by_role("button", name="Sign out")).to_be_visible()
+    sarah.goto(server.url + "/agent/admin/live?chat=2")
+    expect(sarah.locator("#messages-2")).to_contain_text("UK fees")
+    refused = f"{server.url}/agent/admin: Failed to load resource: the server responded with a status of 403 (Forbidden)"
+    assert [p for p in problems if p != refused] == [], problems  # Chromium logs the refusal page's own 403

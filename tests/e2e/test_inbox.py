@@ -2,8 +2,8 @@
 history and supervision."""
 import pytest
 
-from tests.conftest import PASSWORD, Server
-from tests.e2e.chromium import visitor_asks
+from tests.conftest import Server
+from tests.e2e.chromium import reported, sign_in, visitor_asks
 
 playwright = pytest.importorskip("playwright.sync_api")
 
@@ -27,28 +27,6 @@ def server(tmp_path, request):
     live.stop()
 
 
-def sign_in(chromium, url: str, agent_id: str, script: str = "", **context):
-    """An agent's dashboard in a browser of its own, `script` run in every page before the page's own."""
-    browser = chromium.new_context(**context)
-    if script:
-        browser.add_init_script(script)
-    page = browser.new_page()
-    page.goto(url + "/agent/login")
-    page.get_by_label("Agent ID").fill(agent_id)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/agent/dashboard")
-    return page
-
-
-def watched(page) -> list:
-    """Console errors and CSP violations the page reports."""
-    problems = []
-    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    return problems
-
-
 def hide(page, hidden: bool = True) -> None:
     page.evaluate("h => { window.__hidden = h; document.dispatchEvent(new Event('visibilitychange')); }", hidden)
 
@@ -60,7 +38,7 @@ def chimes(page) -> int:
 def test_the_title_counts_unread_a_chime_plays_and_a_hidden_tab_gets_notifications(chromium, server):
     expect = playwright.expect
     emma = sign_in(chromium, server.url, "agent_003", NOTIFICATIONS)
-    problems = watched(emma)
+    problems = reported(emma)
     expect(emma).to_have_title("Handoff")
     first = visitor_asks(chromium, server.url, "I want to talk to a human about UK visas")
     expect(emma).to_have_title("(1) Handoff")
@@ -90,13 +68,16 @@ def test_the_title_counts_unread_a_chime_plays_and_a_hidden_tab_gets_notificatio
     visitor_asks(chromium, server.url, "I want to talk to a human about UK fees")
     expect(emma).to_have_title("(2) Handoff")
     assert chimes(emma) == 0 <= before
+    michael = sign_in(chromium, server.url, "agent_002")
+    michael.locator("#queue").get_by_role("button", name="Take").first.click()
+    expect(emma).to_have_title("(1) Handoff")  # a colleague took one of the two waiting
     assert not problems, problems
 
 
 def test_the_transfer_list_follows_presence_live_and_an_absent_agent_is_refused(chromium, server):
     expect = playwright.expect
     emma = sign_in(chromium, server.url, "agent_003")
-    problems = watched(emma)
+    problems = reported(emma)
     visitor_asks(chromium, server.url, "I want to talk to a human about UK visas")
     emma.locator("#queue").get_by_role("button", name="Take").click()
     options = emma.locator("#transfer-1 option[value='agent_002']")
@@ -137,20 +118,73 @@ def test_history_search_finds_a_closed_chat_by_a_word_in_it(chromium, server):
     expect(emma.locator(".timeline [data-action='close']")).to_have_count(1)
 
 
-def test_an_admin_joins_another_agents_chat(chromium, server):
+def say(page, text: str, panel=None) -> None:
+    place = panel or page
+    place.get_by_label("Message").fill(text)
+    place.get_by_role("button", name="Send").click()
+
+
+def test_an_admin_joining_another_agents_chat(chromium, server):
+    """Sarah (admin) reads Emma's chat live from Live chats, joins it beside Emma, both write, and she leaves."""
     expect = playwright.expect
     emma = sign_in(chromium, server.url, "agent_003")
-    visitor = visitor_asks(chromium, server.url, "I want to talk to a human about UK visas")
+    uk = visitor_asks(chromium, server.url, "I want to talk to a human about UK visas", timezone_id="Europe/Madrid",
+                      locale="en-US")
     emma.locator("#queue").get_by_role("button", name="Take").click()
-    expect(visitor.locator("#status")).to_contain_text("chatting with Emma Williams")
+    expect(uk.locator("#status")).to_contain_text("chatting with Emma Williams")
+    expect(emma.locator("#chat-1 .local-time")).to_contain_text("(Europe/Madrid)")  # sent by the visitor's page
+    expect(emma.locator("#chat-1 .country")).to_have_text("Spain")  # the zone, not the en-US habit
     sarah = sign_in(chromium, server.url, "agent_001")
-    problems = watched(sarah)
+    problems, emma_problems = reported(sarah), reported(emma)
     sarah.get_by_role("link", name="Live chats").click()
-    row = sarah.locator("#live [data-session-id='1']")
-    expect(row).to_contain_text("Emma Williams")
-    row.get_by_role("button", name="Reassign").click()  # "Me (join)" is the first choice
-    expect(visitor.locator("#messages")).to_contain_text("Sarah Johnson has joined the chat")
-    expect(emma.locator(".chat-panel")).to_have_count(0)
-    sarah.goto(server.url + "/agent/dashboard")
-    expect(sarah.locator("#chat-1")).to_contain_text("UK visas")
-    assert not problems, problems
+    michael_row = sarah.locator("#team [data-agent-id='agent_002']")
+    expect(michael_row).to_have_attribute("data-presence", "offline")
+    michael = sign_in(chromium, server.url, "agent_002")
+    expect(michael_row).to_have_attribute("data-presence", "online")  # presence and load follow live
+    choice = sarah.locator("#reassign-1")
+    choice.select_option("agent_002")
+    visitor_asks(chromium, server.url, "I want to talk to a human about US universities")
+    expect(sarah.locator("#live [data-session-id='2']")).to_contain_text("waiting")
+    expect(choice).to_have_value("agent_002")  # a live update keeps what the admin was choosing
+    michael.locator("#queue").get_by_role("button", name="Take").click()
+    expect(sarah.locator("#live [data-session-id='2']")).to_contain_text("Michael Chen")
+    expect(michael_row).to_contain_text("1/")
+    sarah.locator("#live").get_by_role("link", name="Visitor #1").click()
+    expect(sarah.locator("#messages-1")).to_contain_text("UK visas")
+    say(uk, "My CAS number has not arrived yet")
+    expect(sarah.locator("#messages-1")).to_contain_text("CAS number")  # read live, without a reload
+
+    sarah.get_by_role("button", name="Join visitor #1's chat").click()
+    panel = sarah.locator("#chat-1")
+    expect(panel).to_contain_text("You joined Emma Williams's chat")
+    expect(uk.locator("#messages")).to_contain_text("Sarah Johnson has joined the chat")
+    expect(emma.locator("#messages-1")).to_contain_text("Sarah Johnson has joined the chat")
+    say(sarah, "Hello, I'm Sarah, Emma's colleague. Let me help too.", panel)
+    expect(uk.locator("#messages")).to_contain_text("Emma's colleague")
+    expect(emma.locator("#messages-1")).to_contain_text("Emma's colleague")
+    say(emma, "Thank you, Sarah. I'll check the CAS with the university.", emma.locator("#chat-1"))
+    expect(panel.locator("#messages-1")).to_contain_text("check the CAS")
+    expect(uk.locator("#messages")).to_contain_text("check the CAS")
+
+    panel.get_by_role("button", name="Leave chat").click()
+    expect(sarah.locator(".chat-panel")).to_have_count(0)
+    expect(uk.locator("#messages")).to_contain_text("Sarah Johnson has left the chat")
+    expect(emma.locator("#chat-1")).to_contain_text("Sarah Johnson has left the chat")
+    expect(emma.locator("#chat-1 .chat-actions")).to_contain_text("Close")  # still Emma's, with all its actions
+    assert not problems and not emma_problems, (problems, emma_problems)
+
+
+def test_the_live_chats_stream_follows_the_chat_read_notes_included_and_ends_at_sign_out(live_server):
+    from tests.live import LiveBrowser
+    visitor, michael = LiveBrowser(live_server.url), LiveBrowser.agent(live_server.url, "agent_002")
+    visitor.say("I want to talk to a human about UK visas")
+    assert michael.post("/agent/sessions/1/take").status_code == 200
+    assert michael.http.get("/agent/admin/live/events").status_code == 403
+    sarah = LiveBrowser.agent(live_server.url)
+    stream = sarah.stream("/agent/admin/live/events?chat=1")
+    michael.post("/agent/sessions/1/notes", {"text": "Asked about a CAS twice"})
+    visitor.say("Is anyone there?")
+    texts = [event["data"] for event in stream.take(2)]
+    assert "Asked about a CAS twice" in texts[0] and "Is anyone there?" in texts[1]
+    sarah.post("/agent/logout")
+    assert stream.ended.wait(15)
