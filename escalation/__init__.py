@@ -35,7 +35,7 @@ _TEAMS = {"us": "us", "uk": "uk"}  # destinations with their own counsellor team
 # The decision reads a long message by its start and end (the safety floor reads all of it), the chat's
 # latest turns, and of an earlier visitor message its start: a request, a repeat or a language shows there,
 # and the cost of a turn stays bounded however long the chat or its messages.
-ENDS, TURNS, EARLIER = 300, 6, 120
+ENDS, TURNS, EARLIER = 200, 6, 120
 
 
 @dataclass(frozen=True)
