@@ -14,7 +14,6 @@ from escalation.classifier import MODEL, digest
 from escalation.features import normalise, words
 from escalation.safety import advice, emergency
 from escalation.train import CORPUS, build
-from escalation.triggers import english_rules
 from models import ChatSession, Message
 from tests.conftest import Browser
 
