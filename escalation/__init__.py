@@ -32,6 +32,10 @@ HANDOFF_REPLIES = {
                        "who can help."),
 }
 _TEAMS = {"us": "us", "uk": "uk"}  # destinations with their own counsellor team
+# The decision reads a long message by its start and end (the safety floor reads all of it), the chat's
+# latest turns, and of an earlier visitor message its start: a request, a repeat or a language shows there,
+# and the cost of a turn stays bounded however long the chat or its messages.
+ENDS, TURNS, EARLIER = 200, 6, 120
 
 
 @dataclass(frozen=True)
@@ -57,10 +61,24 @@ def _offered(history: Iterable[Any]) -> bool:
     return bool(last) and (bool(last[0].get("offer")) or OFFER in str(last[0].get("text") or ""))
 
 
+def _recent(history: Iterable[Any]) -> list[Any]:
+    """The latest TURNS turns, each earlier visitor message cut to its first EARLIER characters."""
+    out: list[Any] = []
+    for item in list(history or ())[-TURNS:]:
+        if isinstance(item, str):
+            out.append(item[:EARLIER])
+        elif isinstance(item, dict) and item.get("sender", "visitor") == "visitor":
+            out.append({**item, "text": str(item.get("text") or "")[:EARLIER]})
+        else:
+            out.append(item)
+    return out
+
+
 def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     """Decide whether the bot answers `text` or hands the chat to a counsellor, and which team takes it."""
-    msg = Message(text or "")
-    history = list(history or ())
+    text = text or ""
+    msg = Message(text if len(text) <= 2 * ENDS else f"{text[:ENDS]} {text[-ENDS:]}")
+    history = _recent(history)
     visitor, answers = split_history(history)
     found = answer(msg.raw, history)
     team = found.entry.skill if found.entry and found.entry.skill != "general" else _TEAMS.get(found.country or "")
@@ -75,7 +93,7 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     def keep(reply: str) -> Decision:
         return Decision(False, None, reply, 0.0, skill, language=language, spoken=spoken)
 
-    kind = emergency(msg.raw)
+    kind = emergency(text)
     if kind:
         return handoff("urgent", advice(kind, language))
     # A personal case the knowledge base holds the general facts for ("will UBC accept me with a 6?") gets

@@ -16,9 +16,27 @@ _BEFORE_PLACE = re.compile(r"\b(in|to|for|at|from|of|the)\s{2,}")  # left before
 _FUZZY_MIN = 6  # place names at least this long also match with one letter wrong ("Canda", "Germny")
 
 
-def _pattern(aliases: list[str]) -> re.Pattern[str] | None:
+class _Phrases:
+    """Whole-word phrases, found by one regular expression. Most messages hold none of them: a substring test
+    per phrase, in C, skips the regex, whose alternation is tried at every position of the message."""
+
+    def __init__(self, words: list[str]) -> None:
+        self.words = words
+        self.rx = re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")\b")
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return self.rx.search(text) if any(w in text for w in self.words) else None
+
+    def finditer(self, text: str):
+        return self.rx.finditer(text) if any(w in text for w in self.words) else iter(())
+
+    def sub(self, repl: str, text: str) -> str:
+        return self.rx.sub(repl, text) if any(w in text for w in self.words) else text
+
+
+def _pattern(aliases: list[str]) -> _Phrases | None:
     words = sorted({flat(str(a)) for a in aliases if flat(str(a))}, key=len, reverse=True)
-    return re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")\b") if words else None
+    return _Phrases(words) if words else None
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,12 @@ _WORD = re.compile(
 _UNSPACED = re.compile(r"([\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")
 _EMOJI = re.compile(r"[\u2600-\u27bf\U0001f000-\U0001faff]")
 _LATIN_MARK = re.compile(r"(?<=[a-z])[\u0300-\u036f]+")
+# Arabic letters written several ways (hamza seats, taa marbuta, alif maqsura), and the short-vowel marks and
+# tatweel that few visitors type: folded so "أريد" and "اريد" are one word.
+_ARABIC = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ة": "ه", "ى": "ي", "ؤ": "و", "ئ": "ي", "ـ": None})
+_ARABIC_MARK = re.compile("[\u064b-\u065f\u0670]+")
+# Emoji of anger, annoyance or despair: an unseen one of them says the same as the ones in the corpus.
+_CROSS = frozenset("😠😡🤬😤🙄😒🙃👎💢😑😩😫😞😔😢😭🤦😾")
 _SPACES = re.compile(r"\s+")
 
 
@@ -31,10 +37,12 @@ _SPACES = re.compile(r"\s+")
 def normalise(text: str) -> str:
     """Case-folded, width-folded, Latin accents dropped ("está" reads as "esta"), capped at LIMIT.
 
-    Turkish dotless i and Vietnamese đ have no accent to drop, so they are folded by hand.
+    Turkish dotless i and Vietnamese đ have no accent to drop, so they are folded by hand; Arabic spelling
+    variants and vowel marks are folded too.
     """
     folded = unicodedata.normalize("NFKD", text[:LIMIT].casefold().replace("ı", "i").replace("đ", "d"))
-    return unicodedata.normalize("NFC", _LATIN_MARK.sub("", folded))
+    folded = unicodedata.normalize("NFC", _LATIN_MARK.sub("", folded))
+    return _ARABIC_MARK.sub("", folded.translate(_ARABIC)) if "\u0600" <= max(folded, default=" ") else folded
 
 
 def _split(pieces: list[str]) -> list[str]:
@@ -84,6 +92,8 @@ def grams(text: str) -> set[str]:
     found.add(f"x:len{len(tokens) if len(tokens) < 4 else 4 if len(tokens) < 8 else 8}")
     if _EMOJI.search(line):
         found.add("x:emoji")
+        if _CROSS.intersection(line):
+            found.add("x:cross")
     return found
 
 
@@ -116,7 +126,28 @@ def turns(history: Iterable[Any]) -> list[Turn]:
     return out
 
 
-HISTORY = ("h:same", "h:similar", "h:last_similar", "h:similar_weak", "h:weak2")
+HISTORY = ("h:same", "h:similar", "h:last_similar", "h:similar_weak", "h:weak2", "h:new_topic", "h:same_topic")
+
+
+# Names in Latin letters, in any language's message: capitalised after the first word, or written in capitals.
+_NAME = re.compile(r"(?<=\S\s)[A-Z][\w-]+|\b[A-Z]{2,}[\w-]*")
+
+
+def names(text: str) -> frozenset[str]:
+    """The names a message uses (IELTS, Edinburgh, TOEFL), case-folded."""
+    return frozenset(n.casefold() for n in _NAME.findall(text[:300]))
+
+
+@lru_cache(maxsize=1024)
+def topics(text: str) -> frozenset[str]:
+    """The study topics a message names (visa fee, intakes, housing...), read in English through the glossary:
+    two messages that share few characters can still ask the same thing, and two that share many, different ones."""
+    from .destinations import destinations
+    from .glossary import glossary
+
+    text = text[:300]
+    english = glossary().english(text)
+    return frozenset(destinations().cued(f"{english} {text}" if english else text))
 
 
 def history_features(text: str, history: list[Turn]) -> list[float]:
@@ -139,5 +170,12 @@ def history_features(text: str, history: list[Turn]) -> list[float]:
     overlaps = [len(now & before) / len(now | before) if now | before else 0.0 for before in map(trigrams, asked)]
     best = max(overlaps, default=0.0)
     failed = bool(weak) and weak[-1]
+    # The topics of this message and of the earlier one closest to it: the same topic is asked again, a
+    # different one is the next question however many words they share.
+    # A name the earlier one lacks ("and the TOEFL?", "what about Edinburgh?") makes it a follow-up too.
+    closest = asked[overlaps.index(best)] if asked else ""
+    here, there = (topics(text), topics(closest)) if asked else (frozenset(), frozenset())
+    renamed = bool(names(text) - names(closest))
     return [float(best >= 0.6), best, overlaps[-1] if overlaps else 0.0, best if failed else 0.0,
-            float(len(weak) == 2 and all(weak))]
+            float(len(weak) == 2 and all(weak)), float(bool(here) and bool(there) and not here & there),
+            float(bool(here & there) and not renamed)]

@@ -2,6 +2,7 @@
 
     python -m escalation.train            expand corpus/source/*.yaml into corpus.jsonl, train, write model.npz
     python -m escalation.train --report   also cross-validate, held out by group, and print the figures
+    python -m escalation.train --unseen   only score the committed model on corpus/unseen.jsonl, never trained on
 
 Deterministic: the same sources give byte-identical corpus.jsonl and model.npz.
 """
@@ -25,6 +26,7 @@ from .safety import emergency
 
 HERE = Path(__file__).parent / "corpus"
 CORPUS = HERE / "corpus.jsonl"
+UNSEEN = HERE / "unseen.jsonl"  # written apart from the sources and never trained on: the honest figure
 SAFETY = ("selfharm", "detention", "violence", "medical", "passport")
 WEAK, SURE = 0.2, 0.9
 C = 20.0  # inverse regularisation, chosen by the held-out F1 (see docs/escalation.md)
@@ -65,19 +67,22 @@ def _rows_of(lang: str, source: dict) -> list[dict]:
                     raise ValueError(f"{lang} {why}.{key}[{i}] is not a sentence: {line!r}")
                 if key == "faqline":
                     for j, q in enumerate(faq):
-                        add(q, why, f"faq-{j}")
+                        add(q, why, f"q-{j}")
                     continue
-                fills = [line]
+                fills = {line: None}  # each text, and the study question it holds
                 if "{person}" in line:
-                    fills = list(dict.fromkeys(line.replace("{person}", people[_pick(key, i, k, len(people))])
-                                               for k in range(2)))
+                    fills = dict.fromkeys(line.replace("{person}", people[_pick(key, i, k, len(people))])
+                                          for k in range(2))
                 if "{faq}" in line:
-                    picks = [_pick(key, i, k, len(faq)) for k in range(3)]
-                    fills = list(dict.fromkeys(line.replace("{faq}", faq[j]) for j in picks))
-                for k, text in enumerate(fills):
+                    fills = {}
+                    for j in (_pick(key, i, k, len(faq)) for k in range(3)):
+                        fills.setdefault(line.replace("{faq}", faq[j]), j)
+                for k, (text, asked) in enumerate(fills.items()):
                     history = None
                     if key.startswith("h-"):
                         j = _pick(key, i, k + 1, len(faq))
+                        if why == "repeat" and asked is not None:
+                            j = asked  # "as I said, <question>" repeats the question asked before
                         history = {"none": [_visitor(faq[j]), _bot(SURE)],
                                    "repeat": [_visitor(faq[j]), _bot(WEAK)],
                                    }.get(why, [_visitor(faq[j]), _bot(WEAK), _visitor(again[j]), _bot(WEAK)])
@@ -95,14 +100,14 @@ def _rows_of(lang: str, source: dict) -> list[dict]:
     after = slots.get("faq_next") or []  # per faq line, another question on the same destination
     for j, (first, second) in enumerate(zip(faq, again)):
         # The same question in other words: a repeat after it was asked, a plain question in a fresh chat.
-        add(second, "repeat", f"again-{j}", [_visitor(first), _bot(WEAK)] if j % 2 else [first])
-        add(second, "none", f"faq-{j}")
+        add(second, "repeat", f"q-{j}", [_visitor(first), _bot(WEAK)] if j % 2 else [first])
+        add(second, "none", f"q-{j}")
         # A different question is a follow-up however the bot answered the one before: a weak answer
         # makes a question asked again a repeat, never the next question.
-        add(faq[(j + 3) % n], "none", f"follow-{j}", [_visitor(first), _bot(SURE)])
-        add(again[(j + 5) % n], "none", f"follow-{j}", [_visitor(first), _bot(WEAK if j % 2 else SURE)])
+        add(faq[(j + 3) % n], "none", f"q-{(j + 3) % n}", [_visitor(first), _bot(SURE)])
+        add(again[(j + 5) % n], "none", f"q-{(j + 5) % n}", [_visitor(first), _bot(WEAK if j % 2 else SURE)])
         if j % 2 == 0:
-            add(faq[(j + 2) % n], "none", f"follow-{j}",
+            add(faq[(j + 2) % n], "none", f"q-{(j + 2) % n}",
                 [_visitor(first), _bot(WEAK), _visitor(faq[(j + 1) % n]), _bot(WEAK)])
         if j < len(after):
             # Same destination, new topic: what a visitor asks next, whether or not the answer before was weak.
@@ -111,16 +116,36 @@ def _rows_of(lang: str, source: dict) -> list[dict]:
     return rows
 
 
+def _merge_groups(rows: list[dict]) -> None:
+    """Rows with the same text share a group, whichever lines they came from: a message held out is never
+    also in training under another key (a greeting written twice, a study question in a follow-up)."""
+    parent: dict[str, str] = {}
+
+    def root(g: str) -> str:
+        while parent.get(g, g) != g:
+            g = parent[g]
+        return g
+
+    first: dict[str, str] = {}
+    for r in rows:
+        key = " ".join(r["text"].casefold().split())
+        a, b = root(r["group"]), root(first.setdefault(key, r["group"]))
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    for r in rows:
+        r["group"] = root(r["group"])
+
+
 def build() -> list[dict]:
     """Every source file expanded, in a fixed order."""
     rows: list[dict] = []
     for path in sorted((HERE / "source").glob("*.yaml")):
         source = yaml.safe_load(path.read_text(encoding="utf-8"))
-        more = HERE / "source" / "more" / path.name  # messages written later, with keys of their own
-        if more.exists():
+        for more in sorted((HERE / "source").glob(f"*/{path.name}")):  # messages written later, keys of their own
             for why, keys in yaml.safe_load(more.read_text(encoding="utf-8")).items():
                 source["messages"].setdefault(why, {}).update(keys)
         rows.extend(_rows_of(path.stem, source))
+    _merge_groups(rows)
     return rows
 
 
@@ -239,7 +264,26 @@ def _figures(rows: list[dict], predicted: list[str], key: str) -> list[str]:
     return lines
 
 
+def _unseen() -> None:
+    from . import assess
+
+    rows = [json.loads(line) for line in UNSEEN.read_text(encoding="utf-8").splitlines() if line.strip()]
+    whole = []
+    for r in rows:
+        decision = assess(r["text"], r["history"])
+        whole.append(decision.reason or "fallback" if decision.handoff else "none")
+    for key in ("lang", "why"):
+        print("\n".join(_figures(rows, whole, key)) + "\n")
+    missed = [r for r, p in zip(rows, whole) if r.get("safety") and p != "urgent"]
+    print(f"safety cases not handed over as urgent: {len(missed)}")
+    for r, p in zip(rows, whole):
+        if (p != "none") != r["handoff"] or (r.get("safety") and p != "urgent"):
+            print(f"  {r['lang']:7} {r['why']:11} -> {p:11} {r['text'][:80]!r} {len(r['history'])}")
+
+
 def main(argv: list[str]) -> None:
+    if "--unseen" in argv:
+        return _unseen()
     rows = build()
     _write_corpus(rows)
     vocab, weights, bias = _fit(rows)
