@@ -17,21 +17,34 @@ _FUZZY_MIN = 6  # place names at least this long also match with one letter wron
 
 
 class _Phrases:
-    """Whole-word phrases, found by one regular expression. Most messages hold none of them: a substring test
-    per phrase, in C, skips the regex, whose alternation is tried at every position of the message."""
+    """Whole-word phrases, found by one regular expression. Most messages hold none of them, and the regex tries
+    its alternation at every position of the message: it runs only when a phrase's first word is one of the
+    message's words (a whole-word match implies it), a set test whose cost does not grow with the phrases."""
 
     def __init__(self, words: list[str]) -> None:
         self.words = words
         self.rx = re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")\b")
+        starts = [re.match(r"\w+", w) for w in words]
+        self.firsts = frozenset(m.group(0) for m in starts if m)
+        self.odd = [w for w, m in zip(words, starts) if not m]  # phrases that begin with a sign: by substring
+
+    def _may(self, text: str) -> bool:
+        return not self.firsts.isdisjoint(_words(text)) or any(w in text for w in self.odd)
 
     def search(self, text: str) -> re.Match[str] | None:
-        return self.rx.search(text) if any(w in text for w in self.words) else None
+        return self.rx.search(text) if self._may(text) else None
 
     def finditer(self, text: str):
-        return self.rx.finditer(text) if any(w in text for w in self.words) else iter(())
+        return self.rx.finditer(text) if self._may(text) else iter(())
 
     def sub(self, repl: str, text: str) -> str:
-        return self.rx.sub(repl, text) if any(w in text for w in self.words) else text
+        return self.rx.sub(repl, text) if self._may(text) else text
+
+
+@lru_cache(maxsize=64)
+def _words(text: str) -> frozenset[str]:
+    """A message's words, read once for all the phrase lists it is checked against."""
+    return frozenset(re.findall(r"\w+", text))
 
 
 def _pattern(aliases: list[str]) -> _Phrases | None:
@@ -74,14 +87,16 @@ class Destinations:
 
     def _misspelt(self, words: str) -> list[Hit]:
         """Place names written with one letter wrong, as single words or pairs ("new zeland")."""
-        found = []
+        found, looked = [], {}  # a word repeated is looked up once
         spans = [(m.group(0), m.end()) for m in re.finditer(r"[a-z]+", words)]
         for i, (word, end) in enumerate(spans):
             pair = (word + spans[i + 1][0], spans[i + 1][1]) if i + 1 < len(spans) else ("", 0)
             for text, stop in ((word, end), pair):
                 if len(text) < _FUZZY_MIN - 1 or text in COMMON or text in STOPWORDS:
                     continue
-                near = next((self._near[f] for f in sorted(deletions(text)) if f in self._near), None)
+                if text not in looked:
+                    looked[text] = next((self._near[f] for f in sorted(deletions(text)) if f in self._near), None)
+                near = looked[text]
                 if near:
                     found.append(Hit(near[0], near[1], stop))
                     break
