@@ -69,9 +69,9 @@ def _agents_context() -> dict:
 
 
 def _agents_page(request: Request, status_code: int = 200, **extra):
-    context = {"error": None, "notice": None, "form": {}, **_agents_context(), **extra}
-    return render(request, "admin/agents.html", status_code=status_code, me=request.state.agent,
-                  grace=request.app.state.settings.presence_grace_seconds, **context)
+    grace = request.app.state.settings.presence_grace_seconds
+    context = {"error": None, "notice": None, "form": {}, **_agents_context(), "team": Agent.team(grace), **extra}
+    return render(request, "admin/agents.html", status_code=status_code, me=request.state.agent, **context)
 
 
 @requires_agent(page=True, admin=True)

@@ -132,6 +132,7 @@ async def admin_live_events(request: Request):
     if last < 0:  # a fresh stream starts at the chat's newest message; the page says where it is up to
         last = await run_in_threadpool(lambda: Message.newest_ids(chat_id)[0]) if chat_id else 0
     me = request.state.agent
+    team_only = request.query_params.get("team") == "1"  # the agents page follows presence and load alone
     topics = [QUEUE, agent_topic(me.id)] + ([session_topic(chat_id)] if chat_id else [])  # agent: signing out
 
     async def events():
@@ -145,7 +146,7 @@ async def admin_live_events(request: Request):
                 if news is None:
                     return
                 context, messages = news
-                html = render_text(request, "admin/_live_event.html", me=me, **context)
+                html = render_text(request, "admin/_live_event.html", me=me, team_only=team_only, **context)
                 if html != shown:
                     shown = html
                     yield ServerSentEvent(data=html)

@@ -188,3 +188,18 @@ def test_the_live_chats_stream_follows_the_chat_read_notes_included_and_ends_at_
     assert "Asked about a CAS twice" in texts[0] and "Is anyone there?" in texts[1]
     sarah.post("/agent/logout")
     assert stream.ended.wait(15)
+
+
+def test_the_admins_agent_list_follows_presence_and_load_live(chromium, server):
+    expect = playwright.expect
+    sarah = sign_in(chromium, server.url, "agent_001")
+    problems = reported(sarah)
+    sarah.get_by_role("link", name="Admin").click()
+    michael_row = sarah.locator("#team [data-agent-id='agent_002']")
+    expect(michael_row).to_have_attribute("data-presence", "offline")
+    michael = sign_in(chromium, server.url, "agent_002")
+    expect(michael_row).to_have_attribute("data-presence", "online")
+    visitor_asks(chromium, server.url, "I want to talk to a human about US universities")
+    michael.locator("#queue").get_by_role("button", name="Take").click()
+    expect(michael_row).to_contain_text("1/4 chats")
+    assert not problems, problems
