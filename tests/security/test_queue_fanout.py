@@ -75,13 +75,18 @@ def shows(stream, text: str, timeout: float = 30) -> bool:
     return False
 
 
-def test_each_waiting_visitor_sees_their_new_place_when_the_head_is_taken(live):
+def queued(live, count: int) -> list:
+    """The live streams of `count` visitors who asked for a human, in their order in the queue."""
     visitors = []
-    for _ in range(12):
+    for _ in range(count):
         visitor = LiveBrowser(live.url)
         assert visitor.post("/chat/handoff").status_code == 204
         visitors.append(visitor)
-    streams = [visitor.stream("/chat/events") for visitor in visitors]
+    return [visitor.stream("/chat/events") for visitor in visitors]
+
+
+def test_each_waiting_visitor_sees_their_new_place_when_the_head_is_taken(live):
+    streams = queued(live, 12)
     assert all(shows(stream, f'data-position="{n}"') for n, stream in enumerate(streams, start=1))
     sarah = LiveBrowser.agent(live.url)
     head = re.search(r'class="queue-row" data-session-id="(\d+)"', sarah.http.get("/agent/dashboard").text).group(1)
@@ -90,15 +95,9 @@ def test_each_waiting_visitor_sees_their_new_place_when_the_head_is_taken(live):
     assert all(shows(stream, f'data-position="{n}"') for n, stream in enumerate(streams[1:], start=1))
 
 
-
 def test_a_visitor_taken_while_the_queue_keeps_changing_keeps_their_stream(live):
     """A stream that left the queue may still be woken by queue news already on its way: it reads its own chat."""
-    visitors = []
-    for _ in range(15):
-        visitor = LiveBrowser(live.url)
-        assert visitor.post("/chat/handoff").status_code == 204
-        visitors.append(visitor)
-    streams = [visitor.stream("/chat/events") for visitor in visitors]
+    streams = queued(live, 15)
     sarah = LiveBrowser.agent(live.url)
     done = threading.Event()
 
