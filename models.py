@@ -249,12 +249,6 @@ class ChatSession(BaseModel):
         """The queue's chat ids in order, as plain ints: every waiting visitor's position from one read."""
         return [row[0] for row in cls.waiting().select(cls.id).tuples()]
 
-    def queue_position(self) -> int | None:
-        if self.status != "waiting":
-            return None
-        ids = ChatSession.waiting_ids()
-        return ids.index(self.id) + 1 if self.id in ids else None
-
     def visible_messages(self):
         return Message.after(self, 0)
 
