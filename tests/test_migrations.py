@@ -5,6 +5,7 @@ import migrations
 import models
 from app import create_app
 from models import Agent, ChatSession, Message
+from tests.conftest import ON_POSTGRES
 
 
 def old_schema(settings, drop: dict[str, str]):
@@ -19,6 +20,8 @@ def old_schema(settings, drop: dict[str, str]):
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def any_settings(request, settings):
+    if request.param == "sqlite" and ON_POSTGRES:
+        pytest.skip("the suite runs on PostgreSQL: the [postgresql] case covers it")
     if request.param == "sqlite":
         return settings
     return settings.__class__(**{**settings.__dict__, "database_url": request.getfixturevalue("postgres_url")})

@@ -11,6 +11,7 @@ from database import WouldWait
 import models
 from app import create_app
 from models import Agent, ChatSession, Message, check_password, hash_password
+from tests.conftest import sqlite_only
 
 
 def test_default_agents_are_seeded_with_hashed_passwords(app):
@@ -74,6 +75,7 @@ def test_page_views_nobody_wrote_in_are_removed_after_a_day(app):
     assert ChatSession.get_by_id(used.id).status == "closed"
 
 
+@sqlite_only
 def test_a_write_at_once_never_waits_for_the_lock_and_leaves_the_connection_as_it_found_it(app):
     sqlite = models.db.obj
     chat = models.ChatSession.create()
@@ -118,6 +120,7 @@ def test_messages_read_for_a_stream_bring_their_counsellor_so_rendering_makes_no
     assert names == [None, agent.name, agent.name] and counted.count == 2
 
 
+@sqlite_only
 def test_a_checkpoint_under_steady_writes_lets_the_log_start_over(app):
     chat = models.ChatSession.create()
     warmed, checkpointed = threading.Event(), threading.Event()

@@ -6,6 +6,10 @@ import models
 from conversation import ChatError
 from writes import act
 
+from tests.conftest import sqlite_only
+
+pytestmark = sqlite_only
+
 
 def say(chat, text):
     with models.db.atomic():
