@@ -1,5 +1,6 @@
 """The hub: who is woken by what, and which news the catch-up must still deliver."""
 import asyncio
+import contextlib
 import os
 import time
 import uuid
@@ -101,25 +102,36 @@ def test_another_process_gets_the_ids_and_reads_just_those_rows(app):
     assert Posted.from_brief("1,2,x") is None
 
 
-def test_a_wake_up_through_redis_carries_the_posted_ids():
+def redis_hubs(**sender_options) -> tuple[Hub, Hub]:
+    """A sender and a receiver on the test Redis, under a prefix of their own (not started yet)."""
     url = os.environ.get("HANDOFF_TEST_REDIS_URL")
     if not url:
         pytest.skip("HANDOFF_TEST_REDIS_URL is not set")
     prefix = f"handoff-test-{uuid.uuid4().hex[:8]}:"
+    return Hub(url, prefix, **sender_options), Hub(url, prefix, posted_from=Posted.from_brief)
+
+
+@contextlib.asynccontextmanager
+async def running(*hubs: Hub):
+    for hub in hubs:
+        await hub.start()
+    try:
+        yield
+    finally:
+        for hub in hubs:
+            await hub.stop()
+
+
+def test_a_wake_up_through_redis_carries_the_posted_ids():
+    sender, receiver = redis_hubs()
 
     async def run():
-        sender, receiver = Hub(url, prefix), Hub(url, prefix, posted_from=Posted.from_brief)
-        await sender.start()
-        await receiver.start()
-        try:
+        async with running(sender, receiver):
             with receiver.listen("session:7") as listener:
                 for _ in range(300):  # until the subscription is in place (its start wakes every stream once)
                     sender.notify("session:7", posted=Posted(7, 40, 38, [_message(41, chat=7), _message(42, chat=7)]))
                     if await listener.wait(0.1) and listener.arrived:
                         return listener.arrived, listener.woken_by
-        finally:
-            await sender.stop()
-            await receiver.stop()
 
     arrived, woken_by = asyncio.run(run())
     assert woken_by == set() and [(p.chat_id, p.after, p.after_visible, p.upto, p.messages) for p in arrived][:1] \
@@ -162,19 +174,13 @@ def test_the_rows_another_process_wrote_are_read_once_for_every_stream_here(app,
 
 
 def test_the_wake_ups_of_one_turn_go_as_one_publish_and_each_arrives():
-    url = os.environ.get("HANDOFF_TEST_REDIS_URL")
-    if not url:
-        pytest.skip("HANDOFF_TEST_REDIS_URL is not set")
-    prefix = f"handoff-test-{uuid.uuid4().hex[:8]}:"
+    sender, receiver = redis_hubs()
+    published = []
+    publish = sender._publish
+    sender._publish = lambda payload: (published.append(payload), publish(payload))[1]
 
     async def run():
-        sender, receiver = Hub(url, prefix), Hub(url, prefix, posted_from=Posted.from_brief)
-        published = []
-        publish = sender._publish
-        sender._publish = lambda payload: (published.append(payload), publish(payload))[1]
-        await sender.start()
-        await receiver.start()
-        try:
+        async with running(sender, receiver):
             with receiver.listen("session:1") as one, receiver.listen("session:2") as two:
                 for _ in range(300):  # until the subscription is in place
                     published.clear()
@@ -183,25 +189,16 @@ def test_the_wake_ups_of_one_turn_go_as_one_publish_and_each_arrives():
                     if await one.wait(0.1) and one.woken_by:
                         await two.wait(1)
                         return published, one.woken_by, two.woken_by
-        finally:
-            await sender.stop()
-            await receiver.stop()
 
     published, woke_one, woke_two = asyncio.run(run())
     assert len(published) == 1 and woke_one == {"session:1"} and woke_two == {"session:2"}
 
 
 def test_more_publishes_at_once_than_connections_wait_their_turn_and_each_arrives():
-    url = os.environ.get("HANDOFF_TEST_REDIS_URL")
-    if not url:
-        pytest.skip("HANDOFF_TEST_REDIS_URL is not set")
-    prefix = f"handoff-test-{uuid.uuid4().hex[:8]}:"
+    sender, receiver = redis_hubs(connections=2)
 
     async def run():
-        sender, receiver = Hub(url, prefix, connections=2), Hub(url, prefix)
-        await sender.start()
-        await receiver.start()
-        try:
+        async with running(sender, receiver):
             with receiver.listen("session:0") as first:
                 for _ in range(300):  # until the subscription is in place
                     sender.notify("session:0")
@@ -216,9 +213,6 @@ def test_more_publishes_at_once_than_connections_wait_their_turn_and_each_arrive
                     while len(heard) < 40 and await listener.wait(5):
                         heard |= listener.woken_by
                     return heard, sender.redis_ok
-        finally:
-            await sender.stop()
-            await receiver.stop()
 
     heard, ok = asyncio.run(run())
     assert ok and len(heard) == 40
