@@ -112,12 +112,14 @@ async def admin_live(request: Request):
 
 
 def _live_news(grace: float, chat_id: int | None, last: int, admin_pk: int, session: dict,
-               idle_seconds: float) -> tuple[dict, list[Message]] | None:
-    """What the live chats page shows now, and the read chat's messages after `last`; None once the admin's
-    sign-in has ended (signed out, idle, disabled) or they are no longer an admin."""
+               idle_seconds: float, team_only: bool = False) -> tuple[dict, list[Message]] | None:
+    """What the live chats page shows now (or its team list alone), and the read chat's messages after `last`;
+    None once the admin's sign-in has ended (signed out, idle, disabled) or they are no longer an admin."""
     admin = Agent.get_or_none(Agent.id == admin_pk)
     if not signed_in(session, admin, idle_seconds) or not admin.is_admin:
         return None
+    if team_only:
+        return {"team": Agent.team(grace)}, []
     context = _live(grace, chat_id, transcript=False)
     return context, list(Message.after(chat_id, last, internal=True)) if chat_id else []
 
@@ -142,7 +144,7 @@ async def admin_live_events(request: Request):
             yield ServerSentEvent(comment="connected", retry=3000)
             while not hub.closing:
                 news = await run_in_threadpool(_live_news, settings.presence_grace_seconds, chat_id, last, me.id,
-                                               request.session, settings.agent_idle_hours * 3600)
+                                               request.session, settings.agent_idle_hours * 3600, team_only)
                 if news is None:
                     return
                 context, messages = news
