@@ -31,7 +31,7 @@ PERSONAL_SUFFIX = ("Whether that is enough in your own case depends on the unive
 PERSONAL_AGAIN = ("The general facts on {topic} are in my answer above; whether they settle your own case needs "
                   "a counsellor who can look at your profile. Would you " + OFFER + "?")
 
-# Words that carry no topic in a follow-up: "and for Canada?", "same for nz pls", "what about Germany then".
+# Words that carry no topic in a follow-up: "same for nz pls", "what about Germany then".
 _FILLER = frozenset(terms("same abt bout wat wht regarding instead similar country countries question one thing "
                           "things hmm ok okay then too also pls please"))
 _GENERAL = re.compile(r"\b(in general|generally|most countries|all countries|every country|any country|abroad"
@@ -176,7 +176,7 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     hit = places.country(text)
     asked, followup = text, False
     if not _asks(kb, text):
-        # "and for Canada?", or a destination button pressed after "which country?": the earlier question, there.
+        # "what about Germany then", or a destination button pressed after "which country?": the earlier question, there.
         earlier = next((t for t in reversed(visitor[-_LOOKBACK:]) if _asks(kb, t)), None)
         if earlier is None or hit is None:
             return Answer("none", UNCOVERED_REPLY, 0.0)
