@@ -8,7 +8,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Iterable, NamedTuple
+
+import yaml
 
 LIMIT = 2000  # the longest visitor message the chat accepts
 WEAK = 0.45  # a bot answer below this confidence did not answer the question (the knowledge base's CONFIDENT)
@@ -85,6 +88,7 @@ def grams(text: str) -> set[str]:
         line = line[:HEAD] + " " + line[-TAIL:]
     for n in (2, 3, 4):
         found.update({line[i:i + n] for i in range(len(line) - n + 1)})
+    found.update(concepts(line))
     if len(text) > 12 and text[:LIMIT].isupper():
         found.add("x:shout")
     # How long the message is, and whether it holds emoji at all: an emoji never seen in training still
@@ -95,6 +99,61 @@ def grams(text: str) -> set[str]:
         if _CROSS.intersection(line):
             found.add("x:cross")
     return found
+
+
+_CONCEPTS = Path(__file__).with_name("concepts.yaml")
+_HANGUL = re.compile(r"[\uac00-\ud7af\u3130-\u318f]")
+_INDIC_ARABIC = re.compile(r"[\u0600-\u06ff\u0750-\u077f\u0900-\u09ff]")
+
+
+def _shortest_stem(term: str) -> int:
+    """A term this long or longer also matches a longer word it starts; a shorter one only the whole word
+    ("mon" is not "monde"). Hangul words carry their particles ("계정을"), so two syllables are enough."""
+    return 2 if _HANGUL.match(term) else 3 if _INDIC_ARABIC.match(term) else 4
+
+
+@lru_cache(maxsize=1)
+def _concept_terms() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]], dict[str, tuple[int, ...]]]:
+    """Single-word terms, phrases (folded words joined by spaces), and per first character the lengths of
+    the single-word terms starting with it."""
+    single: dict[str, set[str]] = {}
+    phrase: dict[str, set[str]] = {}
+    for concept, languages in yaml.safe_load(_CONCEPTS.read_text(encoding="utf-8")).items():
+        for terms in languages.values():
+            for term in str(terms).split(","):
+                parts = _WORD.findall(normalise(term.strip()))
+                if parts:
+                    (phrase if len(parts) > 1 else single).setdefault(" ".join(parts), set()).add(concept)
+    lengths: dict[str, set[int]] = {}
+    for term in single:
+        lengths.setdefault(term[0], set()).add(len(term))
+    return ({t: frozenset(c) for t, c in single.items()}, {t: frozenset(c) for t, c in phrase.items()},
+            {ch: tuple(sorted(n)) for ch, n in lengths.items()})
+
+
+def concepts(line: str) -> set[str]:
+    """The concepts of concepts.yaml a message's words name, in any language.
+
+    Bounded: per word a few dictionary look-ups at its start (and at the first three letters of an Arabic-
+    script word, for its prefixed particles); in unspaced scripts at each character of the capped line;
+    and one substring test per phrase."""
+    single, phrase, lengths = _concept_terms()
+    found: set[str] = set()
+    for piece in line.split():
+        unspaced = bool(_UNSPACED.search(piece))
+        starts = range(len(piece)) if unspaced else range(min(4, len(piece))) if _INDIC_ARABIC.match(piece) else (0,)
+        for s in starts:
+            for n in lengths.get(piece[s], ()):
+                term = piece[s:s + n]
+                if len(term) < n:
+                    break
+                hit = single.get(term)
+                if hit and (unspaced or s + n == len(piece) or n >= _shortest_stem(term)):
+                    found.update(hit)
+    for term, hit in phrase.items():
+        if f" {term}" in line:
+            found.update(hit)
+    return {"k:" + c for c in found}
 
 
 def trigrams(text: str) -> frozenset[str]:
