@@ -109,6 +109,9 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
         # English rules name a request, complaint or personal case more surely than the model's likeliest
         # class; but a deadline the model reads as urgent stays so, to go to the head of the queue.
         explicit = english_rules(msg.raw)
+        if reason == "requested" and not explicit and smalltalk_reply(msg.tokens, msg.flat) == IDENTITY_REPLY:
+            # "are you a human?" asks what answers, and the model reads little beyond the word for a person
+            return keep(IDENTITY_REPLY)
         return handoff(explicit if explicit and (explicit, reason) != ("complex", "urgent") else reason)
     if _offered(history) and accepts(words(normalise(msg.raw))):
         return handoff("requested")

@@ -113,9 +113,10 @@ def _shortest_stem(term: str) -> int:
 
 
 @lru_cache(maxsize=1)
-def _concept_terms() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]], dict[str, tuple[int, ...]]]:
-    """Single-word terms, phrases (folded words joined by spaces), and per first character the lengths of
-    the single-word terms starting with it."""
+def _concept_terms() -> tuple[dict[str, frozenset[str]], dict[str, list[tuple[str, frozenset[str]]]],
+                               dict[str, tuple[int, ...]]]:
+    """Single-word terms; phrases (folded words joined by spaces) by their first word; and per first
+    character the lengths of the single-word terms starting with it."""
     single: dict[str, set[str]] = {}
     phrase: dict[str, set[str]] = {}
     for concept, languages in yaml.safe_load(_CONCEPTS.read_text(encoding="utf-8")).items():
@@ -127,8 +128,10 @@ def _concept_terms() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str
     lengths: dict[str, set[int]] = {}
     for term in single:
         lengths.setdefault(term[0], set()).add(len(term))
-    return ({t: frozenset(c) for t, c in single.items()}, {t: frozenset(c) for t, c in phrase.items()},
-            {ch: tuple(sorted(n)) for ch, n in lengths.items()})
+    by_first: dict[str, list[tuple[str, frozenset[str]]]] = {}
+    for term, named in sorted(phrase.items()):
+        by_first.setdefault(term.split()[0], []).append((f" {term} ", frozenset(named)))
+    return ({t: frozenset(c) for t, c in single.items()}, by_first, {ch: tuple(sorted(n)) for ch, n in lengths.items()})
 
 
 def concepts(line: str) -> set[str]:
@@ -136,10 +139,11 @@ def concepts(line: str) -> set[str]:
 
     Bounded: per word a few dictionary look-ups at its start (and at the first three letters of an Arabic-
     script word, for its prefixed particles); in unspaced scripts at each character of the capped line;
-    and one substring test per phrase."""
-    single, phrase, lengths = _concept_terms()
+    and a substring test, of whole words, for each phrase whose first word the message holds."""
+    single, phrases, lengths = _concept_terms()
     found: set[str] = set()
-    for piece in line.split():
+    pieces = line.split()
+    for piece in pieces:
         unspaced = bool(_UNSPACED.search(piece))
         starts = range(len(piece)) if unspaced else range(min(4, len(piece))) if _INDIC_ARABIC.match(piece) else (0,)
         for s in starts:
@@ -150,10 +154,13 @@ def concepts(line: str) -> set[str]:
                 hit = single.get(term)
                 if hit and (unspaced or s + n == len(piece) or n >= _shortest_stem(term)):
                     found.update(hit)
-    for term, hit in phrase.items():
-        if f" {term}" in line:
-            found.update(hit)
-    return {"k:" + c for c in found}
+    for first in set(pieces) & phrases.keys():
+        for term, hit in phrases[first]:
+            if term in line:
+                found.update(hit)
+    # Pairs too: "my" with "change" is a personal case, "person" with "your office" a question about the firm.
+    named = sorted(found)
+    return {"k:" + c for c in named} | {f"k:{a}+{b}" for i, a in enumerate(named) for b in named[i + 1:]}
 
 
 def trigrams(text: str) -> frozenset[str]:
