@@ -213,7 +213,8 @@ async def chat_post_message(request: Request):
         return render(request, "chat/_form.html", status_code=429, error=notice, text=text,
                       key=form.get("client_key"), headers={"Retry-After": "10"})
     try:
-        outcome = await _write_message(token, text, client_key(form), chosen_language(request), start)
+        outcome = await _write_message(request.app.state.decider, token, text, client_key(form), chosen_language(request),
+                                        start)
     except ChatError as error:
         if error.status == 403:
             return PlainTextResponse(error.message, status_code=403)
@@ -232,14 +233,14 @@ async def chat_post_message(request: Request):
                   text="", key=secrets.token_hex(8), headers=headers)
 
 
-async def _write_message(token: str, text: str, key: str | None, chosen: str | None, start: dict | None = None,
+async def _write_message(decider, token: str, text: str, key: str | None, chosen: str | None, start: dict | None = None,
                          attempts: int = 5) -> conversation.Outcome:
     """The bot decides off the event loop and outside the transaction; the write then checks the chat is as the
     decision saw it (else decides again: a message or a status change came in between)."""
     later, decided = writes.decides_later(token), writes.undecided(token, text)
     while True:
         if decided is None and not later:
-            decided = await off_loop(conversation.decide, token, text, start is not None)
+            decided = await decider.decide(token, text, start is not None)
             if decided is None:
                 raise ChatError(EXPIRED_TEXT, 403)
         later = False
@@ -387,6 +388,9 @@ async def chat_new(request: Request):
     return RedirectResponse(back_to(request, "/"), status_code=303)
 
 
+_QUEUE_NEWS = frozenset({QUEUE})
+
+
 def _news(chat_id: int, last: int, settings: Settings, board: dict | None) -> tuple[list[Message], dict]:
     chat = ChatSession.get_by_id(chat_id)
     return list(Message.after(chat, last)), status_context(chat, settings, board)
@@ -462,16 +466,18 @@ async def chat_events(request: Request):
                 woken = await listener.wait(6.0 if typing else settings.ping_seconds)
                 if not woken:
                     yield ServerSentEvent(comment="ping")
-                queue_only = waiting and woken and listener.woken_by == {QUEUE} and not listener.arrived
-                # Messages just written in this process come with the wake-up; a counsellor's message
-                # also ends their typing, which the status line then shows.
-                handed = await handed_over(listener, {chat_id: last}, visible=True) if not typing else None
+                # Messages just written in this process come with the wake-up, queue news or not; a counsellor's
+                # message also ends their typing, which the status line then shows.
+                handed = await handed_over(listener, {chat_id: last}, visible=True,
+                                           besides=_QUEUE_NEWS if waiting else frozenset()) if not typing else None
                 if handed:
                     yield message_events(request, "chat/_message_event.html", handed)
                     last = handed[-1].id
+                queue_only = waiting and woken and listener.woken_by == {QUEUE} and (handed is not None
+                                                                                      or not listener.arrived)
                 # A quiet chat rests until woken: the app's catch_up task wakes any chat whose wake-up
                 # went missing. Waiting (queue, office hours) and typing still refresh on the clock.
-                refresh = handed is None and (woken or waiting or typing)
+                refresh = queue_only or (handed is None and (woken or waiting or typing))
                 del handed
 
     return event_stream(request, events(), release)
