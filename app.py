@@ -277,6 +277,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         closer = asyncio.create_task(end_streams_on_exit(app))
         reloader = asyncio.create_task(knowledge.follow(hub, settings.sweep_seconds))
         prober = asyncio.create_task(app.state.loop_probe.run())
+        board = asyncio.create_task(app.state.queue_board.run())
         deliverer = asyncio.create_task(outbox.run(app)) if models.Outbox.channels else None
         # What exists once started (modules, templates, the knowledge base) lives as long as the process:
         # full collections, which stall every stream while they run, stop walking it. Open streams are
@@ -292,6 +293,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             closer.cancel()
             reloader.cancel()
             prober.cancel()
+            board.cancel()
             slotkeeper.cancel()
             if deliverer:
                 deliverer.cancel()
