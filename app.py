@@ -34,8 +34,10 @@ import links
 import models
 import office_hours
 import writes
+from decisions import Decider
 from delivery import mail, outbox
 from escalation import COUNTRIES
+from escalation.language import detect_sure
 from limits import Backoff, Counter, Slots
 from realtime import QUEUE, ROUTING, Hub, session_topic
 from routes import account, admin, agent, analytics, api, chat, conversations, knowledge as knowledge_routes
@@ -148,7 +150,7 @@ async def healthz(request):
     if api.has_token(request):
         body.update(database=db_ok, redis=redis_ok if request.app.state.settings.redis_url else None,
                     streams=request.app.state.hub.stream_count, knowledge=knowledge.installed,
-                    loop=request.app.state.loop_probe.as_dict())
+                    loop=request.app.state.loop_probe.as_dict(), decisions=request.app.state.decider.as_dict())
     return JSONResponse(body, status_code=200 if db_ok and redis_ok else 503,
                         headers={"Cache-Control": "no-store", **({} if db_ok and redis_ok else {"Retry-After": "5"})})
 
@@ -263,6 +265,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         await hub.start()
+        # The language of messages to a counsellor is read on the event loop (writes.undecided): the detector's
+        # models load before the first request, not in its turn, now that the bot decides in another process.
+        detect_sure("Bonjour, combien coûte un visa étudiant ?")
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         if hub._redis is not None:
             app.state.limits.redis = app.state.slots.redis = hub._redis
@@ -272,6 +277,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         closer = asyncio.create_task(end_streams_on_exit(app))
         reloader = asyncio.create_task(knowledge.follow(hub, settings.sweep_seconds))
         prober = asyncio.create_task(app.state.loop_probe.run())
+        board = asyncio.create_task(app.state.queue_board.run())
         deliverer = asyncio.create_task(outbox.run(app)) if models.Outbox.channels else None
         # What exists once started (modules, templates, the knowledge base) lives as long as the process:
         # full collections, which stall every stream while they run, stop walking it. Open streams are
@@ -287,10 +293,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             closer.cancel()
             reloader.cancel()
             prober.cancel()
+            board.cancel()
             slotkeeper.cancel()
             if deliverer:
                 deliverer.cancel()
                 await asyncio.gather(deliverer, return_exceptions=True)  # lets it hand back rows cut short
+            app.state.decider.stop()
             await hub.stop()
             if not models.db.is_closed():
                 models.db.close()
@@ -333,6 +341,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.slots = Slots(prefix=settings.redis_prefix + "streams:")
     app.state.queue_board = chat.QueueBoard(hub, settings, fresh=settings.ping_seconds / 2)
     app.state.loop_probe = LoopProbe()
+    app.state.decider = Decider(settings.database_url, settings.decide_apart)
     return app
 
 

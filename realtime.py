@@ -89,6 +89,11 @@ class Listener:
         """A timeout or a wake_all: nothing says what changed, so the stream looks at everything."""
         return not self.woken_by and not self.arrived
 
+    def fire(self, topic: str) -> None:
+        """News of `topic`, to read from the database."""
+        self.fired.add(topic)
+        self.set()
+
     def set(self) -> None:
         self.woke = True
         if self.waiter is not None and not self.waiter.done():
@@ -164,10 +169,12 @@ class Hub:
             self.heard[topic] = stamp
             for listener in self._listeners.get(topic, ()):
                 if posted is None:
-                    listener.fired.add(topic)
+                    listener.fire(topic)
                 elif not listener.posted or listener.posted[-1] is not posted:  # once per listener
                     listener.posted.append(posted)
-                listener.set()
+                    listener.set()
+                else:
+                    listener.set()
 
     def wake_here(self, *topics: str) -> None:
         """Wake this process's streams only: for news every process finds by itself."""

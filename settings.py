@@ -17,6 +17,8 @@ class Settings:
     # For blocking work. Each thread keeps its own database connection (and SQLite its page cache), and the work
     # is bound by one core's interpreter lock, so a few suffice; on PostgreSQL a worker holds up to threads + 1.
     threads: int = 8
+    # The bot decides in a process of its own beside each worker, on another core (decisions.py); off: in a thread
+    decide_apart: bool = True
     secret_key: str = ""
     agent_password: str = ""
     api_token: str = ""

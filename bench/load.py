@@ -262,7 +262,8 @@ async def mixed(plan: dict, interval: float, duration: float, warmup: float) -> 
                       "p90_ms": round(percentile(measured, 90) * 1000, 1),
                       "p99_ms": round(percentile(measured, 99) * 1000, 1),
                       "max_ms": round(max(measured, default=0) * 1000, 1),
-                      "over_5s": sum(s > 5 for _, s in echoes), "never": len(unechoed)}
+                      "over_5s": sum(s > 5 for _, s in echoes), "never": len(unechoed),
+                      "timeline": timeline(echoes, start)}
     return result
 
 

@@ -23,6 +23,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--scenario", default="throughput")
     parser.add_argument("--output", default=str(Path(tempfile.gettempdir()) / "handoff-profile.speedscope.json"))
+    parser.add_argument("--bots", type=int, default=0, help="visitors writing to the bot (scenario mixed)")
+    parser.add_argument("--waiting", type=int, default=0, help="visitors waiting in the queue (scenario mixed)")
+    parser.add_argument("--interval", type=float, default=None, help="seconds between one visitor's messages")
     parser.add_argument("--server-flags", default="--loop asyncio --http h11")
     args = parser.parse_args()
     run.raise_nofile()
@@ -34,13 +37,13 @@ def main() -> None:
                                     "HANDOFF_MAX_STREAMS_PER_ADDRESS": "1000000000",
                                     "HANDOFF_DATABASE_URL": database}, flags=args.server_flags.split())
     try:
-        plan = run.handoff_plan(database, server.port, args.conversations, 0)
+        plan = run.handoff_plan(database, server.port, args.conversations, 0, args.bots, args.waiting)
         spy = subprocess.Popen(["py-spy", "record", "--pid", str(server.process.pid), *os.environ.get("PYSPY_FLAGS", "--gil --nonblocking").split(), "--format",
                                 "speedscope", "--output", args.output, "--duration", str(args.seconds + 2),
                                 "--rate", "200"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         options = ["--conversations", str(args.conversations), "--duration", str(args.seconds), "--warmup", "2"]
-        if args.scenario == "latency":
-            options += ["--interval", "2"]
+        if args.interval or args.scenario == "latency":
+            options += ["--interval", str(args.interval or 2)]
         print(run.load(args.scenario, plan, *options))
         spy.wait()
     finally:

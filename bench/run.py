@@ -81,9 +81,12 @@ class Server:
         raise RuntimeError(f"{app} did not start; see {self.log.name}")
 
     def pids(self) -> list[int]:
-        children = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _parent(p) == self.process.pid
-                    and b"resource_tracker" not in _read(p / "cmdline")]
-        return children or [self.process.pid]
+        """The server's process and all it started: its workers and their decision processes."""
+        parents = {int(p.name): _parent(p) for p in Path("/proc").iterdir() if p.name.isdigit()}
+        tree = [self.process.pid]
+        for pid in tree:
+            tree += [child for child, parent in parents.items() if parent == pid]
+        return tree
 
     def rss_kb(self) -> int:
         return sum(int(line.split()[1]) for pid in self.pids()

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import logging
 import re
 import secrets
 import time
@@ -19,13 +21,15 @@ from conversation import EXPIRED_TEXT, ChatError
 from delivery import mail
 from i18n import NATIVE, country_guess, interface, negotiate, time_zone, translate
 from models import ChatSession, Message, SessionAnalytics
-from realtime import QUEUE, Hub, Turns, session_topic
+from realtime import QUEUE, Hub, Listener, Turns, session_topic
 from settings import Settings
 from routes.common import (StreamEndpoint, back_to, clean_text, client_address, client_key, error_fragment,
                            event_stream, flash, form_data, handed_over, last_event_id, message_events, off_loop,
                            plain_text, redirects_back, render, render_text, wake)
 import writes
 from writes import act
+
+log = logging.getLogger("handoff.chat")
 
 
 def _current(request: Request) -> ChatSession | None:
@@ -119,7 +123,8 @@ def queue_board(settings: Settings) -> dict:
 class QueueBoard:
     """The queue as the waiting visitors' status lines show it, read once per queue change for every stream of
     this process (and again after `fresh` seconds, for the wait estimate and who is online): a change costs
-    one read, not one per waiting visitor."""
+    one read, not one per waiting visitor. Each change wakes only the waiting visitors whose line it changes:
+    a chat joining the back of the queue moves nobody else."""
 
     def __init__(self, hub: Hub, settings: Settings, fresh: float) -> None:
         self.hub, self.settings, self.fresh = hub, settings, fresh
@@ -127,6 +132,41 @@ class QueueBoard:
         self.read_at = 0.0
         self.reading: asyncio.Future | None = None
         self.turns = Turns()
+        self.watching: dict[int, set[Listener]] = {}  # a waiting chat's id -> its streams in this process
+
+    def watch(self, chat_id: int, listener: Listener, on: bool = True) -> None:
+        """Wake this stream when its chat's line in the queue changes, or no longer."""
+        if on:
+            self.watching.setdefault(chat_id, set()).add(listener)
+        elif listener in self.watching.get(chat_id, ()):
+            self.watching[chat_id].discard(listener)
+            if not self.watching[chat_id]:
+                del self.watching[chat_id]
+
+    @contextlib.contextmanager
+    def watching_for(self, chat_id: int, listener: Listener):
+        """`watch` for one stream, as a function of on or off; off once the stream ends."""
+        try:
+            yield lambda on: self.watch(chat_id, listener, on)
+        finally:
+            self.watch(chat_id, listener, False)
+
+    async def run(self) -> None:
+        """Read the board at each queue change (and when it grows stale), and wake the streams whose line moved."""
+        with self.hub.listen(QUEUE) as news:
+            while True:
+                await news.wait(self.fresh)
+                before = self.board
+                try:
+                    after = await self.read()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("reading the queue failed; trying again at the next change")
+                    continue
+                for chat_id in _moved(before, after, self.watching):
+                    for listener in self.watching.get(chat_id, ()):
+                        listener.fire(QUEUE)
 
     async def read(self) -> dict:
         changed = self.hub.heard.get(QUEUE, 0.0)
@@ -144,6 +184,14 @@ class QueueBoard:
             self.read_at = stamp
         finally:
             self.reading = None
+
+
+def _moved(before: dict | None, after: dict, watched) -> list[int]:
+    """The watched chats whose line differs between two boards: all of them when what every line shows changed."""
+    if before is None or (before["estimate"], before["unavailable"]) != (after["estimate"], after["unavailable"]):
+        return list(watched)
+    old, new = before["positions"], after["positions"]
+    return [chat_id for chat_id in watched if old.get(chat_id) != new.get(chat_id)]
 
 
 def status_context(chat: ChatSession, settings: Settings, board: dict | None = None) -> dict:
@@ -213,7 +261,8 @@ async def chat_post_message(request: Request):
         return render(request, "chat/_form.html", status_code=429, error=notice, text=text,
                       key=form.get("client_key"), headers={"Retry-After": "10"})
     try:
-        outcome = await _write_message(token, text, client_key(form), chosen_language(request), start)
+        outcome = await _write_message(request.app.state.decider, token, text, client_key(form), chosen_language(request),
+                                        start)
     except ChatError as error:
         if error.status == 403:
             return PlainTextResponse(error.message, status_code=403)
@@ -232,14 +281,14 @@ async def chat_post_message(request: Request):
                   text="", key=secrets.token_hex(8), headers=headers)
 
 
-async def _write_message(token: str, text: str, key: str | None, chosen: str | None, start: dict | None = None,
+async def _write_message(decider, token: str, text: str, key: str | None, chosen: str | None, start: dict | None = None,
                          attempts: int = 5) -> conversation.Outcome:
     """The bot decides off the event loop and outside the transaction; the write then checks the chat is as the
     decision saw it (else decides again: a message or a status change came in between)."""
     later, decided = writes.decides_later(token), writes.undecided(token, text)
     while True:
         if decided is None and not later:
-            decided = await off_loop(conversation.decide, token, text, start is not None)
+            decided = await decider.decide(token, text, start is not None)
             if decided is None:
                 raise ChatError(EXPIRED_TEXT, 403)
         later = False
@@ -387,6 +436,9 @@ async def chat_new(request: Request):
     return RedirectResponse(back_to(request, "/"), status_code=303)
 
 
+_QUEUE_NEWS = frozenset({QUEUE})
+
+
 def _news(chat_id: int, last: int, settings: Settings, board: dict | None) -> tuple[list[Message], dict]:
     chat = ChatSession.get_by_id(chat_id)
     return list(Message.after(chat, last)), status_context(chat, settings, board)
@@ -433,11 +485,12 @@ async def chat_events(request: Request):
 
     async def events():
         last, shown, typing, waiting, queue_only = start, None, False, chat.status == "waiting", False
-        with hub.listen(session_topic(chat_id)) as listener:
+        with hub.listen(session_topic(chat_id)) as listener, board.watching_for(chat_id, listener) as watch:
             yield ServerSentEvent(comment="connected", retry=3000)
             refresh = True
             while not hub.closing:
                 if refresh:
+                    watch(waiting)  # before the read: a change after it wakes this stream again
                     if waiting:
                         await board.turns.turn()  # a queue change wakes every waiting stream: they go a few at a time
                     # Queue news alone, for a chat still waiting: its line comes from the board, read once
@@ -449,7 +502,7 @@ async def chat_events(request: Request):
                         messages, status = await run_in_threadpool(_news, chat_id, last, settings, queue)
                     typing, waiting = status["typing"], status["chat"].status == "waiting"
                     # Queue news concerns waiting visitors only; the rest are not woken by every queue change.
-                    hub.follow(listener, QUEUE, waiting)
+                    watch(waiting)
                     if messages:
                         yield message_events(request, "chat/_message_event.html", messages)
                         last = messages[-1].id
@@ -462,16 +515,18 @@ async def chat_events(request: Request):
                 woken = await listener.wait(6.0 if typing else settings.ping_seconds)
                 if not woken:
                     yield ServerSentEvent(comment="ping")
-                queue_only = waiting and woken and listener.woken_by == {QUEUE} and not listener.arrived
-                # Messages just written in this process come with the wake-up; a counsellor's message
-                # also ends their typing, which the status line then shows.
-                handed = await handed_over(listener, {chat_id: last}, visible=True) if not typing else None
+                # Messages just written in this process come with the wake-up, queue news or not; a counsellor's
+                # message also ends their typing, which the status line then shows.
+                handed = await handed_over(listener, {chat_id: last}, visible=True,
+                                           besides=_QUEUE_NEWS if waiting else frozenset()) if not typing else None
                 if handed:
                     yield message_events(request, "chat/_message_event.html", handed)
                     last = handed[-1].id
+                queue_only = waiting and woken and listener.woken_by == {QUEUE} and (handed is not None
+                                                                                      or not listener.arrived)
                 # A quiet chat rests until woken: the app's catch_up task wakes any chat whose wake-up
                 # went missing. Waiting (queue, office hours) and typing still refresh on the clock.
-                refresh = handed is None and (woken or waiting or typing)
+                refresh = queue_only or (handed is None and (woken or waiting or typing))
                 del handed
 
     return event_stream(request, events(), release)

@@ -259,14 +259,16 @@ def event_stream(request: Request, events: AsyncIterator[ServerSentEvent], relea
     return EventStream(events, request.app.state.settings.send_timeout_seconds, release)
 
 
-async def handed_over(listener: Listener, sent: dict[int, int], visible: bool) -> list | None:
-    """Messages the last wake-up handed over, when it carried nothing else and they follow on from what the
-    stream has sent (`sent`: chat id -> newest id sent, brought up to date); None: read the database instead.
+async def handed_over(listener: Listener, sent: dict[int, int], visible: bool, besides: frozenset = frozenset()) \
+        -> list | None:
+    """Messages the last wake-up handed over, when it carried nothing else (but news of the topics `besides`, which
+    the stream reads on its own) and they follow on from what the stream has sent (`sent`: chat id -> newest id
+    sent, brought up to date); None: read the database instead.
 
     Rows another process wrote came with their ids only: they are read first, once for all of this
     process's streams that got them.
     """
-    if listener.woken_by or not listener.arrived:
+    if not listener.arrived or not listener.woken_by <= besides:
         return None
     unread = [posted for posted in listener.arrived if posted.messages is None]
     if unread:  # shielded: a stream that leaves mid-read must not cancel the read the others wait on

@@ -47,7 +47,7 @@ def settings(request, tmp_path) -> Settings:
     else:
         database_url = f"sqlite:///{tmp_path}/handoff.db"
     return Settings(database_url=database_url, secret_key="test-secret", agent_password=PASSWORD, sweep_seconds=3600,
-                    auto_assign=False, **SHARED_ADDRESS)
+                    auto_assign=False, decide_apart=False, **SHARED_ADDRESS)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 
 import routes.chat
 from models import ChatSession, now
-from realtime import QUEUE, Hub
+from realtime import QUEUE, Hub, Listener
 from tests.live import LiveBrowser
 from tests.security.conftest import serve
 
@@ -47,6 +47,43 @@ def test_every_waiting_stream_shares_one_read_per_queue_change(app, visitor, mon
     assert len(reads) == 2  # 400 status lines, one read per change
     assert [first[0]["positions"][c.id] for c in chats] == list(range(1, 201))
     assert chats[0].id not in second[0]["positions"] and second[0]["positions"][chats[1].id] == 1
+
+
+def test_a_queue_change_wakes_only_the_visitors_whose_place_it_moves(app):
+    chats = waiting(200)
+
+    async def run():
+        hub = Hub()
+        board = routes.chat.QueueBoard(hub, app.state.settings, fresh=3600)
+        listeners = {chat.id: Listener() for chat in chats}
+        for chat_id, listener in listeners.items():
+            board.watch(chat_id, listener)
+        reader = asyncio.create_task(board.run())
+        await asyncio.sleep(0)  # it listens for queue news from here on
+
+        async def woken_by(change) -> set[int]:
+            change()
+            hub.notify(QUEUE)
+            for _ in range(500):  # the board's task reads the queue, then wakes whom it moved
+                await asyncio.sleep(0.01)
+                if board.read_at > hub.heard[QUEUE]:
+                    break
+            await asyncio.sleep(0.05)
+            found = {chat_id for chat_id, listener in listeners.items() if listener.woke}
+            for listener in listeners.values():
+                listener.woke = False
+            return found
+
+        await woken_by(lambda: None)  # the first read wakes everyone: nothing was shown from a board before
+        joined = await woken_by(lambda: waiting(1))
+        taken = await woken_by(lambda: ChatSession.update(status="assigned").where(ChatSession.id == chats[0].id)
+                               .execute())
+        reader.cancel()
+        return joined, taken
+
+    joined, taken = asyncio.run(run())
+    assert joined == set()  # a newcomer at the back moves nobody
+    assert taken == {chat.id for chat in chats}  # the head taken: the head's own stream and every place behind it
 
 
 def test_the_agents_queue_shows_its_head_and_the_count(app, agent):
