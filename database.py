@@ -6,6 +6,7 @@ from datetime import datetime
 
 from peewee import DatabaseProxy, Model, OperationalError, SqliteDatabase
 from playhouse.db_url import connect, parse
+from playhouse.postgres_ext import PooledPostgresqlExtDatabase
 
 db = DatabaseProxy()
 
@@ -153,6 +154,21 @@ class WouldWait(Exception):
     """SQLite's write lock is taken: run the write where waiting is harmless."""
 
 
+class PooledPostgres(PooledPostgresqlExtDatabase):
+    """PostgreSQL with a connection per thread that is replaced once the server has ended it.
+
+    Each thread keeps its connection for good, and peewee goes on handing a thread the one it has even
+    after PostgreSQL restarted or ended it: every later query of that thread failed with "the connection is
+    closed". A dead connection outside a transaction is put back (the pool drops it) and a new one opened;
+    a transaction it broke fails, and the thread's next one starts on a new connection.
+    """
+
+    def cursor(self, named_cursor=None):
+        if not self.is_closed() and self._state.conn.closed and not self.in_transaction():
+            self.close()
+        return super().cursor(named_cursor)
+
+
 def open_database(url: str):
     """Connect to SQLite (WAL, busy timeout) or PostgreSQL from a database URL."""
     if url.startswith("sqlite"):
@@ -161,7 +177,6 @@ def open_database(url: str):
         # transaction that reads first fails at once with "database is locked" when another writer won.
         return SqliteWriteQueue(**parse(url), pragmas=pragmas, lock_type="IMMEDIATE")
     if url.startswith("postgres"):
-        url = url.replace("postgresql://", "postgresext+pool://", 1).replace("postgres://", "postgresext+pool://", 1)
-        # Each thread keeps its connection: HANDOFF_THREADS (40) worker threads plus the event loop's.
-        return connect(url, max_connections=64, stale_timeout=300, autorollback=True)
+        # Each thread keeps its connection: HANDOFF_THREADS worker threads plus the event loop's.
+        return PooledPostgres(**parse(url), max_connections=64, stale_timeout=300, autorollback=True)
     return connect(url)

@@ -1,6 +1,7 @@
 """Shared fixtures: an app on a temporary database, logged-in clients, and a real uvicorn server."""
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -10,6 +11,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from unittest import mock
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -31,11 +33,21 @@ def csrf_of(html: str) -> str:
 
 
 # HANDOFF_TEST_BACKEND=postgres runs the in-process suite on a fresh PostgreSQL database per test
-# (HANDOFF_TEST_DATABASE_URL); the default is SQLite. Without Redis: a test's clients each run the app's lifespan
-# in an event loop of their own, and one Redis client cannot serve several loops; several workers sharing Redis
-# are the business of the tests against real uvicorn (security/, reliability/).
+# (HANDOFF_TEST_DATABASE_URL) and, with HANDOFF_TEST_REDIS_URL, on Redis as several workers would: each of a test's
+# clients is a worker of its own (see Workers). The default is SQLite in one process.
 ON_POSTGRES = os.environ.get("HANDOFF_TEST_BACKEND", "sqlite") == "postgres"
+REDIS_URL = os.environ.get("HANDOFF_TEST_REDIS_URL", "")
 sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="SQLite by nature (its file, WAL or write queue)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """On PostgreSQL, only the tests whose app HANDOFF_TEST_BACKEND chooses (those on the `settings` fixture):
+    the others choose their servers themselves, and run the same either way."""
+    if not ON_POSTGRES:
+        return
+    chosen = [item for item in items if "settings" in getattr(item, "fixturenames", ())]
+    config.hook.pytest_deselected(items=[item for item in items if item not in chosen])
+    items[:] = chosen
 
 
 @pytest.fixture
@@ -44,15 +56,69 @@ def settings(request, tmp_path) -> Settings:
     # address, so the per-address limits on new chats, handoffs and streams are the limit tests' own business.
     if ON_POSTGRES:
         database_url = request.getfixturevalue("postgres_url")
+        shared = {"redis_url": REDIS_URL, "redis_prefix": request.getfixturevalue("redis_prefix")} if REDIS_URL else {}
     else:
-        database_url = f"sqlite:///{tmp_path}/handoff.db"
+        database_url, shared = f"sqlite:///{tmp_path}/handoff.db", {}
     return Settings(database_url=database_url, secret_key="test-secret", agent_password=PASSWORD, sweep_seconds=3600,
-                    auto_assign=False, decide_apart=False, **SHARED_ADDRESS)
+                    auto_assign=False, decide_apart=False, **SHARED_ADDRESS, **shared)
+
+
+@pytest.fixture
+def redis_prefix():
+    """Keys of the test's own on the test Redis (removed after), so tests never share a count."""
+    prefix = f"handoff-test-{uuid.uuid4().hex[:8]}:"
+    yield prefix
+    import redis
+    with redis.Redis.from_url(REDIS_URL) as client:
+        for key in client.scan_iter(prefix + "*"):
+            client.delete(key)
+
+
+class Workers:
+    """The app as several uvicorn workers serve it, for a test's clients.
+
+    Each TestClient runs the app's lifespan in an event loop of its own, and an app's Redis client serves one
+    loop: so each client that runs the lifespan gets an app of its own, as a worker would, and the apps share
+    the database and Redis, not memory. A client without the lifespan (no `with`) gets one that never starts.
+    Anything else (the routes, the settings a test changes on `app.state`) is the first worker's, and every
+    worker reads those settings.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.first = create_app(settings)
+        self.idle = [self.first]
+        self.serving: dict[asyncio.AbstractEventLoop, object] = {}
+        self.unstarted = None
+
+    def __getattr__(self, name: str):
+        return getattr(self.first, name)
+
+    def another(self):
+        with mock.patch("app.init_database"):  # one database, created and upgraded once, as for workers
+            return create_app(self.first.state.settings)
+
+    async def __call__(self, scope, receive, send) -> None:
+        loop = asyncio.get_running_loop()
+        settings = self.first.state.settings
+        if scope["type"] == "lifespan":
+            worker = self.idle.pop() if self.idle else self.another()
+            self.serving[loop] = worker
+            try:
+                await worker(scope, receive, send)
+            finally:
+                del self.serving[loop]
+                self.idle.append(worker)
+            return
+        worker = self.serving.get(loop)
+        if worker is None:
+            worker = self.unstarted = self.unstarted or self.another()
+        worker.state.settings = settings
+        await worker(scope, receive, send)
 
 
 @pytest.fixture
 def app(settings):
-    return create_app(settings)
+    return Workers(settings) if settings.redis_url else create_app(settings)
 
 
 @pytest.fixture
