@@ -169,12 +169,10 @@ class Hub:
             self.heard[topic] = stamp
             for listener in self._listeners.get(topic, ()):
                 if posted is None:
-                    listener.fire(topic)
+                    listener.fired.add(topic)
                 elif not listener.posted or listener.posted[-1] is not posted:  # once per listener
                     listener.posted.append(posted)
-                    listener.set()
-                else:
-                    listener.set()
+                listener.set()
 
     def wake_here(self, *topics: str) -> None:
         """Wake this process's streams only: for news every process finds by itself."""

@@ -153,20 +153,21 @@ class QueueBoard:
 
     async def run(self) -> None:
         """Read the board at each queue change (and when it grows stale), and wake the streams whose line moved."""
+        compared = None  # the board of the last comparison: a stream's own read may have replaced self.board since
         with self.hub.listen(QUEUE) as news:
             while True:
                 await news.wait(self.fresh)
-                before = self.board
                 try:
-                    after = await self.read()
+                    board = await self.read()
                 except asyncio.CancelledError:
                     raise
                 except Exception:
                     log.exception("reading the queue failed; trying again at the next change")
                     continue
-                for chat_id in _moved(before, after, self.watching):
+                for chat_id in _moved(compared, board, self.watching):
                     for listener in self.watching.get(chat_id, ()):
                         listener.fire(QUEUE)
+                compared = board
 
     async def read(self) -> dict:
         changed = self.hub.heard.get(QUEUE, 0.0)

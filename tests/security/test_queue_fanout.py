@@ -61,8 +61,11 @@ def test_a_queue_change_wakes_only_the_visitors_whose_place_it_moves(app):
         reader = asyncio.create_task(board.run())
         await asyncio.sleep(0)  # it listens for queue news from here on
 
-        async def woken_by(change) -> set[int]:
+        async def woken_by(change, read_first: bool = False) -> set[int]:
             change()
+            if read_first:  # news heard, and a stream refreshing on its own reads the new board before the task does
+                hub.heard[QUEUE] = time.time()
+                await board.read()
             hub.notify(QUEUE)
             for _ in range(500):  # the board's task reads the queue, then wakes whom it moved
                 await asyncio.sleep(0.01)
@@ -78,12 +81,15 @@ def test_a_queue_change_wakes_only_the_visitors_whose_place_it_moves(app):
         joined = await woken_by(lambda: waiting(1))
         taken = await woken_by(lambda: ChatSession.update(status="assigned").where(ChatSession.id == chats[0].id)
                                .execute())
+        next_taken = await woken_by(lambda: ChatSession.update(status="assigned")
+                                    .where(ChatSession.id == chats[1].id).execute(), read_first=True)
         reader.cancel()
-        return joined, taken
+        return joined, taken, next_taken
 
-    joined, taken = asyncio.run(run())
+    joined, taken, next_taken = asyncio.run(run())
     assert joined == set()  # a newcomer at the back moves nobody
     assert taken == {chat.id for chat in chats}  # the head taken: the head's own stream and every place behind it
+    assert next_taken == {chat.id for chat in chats[1:]}
 
 
 def test_the_agents_queue_shows_its_head_and_the_count(app, agent):
