@@ -102,12 +102,15 @@ class Destinations:
                     break
         return found
 
-    def hits(self, text: str) -> list[Hit]:
-        """Every destination the message names, by place or by a visa term, in order."""
+    @lru_cache(maxsize=256)
+    def hits(self, text: str) -> tuple[Hit, ...]:
+        """Every destination the message names, by place or by a visa term, in order.
+
+        Read once per text: the answering side and the topic check both ask about the same message."""
         words = flat(text)
         found = [Hit(code, m.group(0), m.end(), table is self._place) for table in (self._place, self._terms)
                  for code, pattern in table.items() if pattern for m in pattern.finditer(words)]
-        return sorted(found or self._misspelt(words), key=lambda h: h.end)
+        return tuple(sorted(found or self._misspelt(words), key=lambda h: h.end))
 
     def country(self, text: str) -> Hit | None:
         """The destination asked about: a place named beats a visa term; then the most named, then the last."""

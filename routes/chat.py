@@ -173,7 +173,8 @@ class QueueBoard:
         changed = self.hub.heard.get(QUEUE, 0.0)
         # A read that began before the latest change may miss it: then one more.
         while self.board is None or self.read_at <= changed or time.time() - self.read_at > self.fresh:
-            if self.reading is None:
+            # One read shared by this loop's streams (an app served from several loops, as in tests, reads per loop)
+            if self.reading is None or self.reading.get_loop() is not asyncio.get_running_loop():
                 self.reading = asyncio.ensure_future(self._read())
             await asyncio.shield(self.reading)
         return self.board
@@ -184,7 +185,8 @@ class QueueBoard:
             self.board = await run_in_threadpool(queue_board, self.settings)
             self.read_at = stamp
         finally:
-            self.reading = None
+            if self.reading is asyncio.current_task():
+                self.reading = None
 
 
 def _moved(before: dict | None, after: dict, watched) -> list[int]:

@@ -210,8 +210,10 @@ class Server:
                     **{f"HANDOFF_{name.upper()}": str(value) for name, value in SHARED_ADDRESS.items()}, **env}
         self.log = open(tmp_path / f"uvicorn-{self.port}.log", "ab")
         self.process: subprocess.Popen | None = None
+        self.several = False  # worker processes under a supervisor, rather than one process serving alone
 
     def start(self, workers: int = 1) -> "Server":
+        self.several = workers > 1
         args = [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", str(self.port),
                 "--log-level", "warning", "--timeout-graceful-shutdown", "3"]
         if workers > 1:
@@ -238,6 +240,8 @@ class Server:
                 cols = line.split()
                 if cols[3] == "01" and int(cols[1].rsplit(":", 1)[1], 16) == self.port:
                     held[cols[9]] = int(cols[2].rsplit(":", 1)[1], 16)
+        if not self.several:  # its only children are its bot's decision process and multiprocessing's tracker
+            return {self.process.pid: set(held.values())}
         found = {}
         for proc in Path("/proc").iterdir():
             try:
