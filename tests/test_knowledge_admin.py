@@ -10,7 +10,7 @@ from escalation.knowledge_base import Entry, knowledge_base, load_entries
 from models import AnswerFlag, AuditLog, ChatSession, KnowledgeEntry, Message
 from starlette.testclient import TestClient
 
-from tests.conftest import ON_POSTGRES, Browser, login
+from tests.conftest import ON_POSTGRES, Browser, Workers, login
 
 GOOD = {"country": "ie", "topic": "visa-fee", "title": "Irish study visa fee", "skill": "general",
         "questions": "irish visa fee?\nhow much to apply for an ireland study visa", "keywords": "ireland, fee",
@@ -24,7 +24,7 @@ def any_app(request, settings):
         pytest.skip("the suite runs on PostgreSQL: the [postgresql] case covers it")
     if request.param == "postgresql":
         settings = settings.__class__(**{**settings.__dict__, "database_url": request.getfixturevalue("postgres_url")})
-    return create_app(settings)
+    return Workers(settings) if settings.redis_url else create_app(settings)
 
 
 def signed_in(app, agent_id: str):
