@@ -101,17 +101,19 @@ _TURN = st.one_of(_MESSAGE, st.builds(lambda sender, text, confidence: {"sender"
 @given(_MESSAGE, st.lists(_TURN, max_size=40))
 def test_any_message_up_to_the_limit_is_decided_in_under_5_ms_of_cpu(text: str, history: list) -> None:
     """The whole decision, with a chat history as long as any: safety floor, model, rules, answering side."""
-    def cost(n: int) -> float:
+    def cost(n: int, apart: float) -> float:
         """CPU time of this thread alone; fresh texts each run so no cache answers for them."""
         fresh = (text + str(n))[-2000:]
         earlier = [f"{h}{n}" if isinstance(h, str) else {**h, "text": f"{h['text']}{n}"} for h in history]
-        time.sleep(0.01)  # runs spread out, so one burst of another process's work does not slow them all
+        time.sleep(apart)  # runs spread out, so one burst of another process's work does not slow them all
         start = time.thread_time()
         assess(fresh, earlier)
         return time.thread_time() - start
 
-    # The least of five runs: other processes can slow a run (shared cores and caches), never speed it up.
-    assert min(cost(n) for n in range(5)) < 0.005
+    # The least of five runs: other processes can slow a run (shared cores and caches; on a virtual machine the
+    # host's other guests count as this thread's time), never speed it up. Over the budget, five more runs spread
+    # over a second and a half tell a real cost from a burst of the machine's.
+    assert min(cost(n, 0.01) for n in range(5)) < 0.005 or min(cost(n, 0.3) for n in range(5, 10)) < 0.005
 
 
 def test_urgent_chats_go_to_the_front_of_the_queue(app) -> None:
