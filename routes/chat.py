@@ -157,6 +157,9 @@ class QueueBoard:
         with self.hub.listen(QUEUE) as news:
             while True:
                 await news.wait(self.fresh)
+                if not self.watching:  # nobody here waits in the queue; a stream that opens reads for itself
+                    compared = None
+                    continue
                 try:
                     board = await self.read()
                 except asyncio.CancelledError:
