@@ -58,7 +58,7 @@ def remember(token: str, status: str) -> None:
 def undecided(token: str, text: str) -> conversation.Decided | None:
     """SQLite: a short message to a chat that was with a counsellor (or the queue) when last seen needs no
     decision, only its language, read here rather than in a thread (the trip there cost more than the reading).
-    The detector's models are loaded by then: this token's earlier message was decided in a thread.
+    The detector's models are loaded by then: the app loads them at start-up.
     If the bot has the chat after all, the write refuses the message as Stale, and it is decided off the loop."""
     if not isinstance(models.db.obj, SqliteWriteQueue) or _statuses.get(token, "bot") == "bot" \
             or len(text) > QUICK_CHARS:
