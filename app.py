@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import secrets
@@ -41,7 +42,7 @@ from escalation.language import detect_sure
 from limits import Backoff, Counter, Slots
 from realtime import QUEUE, ROUTING, Hub, session_topic
 from routes import account, admin, agent, analytics, api, chat, conversations, knowledge as knowledge_routes
-from routes.common import error_fragment
+from routes.common import Board, error_fragment
 from security import CsrfAndBodyLimit, RefuseNul, SecurityHeaders, Sessions, csrf_token
 from settings import Settings
 
@@ -189,7 +190,8 @@ async def catch_up(app: Starlette) -> None:
             continue
         before, newest = newest, latest
         news = {session_topic(chat): at.replace(tzinfo=timezone.utc).timestamp() for chat, at in chats.items()}
-        missed = hub.missed(news, keep=3 * settings.ping_seconds)
+        # The window overlaps one interval, so news too fresh to judge now is judged at the next round.
+        missed = hub.missed(news, keep=3 * settings.ping_seconds, settle=min(2.0, settings.ping_seconds / 4))
         if missed:
             hub.wake_here(QUEUE, *missed)
 
@@ -340,6 +342,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.devices = URLSafeTimedSerializer(secret_key(settings), salt="handoff-device")
     app.state.slots = Slots(prefix=settings.redis_prefix + "streams:")
     app.state.queue_board = chat.QueueBoard(hub, settings, fresh=settings.ping_seconds / 2)
+    app.state.desk_board = Board(hub, settings.ping_seconds / 2,
+                                 functools.partial(agent.desk_board, settings.presence_grace_seconds))
     app.state.loop_probe = LoopProbe()
     app.state.decider = Decider(settings.database_url, settings.decide_apart)
     return app

@@ -20,6 +20,7 @@ log = logging.getLogger("handoff.realtime")
 
 CHANNEL = "wake"  # after the deployment's prefix
 QUEUE = "queue"
+QUEUE_NEWS = frozenset({QUEUE})  # a wake-up that carried queue news alone
 OUTBOX = "outbox"  # the deliverer: a webhook or an email was queued
 ROUTING = "routing"  # the sweeper: a chat joined the queue or an agent has room again
 KNOWLEDGE = "knowledge"  # an admin changed the knowledge base: every worker installs its entries again
@@ -178,11 +179,15 @@ class Hub:
         """Wake this process's streams only: for news every process finds by itself."""
         self._wake(topics)
 
-    def missed(self, news: dict[str, float], keep: float) -> list[str]:
-        """Topics with news (topic -> when) that no wake-up reached since; forgets wake-ups older than `keep` s."""
-        horizon = time.time() - keep
-        self.heard = {topic: at for topic, at in self.heard.items() if at >= horizon}
-        return [topic for topic, at in news.items() if self.heard.get(topic, 0.0) < at]
+    def missed(self, news: dict[str, float], keep: float, settle: float = 0.0) -> list[str]:
+        """Topics with news (topic -> when) that no wake-up reached since; forgets wake-ups older than `keep` s.
+
+        News of the last `settle` seconds is left to a later look: its wake-up may still be on its way from
+        another process, and waking for it would make every dashboard read the queue again for nothing.
+        """
+        now = time.time()
+        self.heard = {topic: at for topic, at in self.heard.items() if at >= now - keep}
+        return [topic for topic, at in news.items() if at <= now - settle and self.heard.get(topic, 0.0) < at]
 
     def wake_all(self) -> None:
         for group in list(self._listeners.values()):

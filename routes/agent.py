@@ -19,7 +19,7 @@ import conversation
 from conversation import ChatError
 from models import (SKILL_NAMES, Agent, AuditLog, CannedResponse, ChatSession, FollowUp, Message, check_password,
                     dummy_hash, now)
-from realtime import QUEUE, agent_topic
+from realtime import QUEUE, QUEUE_NEWS, agent_topic
 from routes.common import (StreamEndpoint, clean_text, client_address, client_key, error_fragment, event_stream,
                            flash, form_data, handed_over, message_events, plain_text, redirects_back, render,
                            render_text, wake)
@@ -216,6 +216,37 @@ def _urgency(entry) -> tuple:
             card["waiting_since"] or chat.assigned_at)
 
 
+def desk_board(grace: float) -> dict:
+    """What every dashboard shows alike: the queue, the follow-ups and the team, read once for all of this
+    process's dashboards at a queue change. Each list comes with a key that changes when what the list shows
+    does, so a dashboard renders a list again only then (a field a list adds belongs in its key)."""
+    board = {**queue_context(grace), "followups": list(FollowUp.pending()), "now": now()}
+    previews, at = board["previews"], board["now"]
+    board["keys"] = {
+        "agent/_queue_event.html": (board["queued"], [
+            (chat.id, chat.reason, chat.skill, chat.language, chat.priority, previews.get(chat.id),
+             (at - chat.queued_at).total_seconds() // 60) for chat in board["queue"]]),
+        "agent/_followups_event.html": [(f.id, f.email, f.reason, f.text, f.session_id, f.created_at)
+                                        for f in board["followups"]],
+        "agent/_team_event.html": [(m["agent"].id, m["agent"].agent_id, m["agent"].name, m["agent"].max_chats,
+                                    m["presence"], m["load"], m["free"]) for m in board["team"]],
+    }
+    return board
+
+
+def list_events(request: Request, agent: Agent, chats: list, board: dict, shown: dict) -> list[ServerSentEvent]:
+    """The dashboard's lists that changed since `shown` (template -> key last sent), brought up to date."""
+    events = []
+    for template, key in board["keys"].items():
+        if template == "agent/_team_event.html":  # it also offers the team for each of the agent's own chats
+            key = (key, [chat.id for chat in chats if chat.agent_id == agent.id])
+        if shown.get(template) != key:
+            shown[template] = key
+            events.append(ServerSentEvent(data=render_text(request, template, open_chats=chats, agent=agent,
+                                                           **board)))
+    return events
+
+
 def queue_context(grace: float) -> dict:
     """The queue with each chat's latest visitor message, and every agent's presence and load."""
     queue, queued = ChatSession.queue_page()
@@ -393,8 +424,9 @@ async def agent_set_status(request: Request):
 
 
 def _agent_news(agent_pk: int, known: dict[int, int] | None, grace: float, session: dict | None = None,
-                idle_seconds: float = 0.0, queue: bool = True):
-    """What changed for this agent since the stream last looked: chats, their messages, the queue.
+                idle_seconds: float = 0.0):
+    """What changed for this agent since the stream last looked: their chats and the chats' messages (the whole
+    dashboard when the chats themselves changed).
 
     None once the browser's sign-in has ended, checked before the touch that would show the agent as present.
     """
@@ -417,10 +449,7 @@ def _agent_news(agent_pk: int, known: dict[int, int] | None, grace: float, sessi
             if message.id > known[message.session_id]:
                 messages.append(message)
                 known[message.session_id] = message.id
-    context = {"now": now(), "agent": agent}
-    if queue:  # only when the queue may have changed: most wake-ups are a message in one of my chats
-        context.update(**queue_context(grace), followups=list(FollowUp.pending()))
-    return context, messages, known, chats
+    return {"now": now(), "agent": agent}, messages, known, chats
 
 
 @requires_agent
@@ -438,10 +467,11 @@ async def agent_events(request: Request):
     settings, hub = request.app.state.settings, request.app.state.hub
     agent: Agent = request.state.agent
     beat = min(settings.ping_seconds, settings.presence_grace_seconds / 3)
+    boards = request.app.state.desk_board
 
     async def events():
         known, typing_shown = None, {}
-        shown: dict[str, str] = {}  # the queue and follow-up lists as last sent
+        shown: dict[str, object] = {}  # the lists' keys as last sent (desk_board)
         await run_in_threadpool(agent.touch)
         hub.notify(QUEUE)  # waiting visitors learn that someone is online
         if settings.auto_assign:
@@ -452,7 +482,7 @@ async def agent_events(request: Request):
             while not hub.closing:
                 queue = listener.read_all or QUEUE in listener.woken_by  # first look, timeout, or queue news
                 news = await run_in_threadpool(_agent_news, agent.id, known, settings.presence_grace_seconds,
-                                               request.session, settings.agent_idle_hours * 3600, queue)
+                                               request.session, settings.agent_idle_hours * 3600)
                 looked = time.monotonic()
                 if news is None:
                     return  # signed out elsewhere, password changed, disabled or idle: reconnecting decides
@@ -467,25 +497,25 @@ async def agent_events(request: Request):
                     typing_shown = typing
                     yield ServerSentEvent(data=render_text(request, "agent/_typing_event.html", chats=chats,
                                                            typing=typing))
-                if "queue" in context:
-                    for template in ("agent/_queue_event.html", "agent/_followups_event.html",
-                                     "agent/_team_event.html"):
-                        html = render_text(request, template, **{"open_chats": chats, **context})
-                        if html != shown.get(template):
-                            shown[template] = html
-                            yield ServerSentEvent(data=html)
+                if queue or "queue" in context:
+                    yield list_events(request, agent, chats, await boards.read(), shown)
                 # Messages just written in this process come with the wake-up and need no look at the
-                # database, unless the visitor was shown typing (their message ends it) or a beat has passed
+                # database, nor does queue news alone (the lists come from the board every dashboard here
+                # shares), unless the visitor was shown typing (their message ends it) or a beat has passed
                 # (sign-in and presence are checked at least that often).
                 while not hub.closing:
                     if not await listener.wait(min(beat, 6.0) if any(typing_shown.values()) else beat):
                         yield ServerSentEvent(comment="ping")
                     typed = any(typing_shown.get(posted.chat_id) for posted in listener.arrived)
-                    handed = (None if typed or time.monotonic() - looked > beat
-                              else await handed_over(listener, known, False))
+                    if (typed or time.monotonic() - looked > beat or listener.read_all
+                            or not listener.woken_by <= QUEUE_NEWS):
+                        break
+                    handed = await handed_over(listener, known, False, QUEUE_NEWS) if listener.arrived else []
                     if handed is None:
                         break
                     yield message_events(request, "agent/_message_event.html", handed)
+                    if QUEUE in listener.woken_by:
+                        yield list_events(request, agent, chats, await boards.read(), shown)
 
     async def present():
         try:

@@ -7,7 +7,6 @@ import hashlib
 import logging
 import re
 import secrets
-import time
 
 from sse_starlette import ServerSentEvent
 from starlette.concurrency import run_in_threadpool
@@ -21,9 +20,9 @@ from conversation import EXPIRED_TEXT, ChatError
 from delivery import mail
 from i18n import NATIVE, country_guess, interface, negotiate, time_zone, translate
 from models import ChatSession, Message, SessionAnalytics
-from realtime import QUEUE, Hub, Listener, Turns, session_topic
+from realtime import QUEUE, QUEUE_NEWS, Hub, Listener, Turns, session_topic
 from settings import Settings
-from routes.common import (StreamEndpoint, back_to, clean_text, client_address, client_key, error_fragment,
+from routes.common import (Board, StreamEndpoint, back_to, clean_text, client_address, client_key, error_fragment,
                            event_stream, flash, form_data, handed_over, last_event_id, message_events, off_loop,
                            plain_text, redirects_back, render, render_text, wake)
 import writes
@@ -120,17 +119,14 @@ def queue_board(settings: Settings) -> dict:
                                                     settings.presence_grace_seconds)}
 
 
-class QueueBoard:
+class QueueBoard(Board):
     """The queue as the waiting visitors' status lines show it, read once per queue change for every stream of
     this process (and again after `fresh` seconds, for the wait estimate and who is online): a change costs
     one read, not one per waiting visitor. Each change wakes only the waiting visitors whose line it changes:
     a chat joining the back of the queue moves nobody else."""
 
     def __init__(self, hub: Hub, settings: Settings, fresh: float) -> None:
-        self.hub, self.settings, self.fresh = hub, settings, fresh
-        self.board: dict | None = None
-        self.read_at = 0.0
-        self.reading: asyncio.Future | None = None
+        super().__init__(hub, fresh, lambda: queue_board(settings))
         self.turns = Turns()
         self.watching: dict[int, set[Listener]] = {}  # a waiting chat's id -> its streams in this process
 
@@ -171,25 +167,6 @@ class QueueBoard:
                     for listener in self.watching.get(chat_id, ()):
                         listener.fire(QUEUE)
                 compared = board
-
-    async def read(self) -> dict:
-        changed = self.hub.heard.get(QUEUE, 0.0)
-        # A read that began before the latest change may miss it: then one more.
-        while self.board is None or self.read_at <= changed or time.time() - self.read_at > self.fresh:
-            # One read shared by this loop's streams (an app served from several loops, as in tests, reads per loop)
-            if self.reading is None or self.reading.get_loop() is not asyncio.get_running_loop():
-                self.reading = asyncio.ensure_future(self._read())
-            await asyncio.shield(self.reading)
-        return self.board
-
-    async def _read(self) -> None:
-        try:
-            stamp = time.time()
-            self.board = await run_in_threadpool(queue_board, self.settings)
-            self.read_at = stamp
-        finally:
-            if self.reading is asyncio.current_task():
-                self.reading = None
 
 
 def _moved(before: dict | None, after: dict, watched) -> list[int]:
@@ -442,7 +419,6 @@ async def chat_new(request: Request):
     return RedirectResponse(back_to(request, "/"), status_code=303)
 
 
-_QUEUE_NEWS = frozenset({QUEUE})
 
 
 def _news(chat_id: int, last: int, settings: Settings, board: dict | None) -> tuple[list[Message], dict]:
@@ -524,7 +500,7 @@ async def chat_events(request: Request):
                 # Messages just written in this process come with the wake-up, queue news or not; a counsellor's
                 # message also ends their typing, which the status line then shows.
                 handed = await handed_over(listener, {chat_id: last}, visible=True,
-                                           besides=_QUEUE_NEWS if waiting else frozenset()) if not typing else None
+                                           besides=QUEUE_NEWS if waiting else frozenset()) if not typing else None
                 if handed:
                     yield message_events(request, "chat/_message_event.html", handed)
                     last = handed[-1].id

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from urllib.parse import urlsplit
 import weakref
 from typing import AsyncIterator
@@ -19,7 +20,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from conversation import ChatError, Outcome, Posted
 from i18n import template_context, translate
-from realtime import Listener
+from realtime import QUEUE, Listener
 from security import BODY_SEND, FORM_KEY
 
 log = logging.getLogger("handoff.streams")
@@ -257,6 +258,36 @@ class StreamEndpoint:
 def event_stream(request: Request, events: AsyncIterator[ServerSentEvent], release=None) -> EventStream:
     """`release`, an async callable, runs once the stream has ended, however it ended."""
     return EventStream(events, request.app.state.settings.send_timeout_seconds, release)
+
+
+class Board:
+    """What many streams of this process show alike, read once per queue change for all of them (and again after
+    `fresh` seconds, for what changes with time alone): a change costs one read, not one per stream."""
+
+    def __init__(self, hub, fresh: float, reader) -> None:
+        self.hub, self.fresh, self.reader = hub, fresh, reader
+        self.board: dict | None = None
+        self.read_at = 0.0
+        self.reading: asyncio.Future | None = None
+
+    async def read(self) -> dict:
+        changed = self.hub.heard.get(QUEUE, 0.0)
+        # A read that began before the latest change may miss it: then one more.
+        while self.board is None or self.read_at <= changed or time.time() - self.read_at > self.fresh:
+            # One read shared by this loop's streams (an app served from several loops, as in tests, reads per loop)
+            if self.reading is None or self.reading.get_loop() is not asyncio.get_running_loop():
+                self.reading = asyncio.ensure_future(self._read())
+            await asyncio.shield(self.reading)
+        return self.board
+
+    async def _read(self) -> None:
+        try:
+            stamp = time.time()
+            self.board = await run_in_threadpool(self.reader)
+            self.read_at = stamp
+        finally:
+            if self.reading is asyncio.current_task():
+                self.reading = None
 
 
 async def handed_over(listener: Listener, sent: dict[int, int], visible: bool, besides: frozenset = frozenset()) \

@@ -19,7 +19,15 @@ def test_catch_up_wakes_only_chats_no_wake_up_reached_since_their_news():
     hub = Hub()
     hub.wake_here("session:1")
     news = {"session:1": time.time() - 1, "session:2": time.time() - 1, "session:3": time.time() + 1}
-    assert hub.missed(news, keep=60) == ["session:2", "session:3"]
+    assert hub.missed(news, keep=60) == ["session:2"]
+
+
+def test_news_whose_wake_up_may_still_be_on_its_way_waits_for_a_later_look():
+    hub = Hub()
+    news = {"session:1": time.time() - 0.1, "session:2": time.time() - 5}
+    assert hub.missed(news, keep=60, settle=2) == ["session:2"]
+    hub.wake_here("session:2")
+    assert hub.missed(news, keep=60) == ["session:1"]
 
 
 def test_old_wake_ups_are_forgotten():

@@ -10,9 +10,13 @@ import time
 
 import pytest
 
+from starlette.requests import Request
+
+import routes.agent
 import routes.chat
-from models import ChatSession, now
+from models import Agent, ChatSession, now
 from realtime import QUEUE, Hub, Listener
+from routes.common import Board
 from tests.live import LiveBrowser
 from tests.security.conftest import serve
 
@@ -90,6 +94,34 @@ def test_a_queue_change_wakes_only_the_visitors_whose_place_it_moves(app):
     assert joined == set()  # a newcomer at the back moves nobody
     assert taken == {chat.id for chat in chats}  # the head taken: the head's own stream and every place behind it
     assert next_taken == {chat.id for chat in chats[1:]}
+
+
+def test_dashboards_share_one_read_per_queue_change_and_render_only_the_lists_it_changed(app, agent):
+    reads = []
+
+    async def run():
+        hub = Hub()
+        boards = Board(hub, 3600, lambda: reads.append(1) or routes.agent.desk_board(60.0))
+        me = Agent.get(Agent.agent_id == "agent_001")
+        request = Request({"type": "http", "app": app, "session": {}, "headers": [], "query_string": b""})
+        shown = [{} for _ in range(50)]
+
+        async def look() -> list[list]:
+            together = await asyncio.gather(*(boards.read() for _ in shown))
+            return [routes.agent.list_events(request, me, [], board, was) for board, was in zip(together, shown)]
+
+        first = await look()
+        hub.notify(QUEUE)  # news that changed nothing any list shows
+        again = await look()
+        waiting(1)
+        hub.notify(QUEUE)
+        return first, again, await look()
+
+    first, again, joined = asyncio.run(run())
+    assert len(reads) == 3  # 50 dashboards, one read per change
+    assert all(len(events) == 3 for events in first)
+    assert all(events == [] for events in again)
+    assert all(len(events) == 1 and 'class="queue-row"' in events[0].data for events in joined)
 
 
 def test_the_agents_queue_shows_its_head_and_the_count(app, agent):
