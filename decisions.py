@@ -6,9 +6,9 @@ two take turns on one core: every visitor's echo then waits behind the bot's dec
 behind the event loop. A process of its own decides on the other core, reading the chat from the database
 as the thread did; the worker sends it the visitor's token and text and gets the decision back.
 
-The process starts with the first decision a worker is asked for (a worker that never decides never starts
-one). Until it is ready (it loads the models for a second or two), and if it dies, decisions are made in a
-thread, so no message waits for it.
+The process starts when a visitor's stream to the bot first opens in a worker, or with its first decision (a
+worker that never serves the bot never starts one). Until it is ready (it loads the models for a second or
+two), and if it dies, decisions are made in a thread, so no message waits for it.
 """
 from __future__ import annotations
 

@@ -464,6 +464,8 @@ async def chat_events(request: Request):
             raise
     # An idle stream keeps only what it compares (its chat's id, the status line's key), not model rows.
     chat_id, chat_language, board = chat.id, chat.language, request.app.state.queue_board
+    if chat.status == "bot":  # the bot's process loads its models while the visitor types, not in their first turn
+        request.app.state.decider.start()
 
     async def events():
         last, shown, typing, waiting, queue_only = start, None, False, chat.status == "waiting", False
