@@ -419,8 +419,6 @@ async def chat_new(request: Request):
     return RedirectResponse(back_to(request, "/"), status_code=303)
 
 
-
-
 def _news(chat_id: int, last: int, settings: Settings, board: dict | None) -> tuple[list[Message], dict]:
     chat = ChatSession.get_by_id(chat_id)
     return list(Message.after(chat, last)), status_context(chat, settings, board)
