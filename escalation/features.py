@@ -204,6 +204,16 @@ def names(text: str) -> frozenset[str]:
     return frozenset(n.casefold() for n in _NAME.findall(text[:300]))
 
 
+def _new_names(text: str, before: str) -> frozenset[str]:
+    """Names this message uses that the earlier one lacks. A name whose start the earlier message already
+    wrote is the same place in another form ("Canadian" after "Canada", "deutschen" after "Deutschland")."""
+    new = names(text) - names(before)
+    if not new:
+        return new
+    stems = {w[:5] for w in words(normalise(before[:300])) if len(w) >= 5}
+    return frozenset(n for n in new if len(n) < 5 or normalise(n)[:5] not in stems)
+
+
 @lru_cache(maxsize=1024)
 def topics(text: str) -> frozenset[str]:
     """The study topics a message names (visa fee, intakes, housing...), read in English through the glossary:
@@ -241,7 +251,7 @@ def history_features(text: str, history: list[Turn]) -> list[float]:
     # A name the earlier one lacks ("and the TOEFL?", "what about Edinburgh?") makes it a follow-up too.
     closest = asked[overlaps.index(best)] if asked else ""
     here, there = (topics(text), topics(closest)) if asked else (frozenset(), frozenset())
-    renamed = bool(names(text) - names(closest))
+    renamed = bool(_new_names(text, closest))
     return [float(best >= 0.6), best, overlaps[-1] if overlaps else 0.0, best if failed else 0.0,
             float(len(weak) == 2 and all(weak)), float(bool(here) and bool(there) and not here & there),
             float(bool(here & there) and not renamed)]
