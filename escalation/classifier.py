@@ -19,7 +19,7 @@ HANDOFF = 0.5
 # ("do I need an agent?") is rarely a request, and a wrong handoff costs the visitor a wait.
 HANDOFF_ANSWERED = 0.75
 _TRAINED_FROM = ("corpus/source/**/*.yaml", "features.py", "train.py", "classifier.py", "destinations.yaml",
-                 "glossary.yaml", "concepts.yaml")
+                 "glossary.yaml", "concepts.yaml", "topics.yaml")
 
 
 def digest() -> str:

@@ -102,6 +102,7 @@ def grams(text: str) -> set[str]:
 
 
 _CONCEPTS = Path(__file__).with_name("concepts.yaml")
+_TOPICS = Path(__file__).with_name("topics.yaml")
 _HANGUL = re.compile(r"[\uac00-\ud7af\u3130-\u318f]")
 _INDIC_ARABIC = re.compile(r"[\u0600-\u06ff\u0750-\u077f\u0900-\u09ff]")
 
@@ -112,14 +113,14 @@ def _shortest_stem(term: str) -> int:
     return 2 if _HANGUL.match(term) else 3 if _INDIC_ARABIC.match(term) else 4
 
 
-@lru_cache(maxsize=1)
-def _concept_terms() -> tuple[dict[str, frozenset[str]], dict[str, list[tuple[str, frozenset[str]]]],
+@lru_cache(maxsize=2)
+def _concept_terms(path: Path = _CONCEPTS) -> tuple[dict[str, frozenset[str]], dict[str, list[tuple[str, frozenset[str]]]],
                                dict[str, tuple[int, ...]]]:
     """Single-word terms; phrases (folded words joined by spaces) by their first word; and per first
     character the lengths of the single-word terms starting with it."""
     single: dict[str, set[str]] = {}
     phrase: dict[str, set[str]] = {}
-    for concept, languages in yaml.safe_load(_CONCEPTS.read_text(encoding="utf-8")).items():
+    for concept, languages in yaml.safe_load(path.read_text(encoding="utf-8")).items():
         for terms in languages.values():
             for term in str(terms).split(","):
                 parts = _WORD.findall(normalise(term.strip()))
@@ -135,12 +136,19 @@ def _concept_terms() -> tuple[dict[str, frozenset[str]], dict[str, list[tuple[st
 
 
 def concepts(line: str) -> set[str]:
-    """The concepts of concepts.yaml a message's words name, in any language.
+    """The concepts of concepts.yaml a message's words name, in any language, and each pair of them."""
+    # Pairs too: "my" with "change" is a personal case, "person" with "your office" a question about the firm.
+    named = sorted(_named(line, _CONCEPTS))
+    return {"k:" + c for c in named} | {f"k:{a}+{b}" for i, a in enumerate(named) for b in named[i + 1:]}
+
+
+def _named(line: str, path: Path) -> set[str]:
+    """The concepts of a file like concepts.yaml that a line of normalised words names.
 
     Bounded: per word a few dictionary look-ups at its start (and at the first three letters of an Arabic-
     script word, for its prefixed particles); in unspaced scripts at each character of the capped line;
     and a substring test, of whole words, for each phrase whose first word the message holds."""
-    single, phrases, lengths = _concept_terms()
+    single, phrases, lengths = _concept_terms(path)
     found: set[str] = set()
     pieces = line.split()
     for piece in pieces:
@@ -158,9 +166,7 @@ def concepts(line: str) -> set[str]:
         for term, hit in phrases[first]:
             if term in line:
                 found.update(hit)
-    # Pairs too: "my" with "change" is a personal case, "person" with "your office" a question about the firm.
-    named = sorted(found)
-    return {"k:" + c for c in named} | {f"k:{a}+{b}" for i, a in enumerate(named) for b in named[i + 1:]}
+    return found
 
 
 def trigrams(text: str) -> frozenset[str]:
@@ -216,14 +222,16 @@ def _new_names(text: str, before: str) -> frozenset[str]:
 
 @lru_cache(maxsize=1024)
 def topics(text: str) -> frozenset[str]:
-    """The study topics a message names (visa fee, intakes, housing...), read in English through the glossary:
+    """The study topics a message names (visa fee, intakes, housing...), read in English through the glossary
+    and in every language through topics.yaml:
     two messages that share few characters can still ask the same thing, and two that share many, different ones."""
     from .destinations import destinations
     from .glossary import glossary
 
     text = text[:300]
     english = glossary().english(text)
-    return frozenset(destinations().cued(f"{english} {text}" if english else text))
+    line = " " + " ".join(_WORD.findall(normalise(text))) + " "
+    return frozenset(destinations().cued(f"{english} {text}" if english else text)) | frozenset(_named(line, _TOPICS))
 
 
 def history_features(text: str, history: list[Turn]) -> list[float]:
