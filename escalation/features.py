@@ -101,6 +101,12 @@ def grams(text: str) -> set[str]:
     return found
 
 
+def characters(gram: str) -> bool:
+    """Whether an n-gram is a run of characters, rather than a word, word pair, concept or other named
+    feature ("w:", "b:", "k:", "x:"): the text a character n-gram is cut from holds no colon."""
+    return gram[1:2] != ":"
+
+
 _CONCEPTS = Path(__file__).with_name("concepts.yaml")
 _TOPICS = Path(__file__).with_name("topics.yaml")
 _HANGUL = re.compile(r"[\uac00-\ud7af\u3130-\u318f]")
