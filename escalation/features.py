@@ -98,6 +98,9 @@ def grams(text: str) -> set[str]:
         found.add("x:emoji")
         if _CROSS.intersection(line):
             found.add("x:cross")
+            if all(_EMOJI.fullmatch(t) for t in tokens):
+                # Annoyance with no words at all says nothing else: "😠" alone, unlike "so much rain 🙄 anyway..."
+                found.add("x:cross_alone")
     return found
 
 
