@@ -98,10 +98,20 @@ def grams(text: str) -> set[str]:
         found.add("x:emoji")
         if _CROSS.intersection(line):
             found.add("x:cross")
+            if all(_EMOJI.fullmatch(t) for t in tokens):
+                # Annoyance with no words at all says nothing else: "😠" alone, unlike "so much rain 🙄 anyway..."
+                found.add("x:cross_alone")
     return found
 
 
+def characters(gram: str) -> bool:
+    """Whether an n-gram is a run of characters, rather than a word, word pair, concept or other named
+    feature ("w:", "b:", "k:", "x:"): the text a character n-gram is cut from holds no colon."""
+    return gram[1:2] != ":"
+
+
 _CONCEPTS = Path(__file__).with_name("concepts.yaml")
+_TOPICS = Path(__file__).with_name("topics.yaml")
 _HANGUL = re.compile(r"[\uac00-\ud7af\u3130-\u318f]")
 _INDIC_ARABIC = re.compile(r"[\u0600-\u06ff\u0750-\u077f\u0900-\u09ff]")
 
@@ -112,14 +122,14 @@ def _shortest_stem(term: str) -> int:
     return 2 if _HANGUL.match(term) else 3 if _INDIC_ARABIC.match(term) else 4
 
 
-@lru_cache(maxsize=1)
-def _concept_terms() -> tuple[dict[str, frozenset[str]], dict[str, list[tuple[str, frozenset[str]]]],
+@lru_cache(maxsize=2)
+def _concept_terms(path: Path = _CONCEPTS) -> tuple[dict[str, frozenset[str]], dict[str, list[tuple[str, frozenset[str]]]],
                                dict[str, tuple[int, ...]]]:
     """Single-word terms; phrases (folded words joined by spaces) by their first word; and per first
     character the lengths of the single-word terms starting with it."""
     single: dict[str, set[str]] = {}
     phrase: dict[str, set[str]] = {}
-    for concept, languages in yaml.safe_load(_CONCEPTS.read_text(encoding="utf-8")).items():
+    for concept, languages in yaml.safe_load(path.read_text(encoding="utf-8")).items():
         for terms in languages.values():
             for term in str(terms).split(","):
                 parts = _WORD.findall(normalise(term.strip()))
@@ -135,12 +145,19 @@ def _concept_terms() -> tuple[dict[str, frozenset[str]], dict[str, list[tuple[st
 
 
 def concepts(line: str) -> set[str]:
-    """The concepts of concepts.yaml a message's words name, in any language.
+    """The concepts of concepts.yaml a message's words name, in any language, and each pair of them."""
+    # Pairs too: "my" with "change" is a personal case, "person" with "your office" a question about the firm.
+    named = sorted(_named(line, _CONCEPTS))
+    return {"k:" + c for c in named} | {f"k:{a}+{b}" for i, a in enumerate(named) for b in named[i + 1:]}
+
+
+def _named(line: str, path: Path) -> set[str]:
+    """The concepts of a file like concepts.yaml that a line of normalised words names.
 
     Bounded: per word a few dictionary look-ups at its start (and at the first three letters of an Arabic-
     script word, for its prefixed particles); in unspaced scripts at each character of the capped line;
     and a substring test, of whole words, for each phrase whose first word the message holds."""
-    single, phrases, lengths = _concept_terms()
+    single, phrases, lengths = _concept_terms(path)
     found: set[str] = set()
     pieces = line.split()
     for piece in pieces:
@@ -158,9 +175,7 @@ def concepts(line: str) -> set[str]:
         for term, hit in phrases[first]:
             if term in line:
                 found.update(hit)
-    # Pairs too: "my" with "change" is a personal case, "person" with "your office" a question about the firm.
-    named = sorted(found)
-    return {"k:" + c for c in named} | {f"k:{a}+{b}" for i, a in enumerate(named) for b in named[i + 1:]}
+    return found
 
 
 def trigrams(text: str) -> frozenset[str]:
@@ -204,16 +219,28 @@ def names(text: str) -> frozenset[str]:
     return frozenset(n.casefold() for n in _NAME.findall(text[:300]))
 
 
+def _new_names(text: str, before: str) -> frozenset[str]:
+    """Names this message uses that the earlier one lacks. A name whose start the earlier message already
+    wrote is the same place in another form ("Canadian" after "Canada", "deutschen" after "Deutschland")."""
+    new = names(text) - names(before)
+    if not new:
+        return new
+    stems = {w[:5] for w in words(normalise(before[:300])) if len(w) >= 5}
+    return frozenset(n for n in new if len(n) < 5 or normalise(n)[:5] not in stems)
+
+
 @lru_cache(maxsize=1024)
 def topics(text: str) -> frozenset[str]:
-    """The study topics a message names (visa fee, intakes, housing...), read in English through the glossary:
+    """The study topics a message names (visa fee, intakes, housing...), read in English through the glossary
+    and in every language through topics.yaml:
     two messages that share few characters can still ask the same thing, and two that share many, different ones."""
     from .destinations import destinations
     from .glossary import glossary
 
     text = text[:300]
     english = glossary().english(text)
-    return frozenset(destinations().cued(f"{english} {text}" if english else text))
+    line = " " + " ".join(_WORD.findall(normalise(text))) + " "
+    return frozenset(destinations().cued(f"{english} {text}" if english else text)) | frozenset(_named(line, _TOPICS))
 
 
 def history_features(text: str, history: list[Turn]) -> list[float]:
@@ -241,7 +268,7 @@ def history_features(text: str, history: list[Turn]) -> list[float]:
     # A name the earlier one lacks ("and the TOEFL?", "what about Edinburgh?") makes it a follow-up too.
     closest = asked[overlaps.index(best)] if asked else ""
     here, there = (topics(text), topics(closest)) if asked else (frozenset(), frozenset())
-    renamed = bool(names(text) - names(closest))
+    renamed = bool(_new_names(text, closest))
     return [float(best >= 0.6), best, overlaps[-1] if overlaps else 0.0, best if failed else 0.0,
             float(len(weak) == 2 and all(weak)), float(bool(here) and bool(there) and not here & there),
             float(bool(here & there) and not renamed)]

@@ -21,7 +21,7 @@ import numpy as np
 import yaml
 
 from .classifier import CLASSES, MODEL, digest, vectorise
-from .features import HISTORY, grams
+from .features import HISTORY, characters, grams
 from .safety import emergency
 
 HERE = Path(__file__).parent / "corpus"
@@ -158,7 +158,8 @@ def load() -> list[dict]:
 
 
 def _fit(rows: list[dict], c: float = C):
-    """Vocabulary, weights and biases fitted on `rows`."""
+    """Vocabulary, weights and biases fitted on `rows`: two models side by side (see classifier.Model), one
+    over every feature and one over the words, concepts and history alone."""
     from scipy.sparse import csr_matrix, hstack
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits
@@ -167,25 +168,32 @@ def _fit(rows: list[dict], c: float = C):
     df = Counter(g for s in seen for g in s)
     vocab = sorted(g for g, n in df.items() if n >= MIN_COUNT)
     index = {g: i for i, g in enumerate(vocab)}
-    data, cols, ptr, dense = [], [], [0], []
-    for r, found in zip(rows, seen):
-        idx, hist = vectorise(found, r["text"], r.get("history", []), index)
-        cols.extend(idx)
-        data.extend([1.0 / max(1.0, len(idx)) ** 0.5] * len(idx))
-        ptr.append(len(cols))
-        dense.append(hist)
-    x = hstack([csr_matrix((data, cols, ptr), shape=(len(rows), len(vocab))), csr_matrix(np.array(dense))]).tocsr()
+    named = np.array([not characters(g) for g in vocab], dtype=bool)
     y = [CLASSES.index(r["why"]) for r in rows]
-    model = LogisticRegression(C=c, max_iter=3000)
-    with threadpool_limits(1):  # several BLAS threads sum in a varying order: one keeps the weights identical
-        model.fit(x, y)
-    weights = model.coef_.T.astype(np.float32)
-    # The same wording is a repeat in one chat and a fresh question or a follow-up in another: only the
-    # history tells them apart. A repeat's weight on the words themselves learns which study questions the
-    # corpus happens to reword, and hands over follow-ups that share their words, so `repeat` reads the
-    # history alone.
-    weights[:len(vocab), CLASSES.index("repeat")] = 0.0
-    return vocab, weights, model.intercept_.astype(np.float32)
+    weights, bias = [], []
+    for words_only in (False, True):
+        data, cols, ptr, dense = [], [], [0], []
+        for r, found in zip(rows, seen):
+            idx, hist = vectorise(found, r["text"], r.get("history", []), index)
+            if words_only:
+                idx = [i for i in idx if named[i]]
+            cols.extend(idx)
+            data.extend([1.0 / max(1.0, len(idx)) ** 0.5] * len(idx))
+            ptr.append(len(cols))
+            dense.append(hist)
+        x = hstack([csr_matrix((data, cols, ptr), shape=(len(rows), len(vocab))), csr_matrix(np.array(dense))]).tocsr()
+        model = LogisticRegression(C=c, max_iter=3000)
+        with threadpool_limits(1):  # several BLAS threads sum in a varying order: one keeps the weights identical
+            model.fit(x, y)
+        w = model.coef_.T.astype(np.float32)
+        # The same wording is a repeat in one chat and a fresh question or a follow-up in another: only the
+        # history tells them apart. A repeat's weight on the words themselves learns which study questions the
+        # corpus happens to reword, and hands over follow-ups that share their words, so `repeat` reads the
+        # history alone.
+        w[:len(vocab), CLASSES.index("repeat")] = 0.0
+        weights.append(w)
+        bias.append(model.intercept_.astype(np.float32))
+    return vocab, np.hstack(weights), np.concatenate(bias)
 
 
 def _save(vocab: list[str], weights: np.ndarray, bias: np.ndarray, stamp: str) -> None:
