@@ -28,6 +28,7 @@ _TYPO_MIN = 5  # terms at least this long are matched with one letter wrong ("pr
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses the KB ~10x faster when present
 CALIBRATION = Path(__file__).with_name("calibration.json")
 LABELLED = Path(__file__).with_name("corpus") / "answers"
+UNSEEN = LABELLED / "unseen"  # batches written apart and only ever scored: never learned from, fitted on or tuned by
 TEST_SHARE = 4  # groups in ten whose labelled questions are held out: never indexed, never fitted on
 # The estimated probability of being right at or above which the bot answers; below it, it asks or
 # offers a counsellor. Fitted with the calibration on the labelled set's dev split.
