@@ -48,6 +48,13 @@ def test_held_out_questions_never_teach_the_index() -> None:
     assert learned and not learned & held_out
 
 
+def test_unseen_batches_never_teach_the_index() -> None:
+    from escalation.eval_answers import unseen_rows
+    learned = {text for texts in learned_questions().values() for text in texts}
+    unseen = {r["text"] for r in unseen_rows()}
+    assert unseen and not learned & unseen and not unseen & {r["text"] for r in load()}
+
+
 def test_split_is_by_group_and_stable() -> None:
     rows = load()
     assert {split(r["group"]) for r in rows} == {"test", "dev"}
