@@ -45,6 +45,9 @@ _PERSONAL = re.compile(r"\b(enough|sufficient|chances?|accept me|admit me|take m
 _ADDRESSED = re.compile(r"\b(your|ur|yours|you guys|u guys|you people|u people|you charge|do you|can you|are you|are u"
                         r"|r u|will you|do u|can u|will u|does educonsult|you offer|u offer|you provide|u provide|educonsult"
                         r"|aap|aapka|aapki|aapke|apka|apki|ap log|tumhara|tumhari)\b")
+# A destination put to EduConsult with nothing else asked ("do u do australia too?") asks whether we cover it.
+_COVER = re.compile(r"\b(do|does|cover|covers|covering|handle|handles|help|helps|work|works|deal|deals|karte|karoge)\b")
+_COVERED = "which countries do you cover"
 # With no destination named, the general entry answers when it matches the question nearly as well as the
 # topic's best country entry: the question then asks what is true everywhere, not one country's figure.
 _ANYWHERE = 0.9  # chosen on dev
@@ -178,6 +181,9 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     if not _asks(kb, text):
         # "what about Germany then", or a destination button pressed after "which country?": the earlier question, there.
         earlier = next((t for t in reversed(visitor[-_LOOKBACK:]) if _asks(kb, t)), None)
+        words = flat(text)
+        if earlier is None and hit is not None and _ADDRESSED.search(words) and _COVER.search(words):
+            earlier = _COVERED
         if earlier is None or hit is None:
             return Answer("none", UNCOVERED_REPLY, 0.0)
         asked, followup = earlier, True

@@ -100,6 +100,7 @@ class KnowledgeBase:
             self.by_topic[e.topic][e.country] = e
         places = destinations().without_places
         self.words: set[str] = set()  # every raw word the entries use, so typo matching skips them
+        self._written: set[str] = set()  # terms of the entries themselves, as against only of learned questions
         self._main: list[set[str]] = []
         self._answer: list[set[str]] = []
         self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
@@ -108,6 +109,7 @@ class KnowledgeBase:
             main = Counter(terms(places(" ".join((e.title, *e.questions, *e.keywords, *(learned or {}).get(e.id, ()))))))
             answer = Counter(terms(places(e.answer)))
             self.words.update(tokens(" ".join((e.title, *e.questions, *e.keywords, e.answer))))
+            self._written.update(terms(places(" ".join((e.title, *e.questions, *e.keywords)))), answer)
             self._main.append(set(main))
             self._answer.append(set(answer))
             for term in main.keys() | answer.keys():
@@ -143,9 +145,9 @@ class KnowledgeBase:
         found = set()
         for term in terms(destinations().without_places(text)):
             found.add(self._mended(term))
-            if len(self._postings.get(term, ())) == 1:
+            if len(self._postings.get(term, ())) == 1 and term not in self._written:
                 # a word only one learned question uses is likely that visitor's typo ("helth"): it also
-                # stands for the common term it is one letter from
+                # stands for the common term it is one letter from (a word an entry is written with is no typo)
                 found.add(self._mended(term, rare=True))
         return found - _LEVELS or found
 
