@@ -145,7 +145,7 @@ class KnowledgeBase:
         found = set()
         for term in terms(destinations().without_places(text)):
             found.add(self._mended(term))
-            if len(self._postings.get(term, ())) == 1 and term not in self._written:
+            if len(self._postings.get(term, ())) == 1 and term not in self._written and term not in self._common:
                 # a word only one learned question uses is likely that visitor's typo ("helth"): it also
                 # stands for the common term it is one letter from (a word an entry is written with is no typo)
                 found.add(self._mended(term, rare=True))
