@@ -123,6 +123,7 @@ class KnowledgeBase:
         # unless it is an everyday word that says little about the question.
         self.unknown_idf = math.log(1 + (n - 0.5) / 1.5)
         self._common = frozenset(stem(w) for w in COMMON)
+        self._origins = frozenset(t for w in destinations().origins for t in terms(w))  # who asks, not what
         self._near: dict[str, str] = {}  # one-letter-off forms of indexed terms -> the most common such term
         for term in sorted(self.idf, key=self.idf.__getitem__):
             if len(term) >= _TYPO_MIN and term.isalpha():
@@ -149,10 +150,10 @@ class KnowledgeBase:
                 # a word only one learned question uses is likely that visitor's typo ("helth"): it also
                 # stands for the common term it is one letter from (a word an entry is written with is no typo)
                 found.add(self._mended(term, rare=True))
-        return found - _LEVELS or found
+        return found - _LEVELS - self._origins or found
 
     def _mended(self, term: str, rare: bool = False) -> str:
-        if (term in self.idf and not rare) or len(term) < _TYPO_MIN or not term.isalpha():
+        if (term in self.idf and not rare) or len(term) < _TYPO_MIN or not term.isalpha() or term in self._common:
             return term
         near = (self._near[f] for f in sorted(deletions(term)) if f in self._near and self._near[f] != term)
         return next((t for t in near if not rare or len(self._postings[t]) > 1), term)

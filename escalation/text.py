@@ -5,7 +5,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
-_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'", "\u00df": "ss"})
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'", "\u00df": "ss",
+                         "%": " percent "})  # "60%" asks about a percentage
 # English contractions are joined ("don't" -> "dont") so negations stay one token;
 # other apostrophes (French elision, "quelqu'un") become a space.
 _CONTRACTION = re.compile(r"([a-z])'(t|s|m|re|ve|d|ll)\b")
@@ -99,6 +100,10 @@ SYNONYMS: dict[str, str] = {
     "shulk": "cost", "sasta": "cheapest", "sasti": "cheapest", "mehenga": "cost", "mehengi": "cost",
     "chhatravritti": "scholarship", "mahina": "month", "mahine": "month", "saal": "year",
     "baje": "time", "khulta": "open", "khulte": "open", "din": "days", "hafte": "weeks",
+    "wat": "what", "wht": "what", "wot": "what", "abt": "about", "bout": "about", "ppl": "people", "thru": "through",
+    "plss": "please", "pleasee": "please", "kinda": "kind", "sorta": "sort", "gonna": "going", "bcoz": "because",
+    "coz": "because", "cuz": "because", "bcz": "because", "wid": "with", "wen": "when", "hw": "how",
+    "percent": "percentage", "percentages": "percentage",
     "khula": "open", "dhoondhna": "search", "dhoondhne": "search", "dhundhne": "search", "dhundne": "search",
     "proccessing": "processingtime", "processsing": "processingtime", "prosessing": "processingtime",
 }
