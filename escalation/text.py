@@ -103,6 +103,7 @@ SYNONYMS: dict[str, str] = {
     "wat": "what", "wht": "what", "wot": "what", "abt": "about", "bout": "about", "ppl": "people", "thru": "through",
     "plss": "please", "pleasee": "please", "kinda": "kind", "sorta": "sort", "gonna": "going", "bcoz": "because",
     "coz": "because", "cuz": "because", "bcz": "because", "wid": "with", "wen": "when", "hw": "how",
+    "pricing": "cost", "priced": "cost", "located": "location", "locations": "location",
     "percent": "percentage", "percentages": "percentage",
     "khula": "open", "dhoondhna": "search", "dhoondhne": "search", "dhundhne": "search", "dhundne": "search",
     "proccessing": "processingtime", "processsing": "processingtime", "prosessing": "processingtime",
