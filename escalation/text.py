@@ -46,6 +46,7 @@ _PHRASES = [(needles, re.compile(p), r) for needles, p, r in (
     (("loan",), r"\bstudent loans?\b", " education loan "),
     (("surcharge",), r"\bimmigration health surcharge\b", " ihs "),
     (("acceptance for studies",), r"\bconfirmation of acceptance for studies\b", " cas "),
+    (("grant",), r"\bvisa (grant|granted|grants)\b|\b(grant|granted) (my |the |a )?visa\b", " visa decision "),
     (("practical training",), r"\boptional practical training\b", " opt "),
     (("health cover",), r"\boverseas student health cover\b", " oshc "),
     (("confirmation of enrolment", "confirmation of enrollment"), r"\bconfirmation of enrol?lment\b", " coe "),
