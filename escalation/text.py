@@ -122,7 +122,7 @@ one ones thing things way something anything someone anyone anybody somebody
 whats hows wheres whos whens whys thats its theres heres lets youre theyre isnt arent wasnt werent
 wont wouldnt shouldnt couldnt havent hasnt hadnt youve youll youd weve hes shes ill
 u ur r pls plz wanna gonna gotta thx lol yeah yep also still even actually basically exactly maybe
-perhaps already again now then just only sure quite guys bro sir madam
+perhaps already again now then just only sure quite guys bro sir madam kind kinds kinda sort type
 """.split())
 # Function words of the other languages visitors write in: they carry no topic, and a message
 # made mostly of them is not one the English knowledge base can be judged on.
