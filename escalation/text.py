@@ -84,7 +84,7 @@ SYNONYMS: dict[str, str] = {
     "marksheets": "transcripts", "visas": "visa", "permit": "permit",
     "counselor": "counsellor", "counselors": "counsellor", "counsellors": "counsellor",
     "adviser": "advisor", "advisers": "advisor", "advisors": "advisor",
-    "consultants": "consultant", "appointment": "consultation", "consultations": "consultation",
+    "consultants": "consultant", "appointments": "appointment", "appointmnt": "appointment", "consultations": "consultation",
     "enroll": "enrol", "enrollment": "enrolment", "programs": "programme",
     "program": "programme", "programmes": "programme", "courses": "course",
     # "processing" is how long a visa takes; "process" is how to apply: a stem must not join them
