@@ -116,8 +116,9 @@ def unseen_rows() -> list[dict]:
     rows = load(UNSEEN)
     for row in rows:
         want = row["expect"]
+        entry = knowledge_base().get(want)
         row["set"] = ("out-of-scope" if want == "none" else want if want == "clarify"
-                      else "educonsult" if want.startswith(OURS) else want.split("-")[0])
+                      else "educonsult" if want.startswith(OURS) else entry.country if entry else want.split("-")[0])
     return rows
 
 
