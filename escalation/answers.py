@@ -45,6 +45,9 @@ _PERSONAL = re.compile(r"\b(enough|sufficient|chances?|accept me|admit me|take m
 _ADDRESSED = re.compile(r"\b(your|ur|yours|you guys|u guys|you people|u people|you charge|do you|can you|are you|are u"
                         r"|r u|will you|do u|can u|will u|does educonsult|you offer|u offer|you provide|u provide|educonsult"
                         r"|aap|aapka|aapki|aapke|apka|apki|ap log|tumhara|tumhari)\b")
+# A destination put to EduConsult with nothing else asked ("do u do australia too?") asks whether we cover it.
+_COVER = re.compile(r"\b(do|does|cover|covers|covering|handle|handles|help|helps|work|works|deal|deals|karte|karoge)\b")
+_COVERED = "which countries do you cover"
 # With no destination named, the general entry answers when it matches the question nearly as well as the
 # topic's best country entry: the question then asks what is true everywhere, not one country's figure.
 _ANYWHERE = 0.9  # chosen on dev
@@ -55,6 +58,7 @@ _NAMED = 0.7  # ...or this close, when the question names the runner-up by a cue
 _WHERE = 0.65  # the line for asking which destination: chosen on dev
 _RIVAL = 0.6  # below the line, a runner-up weaker than this is no real alternative to offer
 _LOOKBACK = 3  # visitor messages a follow-up may refer back to
+_BRIEF = 3  # a follow-up of at most this many terms ("and the price?") leans on the question before it
 # Characters of a message retrieval reads: its start (where a destination is often named) and its end (where
 # the question usually is). Labelled questions run to about 250; reading more only costs time.
 _HEAD, _TAIL = 150, 450
@@ -178,6 +182,9 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     if not _asks(kb, text):
         # "what about Germany then", or a destination button pressed after "which country?": the earlier question, there.
         earlier = next((t for t in reversed(visitor[-_LOOKBACK:]) if _asks(kb, t)), None)
+        words = flat(text)
+        if earlier is None and hit is not None and _ADDRESSED.search(words) and _COVER.search(words):
+            earlier = _COVERED
         if earlier is None or hit is None:
             return Answer("none", UNCOVERED_REPLY, 0.0)
         asked, followup = earlier, True
@@ -219,6 +226,14 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     between = (top.topic in names and rival in names and (p >= line or {top.topic, rival} & cued)
                and not (p >= line and top.topic in cued and rival not in cued))
     tied = _RIVAL if p < line else _NAMED if rival in cued else _TIED if top.topic in cued else _UNNAMED
+    if chosen is None and between and feats["neighbour"] >= tied and visitor and asked == text \
+            and len(_asks(kb, text)) <= _BRIEF:
+        # "what about the fee" after a question on the visa: the question before says which of the two it is
+        context = kb.rank(f"{visitor[-1]} {text}", code, bool(_ADDRESSED.search(flat(text))))
+        pick = next((r.topic for r in context if r.topic in (top.topic, rival)), None)
+        if pick:
+            top, between = next(r for r in ranked if r.topic == pick), False
+            held = kb.by_topic[top.topic]
     if chosen is None and between and feats["neighbour"] >= tied:
         # two neighbouring topics of one destination (the fee or the processing time?): ask, never guess
         place = f" for {_names([code])}" if code in COUNTRIES else ""

@@ -67,6 +67,7 @@ class Destinations:
 
     def __init__(self, data: dict) -> None:
         self.levels = {level: _pattern(words) for level, words in data.pop("levels").items()}
+        self.origins: tuple[str, ...] = tuple(data.pop("origins", ()))
         self.topic_names: dict[str, str] = data.pop("topics")
         cues = data.pop("cues")
         # A cue is a phrase, or a list of word groups that must all appear ("visa" with "cost" in any order).

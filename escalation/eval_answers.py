@@ -7,6 +7,7 @@
     python -m escalation.eval_answers --show   # also list every dev question not answered right
     python -m escalation.eval_answers --batch r5-   # only the groups so named, none of them learned from
     python -m escalation.eval_answers --without r6- --fit   # as if the groups so named were not written yet
+    python -m escalation.eval_answers --unseen  # the batches in corpus/answers/unseen/, never learned from
 
 Each line of escalation/corpus/answers/*.jsonl is {"text", "history", "expect", "group", "style"}.
 Rows are split into held-out test and dev by a hash of their group, so paraphrases of one
@@ -25,8 +26,9 @@ from pathlib import Path
 
 from . import assess
 from .answers import answer, probability
-from .knowledge_base import (CALIBRATION, LABELLED, install, knowledge_base, learned_questions, load_entries,
+from .knowledge_base import (CALIBRATION, LABELLED, UNSEEN, install, knowledge_base, learned_questions, load_entries,
                              split)
+from .knowledge_base import OURS
 from .knowledge_base import load_labelled as load
 
 OUTCOMES = ("correct", "wrong", "declined")
@@ -108,6 +110,18 @@ def report(judged: list[tuple[dict, str]], name: str) -> dict[str, float]:
     return rates
 
 
+def unseen_rows() -> list[dict]:
+    """The batches kept apart from the labelled set: neither learned, fitted on, nor used to find errors. Each
+    is reported per destination file its expected entry would sit in."""
+    rows = load(UNSEEN)
+    for row in rows:
+        want = row["expect"]
+        entry = knowledge_base().get(want)
+        row["set"] = ("out-of-scope" if want == "none" else want if want == "clarify"
+                      else "educonsult" if want.startswith(OURS) else entry.country if entry else want.split("-")[0])
+    return rows
+
+
 def coverage(rows: list[dict]) -> None:
     """How many of the labelled entry ids the knowledge base holds."""
     ids = [r["expect"] for r in rows if r["expect"] not in ("clarify", "none")]
@@ -178,6 +192,10 @@ def main(argv: list[str]) -> None:
         batch = [r for r in rows if r["group"].startswith(prefix)]
         install(entries, learned_questions([r for r in rows if not r["group"].startswith(prefix)]))
         report([(r, judge(r, "--show" in argv)) for r in batch], f"batch {prefix}, none of it learned from")
+        return
+    if "--unseen" in argv:
+        install(entries, learned_questions([r for r in rows if split(r["group"]) == "dev"]))
+        report([(r, judge(r)) for r in unseen_rows()], "unseen batches, none of them learned from")
         return
     test = [r for r in rows if split(r["group"]) == "test"]
     dev = [r for r in rows if split(r["group"]) == "dev"]

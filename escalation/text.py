@@ -5,7 +5,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
-_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'", "\u00df": "ss"})
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'", "\u00df": "ss",
+                         "%": " percent "})  # "60%" asks about a percentage
 # English contractions are joined ("don't" -> "dont") so negations stay one token;
 # other apostrophes (French elision, "quelqu'un") become a space.
 _CONTRACTION = re.compile(r"([a-z])'(t|s|m|re|ve|d|ll)\b")
@@ -45,6 +46,7 @@ _PHRASES = [(needles, re.compile(p), r) for needles, p, r in (
     (("loan",), r"\bstudent loans?\b", " education loan "),
     (("surcharge",), r"\bimmigration health surcharge\b", " ihs "),
     (("acceptance for studies",), r"\bconfirmation of acceptance for studies\b", " cas "),
+    (("grant",), r"\bvisa (grant|granted|grants)\b|\b(grant|granted) (my |the |a )?visa\b", " visa decision "),
     (("practical training",), r"\boptional practical training\b", " opt "),
     (("health cover",), r"\boverseas student health cover\b", " oshc "),
     (("confirmation of enrolment", "confirmation of enrollment"), r"\bconfirmation of enrol?lment\b", " coe "),
@@ -82,7 +84,7 @@ SYNONYMS: dict[str, str] = {
     "marksheets": "transcripts", "visas": "visa", "permit": "permit",
     "counselor": "counsellor", "counselors": "counsellor", "counsellors": "counsellor",
     "adviser": "advisor", "advisers": "advisor", "advisors": "advisor",
-    "consultants": "consultant", "appointment": "consultation", "consultations": "consultation",
+    "consultants": "consultant", "appointments": "appointment", "appointmnt": "appointment", "consultations": "consultation",
     "enroll": "enrol", "enrollment": "enrolment", "programs": "programme",
     "program": "programme", "programmes": "programme", "courses": "course",
     # "processing" is how long a visa takes; "process" is how to apply: a stem must not join them
@@ -99,6 +101,13 @@ SYNONYMS: dict[str, str] = {
     "shulk": "cost", "sasta": "cheapest", "sasti": "cheapest", "mehenga": "cost", "mehengi": "cost",
     "chhatravritti": "scholarship", "mahina": "month", "mahine": "month", "saal": "year",
     "baje": "time", "khulta": "open", "khulte": "open", "din": "days", "hafte": "weeks",
+    "wat": "what", "wht": "what", "wot": "what", "abt": "about", "bout": "about", "ppl": "people", "thru": "through",
+    "plss": "please", "pleasee": "please", "kinda": "kind", "sorta": "sort", "gonna": "going", "bcoz": "because",
+    "coz": "because", "cuz": "because", "bcz": "because", "wid": "with", "wen": "when", "hw": "how",
+    "pricing": "cost", "priced": "cost", "located": "location", "locations": "location",
+    "percent": "percentage", "percentages": "percentage",
+    "khula": "open", "dhoondhna": "search", "dhoondhne": "search", "dhundhne": "search", "dhundne": "search",
+    "proccessing": "processingtime", "processsing": "processingtime", "prosessing": "processingtime",
 }
 
 STOPWORDS = frozenset("""
@@ -113,7 +122,7 @@ one ones thing things way something anything someone anyone anybody somebody
 whats hows wheres whos whens whys thats its theres heres lets youre theyre isnt arent wasnt werent
 wont wouldnt shouldnt couldnt havent hasnt hadnt youve youll youd weve hes shes ill
 u ur r pls plz wanna gonna gotta thx lol yeah yep also still even actually basically exactly maybe
-perhaps already again now then just only sure quite guys bro sir madam
+perhaps already again now then just only sure quite guys bro sir madam kind kinds kinda sort type
 """.split())
 # Function words of the other languages visitors write in: they carry no topic, and a message
 # made mostly of them is not one the English knowledge base can be judged on.
@@ -131,6 +140,7 @@ kya hai hain ka ki ke ko se mein me mujhe mera meri mere aur bhi kaise kitna kit
 sakta sakte sakti karna karni karo karte batao bas nahi nahin kisi baat chahiye milta milti lagta lagti padta
 padte padti hota hoti aata aati ya liye wala wali jata jaate jaati aap aapka aapki aapke apka apki apke log
 poora poore poori pura puri karu karun karein kare dete deti deta dijiye milega milegi chalega abhi
+baad pehle tak toh agar jab tab kuch sab yaar bhai raha rahi rahe
 """.split())
 
 

@@ -14,7 +14,7 @@ from escalation.smalltalk import GREETING_REPLY, THANKS_REPLY
 from i18n import translated
 
 # Held-out figures the labelled set must keep (docs/answers.md quotes the measured ones).
-FLOOR_IN_SCOPE_CORRECT = 0.865
+FLOOR_IN_SCOPE_CORRECT = 0.905
 CEILING_WRONG = 0.02
 
 
@@ -46,6 +46,13 @@ def test_held_out_questions_never_teach_the_index() -> None:
     learned = {text for texts in learned_questions().values() for text in texts}
     held_out = {r["text"] for r in load() if split(r["group"]) == "test"}
     assert learned and not learned & held_out
+
+
+def test_unseen_batches_never_teach_the_index() -> None:
+    from escalation.eval_answers import unseen_rows
+    learned = {text for texts in learned_questions().values() for text in texts}
+    unseen = {r["text"] for r in unseen_rows()}
+    assert unseen and not learned & unseen and not unseen & {r["text"] for r in load()}
 
 
 def test_split_is_by_group_and_stable() -> None:
