@@ -8,6 +8,7 @@
     python -m escalation.eval_answers --batch r5-   # only the groups so named, none of them learned from
     python -m escalation.eval_answers --without r6- --fit   # as if the groups so named were not written yet
     python -m escalation.eval_answers --unseen  # the batches in corpus/answers/unseen/, never learned from
+    python -m escalation.eval_answers --unseen r8-  # one of them
 
 Each line of escalation/corpus/answers/*.jsonl is {"text", "history", "expect", "group", "style"}.
 Rows are split into held-out test and dev by a hash of their group, so paraphrases of one
@@ -195,7 +196,14 @@ def main(argv: list[str]) -> None:
         return
     if "--unseen" in argv:
         install(entries, learned_questions([r for r in rows if split(r["group"]) == "dev"]))
-        report([(r, judge(r)) for r in unseen_rows()], "unseen batches, none of them learned from")
+        at = argv.index("--unseen") + 1
+        only = argv[at] if at < len(argv) and not argv[at].startswith("--") else ""
+        batches: dict[str, list[dict]] = defaultdict(list)
+        for row in unseen_rows():  # each batch on its own: one was written before the changes it measures
+            if row["group"].startswith(only):
+                batches[row["group"].split("-")[0]].append(row)
+        for name, batch in sorted(batches.items()):
+            report([(r, judge(r)) for r in batch], f"unseen batch {name}, none of it learned from")
         return
     test = [r for r in rows if split(r["group"]) == "test"]
     dev = [r for r in rows if split(r["group"]) == "dev"]

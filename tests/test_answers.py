@@ -14,7 +14,7 @@ from escalation.smalltalk import GREETING_REPLY, THANKS_REPLY
 from i18n import translated
 
 # Held-out figures the labelled set must keep (docs/answers.md quotes the measured ones).
-FLOOR_IN_SCOPE_CORRECT = 0.905
+FLOOR_IN_SCOPE_CORRECT = 0.91
 CEILING_WRONG = 0.02
 
 
