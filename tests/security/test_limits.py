@@ -16,10 +16,19 @@ from tests.live import LiveBrowser
 from tests.security.conftest import serve
 
 
-def visitor_at(app, address: str) -> Browser:
-    browser = Browser(TestClient(app, client=(address, 50000)).__enter__())
-    browser.get("/")
-    return browser
+@pytest.fixture
+def visitor_at(app):
+    """A visitor's browser at a given address; each one's client is closed after the test."""
+    clients = []
+
+    def at(address: str) -> Browser:
+        clients.append(TestClient(app, client=(address, 50000)).__enter__())
+        browser = Browser(clients[-1])
+        browser.get("/")
+        return browser
+    yield at
+    for client in clients:
+        client.__exit__(None, None, None)
 
 
 def test_the_eleventh_message_in_ten_seconds_gets_a_readable_429(visitor):
@@ -30,10 +39,10 @@ def test_the_eleventh_message_in_ten_seconds_gets_a_readable_429(visitor):
     assert not Message.select().where(Message.text == "one more").exists()
 
 
-def test_one_visitors_flood_does_not_limit_another(app, visitor):
+def test_one_visitors_flood_does_not_limit_another(app, visitor, visitor_at):
     for n in range(11):
         visitor.say(f"flood {n}")
-    assert visitor_at(app, "testclient").say("Hello").status_code == 201
+    assert visitor_at("testclient").say("Hello").status_code == 201
 
 
 @pytest.fixture
@@ -41,12 +50,12 @@ def settings(settings):
     return settings.__class__(**{**settings.__dict__, "address_rate": 15})
 
 
-def test_an_address_has_a_higher_shared_ceiling(app):
-    campus = [visitor_at(app, "192.0.2.10") for _ in range(3)]
+def test_an_address_has_a_higher_shared_ceiling(app, visitor_at):
+    campus = [visitor_at("192.0.2.10") for _ in range(3)]
     codes = [campus[n % 3].say(f"m{n}").status_code for n in range(16)]
     assert codes[:15] == [201] * 15 and codes[15] == 429
     assert "from your network" in campus[0].say("again").text
-    assert visitor_at(app, "192.0.2.11").say("Hello").status_code == 201
+    assert visitor_at("192.0.2.11").say("Hello").status_code == 201
 
 
 def test_agents_are_not_held_to_the_visitor_rule(assigned_chat, agent):
@@ -106,17 +115,17 @@ def test_each_limit_counts_every_hit_and_the_first_one_passed_is_named(shared):
     assert ttl is None or 0 < ttl <= window + 1  # windows expire
 
 
-def test_new_chats_handoffs_and_typing_are_limited_per_address(app):
+def test_new_chats_handoffs_and_typing_are_limited_per_address(app, visitor_at):
     app.state.settings = app.state.settings.__class__(**{**app.state.settings.__dict__, "chat_rate": 3,
                                                          "handoff_rate": 2, "typing_rate": 4})
-    first = [visitor_at(app, "192.0.2.20") for _ in range(4)]
+    first = [visitor_at("192.0.2.20") for _ in range(4)]
     assert [b.say("Hello").status_code for b in first] == [201, 201, 201, 429]
     assert "Too many new chats from your network" in first[3].say("Hello").text
     assert [b.post("/chat/handoff").status_code for b in first[:3]] == [204, 204, 429]
     assert "requests for a counsellor" in first[2].post("/chat/handoff").text
     assert [first[0].post("/chat/typing").status_code for _ in range(5)] == [204] * 4 + [429]
     assert ChatSession.select().count() == 3 and ChatSession.select().where(ChatSession.status == "waiting").count() == 2
-    assert visitor_at(app, "192.0.2.21").say("Hello").status_code == 201
+    assert visitor_at("192.0.2.21").say("Hello").status_code == 201
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
