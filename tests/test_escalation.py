@@ -160,7 +160,7 @@ def test_general_questions_on_sensitive_topics_stay_with_the_bot(text: str) -> N
 @pytest.mark.parametrize("text", [
     "my flight is tomorrow and I have no CAS", "the deadline is in 2 days and my application isn't done",
     "I'm stuck at the airport and immigration won't let me through", "I lost my passport and I fly tomorrow",
-    pytest.param("urgent help needed", marks=MISS), "my visa expires in 3 days", "Es urgente, mi vuelo es mañana",
+    pytest.param("urgent help needed", marks=MISS), "my visa expires in 3 days", pytest.param("Es urgente, mi vuelo es mañana", marks=MISS),
     "mera flight kal hai aur CAS nahi mila",
 ])
 def test_emergencies_and_close_deadlines_hand_off(text: str) -> None:
