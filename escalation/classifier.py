@@ -49,7 +49,7 @@ class Model:
         self.index = {g: i for i, g in enumerate(vocab)}
         self.weights = weights.astype(np.float32)
         self.bias = bias.astype(np.float32)
-        self.named = np.array([not characters(g) for g in vocab] + [False], dtype=bool)
+        self.named = np.array([not characters(g) for g in vocab], dtype=bool)
 
     def probabilities(self, text: str, history: Iterable[Any] = ()) -> np.ndarray:
         """The probability of each of CLASSES. With nothing asked before, nothing can be asked again:

@@ -27,9 +27,8 @@ from pathlib import Path
 
 from . import assess
 from .answers import answer, probability
-from .knowledge_base import (CALIBRATION, LABELLED, UNSEEN, install, knowledge_base, learned_questions, load_entries,
-                             split)
-from .knowledge_base import OURS
+from .knowledge_base import (CALIBRATION, LABELLED, OURS, UNSEEN, install, knowledge_base, learned_questions,
+                             load_entries, split)
 from .knowledge_base import load_labelled as load
 
 OUTCOMES = ("correct", "wrong", "declined")

@@ -104,6 +104,12 @@ def grams(text: str) -> set[str]:
     return found
 
 
+def word_line(text: str) -> str:
+    """Normalised words between single spaces, with a space at both ends: the form that concept, topic and
+    safety terms are matched in."""
+    return " " + " ".join(_WORD.findall(normalise(text))) + " "
+
+
 def characters(gram: str) -> bool:
     """Whether an n-gram is a run of characters, rather than a word, word pair, concept or other named
     feature ("w:", "b:", "k:", "x:"): the text a character n-gram is cut from holds no colon."""
@@ -239,8 +245,8 @@ def topics(text: str) -> frozenset[str]:
 
     text = text[:300]
     english = glossary().english(text)
-    line = " " + " ".join(_WORD.findall(normalise(text))) + " "
-    return frozenset(destinations().cued(f"{english} {text}" if english else text)) | frozenset(_named(line, _TOPICS))
+    cued = destinations().cued(f"{english} {text}" if english else text)
+    return frozenset(cued) | frozenset(_named(word_line(text), _TOPICS))
 
 
 def history_features(text: str, history: list[Turn]) -> list[float]:

@@ -7,19 +7,14 @@ from pathlib import Path
 
 import yaml
 
-from .features import _WORD, normalise
+from .features import word_line
 
 DATA = Path(__file__).with_name("safety.yaml")
 
 
-def _line(text: str) -> str:
-    """Normalised words between single spaces, with a space at both ends: the form terms are matched in."""
-    return " " + " ".join(_WORD.findall(normalise(text))) + " "
-
-
 def _term(term: str) -> str:
     """A term in matching form; its leading and trailing spaces, which anchor it to word edges, are kept."""
-    core = _line(term).strip()
+    core = word_line(term).strip()
     return (" " if term[:1] == " " else "") + core + (" " if term[-1:] == " " else "")
 
 
@@ -37,7 +32,7 @@ def emergency(text: str) -> str | None:
     Each term is a substring test over a line of at most LIMIT characters: the cost is linear in the
     message's length times the number of terms, with no backtracking.
     """
-    line = _line(text)
+    line = word_line(text)
     chars = frozenset(line)  # a term with a character the message lacks is skipped without a search
     for kind, rules in _data()[0].items():
         if any(all(any(letters <= chars and t in line for t, letters in group) for group in rule) for rule in rules):

@@ -170,11 +170,11 @@ def _fit(rows: list[dict], c: float = C):
     index = {g: i for i, g in enumerate(vocab)}
     named = np.array([not characters(g) for g in vocab], dtype=bool)
     y = [CLASSES.index(r["why"]) for r in rows]
+    vectors = [vectorise(found, r["text"], r.get("history", []), index) for r, found in zip(rows, seen)]
     weights, bias = [], []
     for words_only in (False, True):
         data, cols, ptr, dense = [], [], [0], []
-        for r, found in zip(rows, seen):
-            idx, hist = vectorise(found, r["text"], r.get("history", []), index)
+        for idx, hist in vectors:
             if words_only:
                 idx = [i for i in idx if named[i]]
             cols.extend(idx)
