@@ -178,11 +178,10 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     visitor, bot = _history(kb, history)
     text = read(kb, text)
     hit = places.country(text)
-    asked, followup = text, False
+    asked, followup, words = text, False, flat(text)
     if not _asks(kb, text):
         # "what about Germany then", or a destination button pressed after "which country?": the earlier question, there.
         earlier = next((t for t in reversed(visitor[-_LOOKBACK:]) if _asks(kb, t)), None)
-        words = flat(text)
         if earlier is None and hit is not None and _ADDRESSED.search(words) and _COVER.search(words):
             earlier = _COVERED
         if earlier is None or hit is None:
@@ -191,7 +190,6 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     elif hit is None and visitor:
         hit = places.country(visitor[-1])
         followup = hit is not None
-    words = flat(text)
     personal = bool(_FIRST_PERSON.search(words) and _PERSONAL.search(words))
     if personal and visitor and asked == text:
         asked = f"{visitor[-1]} {text}"  # "is that enough for me?" is about what was just asked
@@ -229,7 +227,7 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     if chosen is None and between and feats["neighbour"] >= tied and visitor and asked == text \
             and len(_asks(kb, text)) <= _BRIEF:
         # "what about the fee" after a question on the visa: the question before says which of the two it is
-        context = kb.rank(f"{visitor[-1]} {text}", code, bool(_ADDRESSED.search(flat(text))))
+        context = kb.rank(f"{visitor[-1]} {text}", code, bool(_ADDRESSED.search(words)))
         pick = next((r.topic for r in context if r.topic in (top.topic, rival)), None)
         if pick:
             top, between = next(r for r in ranked if r.topic == pick), False
