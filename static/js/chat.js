@@ -25,12 +25,13 @@
 
   // The status line is redrawn on every queue move: the leave-a-message form stays as the visitor left it.
   var followupOpen = false;
+  // Only the visitor's own opening moves focus: a redraw reopens the form while they may be typing the message.
   document.addEventListener("toggle", function (event) {
-    if (event.target.id === "followup") followupOpen = event.target.open;
-    if (event.target.id === "followup" && event.target.open) {
-      var email = document.getElementById("followup-email");
-      if (email) email.focus();
-    }
+    if (event.target.id !== "followup") return;
+    var opened = event.target.open && !followupOpen;
+    followupOpen = event.target.open;
+    var email = document.getElementById("followup-email");
+    if (opened && email) email.focus();
   }, true);
 
   var endedShown = document.getElementById("chat-ended");

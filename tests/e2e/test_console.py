@@ -158,6 +158,23 @@ def test_with_nobody_online_the_visitor_leaves_a_message_agents_see_live(chromiu
     expect(row).to_contain_text("sam@example.org")
 
 
+def test_a_queue_move_while_the_visitor_writes_a_message_keeps_their_words_and_focus(chromium, server):
+    expect = playwright.expect
+    ahead = visitor_asks(chromium, server.url, "I want to talk to a human about UK visas")
+    visitor = visitor_asks(chromium, server.url, "I want to talk to a human about scholarships")
+    status = visitor.locator("#status")
+    expect(status.locator(".position")).to_contain_text("number 2")
+    status.get_by_text("Leave a message instead").click()
+    status.get_by_label("Your email address").fill("priya@example.com")
+    status.get_by_label("Your message").click()
+    visitor.keyboard.type("Which scholarships ")
+    ahead.locator("#status").get_by_role("button", name="End chat").click()
+    expect(status.locator(".position")).to_contain_text("number 1")  # the status line was redrawn
+    visitor.keyboard.type("fit a UK MSc?")
+    expect(status.get_by_label("Your message")).to_have_value("Which scholarships fit a UK MSc?")
+    expect(status.get_by_label("Your email address")).to_have_value("priya@example.com")
+
+
 @pytest.mark.parametrize("server", [{"HANDOFF_AUTO_ASSIGN": "0"}], indirect=True)
 def test_live_updates_keep_the_agents_focus_and_drafts(chromium, server):
     expect = playwright.expect
