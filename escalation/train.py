@@ -2,7 +2,8 @@
 
     python -m escalation.train            expand corpus/source/*.yaml into corpus.jsonl, train, write model.npz
     python -m escalation.train --report   also cross-validate, held out by group, and print the figures
-    python -m escalation.train --unseen   only score the committed model on corpus/unseen.jsonl, never trained on
+    python -m escalation.train --unseen [set.jsonl]   only score the committed model on corpus/unseen.jsonl
+                                      (or another set written apart), never trained on
 
 Deterministic: the same sources give byte-identical corpus.jsonl and model.npz.
 """
@@ -272,10 +273,10 @@ def _figures(rows: list[dict], predicted: list[str], key: str) -> list[str]:
     return lines
 
 
-def _unseen() -> None:
+def _unseen(path: Path = UNSEEN) -> None:
     from . import assess
 
-    rows = [json.loads(line) for line in UNSEEN.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     whole = []
     for r in rows:
         decision = assess(r["text"], r["history"])
@@ -290,8 +291,9 @@ def _unseen() -> None:
 
 
 def main(argv: list[str]) -> None:
-    if "--unseen" in argv:
-        return _unseen()
+    if "--unseen" in argv:  # a later batch, written apart like the first, may be named
+        at = argv.index("--unseen") + 1
+        return _unseen(Path(argv[at]) if at < len(argv) else UNSEEN)
     rows = build()
     _write_corpus(rows)
     vocab, weights, bias = _fit(rows)
