@@ -15,8 +15,6 @@ from pathlib import Path
 import anyio.to_thread
 import jinja2
 from itsdangerous import URLSafeTimedSerializer
-from peewee import InterfaceError, OperationalError
-from playhouse.pool import MaxConnectionsExceeded
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -156,7 +154,6 @@ async def healthz(request):
                         headers={"Cache-Control": "no-store", **({} if db_ok and redis_ok else {"Retry-After": "5"})})
 
 
-DATABASE_ERRORS = (OperationalError, InterfaceError, MaxConnectionsExceeded)
 UNAVAILABLE = "We couldn't save that just now and nothing was stored. Please try again in a few seconds."
 
 
@@ -186,7 +183,7 @@ async def catch_up(app: Starlette) -> None:
         try:
             chats, latest = await run_in_threadpool(models.Message.chats_after, before)
         except Exception:
-            log.exception("catching up failed; trying again next round")
+            database.round_failed(log, "catching up")
             continue
         before, newest = newest, latest
         news = {session_topic(chat): at.replace(tzinfo=timezone.utc).timestamp() for chat, at in chats.items()}
@@ -233,7 +230,7 @@ async def sweep(app: Starlette) -> None:
                     if outcome is not None:
                         app.state.hub.notify(*outcome.topics)
             except Exception:
-                log.exception("sweep failed; trying again next round")
+                database.round_failed(log, "the sweep")
 
 
 def static_file(name: str, media_type: str):
@@ -331,7 +328,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Middleware(CsrfAndBodyLimit, max_body=settings.max_body_bytes),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
-                    exception_handlers={error: database_unavailable for error in DATABASE_ERRORS})
+                    exception_handlers={error: database_unavailable for error in database.UNAVAILABLE})
     app.state.settings = settings
     app.state.hub = hub
     app.state.templates = templates

@@ -1,14 +1,28 @@
 """The database connection: which engine a URL opens, SQLite's single-writer queue, and prepared statements."""
 from __future__ import annotations
 
+import logging
+import sys
 import threading
 from datetime import datetime
 
-from peewee import DatabaseProxy, Model, OperationalError, SqliteDatabase
+from peewee import DatabaseProxy, InterfaceError, Model, OperationalError, SqliteDatabase
 from playhouse.db_url import connect, parse
+from playhouse.pool import MaxConnectionsExceeded
 from playhouse.postgres_ext import PooledPostgresqlExtDatabase
 
 db = DatabaseProxy()
+UNAVAILABLE = (OperationalError, InterfaceError, MaxConnectionsExceeded)  # locked, busy or unreachable
+
+
+def round_failed(log: logging.Logger, what: str, then: str = "trying again next round") -> None:
+    """Said from a background loop's `except`. An outage repeats every round until the database is back,
+    so it is one line; anything else is a defect and keeps its traceback."""
+    error = sys.exc_info()[1]
+    if isinstance(error, UNAVAILABLE):
+        log.warning("%s failed (%s: %s); %s", what, type(error).__name__, str(error).strip().partition("\n")[0], then)
+    else:
+        log.exception("%s failed; %s", what, then)
 
 
 class Prepared:

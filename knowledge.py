@@ -16,7 +16,7 @@ from typing import Iterable
 from starlette.concurrency import run_in_threadpool
 
 from escalation.knowledge_base import Entry, install, knowledge_base, load_entries
-from database import Prepared
+from database import Prepared, round_failed
 from models import KnowledgeEntry, db, now
 from realtime import KNOWLEDGE
 
@@ -115,4 +115,4 @@ async def follow(hub, seconds: float) -> None:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("reloading the knowledge base failed; trying again next round")
+                round_failed(log, "reloading the knowledge base")

@@ -15,6 +15,7 @@ import httpx
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 
+from database import round_failed
 from delivery import mail
 from delivery import webhooks
 from models import Outbox
@@ -88,5 +89,5 @@ async def run(app: Starlette) -> None:
                         await run_in_threadpool(Outbox.prune)
                         pruned = time.monotonic()
                 except Exception:
-                    log.exception("outbox round failed; trying again next round")
+                    round_failed(log, "an outbox round")
                 await listener.wait(settings.outbox_poll_seconds)

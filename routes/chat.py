@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 import conversation
 import office_hours
+from database import round_failed
 from conversation import EXPIRED_TEXT, ChatError
 from delivery import mail
 from i18n import NATIVE, country_guess, interface, negotiate, time_zone, translate
@@ -161,7 +162,7 @@ class QueueBoard(Board):
                 except asyncio.CancelledError:
                     raise
                 except Exception:
-                    log.exception("reading the queue failed; trying again at the next change")
+                    round_failed(log, "reading the queue", "trying again at the next change")
                     continue
                 for chat_id in _moved(compared, board, self.watching):
                     for listener in self.watching.get(chat_id, ()):

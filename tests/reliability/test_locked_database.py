@@ -1,5 +1,6 @@
 """Another process holds the database for two seconds: POSTs wait it out or get a 503 to retry, and no 2xx is lost."""
 import dataclasses
+import logging
 import sqlite3
 import threading
 import time
@@ -9,6 +10,7 @@ from peewee import OperationalError
 from starlette.testclient import TestClient
 
 import conversation
+from database import round_failed
 from models import ChatSession, Message
 from tests.live import LiveBrowser
 from tests.reliability.conftest import database, rows
@@ -120,3 +122,17 @@ def test_while_another_process_holds_the_lock_the_server_keeps_answering(server)
     assert posted[0].status_code in (201, 503)
     stored = rows(server, "SELECT count(*) FROM message WHERE client_key = 'held'")[0][0]
     assert stored == (1 if posted[0].status_code == 201 else 0)
+
+
+def test_a_background_round_says_an_outage_in_one_line_and_a_defect_with_its_traceback(caplog):
+    log = logging.getLogger("handoff.test")
+    for error in (OperationalError("connection failed: server closed\nDETAIL: more"), KeyError("chat")):
+        try:
+            raise error
+        except Exception:
+            round_failed(log, "catching up")
+    outage, defect = caplog.records
+    assert outage.levelno == logging.WARNING and outage.exc_info is None
+    assert outage.getMessage() == ("catching up failed (OperationalError: connection failed: server closed); "
+                                   "trying again next round")
+    assert defect.levelno == logging.ERROR and defect.exc_info[0] is KeyError
