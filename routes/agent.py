@@ -517,19 +517,60 @@ async def agent_events(request: Request):
                     if QUEUE in listener.woken_by:
                         yield list_events(request, agent, chats, await boards.read(), shown)
 
-    async def present():
-        try:
-            async for event in events():
-                yield event
-        finally:
-            # Present means a live dashboard: gone, unless a reload (or another tab) is back within moments.
-            # A server that is stopping ends every stream itself: its counsellors keep the whole grace period
-            # to reconnect to it, or to another worker, before their chats go back to the queue.
-            if not hub.closing:
-                await run_in_threadpool(agent.left, settings.presence_grace_seconds)
-                hub.notify(QUEUE, agent_topic(agent.id))
+    return event_stream(request, present(request, agent, events()))
 
-    return event_stream(request, present())
+
+async def present(request: Request, agent: Agent, events):
+    """A staff page's stream, which is what makes its counsellor present."""
+    settings, hub = request.app.state.settings, request.app.state.hub
+    try:
+        async for event in events:
+            yield event
+    finally:
+        # Present means a live staff page: gone, unless a reload (or another tab) is back within moments.
+        # A server that is stopping ends every stream itself: its counsellors keep the whole grace period
+        # to reconnect to it, or to another worker, before their chats go back to the queue.
+        if not hub.closing:
+            await run_in_threadpool(agent.left, settings.presence_grace_seconds)
+            hub.notify(QUEUE, agent_topic(agent.id))
+
+
+def _desk_count(agent_pk: int, grace: float, session: dict, idle_seconds: float) -> int | None:
+    """How many chats the counsellor's inbox holds; None once the browser's sign-in has ended."""
+    agent = Agent.get_by_id(agent_pk)
+    if not signed_in(session, agent, idle_seconds):
+        return None
+    if agent.last_seen_at is None or agent.last_seen_at < now() - timedelta(seconds=grace / 6):
+        agent.touch()
+    return agent.desk().count()
+
+
+@requires_agent
+async def agent_desk_events(request: Request):
+    """The other staff pages' stream. Reading the knowledge base or analytics keeps a counsellor present, so their
+    chats stay theirs, and the Inbox link counts the chats waiting for them there."""
+    settings, hub = request.app.state.settings, request.app.state.hub
+    agent: Agent = request.state.agent
+    beat = min(settings.ping_seconds, settings.presence_grace_seconds / 3)
+
+    async def events():
+        shown = None
+        await run_in_threadpool(agent.touch)
+        hub.notify(QUEUE)  # waiting visitors learn that someone is online
+        with hub.listen(agent_topic(agent.id)) as listener:
+            yield ServerSentEvent(comment="connected", retry=3000)
+            while not hub.closing:
+                count = await run_in_threadpool(_desk_count, agent.id, settings.presence_grace_seconds,
+                                                request.session, settings.agent_idle_hours * 3600)
+                if count is None:
+                    return
+                if count != shown:
+                    shown = count
+                    yield ServerSentEvent(data=render_text(request, "agent/_desk_count.html", count=count))
+                if not await listener.wait(beat):
+                    yield ServerSentEvent(comment="ping")
+
+    return event_stream(request, present(request, agent, events()))
 
 
 routes = [
@@ -538,6 +579,7 @@ routes = [
     Route("/agent/logout", agent_logout, methods=["POST"], name="agent_logout"),
     Route("/agent/dashboard", agent_dashboard, name="agent_dashboard"),
     Route("/agent/events", StreamEndpoint(agent_events), methods=["GET"], name="agent_events"),
+    Route("/agent/desk-events", StreamEndpoint(agent_desk_events), methods=["GET"], name="agent_desk_events"),
     Route("/agent/seen", agent_seen, methods=["GET"], name="agent_seen"),
     Route("/agent/status", agent_set_status, methods=["POST"], name="agent_set_status"),
     Route("/agent/followups/{followup_id:int}/done", agent_followup_done, methods=["POST"],
