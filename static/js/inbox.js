@@ -74,23 +74,60 @@
   document.addEventListener("submit", function (event) {
     var match = /\/agent\/sessions\/(\d+)\/take$/.exec(event.target.getAttribute("action") || "");
     if (match) opening = match[1];
+    Array.prototype.forEach.call(event.target.elements, function (field) { delete drafts[field.id]; });
     // A note, transfer or close sent: its panel folds away and gives the conversation its room back.
     var panel = event.target.closest(".chat-actions details");
     if (panel) panel.open = false;
   }, true);
 
-  // A re-render replaces the element being typed in: focus goes back to it by its id.
-  var focused = null;
+  // A re-render (a chat routed in, a transfer) replaces the panels: focus goes back to the element being typed in,
+  // by its id, with the caret where it stood (a moved element forgets it), and the action panels keep what was
+  // written in them and whether they were open.
+  var focused = null, drafts = {}, opened = {};
   chats.addEventListener("focusin", function (event) { focused = event.target.id || null; });
   chats.addEventListener("focusout", function (event) {
     if (event.relatedTarget) focused = null;
   });
+  function remember(event) {
+    var field = event.target;
+    if (field.id && /^(TEXTAREA|INPUT|SELECT)$/.test(field.tagName) && field.type !== "hidden") {
+      drafts[field.id] = {value: field.value, start: field.selectionStart, end: field.selectionEnd};
+    }
+  }
+  ["input", "change", "keyup", "mouseup", "select"].forEach(function (name) {
+    chats.addEventListener(name, remember, true);
+  });
+  chats.addEventListener("toggle", function (event) {
+    if (event.target.id) opened[event.target.id] = event.target.open;
+  }, true);
+
+  function restore() {
+    Object.keys(opened).forEach(function (id) {
+      var details = document.getElementById(id);
+      if (!details) delete opened[id];
+      else if (details.open !== opened[id]) details.open = opened[id];
+    });
+    Object.keys(drafts).forEach(function (id) {
+      var field = document.getElementById(id);
+      if (!field) delete drafts[id];
+      else if (field.tagName === "SELECT") {
+        var kept = drafts[id].value;
+        if (Array.prototype.some.call(field.options, function (o) { return o.value === kept; })) field.value = kept;
+      } else if (!field.value && drafts[id].value) field.value = drafts[id].value;  // a fresh, empty copy
+    });
+  }
 
   function refocus(element) {
-    var start = element.selectionStart, end = element.selectionEnd;
+    var draft = drafts[element.id], start = element.selectionStart, end = element.selectionEnd;
+    if (draft && draft.value === element.value) {
+      start = draft.start;
+      end = draft.end;
+    }
     element.blur();
     element.focus();
-    if (typeof start === "number") element.setSelectionRange(start, end);
+    if (typeof start === "number") {
+      try { element.setSelectionRange(start, end); } catch (error) { /* a field without a caret */ }
+    }
   }
 
   // Live updates re-render the chats and the list: keep the chat in view, or open the one just taken.
@@ -102,12 +139,13 @@
       return;
     }
     show(current());
+    restore();
     var active = document.activeElement;
     if (active && active !== document.body && chats.contains(active)) {
       refocus(active);  // moved by hx-preserve: Chromium shows it focused but sends it no keys until refocused
     } else if (focused && (!active || active === document.body)) {
       var again = document.getElementById(focused);
-      if (again && chats.contains(again)) again.focus();
+      if (again && chats.contains(again)) refocus(again);
     }
   }).observe(chats, {childList: true});
   new MutationObserver(function () { show(current()); }).observe(mine, {childList: true});

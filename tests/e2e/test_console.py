@@ -194,6 +194,29 @@ def test_live_updates_keep_the_agents_focus_and_drafts(chromium, server):
     expect(agent.locator("#reply-1")).to_have_value("Half-written answer")
 
 
+def test_a_chat_routed_in_while_the_agent_types_keeps_the_caret_the_note_and_the_open_panel(chromium, server):
+    expect = playwright.expect
+    agent = sign_in(chromium, server.url, "agent_003")
+    visitor_asks(chromium, server.url, "I want to talk to a human about UK visas")
+    expect(agent.locator(".chat-panel")).to_have_count(1)
+    box = agent.locator(".chat-panel").get_by_label("Message")
+    box.click()
+    agent.keyboard.type("Thanks for your patience, ")
+    visitor_asks(chromium, server.url, "I want to talk to a human about UK fees")
+    expect(agent.locator(".chat-panel")).to_have_count(2)  # #chats was drawn again
+    agent.keyboard.type("I am looking it up.")
+    expect(agent.locator("#reply-1")).to_have_value("Thanks for your patience, I am looking it up.")
+
+    agent.locator("#chat-1 summary", has_text="Internal note").click()
+    agent.locator("#note-1").click()
+    agent.keyboard.type("Asked about the ")
+    visitor_asks(chromium, server.url, "I want to talk to a human about UK scholarships")
+    expect(agent.locator(".chat-panel")).to_have_count(3)
+    agent.keyboard.type("Graduate route")
+    expect(agent.locator("#note-panel-1")).to_have_attribute("open", "")
+    expect(agent.locator("#note-1")).to_have_value("Asked about the Graduate route")
+
+
 STAFF_PAGES = ["/agent/dashboard", "/agent/conversations", "/agent/conversations/1", "/agent/analytics",
                "/agent/password", "/agent/admin", "/agent/admin/live",
                "/agent/admin/canned", "/agent/admin/knowledge", "/agent/admin/knowledge/new", "/agent/admin/flags",
