@@ -439,6 +439,8 @@ def _agent_news(agent_pk: int, known: dict[int, int] | None, grace: float, sessi
     ids = {c.id for c in chats}
     if known is None or ids != set(known):
         context = dashboard_context(agent, grace)
+        if known:
+            context["ended"] = ended_elsewhere(set(known) - ids)
         known = {chat.id: (messages[-1].id if messages else 0) for chat, messages in context["chats"]}
         return context, [], known, chats
     messages = []
@@ -450,6 +452,18 @@ def _agent_news(agent_pk: int, known: dict[int, int] | None, grace: float, sessi
                 messages.append(message)
                 known[message.session_id] = message.id
     return {"now": now(), "agent": agent}, messages, known, chats
+
+
+ENDED = {"ended": "Visitor #{id} ended the chat.", "visitor": "Visitor #{id} left, and the chat was closed.",
+         "inactive": "Visitor #{id}'s chat was closed after a long silence.",
+         "abandoned": "Visitor #{id}'s chat was closed: they had gone."}
+
+
+def ended_elsewhere(gone: set[int]) -> str:
+    """Why chats left the counsellor's inbox without their doing: the panel they may have been writing in vanished."""
+    closed = (ChatSession.select(ChatSession.id, ChatSession.close_reason)
+              .where(ChatSession.id.in_(list(gone)), ChatSession.status == "closed").order_by(ChatSession.id))
+    return " ".join(ENDED[chat.close_reason].format(id=chat.id) for chat in closed if chat.close_reason in ENDED)
 
 
 @requires_agent

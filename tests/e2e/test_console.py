@@ -217,6 +217,18 @@ def test_a_chat_routed_in_while_the_agent_types_keeps_the_caret_the_note_and_the
     expect(agent.locator("#note-1")).to_have_value("Asked about the Graduate route")
 
 
+def test_the_agent_is_told_when_the_visitor_ends_the_chat_they_were_in(chromium, server):
+    expect = playwright.expect
+    agent = sign_in(chromium, server.url, "agent_003")
+    visitor = visitor_asks(chromium, server.url, "I want to talk to a human about UK visas")
+    expect(agent.locator(".chat-panel")).to_have_count(1)
+    agent.locator("#chat-1 summary", has_text="Close").click()
+    agent.get_by_label("Closing note (internal)").fill("Wanted the Graduate route")
+    visitor.locator("#status").get_by_role("button", name="End chat").click()
+    expect(agent.locator(".chat-panel")).to_have_count(0)
+    expect(agent.locator("#alert")).to_have_text("Visitor #1 ended the chat.")
+
+
 STAFF_PAGES = ["/agent/dashboard", "/agent/conversations", "/agent/conversations/1", "/agent/analytics",
                "/agent/password", "/agent/admin", "/agent/admin/live",
                "/agent/admin/canned", "/agent/admin/knowledge", "/agent/admin/knowledge/new", "/agent/admin/flags",
