@@ -124,7 +124,7 @@
       end = draft.end;
     }
     element.blur();
-    element.focus();
+    element.focus({preventScroll: true});  // it was in view where the counsellor left it
     if (typeof start === "number") {
       try { element.setSelectionRange(start, end); } catch (error) { /* a field without a caret */ }
     }
@@ -150,9 +150,12 @@
   }).observe(chats, {childList: true});
   new MutationObserver(function () { show(current()); }).observe(mine, {childList: true});
 
+  // Stacked on a narrow screen, the composer sits far below the queue: focusing it on load would scroll the page
+  // there (and open a phone's keyboard) before the counsellor has chosen anything.
+  var stacked = window.matchMedia("(max-width: 900px)");
   document.addEventListener("DOMContentLoaded", function () {
     var id = show(current());
-    if (id && document.activeElement === document.body) {
+    if (id && document.activeElement === document.body && !stacked.matches) {
       var box = document.getElementById("reply-" + id);
       if (box) box.focus();
     }

@@ -124,6 +124,19 @@ def test_phone_sized_dashboard_by_keyboard_alone(chromium, server):
     expect(visitor.locator('#messages [data-sender="agent"]')).to_contain_text("IELTS 6.5 overall")
 
 
+def test_on_a_phone_the_dashboard_stays_at_the_top_on_load_and_when_a_chat_is_routed_in(chromium, server):
+    expect = playwright.expect
+    visitor_asks(chromium, server.url, "I want to talk to a human about UK visas")
+    agent = sign_in(chromium, server.url, "agent_003", viewport=PHONE)
+    expect(agent.locator(".chat-panel")).to_have_count(1)
+    agent.reload()  # the chat is in the page as it loads
+    expect(agent.locator(".chat-panel.is-current")).to_have_count(1)
+    assert agent.evaluate("window.scrollY") == 0
+    visitor_asks(chromium, server.url, "I want to talk to a human about UK fees")
+    expect(agent.locator(".chat-panel")).to_have_count(2)
+    assert agent.evaluate("window.scrollY") == 0
+
+
 def test_with_nobody_online_the_visitor_leaves_a_message_agents_see_live(chromium, server):
     expect = playwright.expect
     visitor = visitor_asks(chromium, server.url, "I want to talk to a human about scholarships")
