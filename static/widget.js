@@ -111,6 +111,7 @@
     var data = event.data;
     if (event.origin !== origin || event.source !== frame.contentWindow || !data || data.handoff !== true) return;
     if (data.type === "unread") showUnread(panel.hidden ? Number(data.count) || 0 : 0);
+    if (data.type === "escape" && !panel.hidden) setOpen(false, true);
   });
 
   setOpen(remembered(), false);

@@ -79,6 +79,10 @@
       }
     }
   });
+  // Keys typed in the frame never reach the host page: Escape, which closes the panel, is passed on.
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && !event.defaultPrevented && open) tell({type: "escape"});
+  });
   new MutationObserver(function (records) {
     if (open || !host) return;
     records.forEach(function (record) {

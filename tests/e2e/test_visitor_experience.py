@@ -100,6 +100,9 @@ def test_the_widget_on_another_site_runs_a_conversation(chromium, embedded):
     expect(chat.locator('#messages [data-sender="agent"]')).to_contain_text("Which university?")
     send(chat, "Edinburgh, for data science")
     expect(panel.locator('[data-sender="visitor"]').last).to_contain_text("Edinburgh")
+    chat.get_by_label("Message").press("Escape")  # typed inside the frame, it closes the panel all the same
+    expect(launcher).to_have_attribute("aria-expanded", "false")
+    expect(launcher).to_be_focused()
     assert problems == [], problems
 
 
