@@ -34,13 +34,22 @@
     if (opened && email) email.focus();
   }, true);
 
-  var endedShown = document.getElementById("chat-ended");
+  var endedShown = document.getElementById("chat-ended"), usedStatus = false;
+  status.addEventListener("focusin", function () { usedStatus = true; });
+  status.addEventListener("focusout", function (event) { if (event.relatedTarget) usedStatus = false; });
   new MutationObserver(function () {
     var followup = document.getElementById("followup");
     if (followup && followupOpen && !followup.open) followup.open = true;
     // The chat has just ended and the composer gave way: focus goes to the news rather than to nowhere.
     var ended = document.getElementById("chat-ended"), active = document.activeElement;
-    if (ended && !endedShown && (!active || active === document.body || active.closest(".composer"))) ended.focus();
+    var lost = !active || active === document.body;
+    if (ended && !endedShown && (lost || active.closest(".composer"))) ended.focus();
+    // A button of the status line ("Talk to a human", a rating) was redrawn away under the keyboard: focus goes
+    // on to the composer, or to the news of the ended chat.
+    else if (lost && usedStatus) {
+      var next = document.getElementById("message") || ended;
+      if (next) next.focus();
+    }
     endedShown = ended;
   }).observe(status, {childList: true, subtree: true});
 

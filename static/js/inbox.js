@@ -84,7 +84,7 @@
   // by its id, with the caret where it stood (a moved element forgets it), and the action panels keep what was
   // written in them and whether they were open.
   var focused = null, drafts = {}, opened = {};
-  chats.addEventListener("focusin", function (event) { focused = event.target.id || null; });
+  chats.addEventListener("focusin", function (event) { focused = event.target.id; });  // "" if it has none
   chats.addEventListener("focusout", function (event) {
     if (event.relatedTarget) focused = null;
   });
@@ -143,9 +143,12 @@
     var active = document.activeElement;
     if (active && active !== document.body && chats.contains(active)) {
       refocus(active);  // moved by hx-preserve: Chromium shows it focused but sends it no keys until refocused
-    } else if (focused && (!active || active === document.body)) {
-      var again = document.getElementById(focused);
+    } else if (focused !== null && (!active || active === document.body)) {
+      var again = focused && document.getElementById(focused);
       if (again && chats.contains(again)) refocus(again);
+      // The chat itself left (transferred, returned to the bot): on to the composer of the one now in view.
+      else if ((again = document.getElementById("reply-" + current()))) again.focus();
+      else document.getElementById("mine-title").focus();
     }
   }).observe(chats, {childList: true});
   new MutationObserver(function () { show(current()); }).observe(mine, {childList: true});

@@ -52,6 +52,7 @@ def test_chats_reach_the_agent_with_the_skill_and_a_transfer_moves_live(chromium
     panel.get_by_role("button", name="Transfer").click()
 
     expect(emma.locator(".chat-panel")).to_have_count(1)
+    expect(emma.locator(".chat-panel textarea[id^=reply-]")).to_be_focused()  # on to the chat left in view
     moved = michael.locator(".chat-panel", has_text="UCAS")
     expect(michael.locator(".chat-panel")).to_have_count(2)
     row = michael.locator(f"#mine [data-session-id='{moved.get_attribute('data-session-id')}']")

@@ -178,6 +178,19 @@ def test_a_page_opened_before_the_chat_existed_goes_live_once_it_begins(chromium
     assert errors == []
 
 
+def test_keyboard_focus_moves_on_when_the_status_line_redraws_its_button_away(chromium, server):
+    visitor = chromium.new_context().new_page()
+    visitor.goto(server.url + "/")
+    send(visitor, "What IELTS score do I need for a UK master's?")
+    expect(visitor.locator('#messages [data-sender="bot"]')).to_have_count(1)
+    visitor.get_by_role("button", name="Talk to a human").focus()
+    visitor.keyboard.press("Enter")
+    expect(visitor.locator("#status")).to_contain_text("in the queue")
+    expect(visitor.locator("#message")).to_be_focused()  # not lost on the page's body
+    visitor.keyboard.type("Still here")
+    expect(visitor.locator("#message")).to_have_value("Still here")
+
+
 def test_the_whole_flow_without_javascript(chromium, server):
     visitor = chromium.new_context(java_script_enabled=False).new_page()
     addresses: list[str] = []
