@@ -236,15 +236,21 @@ def desk_board(grace: float) -> dict:
 
 def list_events(request: Request, agent: Agent, chats: list, board: dict, shown: dict) -> list[ServerSentEvent]:
     """The dashboard's lists that changed since `shown` (template -> key last sent), brought up to date."""
-    events = []
+    events, full = [], at_limit(agent, chats)
     for template, key in board["keys"].items():
         if template == "agent/_team_event.html":  # it also offers the team for each of the agent's own chats
             key = (key, [chat.id for chat in chats if chat.agent_id == agent.id])
+        if template == "agent/_queue_event.html":  # Take is offered only with room for one more chat
+            key = (key, full)
         if shown.get(template) != key:
             shown[template] = key
             events.append(ServerSentEvent(data=render_text(request, template, open_chats=chats, agent=agent,
-                                                           **board)))
+                                                           at_limit=full, **board)))
     return events
+
+
+def at_limit(agent: Agent, chats: list) -> bool:
+    return sum(chat.agent_id == agent.id for chat in chats) >= agent.max_chats
 
 
 def queue_context(grace: float) -> dict:
@@ -267,6 +273,7 @@ def dashboard_context(agent: Agent, grace: float) -> dict:
         "presence": agent.presence(grace),
         **queue_context(grace),
         "chats": [(chat, messages) for chat, messages, _card in entries],
+        "at_limit": at_limit(agent, chats),
         "cards": {chat.id: card for chat, _messages, card in entries},
         "mine": sorted(entries, key=_urgency),
         "followups": list(FollowUp.pending()),

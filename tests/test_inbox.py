@@ -208,3 +208,11 @@ def test_an_admin_who_joined_and_then_takes_the_chat_over_is_no_longer_beside_th
     chat = ChatSession.get_by_id(chat.id)
     assert chat.agent.agent_id == "agent_001" and chat.joined_by is None
     assert "Leave chat" not in agent.get(f"/agent/dashboard?chat={chat.id}").text
+
+
+def test_a_counsellor_at_their_limit_is_not_offered_take(visitor, agent):
+    chat = waiting_chat(visitor)
+    assert 'disabled aria-describedby="at-limit"' not in agent.get("/agent/dashboard").text
+    Agent.update(max_chats=0).where(Agent.agent_id == "agent_001").execute()
+    page = agent.get("/agent/dashboard").text
+    assert "your limit of 0 open chats" in page and f'id="take-{chat.id}" disabled aria-describedby="at-limit"' in page
