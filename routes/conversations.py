@@ -74,11 +74,24 @@ def _transcript(chat_id: int) -> dict | None:
     if chat is None:
         return None
     messages = list(chat.transcript())
-    history = list(AgentSession.select().where(AgentSession.session == chat).order_by(AgentSession.id))
+    # A note is already a message of its own, and so are the notes given with a transfer or a close: the timeline
+    # tells each once.
+    notes = [m.text for m in messages if m.internal]
+    history = [h for h in AgentSession.select().where(AgentSession.session == chat).order_by(AgentSession.id)
+               if h.action != "note"]
+    for h in history:
+        if h.note and any(h.note in note for note in notes):
+            h.note = None
     # One timeline: the messages and the chat's actions, in the order they happened.
     timeline = sorted([("message", m.created_at, m) for m in messages] + [("action", h.created_at, h) for h in history],
                       key=lambda item: item[1])
-    return {"chat": chat, "timeline": timeline, "followups": list(FollowUp.select().where(FollowUp.session == chat))}
+    return {"chat": chat, "timeline": timeline, "actions": ACTIONS,
+            "followups": list(FollowUp.select().where(FollowUp.session == chat))}
+
+
+ACTIONS = {"take": "Taken", "assign": "Assigned", "requeue": "Back in the queue", "transfer": "Transferred",
+           "join": "Joined", "leave": "Left", "return_to_bot": "Returned to the bot", "close": "Closed",
+           "followup": "Message left", "followup_done": "Follow-up answered"}
 
 
 @requires_agent(page=True)
