@@ -40,7 +40,8 @@ _FIRST_PERSON = re.compile(r"\b(i|im|ive|my|me|mine|we|our|mera|meri|mere|mujhe|
 _PERSONAL = re.compile(r"\b(enough|sufficient|chances?|accept me|admit me|take me|get in|get admission|eligible"
                        r"|qualify|is that ok|is that fine|good enough|will that do|will it do|is that a problem"
                        r"|is it a problem|will it affect|will that affect|affect my|hurt my|kill my"
-                       r"|problem hogi|problem hoga|milega|chalega|ho jayega)\b")
+                       r"|problem hogi|problem hoga|milega|chalega|ho jayega|can i still|could i still|will it help|would it help"
+                       r"|does it help|help my|explain my)\b")
 # A message about EduConsult itself ("your fees", "do you guys...", Hinglish "aap log").
 _ADDRESSED = re.compile(r"\b(your|ur|yours|you guys|u guys|you people|u people|you charge|do you|can you|are you|are u"
                         r"|r u|will you|do u|can u|will u|does educonsult|you offer|u offer|you provide|u provide|educonsult"
