@@ -119,6 +119,11 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
         if reason == "requested" and not explicit and smalltalk_reply(msg.tokens, msg.flat) == IDENTITY_REPLY:
             # "are you a human?" asks what answers, and the model reads little beyond the word for a person
             return keep(IDENTITY_REPLY)
+        if reason == "requested" and not explicit and found.kind == "answer":
+            # "how soon will someone reply?" asks a fact the bot holds; the model reads little beyond the
+            # word for a person, and a reply with the fact still lets a "talk to a human" hand over
+            return Decision(False, None, found.reply, found.confidence, skill, found.entry.id, found.choices,
+                            language, spoken, OFFER in found.reply)
         return handoff(explicit if explicit and (explicit, reason) != ("complex", "urgent") else reason)
     if _offered(history) and accepts(words(normalise(msg.raw))):
         return handoff("requested")
