@@ -128,6 +128,21 @@ def test_a_personal_case_with_general_facts_gets_them_and_the_offer_of_a_counsel
     assert not decision.handoff and decision.topic and decision.offers
 
 
+@pytest.mark.parametrize("text, topic", [
+    ("i have 3 years of work experience, will it help my masters application", "any-work-experience"),
+    ("can i defer my admission to next year", "any-deferral"),
+])
+def test_a_general_question_that_sounds_personal_gets_the_facts_and_the_offer(text: str, topic: str) -> None:
+    # only the learned model reads these as a personal case; the English rules do not
+    decision = assess(text)
+    assert not decision.handoff and decision.topic == topic and decision.offers
+
+
+def test_a_fact_the_bot_holds_is_given_where_only_the_model_reads_a_request_for_a_person() -> None:
+    decision = assess("i want to book a session with an advisor next week")
+    assert not decision.handoff and decision.topic == "educonsult-book-consultation"
+
+
 @pytest.mark.parametrize("text", [
     "Has my application been submitted yet?", "Can you confirm that you received my documents?",
     "What's happening with my application? It's been weeks", "my resume is attached, please check it",
