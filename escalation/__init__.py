@@ -105,11 +105,12 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     # reading of a reported problem ("I can't log in") still does.
     own_facts = found.kind == "answer" and found.entry.id.startswith(OURS)
     reason = model().judge(msg.raw, history, HANDOFF_ANSWERED if found.entry else HANDOFF)
-    # A confident general answer (gap years, backlogs, deferring) to a question that merely sounds personal
-    # ("i have 8 backlogs, can i still go?") gives those facts and the offer of a counsellor when only the
-    # model reads a personal case; a case the English rules name ("my visa was refused") still hands over.
+    # A confident general answer (gap years, backlogs, deferring) to an English question that merely sounds
+    # personal ("i have 8 backlogs, can i still go?") gives those facts and the offer of a counsellor when only
+    # the model reads a personal case; a case the English rules name ("my visa was refused") still hands over.
+    # In another language the English rules cannot read the case, so the model's reading stands.
     if (reason in ("complex", "urgent") and found.kind == "answer" and found.entry.country == "any"
-            and not own_facts and not english_rules(msg.raw)):
+            and not own_facts and language == "en" and msg.raw.isascii() and not english_rules(msg.raw)):
         found = replace(found, kind="personal", reply=f"{found.reply} {PERSONAL_SUFFIX}")
         personal = ("complex", "urgent")
     if reason and reason not in (("complex", "urgent") if own_facts else personal):
@@ -119,11 +120,6 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
         if reason == "requested" and not explicit and smalltalk_reply(msg.tokens, msg.flat) == IDENTITY_REPLY:
             # "are you a human?" asks what answers, and the model reads little beyond the word for a person
             return keep(IDENTITY_REPLY)
-        if reason == "requested" and not explicit and found.kind == "answer":
-            # "how soon will someone reply?" asks a fact the bot holds; the model reads little beyond the
-            # word for a person, and a reply with the fact still lets a "talk to a human" hand over
-            return Decision(False, None, found.reply, found.confidence, skill, found.entry.id, found.choices,
-                            language, spoken, OFFER in found.reply)
         return handoff(explicit if explicit and (explicit, reason) != ("complex", "urgent") else reason)
     if _offered(history) and accepts(words(normalise(msg.raw))):
         return handoff("requested")

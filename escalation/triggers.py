@@ -619,7 +619,7 @@ _ALWAYS = re.compile(
     # billing, refunds and complaints
     r"|\bdouble (charged|charge|payment|billed)\b|\bovercharg\w*|\bbilling (issue|problem|error|mistake|complaint"
     r"|dispute)\b"
-    r"|\bwrong (amount|charge|invoice|bill)\b|\bcharge ?back\b|\bmoney back\b"
+    r"|\bwrong (amount|charge|invoice|bill)\b|\bcharge ?back\b"
     r"|\b(paid|charged|billed|deducted|debited)( \w+){0,4} (twice|two times|double|multiple times)\b"
     r"|\b(someone|somebody|some one) (is using|used|accessed|logged into|logged in to|hacked|got into|changed) my\b"
     r"|\b(took|taken|deducted|debited|charged)( \w+){0,2} (my )?(money|payment|amount)\b"
@@ -721,9 +721,9 @@ _STATUS = re.compile(
 )
 _SELF_SERVICE = re.compile(r"^(how|where) (do|can|could|should|would|to) (i|we|one)?\b|^how to\b")
 # A refund asked for, not a refund policy asked about ("do I get a refund if my visa is refused?").
-_REFUND = re.compile(r"\brefund(s|ed|ing)?\b")
+_REFUND = re.compile(r"\b(refund(s|ed|ing)?|money back|paise wapas|paisa wapas)\b")
 _CONDITIONAL = re.compile(
-    r"\b(if|in case|incase|policy|policies|refundable|what happens|whether|suppose|rules|terms)\b"
+    r"\b(if|in case|incase|policy|policies|refundable|what happens|whether|suppose|rules|terms|agar|toh)\b"
 )
 _THIRD_PARTY = frozenset(lx.words("""
 university universities uni college colleges admissions admission they officer officers embassy consulate committee

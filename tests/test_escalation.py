@@ -138,11 +138,6 @@ def test_a_general_question_that_sounds_personal_gets_the_facts_and_the_offer(te
     assert not decision.handoff and decision.topic == topic and decision.offers
 
 
-def test_a_fact_the_bot_holds_is_given_where_only_the_model_reads_a_request_for_a_person() -> None:
-    decision = assess("i want to book a session with an advisor next week")
-    assert not decision.handoff and decision.topic == "educonsult-book-consultation"
-
-
 @pytest.mark.parametrize("text", [
     "Has my application been submitted yet?", "Can you confirm that you received my documents?",
     "What's happening with my application? It's been weeks", "my resume is attached, please check it",
