@@ -140,7 +140,7 @@ kya hai hain ka ki ke ko se mein me mujhe mera meri mere aur bhi kaise kitna kit
 sakta sakte sakti karna karni karo karte batao bas nahi nahin kisi baat chahiye milta milti lagta lagti padta
 padte padti hota hoti aata aati ya liye wala wali jata jaate jaati aap aapka aapki aapke apka apki apke log
 poora poore poori pura puri karu karun karein kare dete deti deta dijiye milega milegi chalega abhi
-baad pehle tak toh agar jab tab kuch sab yaar bhai raha rahi rahe
+baad pehle tak toh agar jab tab kuch sab yaar bhai raha rahi rahe apna apni apne mil jayega jayegi
 """.split())
 
 
