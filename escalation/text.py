@@ -85,6 +85,7 @@ SYNONYMS: dict[str, str] = {
     "counselor": "counsellor", "counselors": "counsellor", "counsellors": "counsellor",
     "adviser": "advisor", "advisers": "advisor", "advisors": "advisor",
     "consultants": "consultant", "appointments": "appointment", "appointmnt": "appointment", "consultations": "consultation",
+    "consultaion": "consultation", "consulation": "consultation", "boook": "book",
     "enroll": "enrol", "enrollment": "enrolment", "programs": "programme",
     "program": "programme", "programmes": "programme", "courses": "course",
     # "processing" is how long a visa takes; "process" is how to apply: a stem must not join them

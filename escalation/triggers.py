@@ -720,6 +720,9 @@ _STATUS = re.compile(
     r"( \w+)? (days?|weeks?|months?)\b|\bstill waiting (for|on) (my|the|your|a)\b"
 )
 _SELF_SERVICE = re.compile(r"^(how|where) (do|can|could|should|would|to) (i|we|one)?\b|^how to\b")
+# "how do I check my visa application?" asks how to look it up, not for someone to review it
+_CHECK_MYSELF = re.compile(r"^(how|where) (do|can|could|should) (i|we) (check|track|see|view|look up|find)\b"
+                           r"|^how to (check|track|see|view|look up|find)\b")
 # A refund asked for, not a refund policy asked about ("do I get a refund if my visa is refused?").
 _REFUND = re.compile(r"\b(refund(s|ed|ing)?|money back|paise wapas|paisa wapas)\b")
 _CONDITIONAL = re.compile(
@@ -756,7 +759,7 @@ def complex_case(msg: Message) -> bool:
     if _STATUS.search(flat) and not _SELF_SERVICE.match(flat):
         return True
     review = _REVIEW.search(flat)
-    if review:
+    if review and not _CHECK_MYSELF.match(flat):
         at = _word_index(flat, review.start())
         if not any(t in _THIRD_PARTY for t in msg.tokens[max(0, at - 5):at]):
             return True
