@@ -26,7 +26,7 @@ WHICH_TOPIC_REPLY = ("Do you mean {first} or {second}{place}? Tell me which and 
                      + OFFER + " with a counsellor?")
 UNCOVERED_REPLY = ("I don't hold a checked answer to that. A counsellor can help with it: would you "
                    + OFFER + "?")
-PERSONAL_SUFFIX = ("Whether that is enough in your own case depends on the university and your whole profile, "
+PERSONAL_SUFFIX = ("How that applies in your own case depends on the university and your whole profile, "
                    "which a counsellor can check: would you " + OFFER + "?")
 PERSONAL_AGAIN = ("The general facts on {topic} are in my answer above; whether they settle your own case needs "
                   "a counsellor who can look at your profile. Would you " + OFFER + "?")
