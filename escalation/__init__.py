@@ -1,10 +1,10 @@
 """EduConsult's bot: answer from the knowledge base, or hand the chat to a counsellor."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable
 
-from .answers import OFFER, answer
+from .answers import OFFER, PERSONAL_SUFFIX, answer
 from .classifier import HANDOFF, HANDOFF_ANSWERED, model
 from .knowledge_base import COUNTRIES, OURS, knowledge_base
 from .features import normalise, words
@@ -105,6 +105,14 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     # reading of a reported problem ("I can't log in") still does.
     own_facts = found.kind == "answer" and found.entry.id.startswith(OURS)
     reason = model().judge(msg.raw, history, HANDOFF_ANSWERED if found.entry else HANDOFF)
+    # A confident general answer (gap years, backlogs, deferring) to an English question that merely sounds
+    # personal ("i have 8 backlogs, can i still go?") gives those facts and the offer of a counsellor when only
+    # the model reads a personal case; a case the English rules name ("my visa was refused") still hands over.
+    # In another language the English rules cannot read the case, so the model's reading stands.
+    if (reason in ("complex", "urgent") and found.kind == "answer" and found.entry.country == "any"
+            and not own_facts and language == "en" and msg.raw.isascii() and not english_rules(msg.raw)):
+        found = replace(found, kind="personal", reply=f"{found.reply} {PERSONAL_SUFFIX}")
+        personal = ("complex", "urgent")
     if reason and reason not in (("complex", "urgent") if own_facts else personal):
         # English rules name a request, complaint or personal case more surely than the model's likeliest
         # class; but a deadline the model reads as urgent stays so, to go to the head of the queue.

@@ -26,7 +26,7 @@ WHICH_TOPIC_REPLY = ("Do you mean {first} or {second}{place}? Tell me which and 
                      + OFFER + " with a counsellor?")
 UNCOVERED_REPLY = ("I don't hold a checked answer to that. A counsellor can help with it: would you "
                    + OFFER + "?")
-PERSONAL_SUFFIX = ("Whether that is enough in your own case depends on the university and your whole profile, "
+PERSONAL_SUFFIX = ("How that applies in your own case depends on the university and your whole profile, "
                    "which a counsellor can check: would you " + OFFER + "?")
 PERSONAL_AGAIN = ("The general facts on {topic} are in my answer above; whether they settle your own case needs "
                   "a counsellor who can look at your profile. Would you " + OFFER + "?")
@@ -35,19 +35,23 @@ PERSONAL_AGAIN = ("The general facts on {topic} are in my answer above; whether 
 _FILLER = frozenset(terms("same abt bout wat wht regarding instead similar country countries question one thing "
                           "things hmm ok okay then too also pls please"))
 _GENERAL = re.compile(r"\b(in general|generally|most countries|all countries|every country|any country|abroad"
-                      r"|overseas|worldwide|different countries)\b")
+                      r"|overseas|worldwide|different countries|foreign study|study in a foreign country|foreign universit\w*)\b")
 _FIRST_PERSON = re.compile(r"\b(i|im|ive|my|me|mine|we|our|mera|meri|mere|mujhe|mai|main)\b")
 _PERSONAL = re.compile(r"\b(enough|sufficient|chances?|accept me|admit me|take me|get in|get admission|eligible"
                        r"|qualify|is that ok|is that fine|good enough|will that do|will it do|is that a problem"
                        r"|is it a problem|will it affect|will that affect|affect my|hurt my|kill my"
-                       r"|problem hogi|problem hoga|milega|chalega|ho jayega)\b")
+                       r"|problem hogi|problem hoga|milega|chalega|ho jayega|can i still|could i still|will it help|would it help"
+                       r"|does it help|help my|explain my)\b")
 # A message about EduConsult itself ("your fees", "do you guys...", Hinglish "aap log").
 _ADDRESSED = re.compile(r"\b(your|ur|yours|you guys|u guys|you people|u people|you charge|do you|can you|are you|are u"
-                        r"|r u|will you|do u|can u|will u|does educonsult|you offer|u offer|you provide|u provide|educonsult"
+                        r"|r u|will you|do u|can u|will u|does educonsult|you offer|u offer|you provide|u provide|educonsult|u|with you|to you"
                         r"|aap|aapka|aapki|aapke|apka|apki|ap log|tumhara|tumhari)\b")
 # A destination put to EduConsult with nothing else asked ("do u do australia too?") asks whether we cover it.
 _COVER = re.compile(r"\b(do|does|cover|covers|covering|handle|handles|help|helps|work|works|deal|deals|karte|karoge)\b")
 _COVERED = "which countries do you cover"
+# "wat all do u guys do?" is all everyday words, yet asks what EduConsult does.
+_WHAT_YOU_DO = re.compile(r"\b(what|wat|wht)\b.* (do|does) (u|you|u guys|you guys|you people|educonsult)\b.* (do|offer)\b")
+_SERVICES = "what services does educonsult offer"
 # With no destination named, the general entry answers when it matches the question nearly as well as the
 # topic's best country entry: the question then asks what is true everywhere, not one country's figure.
 _ANYWHERE = 0.9  # chosen on dev
@@ -184,9 +188,12 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
         earlier = next((t for t in reversed(visitor[-_LOOKBACK:]) if _asks(kb, t)), None)
         if earlier is None and hit is not None and _ADDRESSED.search(words) and _COVER.search(words):
             earlier = _COVERED
-        if earlier is None or hit is None:
+        if earlier is None and hit is None and _WHAT_YOU_DO.search(words):
+            asked = _SERVICES
+        elif earlier is None or hit is None:
             return Answer("none", UNCOVERED_REPLY, 0.0)
-        asked, followup = earlier, True
+        else:
+            asked, followup = earlier, True
     elif hit is None and visitor:
         hit = places.country(visitor[-1])
         followup = hit is not None

@@ -85,6 +85,7 @@ SYNONYMS: dict[str, str] = {
     "counselor": "counsellor", "counselors": "counsellor", "counsellors": "counsellor",
     "adviser": "advisor", "advisers": "advisor", "advisors": "advisor",
     "consultants": "consultant", "appointments": "appointment", "appointmnt": "appointment", "consultations": "consultation",
+    "consultaion": "consultation", "consulation": "consultation", "boook": "book",
     "enroll": "enrol", "enrollment": "enrolment", "programs": "programme",
     "program": "programme", "programmes": "programme", "courses": "course",
     # "processing" is how long a visa takes; "process" is how to apply: a stem must not join them
@@ -140,7 +141,7 @@ kya hai hain ka ki ke ko se mein me mujhe mera meri mere aur bhi kaise kitna kit
 sakta sakte sakti karna karni karo karte batao bas nahi nahin kisi baat chahiye milta milti lagta lagti padta
 padte padti hota hoti aata aati ya liye wala wali jata jaate jaati aap aapka aapki aapke apka apki apke log
 poora poore poori pura puri karu karun karein kare dete deti deta dijiye milega milegi chalega abhi
-baad pehle tak toh agar jab tab kuch sab yaar bhai raha rahi rahe
+baad pehle tak toh agar jab tab kuch sab yaar bhai raha rahi rahe apna apni apne mil jayega jayegi
 """.split())
 
 

@@ -619,7 +619,7 @@ _ALWAYS = re.compile(
     # billing, refunds and complaints
     r"|\bdouble (charged|charge|payment|billed)\b|\bovercharg\w*|\bbilling (issue|problem|error|mistake|complaint"
     r"|dispute)\b"
-    r"|\bwrong (amount|charge|invoice|bill)\b|\bcharge ?back\b|\bmoney back\b"
+    r"|\bwrong (amount|charge|invoice|bill)\b|\bcharge ?back\b"
     r"|\b(paid|charged|billed|deducted|debited)( \w+){0,4} (twice|two times|double|multiple times)\b"
     r"|\b(someone|somebody|some one) (is using|used|accessed|logged into|logged in to|hacked|got into|changed) my\b"
     r"|\b(took|taken|deducted|debited|charged)( \w+){0,2} (my )?(money|payment|amount)\b"
@@ -720,10 +720,13 @@ _STATUS = re.compile(
     r"( \w+)? (days?|weeks?|months?)\b|\bstill waiting (for|on) (my|the|your|a)\b"
 )
 _SELF_SERVICE = re.compile(r"^(how|where) (do|can|could|should|would|to) (i|we|one)?\b|^how to\b")
+# "how do I check my visa application?" asks how to look it up, not for someone to review it
+_CHECK_MYSELF = re.compile(r"^(how|where) (do|can|could|should) (i|we) (check|track|see|view|look up|find)\b"
+                           r"|^how to (check|track|see|view|look up|find)\b")
 # A refund asked for, not a refund policy asked about ("do I get a refund if my visa is refused?").
-_REFUND = re.compile(r"\brefund(s|ed|ing)?\b")
+_REFUND = re.compile(r"\b(refund(s|ed|ing)?|money back|paise wapas|paisa wapas)\b")
 _CONDITIONAL = re.compile(
-    r"\b(if|in case|incase|policy|policies|refundable|what happens|whether|suppose|rules|terms)\b"
+    r"\b(if|in case|incase|policy|policies|refundable|what happens|whether|suppose|rules|terms|agar|toh)\b"
 )
 _THIRD_PARTY = frozenset(lx.words("""
 university universities uni college colleges admissions admission they officer officers embassy consulate committee
@@ -756,7 +759,7 @@ def complex_case(msg: Message) -> bool:
     if _STATUS.search(flat) and not _SELF_SERVICE.match(flat):
         return True
     review = _REVIEW.search(flat)
-    if review:
+    if review and not _CHECK_MYSELF.match(flat):
         at = _word_index(flat, review.start())
         if not any(t in _THIRD_PARTY for t in msg.tokens[max(0, at - 5):at]):
             return True

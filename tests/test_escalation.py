@@ -128,6 +128,16 @@ def test_a_personal_case_with_general_facts_gets_them_and_the_offer_of_a_counsel
     assert not decision.handoff and decision.topic and decision.offers
 
 
+@pytest.mark.parametrize("text, topic", [
+    ("i have 3 years of work experience, will it help my masters application", "any-work-experience"),
+    ("can i defer my admission to next year", "any-deferral"),
+])
+def test_a_general_question_that_sounds_personal_gets_the_facts_and_the_offer(text: str, topic: str) -> None:
+    # only the learned model reads these as a personal case; the English rules do not
+    decision = assess(text)
+    assert not decision.handoff and decision.topic == topic and decision.offers
+
+
 @pytest.mark.parametrize("text", [
     "Has my application been submitted yet?", "Can you confirm that you received my documents?",
     "What's happening with my application? It's been weeks", "my resume is attached, please check it",
