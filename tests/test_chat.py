@@ -46,6 +46,7 @@ def test_a_question_in_spanish_gets_the_english_fact_and_a_word_on_it_in_spanish
     bot = [m for m in ChatSession.get().visible_messages() if m.sender == "bot"][-1]
     assert bot.entry == "ie-health-insurance" and "insurance" in bot.text
     assert "inglés" in bot.text.split("\n\n")[-1]
+    assert '<p class="text" dir="auto">' in visitor.get("/").text  # an English fact reads left to right on an RTL page
 
 
 @pytest.mark.parametrize("text, status", [("", 400), ("   ", 400), ("x" * 2001, 400), ("x" * 2000, 201)])
