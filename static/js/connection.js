@@ -13,12 +13,15 @@
 
   // The stream: htmx's SSE extension reconnects by itself; a reconnection attempt means it is down.
   var streamDown = false;
-  function showStream(down) {
+  function show(down) {
     var element = banner();
-    streamDown = down;
     if (!element) return;
     element.textContent = !down ? "" : navigator.onLine === false ? words("offline") : words("reconnecting");
     element.hidden = !down;
+  }
+  function showStream(down) {
+    streamDown = down;
+    show(down);
   }
   document.addEventListener("htmx:sse:before:connection", function (event) {
     var connection = event.detail && event.detail.connection;
@@ -29,11 +32,14 @@
     showStream(false);
     flush();
   });
-  window.addEventListener("offline", function () { showStream(true); });
+  // Offline is said at once; back online, the banner stays only if the stream itself dropped meanwhile (a
+  // short loss often leaves it open, and then nothing else would clear the banner).
+  window.addEventListener("offline", function () { show(true); });
   window.addEventListener("online", function () {
-    if (streamDown) showStream(true);
+    show(streamDown);
     flush();
   });
+  document.addEventListener("htmx:sse:after:message", function () { if (streamDown) showStream(false); });
 
   // The outbox. A form with data-outbox="<list selector>" is posted from here: its message shows at once in
   // the list, marked pending until the server has stored it. Entries go one at a time, in the order typed;

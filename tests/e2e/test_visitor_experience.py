@@ -146,6 +146,20 @@ def test_messages_typed_while_the_server_is_down_arrive_once_each_in_order(chrom
     expect(visitor.locator('#messages [data-sender="visitor"] .text')).to_have_text(mine)
 
 
+def test_a_short_loss_of_network_shows_offline_and_clears_once_back(chromium, server):
+    context = chromium.new_context()
+    visitor = context.new_page()
+    visitor.goto(server.url + "/")
+    send(visitor, "What IELTS score do I need for a UK master's?")
+    expect(visitor.locator('#messages [data-sender="bot"]')).to_have_count(1)
+    context.set_offline(True)
+    expect(visitor.locator("#connection")).to_be_visible()
+    context.set_offline(False)
+    expect(visitor.locator("#connection")).to_be_hidden()  # whether the stream survived or came back
+    send(visitor, "And for a PhD?")
+    expect(visitor.locator('#messages [data-sender="bot"]')).to_have_count(2)
+
+
 @pytest.mark.parametrize("server", [{"HANDOFF_VISITOR_RATE": "1", "HANDOFF_VISITOR_RATE_SECONDS": "3"}],
                          indirect=True)
 def test_a_refused_message_shows_why_and_retry_sends_it(chromium, server):
