@@ -19,7 +19,8 @@ edinburgh manchester monash tum toronto mcgill
 ielts toefl pte duolingo gre gmat sat act f1 j1 h1b i20 cas atas coe opt pgwp 485 subclass500
 bachelor master phd mba undergraduate postgraduate diploma foundation
 chevening fulbright daad commonwealth erasmus great holland australia-awards
-september january february may july fall spring summer winter autumn
+january february march april may june july august september october november december
+fall spring summer winter autumn
 engineering medicine nursing law business computer data science psychology
 """))
 _ASKED_AGAIN = re.compile(
