@@ -12,7 +12,7 @@ from .destinations import OTHER, destinations
 from .glossary import glossary
 from .knowledge_base import (CALIBRATION, CONFIDENT, COUNTRIES, DESTINATION_TOPICS, OURS, Entry, KnowledgeBase,
                              knowledge_base)
-from .text import flat, terms, tokens
+from .text import FOREIGN_STOPWORDS, flat, terms, tokens
 
 OFFER = "like me to connect you"  # every reply that offers a counsellor says this, so a "yes" can take it up
 CLARIFY_REPLY = "The answer depends on the destination. Which country are you asking about: {names}?"
@@ -101,7 +101,13 @@ def read(kb: KnowledgeBase, text: str) -> str:
     english = glossary().english(text)
     if english is None:
         return text
-    return " ".join([english, *(t for t in tokens(text) if t in kb.words)])
+    # its function words are not the knowledge base's words ("mit" is "with", not MIT), and a place it names
+    # in the English way ("München", "Sorbonne") still says where
+    kept = [t for t in tokens(text) if t in kb.words and t not in FOREIGN_STOPWORDS]
+    words = f" {flat(text)} "
+    named = [h.words for h in destinations().hits(text)
+             if h.place and h.words not in FOREIGN_STOPWORDS and f" {h.words} " in words]  # as written, not mended
+    return " ".join([english, *kept, *(w for w in named if w not in kept)])
 
 
 def _history(kb: KnowledgeBase, history: Iterable[Any]) -> tuple[list[str], list[str]]:
