@@ -31,6 +31,13 @@ PERSONAL_SUFFIX = ("Whether that is enough in your own case depends on the unive
 PERSONAL_AGAIN = ("The general facts on {topic} are in my answer above; whether they settle your own case needs "
                   "a counsellor who can look at your profile. Would you " + OFFER + "?")
 
+# Each destination as a reply names it. The chat shows a reply's list of them ("the United States, Canada or
+# France") in the visitor's language, name by name, and the destination buttons with the same names.
+COUNTRY_NAMES = {"us": "the United States", "uk": "the United Kingdom", "ca": "Canada", "au": "Australia",
+                 "de": "Germany", "ie": "Ireland", "nz": "New Zealand", "nl": "the Netherlands", "fr": "France"}
+LIST_SEPARATOR_TEXT = ", "
+OR_TEXT = " or "
+
 # Words that carry no topic in a follow-up: "same for nz pls", "what about Germany then".
 _FILLER = frozenset(terms("same abt bout wat wht regarding instead similar country countries question one thing "
                           "things hmm ok okay then too also pls please"))
@@ -130,8 +137,8 @@ def _asks(kb: KnowledgeBase, text: str) -> set[str]:
 
 
 def _names(codes: Iterable[str]) -> str:
-    names = [("the " if c in ("us", "uk", "nl") else "") + COUNTRIES[c] for c in codes]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    names = [COUNTRY_NAMES[c] for c in codes]
+    return names[0] if len(names) == 1 else LIST_SEPARATOR_TEXT.join(names[:-1]) + OR_TEXT + names[-1]
 
 
 def _offered_topics(said: str) -> tuple[str, ...]:
