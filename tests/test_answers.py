@@ -289,3 +289,13 @@ def test_a_chinese_question_gets_its_topic(text: str, entry: str) -> None:
 def test_a_destination_alone_in_another_language_asks_the_earlier_question_there(later: str, entry: str) -> None:
     first = "what does the student visa cost for the UK"
     assert assess(later, [visitor(first), bot(assess(first).reply)]).topic == entry
+
+
+@pytest.mark.parametrize("text, entry", [
+    ("Sind deutsche Universitäten kostenlos?", "de-tuition"),
+    ("¿Cuánto es la matrícula en universidades canadienses?", "ca-tuition"),
+    ("Faculdades australianas são gratuitas?", "au-tuition"),
+    ("Quelle est la bourse pour une université irlandaise ?", "ie-scholarships"),
+])
+def test_a_destination_named_by_its_adjective_in_another_language_is_that_destination(text: str, entry: str) -> None:
+    assert assess(text).topic == entry
