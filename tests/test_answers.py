@@ -258,6 +258,12 @@ def test_a_word_inside_or_like_another_never_names_a_country(text: str, entry: s
     assert assess(text).topic == entry
 
 
+@pytest.mark.parametrize("text, code", [("去加拿大读本科，我高中在精英国际学校，学费贵吗？", "ca"),  # 精英国际 holds 英国
+                                        ("用什么办法国内就能申请德国签证？", "de")])  # 办法国内 holds 法国
+def test_a_chinese_word_across_a_countrys_name_names_no_country(text: str, code: str) -> None:
+    assert answer(text).country == code
+
+
 def test_a_word_starting_inside_another_in_a_spaced_script_names_nothing() -> None:
     assert answer("Сколько стоит высшее образование в Канаде?").country == "ca"  # "высшее" holds "сш", not США
 
