@@ -64,8 +64,21 @@ def translated(language: str, message: str) -> str | None:
     for template, pattern in _templates(language):
         match = pattern.match(message)
         if match:
-            return messages[template].format(**match.groupdict())
+            return messages[template].format(**{k: _named(messages, v) for k, v in match.groupdict().items()})
     return None
+
+
+def _named(messages: dict, value: str) -> str:
+    """A value filled into a bot's sentence, translated where it is a destination's name or a list of them
+    ("the United States, Canada or France"); anything else, such as a topic's name, stays as it is."""
+    from escalation.answers import COUNTRY_NAMES, LIST_SEPARATOR_TEXT, OR_TEXT
+    head, joined, last = value.rpartition(OR_TEXT)
+    names = [*head.split(LIST_SEPARATOR_TEXT), last] if joined else [value]
+    if not all(n in COUNTRY_NAMES.values() and n in messages for n in names):
+        return value
+    names = [messages[n] for n in names]
+    head = messages.get(LIST_SEPARATOR_TEXT, LIST_SEPARATOR_TEXT).join(names[:-1])
+    return head + messages.get(OR_TEXT, OR_TEXT) + names[-1] if head else names[0]
 
 
 @lru_cache(maxsize=None)
@@ -169,7 +182,7 @@ def template_context(language: str) -> dict:
 
 def extract(fileobj, keywords, comment_tags, options):
     """Babel extractor for Python: translate() calls, and the sentences visitors see that modules keep as
-    module-level constants (named *_TEXT or *_REPLY, or the values of a *_REPLIES dict), which are
+    module-level constants (named *_TEXT or *_REPLY, or the values of a *_REPLIES or *_NAMES dict), which are
     translated when stored. A constant may be built from other string constants with +."""
     from babel.messages.extract import extract_python
     source = fileobj.read()
@@ -192,7 +205,7 @@ def extract(fileobj, keywords, comment_tags, options):
         name, value = node.targets[0].id, node.value
         if text(value) is not None:
             known[name] = text(value)
-        values = value.values if name.endswith("_REPLIES") and isinstance(value, ast.Dict) else \
+        values = value.values if name.endswith(("_REPLIES", "_NAMES")) and isinstance(value, ast.Dict) else \
             [value] if name.endswith(("_TEXT", "_REPLY")) else []
         for each in values:
             if text(each) is not None:

@@ -12,7 +12,7 @@ from .destinations import OTHER, destinations
 from .glossary import glossary
 from .knowledge_base import (CALIBRATION, CONFIDENT, COUNTRIES, DESTINATION_TOPICS, OURS, Entry, KnowledgeBase,
                              knowledge_base)
-from .text import flat, terms, tokens
+from .text import FOREIGN_STOPWORDS, flat, terms, tokens
 
 OFFER = "like me to connect you"  # every reply that offers a counsellor says this, so a "yes" can take it up
 CLARIFY_REPLY = "The answer depends on the destination. Which country are you asking about: {names}?"
@@ -30,6 +30,13 @@ PERSONAL_SUFFIX = ("How that applies in your own case depends on the university 
                    "which a counsellor can check: would you " + OFFER + "?")
 PERSONAL_AGAIN = ("The general facts on {topic} are in my answer above; whether they settle your own case needs "
                   "a counsellor who can look at your profile. Would you " + OFFER + "?")
+
+# Each destination as a reply names it. The chat shows a reply's list of them ("the United States, Canada or
+# France") in the visitor's language, name by name, and the destination buttons with the same names.
+COUNTRY_NAMES = {"us": "the United States", "uk": "the United Kingdom", "ca": "Canada", "au": "Australia",
+                 "de": "Germany", "ie": "Ireland", "nz": "New Zealand", "nl": "the Netherlands", "fr": "France"}
+LIST_SEPARATOR_TEXT = ", "
+OR_TEXT = " or "
 
 # Words that carry no topic in a follow-up: "same for nz pls", "what about Germany then".
 _FILLER = frozenset(terms("same abt bout wat wht regarding instead similar country countries question one thing "
@@ -105,7 +112,13 @@ def read(kb: KnowledgeBase, text: str) -> str:
     english = glossary().english(text)
     if english is None:
         return text
-    return " ".join([english, *(t for t in tokens(text) if t in kb.words)])
+    # its function words are not the knowledge base's words ("mit" is "with", not MIT), and a place it names
+    # in the English way ("München", "Sorbonne") still says where
+    kept = [t for t in tokens(text) if t in kb.words and t not in FOREIGN_STOPWORDS]
+    words = f" {flat(text)} "
+    named = [h.words for h in destinations().hits(text)
+             if h.place and h.words not in FOREIGN_STOPWORDS and f" {h.words} " in words]  # as written, not mended
+    return " ".join([english, *kept, *(w for w in named if w not in kept)])
 
 
 def _history(kb: KnowledgeBase, history: Iterable[Any]) -> tuple[list[str], list[str]]:
@@ -128,8 +141,8 @@ def _asks(kb: KnowledgeBase, text: str) -> set[str]:
 
 
 def _names(codes: Iterable[str]) -> str:
-    names = [("the " if c in ("us", "uk", "nl") else "") + COUNTRIES[c] for c in codes]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    names = [COUNTRY_NAMES[c] for c in codes]
+    return names[0] if len(names) == 1 else LIST_SEPARATOR_TEXT.join(names[:-1]) + OR_TEXT + names[-1]
 
 
 def _offered_topics(said: str) -> tuple[str, ...]:

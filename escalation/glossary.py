@@ -10,7 +10,11 @@ import yaml
 from .text import fold
 
 _FILE = Path(__file__).with_name("glossary.yaml")
-_MARKS = re.compile("[\u0640\u064b-\u065f\u0670]")  # Arabic vowel signs, hamza marks and tatweel: often left out
+# Arabic vowel signs, hamza marks and tatweel, and the Devanagari nukta ("वीज़ा", "वीजा"): often left out
+_MARKS = re.compile("[\u0640\u064b-\u065f\u0670\u093c]")
+# Scripts written with spaces between words: a key there starts a word, so "сша" (USA) is not read inside
+# "высшая" (higher); Chinese and Japanese have no spaces, and Arabic joins "and", "for", "the" to the word.
+_SPACED = re.compile("[\u0400-\u04ff\u0900-\u097f\uac00-\ud7af]")
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -54,8 +58,9 @@ class Glossary:
             taken = bytearray(len(norm))  # characters a longer phrase has already matched
             for key, value in self._other:
                 at = norm.find(key)
+                spaced = bool(_SPACED.match(key))
                 while at >= 0:
-                    if not any(taken[at:at + len(key)]):
+                    if not any(taken[at:at + len(key)]) and not (spaced and at and norm[at - 1].isalnum()):
                         found.append((at, value))
                         taken[at:at + len(key)] = b"\1" * len(key)
                     at = norm.find(key, at + len(key))

@@ -6,7 +6,10 @@ import unicodedata
 from functools import lru_cache
 
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'", "\u00df": "ss",
-                         "%": " percent "})  # "60%" asks about a percentage
+                         "%": " percent ",  # "60%" asks about a percentage
+                         # letters no accent-stripping reaches, else "Đức" (Germany) would read as "uc" (Australia)
+                         "\u0111": "d", "\u0110": "d", "\u0131": "i", "\u0142": "l", "\u0141": "l",
+                         "\u00f8": "o", "\u00d8": "o", "\u00e6": "ae", "\u00c6": "ae", "\u0153": "oe", "\u0152": "oe"})
 # English contractions are joined ("don't" -> "dont") so negations stay one token;
 # other apostrophes (French elision, "quelqu'un") become a space.
 _CONTRACTION = re.compile(r"([a-z])'(t|s|m|re|ve|d|ll)\b")
@@ -133,6 +136,7 @@ le les des du et est avec pour dans sur je tu il nous vous mon ma mes combien co
 der die das den dem ein eine einen ich du sie wir ist sind mit fur von zu auf wie viel wann wo mein meine nicht
 o os as um uma do da dos das em com por para eu voce meu minha quanto quando onde nao
 il lo gli di da con per che io mio mia quanto quando dove sono non
+y und aus tum tal
 """.split())
 # Hindi function words written in Latin letters: visitors mix them into English questions ("visa ki fees
 # kitni hai"), so they are dropped like stopwords but do not make a message foreign.

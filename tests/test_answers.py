@@ -223,3 +223,87 @@ def test_a_question_about_educonsult_itself_gets_its_entry_not_a_handoff_or_an_i
 
 def test_a_reported_problem_with_the_portal_still_goes_to_a_counsellor() -> None:
     assert assess("I can't log in to the student portal").reason == "complex"
+
+
+# A destination's name in the visitor's language, inside a question on tuition fees.
+_FOREIGN_NAMES = {
+    "vi": ("Mức học phí ở {} là bao nhiêu?", {"us": "Mỹ", "uk": "Vương quốc Anh", "au": "Úc", "de": "Đức", "nl": "Hà Lan",
+                                             "fr": "Pháp", "ie": "Ai Len"}),
+    "zh": ("在{}读书学费贵不贵？", {"us": "美國", "uk": "英国", "ca": "加拿大", "au": "澳洲", "de": "德国", "ie": "爱尔兰",
+                              "nz": "纽西兰", "nl": "荷兰", "fr": "法国"}),
+    "ar": ("ما هي الرسوم الدراسية في {}؟", {"us": "أميركا", "uk": "إنجلترا", "de": "ألمانيا", "ie": "إيرلندا", "nz": "نيوزلندا"}),
+    "hi": ("{} में पढ़ने की ट्यूशन फीस?", {"us": "यूएसए", "uk": "यूके", "au": "आस्ट्रेलिया", "nz": "न्यूज़ीलैंड", "nl": "हॉलैंड"}),
+    "es": ("¿Qué matrícula se paga en {}?", {"us": "EE. UU.", "nl": "Holanda", "nz": "Nueva Zelanda"}),
+    "pt": ("Qual é a mensalidade {}?", {"us": "nos EUA", "de": "na Alemanha"}),
+    "id": ("Biaya kuliah di {} berapa?", {"ie": "Irlandia", "fr": "Perancis"}),
+    "ru": ("Обучение в {} сколько стоит?", {"us": "США", "de": "Германии", "ca": "Канаде", "nl": "Голландии"}),
+    "ko": ("{} 유학 학비는요?", {"au": "호주", "de": "독일"}),
+    "ja": ("{}の学費はいくらですか", {"uk": "イギリス", "nz": "ニュージーランド"}),
+}
+
+
+@pytest.mark.parametrize("text, code", [(template.format(name), code) for template, names in _FOREIGN_NAMES.values()
+                                        for code, name in names.items()], ids=lambda v: v if len(v) == 2 else None)
+def test_a_destination_named_in_another_language_is_that_destination(text: str, code: str) -> None:
+    found = answer(text)
+    assert found.country == code and (found.entry is None or found.entry.country == code)
+
+
+@pytest.mark.parametrize("text, entry", [
+    ("Sinh viên quốc tế tại Đức làm thêm được không?", "de-work-while-studying"),  # Đức is not Úc inside it
+    ("Đi du học Đức thì tiền học phí thế nào?", "de-tuition"),
+    ("Bộ giáo dục ở Úc có cấp học bổng không?", "au-scholarships"),  # giáo dục (education) names no Germany
+    ("Was kostet das Studentenvisum für Irland mit Kindern?", "ie-visa-fee"),  # "mit" is "with", not MIT
+    ("Avustralya'da tüm okullarda eğitim ücreti ne kadar?", "au-tuition"),  # "tüm" is "all", not TUM
+])
+def test_a_word_inside_or_like_another_never_names_a_country(text: str, entry: str) -> None:
+    assert assess(text).topic == entry
+
+
+@pytest.mark.parametrize("text, code", [("去加拿大读本科，我高中在精英国际学校，学费贵吗？", "ca"),  # 精英国际 holds 英国
+                                        ("用什么办法国内就能申请德国签证？", "de")])  # 办法国内 holds 法国
+def test_a_chinese_word_across_a_countrys_name_names_no_country(text: str, code: str) -> None:
+    assert answer(text).country == code
+
+
+def test_a_word_starting_inside_another_in_a_spaced_script_names_nothing() -> None:
+    assert answer("Сколько стоит высшее образование в Канаде?").country == "ca"  # "высшее" holds "сш", not США
+
+
+@pytest.mark.parametrize("text, entry", [
+    ("去美国读书要交多少签证费？", "us-visa-fee"),
+    ("英国的签证费用贵吗？", "uk-visa-fee"),
+    ("加拿大留学生可以做兼职吗？", "ca-work-while-studying"),
+    ("澳洲毕业后工作签证可以留多久？", "au-post-study-work"),
+    ("去英国读研可以带配偶吗？", "uk-dependants"),
+    ("德国大学一般几月开学？", "de-intakes"),
+])
+def test_a_chinese_question_gets_its_topic(text: str, entry: str) -> None:
+    assert assess(text).topic == entry
+
+
+@pytest.mark.parametrize("later, entry", [
+    ("¿Y para Irlanda?", "ie-visa-fee"),
+    ("¿y Canadá?", "ca-visa-fee"),
+    ("¿Qué tal Francia?", "fr-visa-fee"),
+    ("Còn Canada thì sao?", "ca-visa-fee"),
+    ("Thế còn Úc?", "au-visa-fee"),
+    ("Đức thì sao?", "de-visa-fee"),
+    ("E para a Austrália?", "au-visa-fee"),
+    ("Und in Deutschland?", "de-visa-fee"),
+    ("Et pour l'Irlande ?", "ie-visa-fee"),
+    ("А для Германии?", "de-visa-fee"),
+])
+def test_a_destination_alone_in_another_language_asks_the_earlier_question_there(later: str, entry: str) -> None:
+    first = "what does the student visa cost for the UK"
+    assert assess(later, [visitor(first), bot(assess(first).reply)]).topic == entry
+
+
+@pytest.mark.parametrize("text, entry", [
+    ("Sind deutsche Universitäten kostenlos?", "de-tuition"),
+    ("¿Cuánto es la matrícula en universidades canadienses?", "ca-tuition"),
+    ("Faculdades australianas são gratuitas?", "au-tuition"),
+    ("Quelle est la bourse pour une université irlandaise ?", "ie-scholarships"),
+])
+def test_a_destination_named_by_its_adjective_in_another_language_is_that_destination(text: str, entry: str) -> None:
+    assert assess(text).topic == entry

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 import conversation
 import i18n
-from escalation.answers import CLARIFY_REPLY, NO_FACT_REPLY
+from escalation.answers import CLARIFY_REPLY, NO_FACT_REPLY, WHICH_TOPIC_REPLY, _names
 from escalation.language import INTERFACE
 from models import Agent, ChatSession, Message
 from tests.conftest import Browser
@@ -162,7 +162,7 @@ def test_an_english_only_answer_says_so_in_the_visitors_language():
     (CLARIFY_REPLY.format(names="Canada, the UK or Australia"), "fr",
      "La réponse dépend de la destination. De quel pays parlez-vous : Canada, the UK or Australia ?"),
     (NO_FACT_REPLY.format(topic="work while studying", country="Ireland"), "zh",
-     "关于 Ireland 的 work while studying，我没有经过核实的信息，也不想随便猜测。顾问可以帮您查清楚：需要我为您联系顾问吗？"),
+     "关于 爱尔兰 的 work while studying，我没有经过核实的信息，也不想随便猜测。顾问可以帮您查清楚：需要我为您联系顾问吗？"),
     ("The answer depends on the destination.", "fr", None)])
 def test_sentences_filled_in_from_a_template_are_translated_with_their_values(reply, language, expected):
     assert i18n.translated(language, reply) == expected
@@ -204,3 +204,25 @@ def test_when_its_speakers_are_full_the_skill_decides(app):
     ChatSession.update(language="ar").execute()
     conversation.auto_assign()
     assert (owner(first), owner(second)) == ("agent_003", "agent_001")
+
+
+@pytest.mark.parametrize("language, names", [
+    ("es", "Irlanda, Países Bajos o Francia"), ("fr", "Irlande, Pays-Bas ou France"), ("de", "Irland, Niederlande oder Frankreich"),
+    ("pt", "Irlanda, Países Baixos ou França"), ("hi", "आयरलैंड, नीदरलैंड या फ्रांस"), ("zh", "爱尔兰、荷兰或法国"),
+    ("ar", "أيرلندا، هولندا أو فرنسا"), ("vi", "Ireland, Hà Lan hoặc Pháp"), ("tr", "İrlanda, Hollanda veya Fransa"),
+    ("en", "Ireland, the Netherlands or France")])
+def test_the_question_which_destination_names_them_in_the_visitors_language(language, names):
+    asked = CLARIFY_REPLY.format(names=_names(["ie", "nl", "fr"]))
+    shown = i18n.translated(language, asked)
+    assert names in shown and (language == "en" or "the Netherlands" not in shown)
+    # a topic's name filled in beside a country's stays in English, as the reply picking a topic is read by it
+    which = WHICH_TOPIC_REPLY.format(first="the visa fee", second="visa processing times", place=" for Germany")
+    assert "the visa fee" in i18n.translated(language, which)
+
+
+def test_destination_buttons_are_labelled_in_the_visitors_language(visitor):
+    visitor.post("/chat/language", {"language": "es", "csrf_token": visitor.token})
+    visitor.say("¿Cuándo empiezan las clases?")
+    page = visitor.get("/").text
+    assert "Alemania</button>" in page and "Países Bajos</button>" in page and "Germany</button>" not in page
+    assert 'name="text" value="Germany"' in page  # what a press sends is read the same in every language
