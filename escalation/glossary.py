@@ -30,8 +30,11 @@ class Glossary:
         # Latin-script phrases are looked up word by word; scripts written without spaces (Chinese) or with
         # clitics (Arabic) are found anywhere in the text, longest first.
         self._words = {k: v for k, v in english.items() if k.isascii()}
-        self._longest = max((k.count(" ") + 1 for k in self._words), default=1)
-        self._first = {k.split()[0] for k in self._words}  # most words start no phrase: one set look-up each
+        # Most words start no phrase: one look-up each. One that does is tried only as far as its longest phrase.
+        self._first: dict[str, int] = {}
+        for k in self._words:
+            first, n = k.split()[0], k.count(" ") + 1
+            self._first[first] = max(n, self._first.get(first, 1))
         self._other = sorted(((k, v) for k, v in english.items() if not k.isascii()), key=lambda kv: -len(kv[0]))
 
     def english(self, text: str) -> str | None:
@@ -43,10 +46,11 @@ class Glossary:
         words = [(m.start(), m.group()) for m in _WORD.finditer(norm)]
         i = 0
         while i < len(words):
-            if words[i][1] not in self._first:
+            longest = self._first.get(words[i][1])
+            if longest is None:
                 i += 1
                 continue
-            for n in range(min(self._longest, len(words) - i), 0, -1):
+            for n in range(min(longest, len(words) - i), 0, -1):
                 hit = self._words.get(" ".join(w for _, w in words[i:i + n]))
                 if hit:
                     found.append((words[i][0], hit))
