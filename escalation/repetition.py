@@ -5,6 +5,7 @@ import math
 import re
 from typing import Any, Iterable
 
+from .destinations import destinations
 from .knowledge_base import CONFIDENT, KnowledgeBase
 from .text import terms
 from .topic import on_topic
@@ -79,6 +80,13 @@ def _names(words: set[str], kb: KnowledgeBase) -> set[str]:
     return {t for t in words if t in _ENTITIES or (t not in kb.idf and not t.isdigit())}
 
 
+def _place_alone(text: str) -> bool:
+    """Whether a message names a destination and, its places taken out, at most one word more ("same for the
+    Netherlands?", "what about the UK?")."""
+    places = destinations()
+    return places.country(text) is not None and len(terms(places.without_places(text))) <= 1
+
+
 def repeated(flat: str, text: str, visitor: list[str], answers: list[float], kb: KnowledgeBase) -> bool:
     """Asked again in other words, or told the bot it missed. A new question after weak answers is a new
     question: the answering side says when it cannot answer that one either."""
@@ -90,6 +98,10 @@ def repeated(flat: str, text: str, visitor: list[str], answers: list[float], kb:
         return False
     # After a weak answer, a looser likeness counts: the visitor is rewording what went unanswered.
     bar = _SIMILAR_AFTER_WEAK if answers and answers[-1] < CONFIDENT else _SIMILAR
+    if _names(current, kb) == current or _place_alone(text):
+        # A place or test alone ("and for Canada?") asks the question just before about it: said again after
+        # another question, it asks that one, so only the message just before can make it a repeat.
+        recent = recent[-1:]
     for earlier in recent:
         before = set(terms(earlier))
         if _similarity(current, before, kb) >= bar and not _names(current, kb) - _names(before, kb):

@@ -100,8 +100,9 @@ def _rows_of(lang: str, source: dict) -> list[dict]:
         add(row[start:start + 4 + j % 4] + (f" {row[:3]}" if j % 3 == 0 else ""), "none", f"keys-{j}")
     after = slots.get("faq_next") or []  # per faq line, another question on the same destination
     for j, (first, second) in enumerate(zip(faq, again)):
-        # The same question in other words: a repeat after it was asked, a plain question in a fresh chat.
-        add(second, "repeat", f"q-{j}", [_visitor(first), _bot(WEAK)] if j % 2 else [first])
+        # The same question in other words: a repeat after a weak answer to it, a plain question in a fresh chat.
+        # Only the weak answer makes it a repeat: a narrower question after a sure one shares as many words.
+        add(second, "repeat", f"q-{j}", [_visitor(first), _bot(WEAK)])
         add(second, "none", f"q-{j}")
         # A different question is a follow-up however the bot answered the one before: a weak answer
         # makes a question asked again a repeat, never the next question.
@@ -114,6 +115,18 @@ def _rows_of(lang: str, source: dict) -> list[dict]:
             # Same destination, new topic: what a visitor asks next, whether or not the answer before was weak.
             add(after[j], "none", f"next-{j}", [_visitor(first), _bot(WEAK if j % 2 else SURE)])
             add(after[j], "none", f"next-{j}", [_visitor(first), _bot(WEAK), _visitor(second), _bot(WEAK)])
+    for j, narrow in enumerate(slots.get("faq_narrow") or []):
+        # Narrower, on the same topic, after a sure answer: the visitor goes on, words shared or not. Only a
+        # weak answer makes it asked again, and whether a narrower question after one is a repeat is unclear.
+        add(narrow, "none", f"narrow-{j}", [_visitor(faq[j] if j % 2 else again[j]), _bot(SURE)])
+    pool = range(min(n, 6))
+    for k, follow in enumerate(slots.get("follow_up") or []):
+        # "What about Ireland?" asks the question just before about another place: said again later in the
+        # chat it follows another question, and is no more a repeat than the first time.
+        a, b = pool[(2 * k) % len(pool)], pool[(2 * k + 3) % len(pool)]
+        add(follow, "none", f"follow-{k}", [_visitor(faq[a]), _bot(SURE)])
+        add(follow, "none", f"follow-{k}", [_visitor(faq[a]), _bot(SURE), _visitor(follow), _bot(SURE),
+                                            _visitor(again[b] if k % 2 else faq[b]), _bot(SURE)])
     return rows
 
 

@@ -6,6 +6,7 @@ import dataclasses
 import pytest
 
 from escalation import SKILLS, Decision, assess
+from escalation.classifier import model
 from escalation.knowledge_base import CONFIDENT, knowledge_base
 from escalation.triggers import canonical
 
@@ -228,6 +229,24 @@ def test_a_new_question_after_weak_answers_is_not_a_repeat(text: str, history: l
 ])
 def test_follow_ups_are_not_repeats(text: str, history: list) -> None:
     assert assess(text, history).handoff is False
+
+
+@pytest.mark.parametrize("text,history", [
+    # narrower, on the same topic, after a sure answer
+    ("Does the UK student visa fee include the health surcharge?",
+     [visitor("How much does a UK student visa cost?"), bot(0.9)]),
+    ("Can I get a spring start at a Dutch university instead?",
+     [visitor("When do Dutch universities start their programmes?"), bot(0.92)]),
+    ("¿Hay inicio en enero en los colleges de Canadá?",
+     [visitor("¿Cuándo empiezan las clases en los colleges de Canadá?"), bot(0.9)]),
+    # a place alone, said a second time after another question: it asks that question about the place
+    ("how about in Ireland?", [visitor("Can students work part-time in Germany?"), bot(0.9),
+                               visitor("how about in Ireland?"), bot(0.9),
+                               visitor("What is the living cost in Berlin?"), bot(0.9)]),
+])
+def test_a_narrower_or_follow_up_question_after_a_sure_answer_is_not_a_repeat(text: str, history: list) -> None:
+    assert assess(text, history).handoff is False
+    assert model().judge(text, history) is None
 
 
 # --- small talk, off-topic, knowledge base --------------------------------------------
