@@ -42,6 +42,16 @@ def test_safety_floor_catches_every_emergency_in_every_corpus_language(row: dict
 
 
 @pytest.mark.parametrize("text", [
+    "They refused me entry and are holding me in a room at Heathrow",
+    "Me negaron la entrada y me tienen detenido en una sala",
+    "Einreise verweigert, sie halten mich seit Stunden fest",
+])
+def test_a_refused_entry_with_someone_held_is_detention_wherever_it_happens(text: str) -> None:
+    assert emergency(text) == "detention"
+
+
+@pytest.mark.parametrize("text", [
+    "I got locked in at the library entry, what are library hours in UK unis?",
     "what should someone do if they lose their passport abroad?", "I fly tomorrow, what should I pack?",
     "urgent question: is the IELTS valid for two years?", "Is there a counsellor for mental health at Monash?",
 ])
