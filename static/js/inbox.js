@@ -298,11 +298,14 @@
     chats.querySelectorAll(".transcript").forEach(function (list) {
       var id = list.id.replace("messages-", "");
       if (!open[id]) return;
-      var known = newest[id] || 0, top = known;
+      var known = newest[id] || 0, top = known, latest = null;
       list.querySelectorAll(".msg[data-message-id]").forEach(function (message) {
         var messageId = Number(message.dataset.messageId);
         if (messageId <= known) return;
         top = Math.max(top, messageId);
+        if (!message.classList.contains("msg-internal") && /^(visitor|agent|bot)$/.test(message.dataset.sender)) {
+          latest = message;
+        }
         if (known && message.dataset.sender === "visitor" && !inView(id)) {
           unread[id] = (unread[id] || 0) + 1;
           var text = message.querySelector(".text");
@@ -310,6 +313,14 @@
         }
       });
       newest[id] = top;
+      // "My chats" is drawn again only when the chats change: its preview and wait follow the messages here.
+      var row = known && latest && mine.querySelector('.mine-row[data-session-id="' + id + '"]');
+      if (row) {
+        var preview = row.querySelector(".preview"), text = latest.querySelector(".text").textContent;
+        if (preview) preview.textContent = text.length > 70 ? text.slice(0, 67) + "..." : text;
+        var waited = row.querySelector(".waited");
+        if (waited && latest.dataset.sender === "agent") waited.remove();
+      }
     });
     Object.keys(newest).forEach(function (id) {
       if (!open[id]) { delete newest[id]; delete unread[id]; delete fresh[id]; }

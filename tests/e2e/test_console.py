@@ -231,6 +231,22 @@ def test_a_chat_routed_in_while_the_agent_types_keeps_the_caret_the_note_and_the
     expect(agent.locator("#note-1")).to_have_value("Asked about the Graduate route")
 
 
+def test_my_chats_row_follows_the_conversation_preview_and_wait(chromium, server):
+    expect = playwright.expect
+    agent = sign_in(chromium, server.url, "agent_003")
+    visitor = visitor_asks(chromium, server.url, "I want to talk to a human about UK visas")
+    row = agent.locator("#mine .mine-row")
+    expect(row.locator(".waited")).to_have_count(1)
+    box = agent.locator(".chat-panel").get_by_label("Message")
+    box.fill("Hello, I can help with the Student visa.")
+    box.press("Enter")
+    expect(row.locator(".preview")).to_have_text("Hello, I can help with the Student visa.")
+    expect(row.locator(".waited")).to_have_count(0)  # answered: nobody waits any more
+    visitor.get_by_label("Message").fill("Thanks! Do I need a CAS first?")
+    visitor.get_by_role("button", name="Send").click()
+    expect(row.locator(".preview")).to_have_text("Thanks! Do I need a CAS first?")
+
+
 def test_the_agent_is_told_when_the_visitor_ends_the_chat_they_were_in(chromium, server):
     expect = playwright.expect
     agent = sign_in(chromium, server.url, "agent_003")
