@@ -227,8 +227,10 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     top = chosen or ranked[0]
     if asked != text and code in COUNTRIES and top.topic not in DESTINATION_TOPICS and chosen is None:
         # "and for Canada?" after a general answer asks the destination's own fact on what was asked
-        there = {t for t in places.cued(asked) if t in DESTINATION_TOPICS} or {places.there.get(top.topic)}
-        top = next((r for r in ranked if r.topic in there and code in kb.by_topic[r.topic]), top)
+        named = [r.topic for r in ranked if r.topic in places.cued(asked) and code in kb.by_topic[r.topic]]
+        there = next(iter(named), places.there.get(top.topic))
+        if there in DESTINATION_TOPICS and code in kb.by_topic[there]:
+            top = replace(top, topic=there, entry=kb.by_topic[there][code], anywhere=0.0)
     broader = places.within.get(top.topic)
     if broader and code in COUNTRIES and code not in kb.by_topic[top.topic]:
         # its facts are the destination's entry on the broader topic, or none we hold
