@@ -43,6 +43,9 @@ _FILLER = frozenset(terms("same abt bout wat wht regarding instead similar count
                           "things hmm ok okay then too also pls please"))
 _GENERAL = re.compile(r"\b(in general|generally|most countries|all countries|every country|any country|abroad"
                       r"|overseas|worldwide|different countries|foreign study|study in a foreign country|foreign universit\w*)\b")
+# A question across destinations: the destination of the visitor's previous message is not its place.
+_ACROSS = re.compile(r"\b(which|what|wat|best|top|cheapest|compare|comparing|comparison|between|other|different|many)"
+                     r" (countries|country|destinations?)\b|\b(compare|comparing|comparison|versus|vs)\b")
 _FIRST_PERSON = re.compile(r"\b(i|im|ive|my|me|mine|we|our|mera|meri|mere|mujhe|mai|main)\b")
 _PERSONAL = re.compile(r"\b(enough|sufficient|chances?|accept me|admit me|take me|get in|get admission|eligible"
                        r"|qualify|is that ok|is that fine|good enough|will that do|will it do|is that a problem"
@@ -207,7 +210,7 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
             return Answer("none", UNCOVERED_REPLY, 0.0)
         else:
             asked, followup = earlier, True
-    elif hit is None and visitor:
+    elif hit is None and visitor and not _ACROSS.search(words):
         hit = places.country(visitor[-1])
         followup = hit is not None
     personal = bool(_FIRST_PERSON.search(words) and _PERSONAL.search(words))
@@ -222,6 +225,12 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     offered = _offered_topics(bot[-1] if bot else "")
     chosen = next((r for r in ranked[:2] if r.topic in offered), None)
     top = chosen or ranked[0]
+    if asked != text and code in COUNTRIES and top.topic not in DESTINATION_TOPICS and chosen is None:
+        # "and for Canada?" after a general answer asks the destination's own fact on what was asked
+        named = [r.topic for r in ranked if r.topic in places.cued(asked) and code in kb.by_topic[r.topic]]
+        there = next(iter(named), places.there.get(top.topic))
+        if there in DESTINATION_TOPICS and code in kb.by_topic[there]:
+            top = replace(top, topic=there, entry=kb.by_topic[there][code], anywhere=0.0)
     broader = places.within.get(top.topic)
     if broader and code in COUNTRIES and code not in kb.by_topic[top.topic]:
         # its facts are the destination's entry on the broader topic, or none we hold
@@ -260,7 +269,7 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     # from a lower line: the reply asks rather than states, and the question asked again for the country
     # chosen must clear the line itself.
     where = (code is None and top.topic in DESTINATION_TOPICS and top.anywhere < _ANYWHERE
-             and not _GENERAL.search(flat(asked)) and p >= _WHERE)
+             and not _GENERAL.search(flat(asked)) and (p >= _WHERE or top.topic in places.cued(asked)))
     if p < line and chosen is None and not where:
         return made("unsure", UNSURE_REPLY)
     choices = tuple(c for c in COUNTRIES if c in held)

@@ -76,6 +76,7 @@ class Destinations:
                       for topic, words in cues.items()}
         self._narrower: dict[str, list[str]] = data.pop("narrower", {})
         self.within: dict[str, str] = data.pop("within", {})
+        self.there: dict[str, str] = data.pop("there", {})
         self._place = {code: _pattern(v.get("place") or []) for code, v in data.items()}
         self._terms = {code: _pattern(v.get("terms") or []) for code, v in data.items()}
         self._all_places = _pattern([a for v in data.values() for a in v.get("place") or []])

@@ -307,3 +307,37 @@ def test_a_destination_alone_in_another_language_asks_the_earlier_question_there
 ])
 def test_a_destination_named_by_its_adjective_in_another_language_is_that_destination(text: str, entry: str) -> None:
     assert assess(text).topic == entry
+
+
+@pytest.mark.parametrize("text", [
+    "ballpark cost of studying for one year?",
+    "roughly what are studying costs for foreigners",
+    "what does a student visa usually cost?",
+    "are students allowed a part time job?",
+])
+def test_a_cost_or_work_question_naming_no_country_asks_which(text: str) -> None:
+    decision = assess(text)
+    assert decision.choices and decision.topic is None and not decision.handoff
+
+
+@pytest.mark.parametrize("first, later, entry", [
+    ("which destination is cheapest for an MSc?", "and for ireland?", "ie-tuition"),
+    ("least expensive country for a postgrad degree?", "what about the us", "us-tuition"),
+    ("which country is best for post study work options?", "and new zealand?", "nz-post-study-work"),
+    ("what makes a good statement of purpose?", "and for canada?", "any-sop"),  # true everywhere: stays
+])
+def test_a_destination_after_a_general_answer_asks_its_own_fact(first: str, later: str, entry: str) -> None:
+    said = assess(first)
+    assert said.topic and said.topic.startswith("any-")
+    assert assess(later, [visitor(first), bot(said.reply)]).topic == entry
+
+
+@pytest.mark.parametrize("later", [
+    "which countries allow students a part time job?",
+    "in what country can i stay longest after graduating?",
+    "best destination for a cheap masters?",
+])
+def test_a_question_across_countries_keeps_no_earlier_destination(later: str) -> None:
+    first = "how long is the post-graduation work permit in canada"
+    decision = assess(later, [visitor(first), bot(assess(first).reply)])
+    assert not (decision.topic or "").startswith("ca-")
