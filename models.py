@@ -119,6 +119,12 @@ class Agent(BaseModel):
     def touch(self) -> None:
         Agent.update(last_seen_at=now()).where(Agent.id == self.id).execute()
 
+    def still_here(self, grace_seconds: float) -> None:
+        """A live staff page looked again: touched, but not on every look (a write each time would queue the
+        streams behind the writers)."""
+        if self.last_seen_at is None or self.last_seen_at < now() - timedelta(seconds=grace_seconds / 6):
+            self.touch()
+
     def left(self, grace_seconds: float, back_within: float = 10.0) -> None:
         """The dashboard's stream ended: offline once `back_within` seconds pass with no stream (a reload, another
         tab) touching the agent again."""

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import base64
-from datetime import timedelta
 import math
 import secrets
 import time
@@ -440,8 +439,7 @@ def _agent_news(agent_pk: int, known: dict[int, int] | None, grace: float, sessi
     agent = Agent.get_by_id(agent_pk)
     if session is not None and not signed_in(session, agent, idle_seconds):
         return None
-    if agent.last_seen_at is None or agent.last_seen_at < now() - timedelta(seconds=grace / 6):
-        agent.touch()  # not on every wake-up: a write each time would queue the streams behind the writers
+    agent.still_here(grace)
     chats = list(agent.desk().order_by(ChatSession.assigned_at))
     ids = {c.id for c in chats}
     if known is None or ids != set(known):
@@ -561,8 +559,7 @@ def _desk_count(agent_pk: int, grace: float, session: dict, idle_seconds: float)
     agent = Agent.get_by_id(agent_pk)
     if not signed_in(session, agent, idle_seconds):
         return None
-    if agent.last_seen_at is None or agent.last_seen_at < now() - timedelta(seconds=grace / 6):
-        agent.touch()
+    agent.still_here(grace)
     return agent.desk().count()
 
 
