@@ -36,13 +36,25 @@ _CROSS = frozenset("😠😡🤬😤🙄😒🙃👎💢😑😩😫😞😔😢
 _SPACES = re.compile(r"\s+")
 
 
+# Letters only Vietnamese writes: in Vietnamese the tone marks tell words apart ("vẫn" still, "vấn" in
+# "tư vấn" consult; "gặp" meet, "gấp" urgent), so a message holding one keeps its marks where words are weighed.
+_VIETNAMESE = re.compile("[ăđơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịĩọỏốồổỗộớờởỡợụủũứừửữựỳỵỷỹ]")
+
+
+def vietnamese(text: str) -> bool:
+    """Whether a message is written in Vietnamese with its tone marks."""
+    return bool(_VIETNAMESE.search(unicodedata.normalize("NFC", text[:LIMIT].casefold())))
+
+
 @lru_cache(maxsize=64)
-def normalise(text: str) -> str:
+def normalise(text: str, marks: bool = False) -> str:
     """Case-folded, width-folded, Latin accents dropped ("está" reads as "esta"), capped at LIMIT.
 
     Turkish dotless i and Vietnamese đ have no accent to drop, so they are folded by hand; Arabic spelling
-    variants and vowel marks are folded too.
+    variants and vowel marks are folded too. With `marks`, a Vietnamese message keeps its accents.
     """
+    if marks and vietnamese(text):
+        return unicodedata.normalize("NFKC", text[:LIMIT].casefold())
     folded = unicodedata.normalize("NFKD", text[:LIMIT].casefold().replace("ı", "i").replace("đ", "d"))
     folded = unicodedata.normalize("NFC", _LATIN_MARK.sub("", folded))
     return _ARABIC_MARK.sub("", folded.translate(_ARABIC)) if "\u0600" <= max(folded, default=" ") else folded
@@ -77,7 +89,7 @@ def grams(text: str) -> set[str]:
 
     A long message is read at its start and end only, which keeps the work per message bounded.
     """
-    pieces = _WORD.findall(normalise(text))
+    pieces = _WORD.findall(normalise(text, marks=True))
     if len(pieces) > HEAD_WORDS + TAIL_WORDS:
         pieces = pieces[:HEAD_WORDS] + pieces[-TAIL_WORDS:]
     tokens = _split(pieces)
@@ -104,10 +116,10 @@ def grams(text: str) -> set[str]:
     return found
 
 
-def word_line(text: str) -> str:
+def word_line(text: str, marks: bool = False) -> str:
     """Normalised words between single spaces, with a space at both ends: the form that concept, topic and
     safety terms are matched in."""
-    return " " + " ".join(_WORD.findall(normalise(text))) + " "
+    return " " + " ".join(_WORD.findall(normalise(text, marks))) + " "
 
 
 def characters(gram: str) -> bool:
@@ -125,6 +137,8 @@ _INDIC_ARABIC = re.compile(r"[\u0600-\u06ff\u0750-\u077f\u0900-\u09ff]")
 def _shortest_stem(term: str) -> int:
     """A term this long or longer also matches a longer word it starts; a shorter one only the whole word
     ("mon" is not "monde"). Hangul words carry their particles ("계정을"), so two syllables are enough."""
+    if _VIETNAMESE.search(term):
+        return LIMIT  # a Vietnamese syllable is a whole word: "tiến" is not "tiếng"
     return 2 if _HANGUL.match(term) else 3 if _INDIC_ARABIC.match(term) else 4
 
 
@@ -136,9 +150,18 @@ def _concept_terms(path: Path = _CONCEPTS) -> tuple[dict[str, frozenset[str]], d
     single: dict[str, set[str]] = {}
     phrase: dict[str, set[str]] = {}
     for concept, languages in yaml.safe_load(path.read_text(encoding="utf-8")).items():
-        for terms in languages.values():
+        for language, terms in languages.items():
             for term in str(terms).split(","):
                 parts = _WORD.findall(normalise(term.strip()))
+                if language == "vi":
+                    # Written with its marks, a term matches messages that keep them; its bare form matches
+                    # messages typed without marks, but only as a phrase: a bare syllable ("van", "toi") is
+                    # many Vietnamese words and a word of other languages too.
+                    marked = _WORD.findall(unicodedata.normalize("NFKC", term.strip().casefold()))
+                    if marked != parts and marked:
+                        (phrase if len(marked) > 1 else single).setdefault(" ".join(marked), set()).add(concept)
+                    if len(parts) < 2 and marked != parts:
+                        continue
                 if parts:
                     (phrase if len(parts) > 1 else single).setdefault(" ".join(parts), set()).add(concept)
     lengths: dict[str, set[int]] = {}
@@ -246,7 +269,7 @@ def topics(text: str) -> frozenset[str]:
     text = text[:300]
     english = glossary().english(text)
     cued = destinations().cued(f"{english} {text}" if english else text)
-    return frozenset(cued) | frozenset(_named(word_line(text), _TOPICS))
+    return frozenset(cued) | frozenset(_named(word_line(text, marks=True), _TOPICS))
 
 
 def history_features(text: str, history: list[Turn]) -> list[float]:
