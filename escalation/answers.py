@@ -226,7 +226,7 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     chosen = next((r for r in ranked[:2] if r.topic in offered), None)
     top = chosen or ranked[0]
     if asked != text and code in COUNTRIES and top.topic not in DESTINATION_TOPICS and chosen is None:
-        # "and for Canada?" after a general answer asks the destination's own fact on what was asked
+        # "and for Ireland?" after a general answer asks the destination's own fact on what was asked
         named = [r.topic for r in ranked if r.topic in places.cued(asked) and code in kb.by_topic[r.topic]]
         there = next(iter(named), places.there.get(top.topic))
         if there in DESTINATION_TOPICS and code in kb.by_topic[there]:

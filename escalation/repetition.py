@@ -99,7 +99,7 @@ def repeated(flat: str, text: str, visitor: list[str], answers: list[float], kb:
     # After a weak answer, a looser likeness counts: the visitor is rewording what went unanswered.
     bar = _SIMILAR_AFTER_WEAK if answers and answers[-1] < CONFIDENT else _SIMILAR
     if _names(current, kb) == current or _place_alone(text):
-        # A place or test alone ("and for Canada?") asks the question just before about it: said again after
+        # A place or test alone ("and for Ireland?") asks the question just before about it: said again after
         # another question, it asks that one, so only the message just before can make it a repeat.
         recent = recent[-1:]
     for earlier in recent:
