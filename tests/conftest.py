@@ -249,16 +249,30 @@ class Server:
                     continue
                 if b"resource_tracker" in (proc / "cmdline").read_bytes():
                     continue
-                inodes = [os.readlink(fd)[8:-1] for fd in (proc / "fd").iterdir()]
+                fds = list((proc / "fd").iterdir())
             except (OSError, ValueError):
                 continue
+            inodes = []
+            for fd in fds:
+                try:
+                    inodes.append(os.readlink(fd)[8:-1])
+                except OSError:  # closed while we looked (a pool's connection): the worker still counts
+                    pass
             found[int(proc.name)] = {held[i] for i in inodes if i in held}
         return found or {self.process.pid: set(held.values())}
 
-    def worker_of(self, response: httpx.Response) -> int:
-        """The pid of the worker that holds this response's connection."""
+    def worker_of(self, response: httpx.Response, seconds: float = 10) -> int:
+        """The pid of the worker that holds this response's connection (looked for again while a busy machine has
+        not yet shown it in /proc)."""
         port = response.extensions["network_stream"].get_extra_info("client_addr")[1]
-        return next(pid for pid, ports in self.workers().items() if port in ports)
+        deadline = time.monotonic() + seconds
+        while True:
+            holder = next((pid for pid, ports in self.workers().items() if port in ports), None)
+            if holder is not None:
+                return holder
+            if time.monotonic() > deadline:
+                raise LookupError(f"no worker of {self.url} holds the connection from port {port}")
+            time.sleep(0.05)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> int:
         if self.process and self.process.poll() is None:
