@@ -142,14 +142,20 @@ def spread_streams(server: Server, person: Person, path: str, per_worker: int = 
 
 
 def pinned(server: Server, person: Person) -> dict[int, httpx.Client]:
-    """A keep-alive client on each worker, by pid."""
+    """A keep-alive client on each worker, by pid. A worker busy for a moment (installing an edited knowledge base)
+    leaves every new connection to the other, so this keeps trying for a while rather than a number of times."""
     found: dict[int, httpx.Client] = {}
-    for _ in range(40):
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
         client = person.client()
         pid = server.worker_of(client.get("/healthz"))
-        found.setdefault(pid, client)
+        if pid in found:
+            client.close()
+        else:
+            found[pid] = client
         if len(found) == 2:
             return found
+        time.sleep(0.05)
     pytest.fail("requests never reached both workers")
 
 
