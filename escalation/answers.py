@@ -125,18 +125,18 @@ def read(kb: KnowledgeBase, text: str) -> str:
 
 
 def _history(kb: KnowledgeBase, history: Iterable[Any]) -> tuple[list[str], list[str]]:
-    """Visitor texts (read as by `read`) and bot texts, oldest first."""
+    """The last visitor texts (read as by `read`) and bot texts, oldest first: a follow-up refers back no
+    further than `_LOOKBACK` messages, so a long chat costs a turn no more than a short one."""
     visitor: list[str] = []
     bot: list[str] = []
-    for item in history or ():
-        if isinstance(item, str):
-            visitor.append(read(kb, item))
-        elif isinstance(item, dict) and item.get("text"):
-            if item.get("sender") == "bot":
-                bot.append(str(item["text"]))
-            else:
-                visitor.append(read(kb, str(item["text"])))
-    return visitor, bot
+    for item in reversed(list(history or ())):
+        if isinstance(item, dict):
+            said, text = (bot if item.get("sender") == "bot" else visitor), item.get("text")
+        else:
+            said, text = visitor, item
+        if text and isinstance(text, str) and len(said) < _LOOKBACK:
+            said.append(text)
+    return [read(kb, t) for t in reversed(visitor)], bot[::-1]
 
 
 def _asks(kb: KnowledgeBase, text: str) -> set[str]:

@@ -139,9 +139,10 @@ class Destinations:
         words = flat(text)
         return next((level for level, p in self.levels.items() if p and p.search(words)), None)
 
-    def cued(self, text: str) -> set[str]:
+    @lru_cache(maxsize=256)
+    def cued(self, text: str) -> frozenset[str]:
         """Topics the message names by one of their cues; where a narrower topic is named ("visa fee"), its
-        broader one ("student visa") is only context and is left out."""
+        broader one ("student visa") is only context and is left out. Read once per text, as `hits`."""
         # "work in Australia while studying" names work while studying: place names are read through
         read_through = _BEFORE_PLACE.sub(" ", self.without_places(text))
         words = flat(text) + " | " + " ".join(read_through.split())
@@ -150,7 +151,7 @@ class Destinations:
             return all(p and p.search(words) for p in cue) if isinstance(cue, list) else bool(cue and cue.search(words))
 
         found = {topic for topic, cues in self._cues.items() if any(named(c) for c in cues)}
-        return found - {broad for broad, narrow in self._narrower.items() if found & set(narrow)}
+        return frozenset(found - {broad for broad, narrow in self._narrower.items() if found & set(narrow)})
 
     def topic_name(self, topic: str, fallback: str = "that") -> str:
         """How a reply names a topic."""

@@ -35,12 +35,17 @@ class Glossary:
         for k in self._words:
             first, n = k.split()[0], k.count(" ") + 1
             self._first[first] = max(n, self._first.get(first, 1))
-        self._other = sorted(((k, v) for k, v in english.items() if not k.isascii()), key=lambda kv: -len(kv[0]))
+        # By first character, so a message is searched only for the phrases that can start in it
+        self._other: dict[str, list[tuple[int, str, str, bool]]] = {}
+        phrases = sorted(((k, v) for k, v in english.items() if not k.isascii()), key=lambda kv: -len(kv[0]))
+        for rank, (k, v) in enumerate(phrases):
+            self._other.setdefault(k[0], []).append((rank, k, v, bool(_SPACED.match(k))))
 
     def english(self, text: str) -> str | None:
         """The English words for the glossary words a message uses, or None when it uses none.
 
-        Linear in the message's length: a few dictionary look-ups per word and a substring scan per phrase."""
+        Linear in the message's length: a few dictionary look-ups per word, and a substring scan per phrase that starts
+        with one of its characters."""
         norm = _norm(text)
         found: list[tuple[int, str]] = []
         words = [(m.start(), m.group()) for m in _WORD.finditer(norm)]
@@ -60,9 +65,8 @@ class Glossary:
                 i += 1
         if not norm.isascii():
             taken = bytearray(len(norm))  # characters a longer phrase has already matched
-            for key, value in self._other:
+            for _, key, value, spaced in sorted(p for c in set(norm) for p in self._other.get(c, ())):
                 at = norm.find(key)
-                spaced = bool(_SPACED.match(key))
                 while at >= 0:
                     if not any(taken[at:at + len(key)]) and not (spaced and at and norm[at - 1].isalnum()):
                         found.append((at, value))

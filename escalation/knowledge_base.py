@@ -8,6 +8,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -117,7 +118,7 @@ class KnowledgeBase:
             lengths.append(sum(main.values()) + _ANSWER_WEIGHT * sum(answer.values()))
         n = len(entries)
         self._avg_len = sum(lengths) / n
-        self._lengths = lengths
+        self._norms = [_K1 * (1 - _B + _B * length / self._avg_len) for length in lengths]  # BM25's length term
         self.idf = {t: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for t, p in self._postings.items()}
         # A word the knowledge base has never seen is likely specific, so it weighs like a rare term,
         # unless it is an everyday word that says little about the question.
@@ -129,6 +130,9 @@ class KnowledgeBase:
             if len(term) >= _TYPO_MIN and term.isalpha():
                 for form in deletions(term):
                     self._near.setdefault(form, term)
+        # a question is read for its terms several times while it is answered (whether it asks, its ranking,
+        # its confidence)
+        self.query = lru_cache(maxsize=64)(self._query)
 
     def get(self, entry_id: str) -> Entry | None:
         """The entry with this id, if it is served."""
@@ -141,7 +145,7 @@ class KnowledgeBase:
             return idf
         return 1.0 if term in self._common else self.unknown_idf
 
-    def query(self, text: str) -> set[str]:
+    def _query(self, text: str) -> frozenset[str]:
         """The terms of a message that say what it asks, its place names left out and typos mended."""
         found = set()
         for term in terms(destinations().without_places(text)):
@@ -150,7 +154,7 @@ class KnowledgeBase:
                 # a word only one learned question uses is likely that visitor's typo ("helth"): it also
                 # stands for the common term it is one letter from (a word an entry is written with is no typo)
                 found.add(self._mended(term, rare=True))
-        return found - _LEVELS - self._origins or found
+        return frozenset(found - _LEVELS - self._origins or found)
 
     def _mended(self, term: str, rare: bool = False) -> str:
         if (term in self.idf and not rare) or len(term) < _TYPO_MIN or not term.isalpha() or term in self._common:
@@ -172,8 +176,7 @@ class KnowledgeBase:
             if idf is None:
                 continue
             for i, tf in self._postings[term]:
-                norm = _K1 * (1 - _B + _B * self._lengths[i] / self._avg_len)
-                scores[i] += idf * tf * (_K1 + 1) / (tf + norm)
+                scores[i] += idf * tf * (_K1 + 1) / (tf + self._norms[i])
         for i in scores:
             if self.entries[i].country == country:
                 scores[i] *= _OWN_COUNTRY
