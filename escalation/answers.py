@@ -40,9 +40,9 @@ OR_TEXT = " or "
 
 # Words that carry no topic in a follow-up: "same for nz pls", "what about Germany then".
 _FILLER = frozenset(terms("same abt bout wat wht regarding instead similar country countries question one thing "
-                          "things hmm ok okay then too also pls please"))
+                          "things hmm ok okay then too also pls please equivalent side version"))
 _GENERAL = re.compile(r"\b(in general|generally|most countries|all countries|every country|any country|abroad"
-                      r"|overseas|worldwide|different countries|foreign study|study in a foreign country|foreign universit\w*)\b")
+                      r"|overseas|worldwide|different countries|foreign study|study in a foreign country|foreign universit\w*|bahar|videsh)\b")
 # A question across destinations: the destination of the visitor's previous message is not its place.
 _ACROSS = re.compile(r"\b(which|what|wat|best|top|cheapest|compare|comparing|comparison|between|other|different|many)"
                      r" (countries|country|destinations?)\b|\b(compare|comparing|comparison|versus|vs)\b")
@@ -197,6 +197,8 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     kb, places = knowledge_base(), destinations()
     visitor, bot = _history(kb, history)
     text = read(kb, text)
+    if places.outside(text):
+        return Answer("none", UNCOVERED_REPLY, 0.0)
     hit = places.country(text)
     asked, followup, words = text, False, flat(text)
     if not _asks(kb, text):

@@ -77,6 +77,8 @@ class Destinations:
         self._narrower: dict[str, list[str]] = data.pop("narrower", {})
         self.within: dict[str, str] = data.pop("within", {})
         self.there: dict[str, str] = data.pop("there", {})
+        self._outside = _pattern(data.pop("outside", []))
+        self._studying = _pattern(data.pop("studying", []))
         self._place = {code: _pattern(v.get("place") or []) for code, v in data.items()}
         self._terms = {code: _pattern(v.get("terms") or []) for code, v in data.items()}
         self._all_places = _pattern([a for v in data.values() for a in v.get("place") or []])
@@ -133,6 +135,13 @@ class Destinations:
     def without_places(self, text: str) -> str:
         """The message with its place names taken out, so a country's name does not pull in a topic."""
         return self._all_places.sub(" ", flat(text)) if self._all_places else flat(text)
+
+    def outside(self, text: str) -> bool:
+        """Whether the message is about a journey other than studying (a tourist visa, a visit, a job) and not
+        about the visitor's own studies too ("my wife on a visitor visa while I study")."""
+        words = flat(text)
+        return bool(self._outside and self._outside.search(words)
+                    and not (self._studying and self._studying.search(words)))
 
     def level(self, text: str) -> str | None:
         """The study level named: bachelor, master, phd or diploma."""

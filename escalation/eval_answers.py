@@ -202,7 +202,7 @@ def main(argv: list[str]) -> None:
             if row["group"].startswith(only):
                 batches[row["group"].split("-")[0]].append(row)
         for name, batch in sorted(batches.items()):
-            report([(r, judge(r)) for r in batch], f"unseen batch {name}, none of it learned from")
+            report([(r, judge(r, "--show" in argv)) for r in batch], f"unseen batch {name}, none of it learned from")
         return
     test = [r for r in rows if split(r["group"]) == "test"]
     dev = [r for r in rows if split(r["group"]) == "dev"]

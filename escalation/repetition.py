@@ -92,7 +92,10 @@ def repeated(flat: str, text: str, visitor: list[str], answers: list[float], kb:
     question: the answering side says when it cannot answer that one either."""
     recent = [t for t in visitor[-_LOOKBACK:] if terms(t)]
     if recent and _ASKED_AGAIN.search(flat):
-        return True
+        # "same question for Dublin" asks it again about a place not asked about yet: a follow-up
+        here = destinations().country(text)
+        if here is None or any(getattr(destinations().country(t), "code", None) == here.code for t in recent):
+            return True
     current = set(terms(text))
     if not current:
         return False
