@@ -404,7 +404,7 @@ _FRUSTRATION = re.compile(
     r"|non (hai|ha|mi hai) (risposto|capito|aiutato)|non (risponde|rispondi)"
     r"|no (me )?(respondes|respondiste|contestas|has respondido|entendiste|ayudaste)"
     r"|(ne|n) (repond|reponds|repondez|comprends|comprenez)( \w+)? pas|pas (repondu|compris)"
-    r"|samajh( \w+){0,2} (nahi|nahin)|meri baat (samajh|sun)( \w+){0,2} (nahi|nahin)"
+    r"|samajh( \w+){0,2} (nahi|nahin) (rahe|rahi|paa|pa|paye|sakte|sakti)\b|meri baat (samajh|sun)( \w+){0,2} (nahi|nahin)"
     r"|que (mierda|porqueria|basura)|tu ne (comprends|sers) (rien|a rien)|tu comprends rien|tu sers a rien"
     r"|ca (ne )?m aide pas|ca ne sert a rien|n importe quoi|pas ce que j ai demande|ras le bol|j en ai marre"
     r"|en ai marre|c est nul|du verstehst (mich )?(nicht|nichts)|verstehst du (mich )?nicht"
@@ -412,7 +412,7 @@ _FRUSTRATION = re.compile(
     r"|quatsch|blodsinn|nao (me )?(ajuda|ajudou|entende|entendeu|serve)|voce nao (entende|ajuda)"
     r"|nao foi isso que (eu )?perguntei|que droga|saco cheio|non (mi )?(aiuti|aiuta|serve|servi|capisci|capisce)"
     r"|non e quello che ho chiesto|fa schifo|che schifo|sono stufo|sono stufa"
-    r"|samajh nahi (aata|aa raha|aati|rahe|raha)|kuch samajh nahi|kisi kaam ka nahi|kuch kaam ka nahi"
+    r"|samajh nahi (aata|aa raha|aati|rahe|raha)( kya| yaar| yar| bhai| hai| ho| na| tumhe| aapko)*$|kuch samajh nahi|kisi kaam ka nahi|kuch kaam ka nahi"
     r"|koi fayda nahi|dimag kharab|bakwas band)\b"
 )
 _INCREDULOUS = re.compile(
