@@ -135,9 +135,10 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
         return keep(small)
     if not found.picked and repeated(msg.flat, msg.raw, visitor, answers, knowledge_base()):
         return handoff("repeat")
-    if foreign(msg.tokens) and found.kind in ("none", "unsure"):
+    if foreign(msg.tokens) and found.kind in ("none", "unsure") and language != "en":
         # Read through the glossary, a question in another language gets the English answer (the chat adds,
-        # in the visitor's language, that it is in English); only one it cannot place gets this reply.
+        # in the visitor's language, that it is in English); only one it cannot place gets this reply. English
+        # with a few words other languages also use ("non EU", "eu") is still English.
         return keep(LANGUAGE_REPLY)
     if off_topic(msg.flat):
         return keep(OFF_TOPIC_REPLY)

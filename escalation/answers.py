@@ -139,6 +139,12 @@ def _history(kb: KnowledgeBase, history: Iterable[Any]) -> tuple[list[str], list
     return [read(kb, t) for t in reversed(visitor)], bot[::-1]
 
 
+def _only_place(text: str):
+    """The destination a text names, when it names one and no other."""
+    found = destinations().hits(text)
+    return found[0] if found and {h.code for h in found} == {found[0].code} else None
+
+
 def _asks(kb: KnowledgeBase, text: str) -> set[str]:
     return kb.query(text) - _FILLER
 
@@ -213,7 +219,9 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
         else:
             asked, followup = earlier, True
     elif hit is None and visitor and not _ACROSS.search(words):
-        hit = places.country(visitor[-1])
+        # the destination of the question before, or the one destination the bot's answer to it named
+        # ("Germany is the cheapest" -> "how do I apply there?")
+        hit = places.country(visitor[-1]) or (_only_place(bot[-1]) if bot else None)
         followup = hit is not None
     personal = bool(_FIRST_PERSON.search(words) and _PERSONAL.search(words))
     if personal and visitor and asked == text:
