@@ -44,8 +44,8 @@ class Glossary:
     def english(self, text: str) -> str | None:
         """The English words for the glossary words a message uses, or None when it uses none.
 
-        Linear in the message's length: a few dictionary look-ups per word, and a substring scan per phrase that starts
-        with one of its characters."""
+        Linear in the message's length: a few dictionary look-ups per word, and a substring scan per phrase
+        that starts with one of its characters."""
         norm = _norm(text)
         found: list[tuple[int, str]] = []
         words = [(m.start(), m.group()) for m in _WORD.finditer(norm)]
