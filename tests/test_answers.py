@@ -341,3 +341,30 @@ def test_a_question_across_countries_keeps_no_earlier_destination(later: str) ->
     first = "how long is the post-graduation work permit in canada"
     decision = assess(later, [visitor(first), bot(assess(first).reply)])
     assert not (decision.topic or "").startswith("ca-")
+
+
+@pytest.mark.parametrize("text", [
+    "how do my grandparents get a visitor visa to see me graduate in Leeds?",
+    "tourist visa for my brother to Canada for two weeks",
+    "can my uncle's company get me a work visa for my cousin in Sydney?",
+])
+def test_a_journey_other_than_study_is_declined_whatever_the_destination(text: str) -> None:
+    decision = assess(text)
+    assert decision.topic is None and not decision.choices
+
+
+def test_a_visitor_visa_beside_the_visitors_own_studies_is_still_a_study_question() -> None:
+    assert assess("can my husband join me on a visitor visa while I study in Canada?").topic == "ca-dependants"
+
+
+def test_the_same_question_about_a_new_place_is_a_follow_up_not_a_repeat() -> None:
+    decision = assess("same question but for Dublin", [visitor("part-time work hours in London for students?"),
+                                                       bot("(an answer about that)")])
+    assert (decision.handoff, decision.topic) == (False, "ie-work-while-studying")
+
+
+def test_a_follow_up_takes_the_one_destination_the_bots_answer_named() -> None:
+    history = [visitor("which country is cheapest for a master's?"),
+               bot("Germany is usually the most affordable: most public universities charge no tuition.")]
+    assert answer("and when do I need to apply there?", history).country == "de"
+

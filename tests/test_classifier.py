@@ -50,6 +50,33 @@ def test_a_refused_entry_with_someone_held_is_detention_wherever_it_happens(text
     assert emergency(text) == "detention"
 
 
+@pytest.mark.parametrize("text,kind", [
+    ("I really don't want to stay alive after this", "selfharm"),
+    ("mình không muốn sống nữa", "selfharm"),
+    ("я больше не хочу жить", "selfharm"),
+    ("immigration took me aside and say they will send me back tonight", "detention"),
+    ("احتجزوني في مطار دبي منذ ساعتين", "detention"),
+    ("my flatmate beat me and says he'll hurt me if I call anyone", "violence"),
+    ("আমার রুমমেটকে মারধর করেছে, এখনো হুমকি দিচ্ছে", "violence"),
+    ("mia sorella ha un dolore fortissimo alla schiena e non riesce ad alzarsi", "medical"),
+    ("友達が胸が痛くて息が苦しいと言っています", "medical"),
+    ("pasaportumu kaybettim, yarın uçuşum var", "passport"),
+    ("someone stole my passport on the metro and I fly on friday", "passport"),
+])
+def test_safety_floor_reads_each_kind_in_everyday_words(text: str, kind: str) -> None:
+    assert emergency(text) == kind
+
+
+@pytest.mark.parametrize("text", [
+    "I'm dying to know when the September intake closes",
+    "tò mò quá trời, học phí ở Úc bao nhiêu?",
+    "this visa paperwork is killing me, how many photos do I need?",
+    "I don't want to live in a shared flat, are studios expensive in Dublin?",
+])
+def test_safety_floor_leaves_idioms_alone(text: str) -> None:
+    assert emergency(text) is None
+
+
 @pytest.mark.parametrize("text", [
     "I got locked in at the library entry, what are library hours in UK unis?",
     "what should someone do if they lose their passport abroad?", "I fly tomorrow, what should I pack?",
