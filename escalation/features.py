@@ -269,7 +269,7 @@ def topics(text: str) -> frozenset[str]:
     text = text[:300]
     english = glossary().english(text)
     cued = destinations().cued(f"{english} {text}" if english else text)
-    return frozenset(cued) | frozenset(_named(word_line(text, marks=True), _TOPICS))
+    return cued | frozenset(_named(word_line(text, marks=True), _TOPICS))
 
 
 def history_features(text: str, history: list[Turn]) -> list[float]:

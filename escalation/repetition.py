@@ -93,8 +93,9 @@ def repeated(flat: str, text: str, visitor: list[str], answers: list[float], kb:
     recent = [t for t in visitor[-_LOOKBACK:] if terms(t)]
     if recent and _ASKED_AGAIN.search(flat):
         # "same question for Dublin" asks it again about a place not asked about yet: a follow-up
-        here = destinations().country(text)
-        if here is None or any(getattr(destinations().country(t), "code", None) == here.code for t in recent):
+        places = destinations()
+        here = places.country(text)
+        if here is None or here.code in {hit.code for hit in map(places.country, recent) if hit}:
             return True
     current = set(terms(text))
     if not current:

@@ -485,14 +485,12 @@ SEEN_PIXEL = base64.b64decode("R0lGODlhAQABAAAAACH5BAEAAAAALAAAAAABAAEAAAIBAAA7"
 async def agent_events(request: Request):
     settings, hub = request.app.state.settings, request.app.state.hub
     agent: Agent = request.state.agent
-    beat = min(settings.ping_seconds, settings.presence_grace_seconds / 3)
+    beat = _beat(settings)
     boards = request.app.state.desk_board
 
     async def events():
         known, typing_shown = None, {}
         shown: dict[str, object] = {}  # the lists' keys as last sent (desk_board)
-        await run_in_threadpool(agent.touch)
-        hub.notify(QUEUE)  # waiting visitors learn that someone is online
         if settings.auto_assign:
             wake(request, await run_in_threadpool(conversation.auto_assign, settings.presence_grace_seconds))
         with hub.listen(agent_topic(agent.id), QUEUE) as listener:
@@ -539,10 +537,18 @@ async def agent_events(request: Request):
     return event_stream(request, present(request, agent, events()))
 
 
+def _beat(settings) -> float:
+    """How often a staff page's stream looks again when nothing wakes it: sign-in and presence are checked at
+    least this often, well within the grace period."""
+    return min(settings.ping_seconds, settings.presence_grace_seconds / 3)
+
+
 async def present(request: Request, agent: Agent, events):
-    """A staff page's stream, which is what makes its counsellor present."""
+    """A staff page's stream, which is what makes its counsellor present: from when it opens to when it ends."""
     settings, hub = request.app.state.settings, request.app.state.hub
     try:
+        await run_in_threadpool(agent.touch)
+        hub.notify(QUEUE)  # waiting visitors learn that someone is online
         async for event in events:
             yield event
     finally:
@@ -569,12 +575,10 @@ async def agent_desk_events(request: Request):
     chats stay theirs, and the Inbox link counts the chats waiting for them there."""
     settings, hub = request.app.state.settings, request.app.state.hub
     agent: Agent = request.state.agent
-    beat = min(settings.ping_seconds, settings.presence_grace_seconds / 3)
+    beat = _beat(settings)
 
     async def events():
         shown = None
-        await run_in_threadpool(agent.touch)
-        hub.notify(QUEUE)  # waiting visitors learn that someone is online
         with hub.listen(agent_topic(agent.id)) as listener:
             yield ServerSentEvent(comment="connected", retry=3000)
             while not hub.closing:
