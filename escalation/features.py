@@ -272,6 +272,16 @@ def topics(text: str) -> frozenset[str]:
     return cued | frozenset(_named(word_line(text, marks=True), _TOPICS))
 
 
+def _judged(question: str, reply: str) -> float | None:
+    """A bot reply stored without its confidence (an imported transcript): an answer names a topic of the
+    question or gives a figure; a reply that does neither ("sorry, could you rephrase?", "Canada has great
+    universities!") did not answer it. A question that names no topic leaves it unknown."""
+    asked = topics(question)
+    if not asked:
+        return None
+    return 1.0 if asked & topics(reply) or any(c.isdigit() for c in reply) else 0.0
+
+
 def history_features(text: str, history: list[Turn]) -> list[float]:
     """How this message relates to the chat so far: asked before, and how the bot's answers went.
 
@@ -285,8 +295,10 @@ def history_features(text: str, history: list[Turn]) -> list[float]:
     for t in history:
         if t.sender == "visitor":
             last = t.text
-        elif t.sender == "bot" and t.confidence is not None and len(words(normalise(last))) >= 3:
-            answers.append(t.confidence)
+        elif t.sender == "bot" and len(words(normalise(last))) >= 3:
+            confidence = t.confidence if t.confidence is not None else _judged(last, t.text)
+            if confidence is not None:
+                answers.append(confidence)
     weak = [c < WEAK for c in answers[-2:]]
     now = trigrams(text)
     overlaps = [len(now & before) / len(now | before) if now | before else 0.0 for before in map(trigrams, asked)]

@@ -60,6 +60,9 @@ def test_a_refused_entry_with_someone_held_is_detention_wherever_it_happens(text
     ("আমার রুমমেটকে মারধর করেছে, এখনো হুমকি দিচ্ছে", "violence"),
     ("mia sorella ha un dolore fortissimo alla schiena e non riesce ad alzarsi", "medical"),
     ("友達が胸が痛くて息が苦しいと言っています", "medical"),
+    ("the airline won't let me board and my course starts on monday", "detention"),
+    ("공항에서 세 시간째 붙잡혀 있어요", "detention"),
+    ("мне угрожает сосед по комнате", "violence"),
     ("pasaportumu kaybettim, yarın uçuşum var", "passport"),
     ("someone stole my passport on the metro and I fly on friday", "passport"),
 ])

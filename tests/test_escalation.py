@@ -322,6 +322,20 @@ def test_unusual_history_items_are_ignored(history: list | None) -> None:
     assert assess("hello", history).handoff is False
 
 
+@pytest.mark.parametrize("text,history,handoff", [
+    # an imported transcript keeps the bot's words but not its confidence: a reply on another subject missed
+    ("no, I asked whether students can work in Canada during their studies",
+     [{"sender": "visitor", "text": "can students work in Canada while studying?"},
+      {"sender": "bot", "text": "Canada is a wonderful country with friendly people!"}], True),
+    # ...and a reply that gives a figure answered, so the next question is a follow-up
+    ("and how much does it cost to study there?",
+     [{"sender": "visitor", "text": "how long does the Canadian study permit take?"},
+      {"sender": "bot", "text": "Usually 6 to 10 weeks."}], False),
+])
+def test_a_bot_reply_without_its_confidence_is_judged_by_what_it_says(text: str, history: list, handoff: bool) -> None:
+    assert assess(text, history).handoff is handoff
+
+
 def test_replies_to_small_talk_do_not_count_as_weak_answers() -> None:
     history = [visitor("hello"), bot(0.0), visitor("thanks!"), bot(0.0)]
     assert assess("How much is the UK student visa fee?", history).handoff is False
