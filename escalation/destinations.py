@@ -79,6 +79,7 @@ class Destinations:
         self.there: dict[str, str] = data.pop("there", {})
         self._outside = _pattern(data.pop("outside", []))
         self._studying = _pattern(data.pop("studying", []))
+        self._words = frozenset(data.pop("words", ()))  # real words one letter from a place name
         self._place = {code: _pattern(v.get("place") or []) for code, v in data.items()}
         self._terms = {code: _pattern(v.get("terms") or []) for code, v in data.items()}
         self._all_places = _pattern([a for v in data.values() for a in v.get("place") or []])
@@ -96,7 +97,7 @@ class Destinations:
         for i, (word, end) in enumerate(spans):
             pair = (word + spans[i + 1][0], spans[i + 1][1]) if i + 1 < len(spans) else ("", 0)
             for text, stop in ((word, end), pair):
-                if len(text) < _FUZZY_MIN - 1 or text in COMMON or text in STOPWORDS:
+                if len(text) < _FUZZY_MIN - 1 or text in COMMON or text in STOPWORDS or text in self._words:
                     continue
                 if text not in looked:
                     looked[text] = next((self._near[f] for f in sorted(deletions(text)) if f in self._near), None)

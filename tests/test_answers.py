@@ -255,6 +255,7 @@ def test_a_destination_named_in_another_language_is_that_destination(text: str, 
     ("Bộ giáo dục ở Úc có cấp học bổng không?", "au-scholarships"),  # giáo dục (education) names no Germany
     ("Was kostet das Studentenvisum für Irland mit Kindern?", "ie-visa-fee"),  # "mit" is "with", not MIT
     ("Avustralya'da tüm okullarda eğitim ücreti ne kadar?", "au-tuition"),  # "tüm" is "all", not TUM
+    ("is it realistic to settle abroad with PR after my studies?", "any-pr-after-study"),  # not Seattle
 ])
 def test_a_word_inside_or_like_another_never_names_a_country(text: str, entry: str) -> None:
     assert assess(text).topic == entry
