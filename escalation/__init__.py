@@ -104,7 +104,8 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     # which the model's reading of a personal case or a deadline does not overrule; the English rules'
     # reading of a reported problem ("I can't log in") still does.
     own_facts = found.kind == "answer" and found.entry.id.startswith(OURS)
-    reason = model().judge(msg.raw, history, HANDOFF_ANSWERED if found.entry else HANDOFF)
+    # Asked again after a weak answer is a repeat however well the new wording is answered.
+    reason = model().judge(msg.raw, history, HANDOFF_ANSWERED if found.entry else HANDOFF, again=HANDOFF)
     # A confident general answer (gap years, backlogs, deferring) to an English question that merely sounds
     # personal ("i have 8 backlogs, can i still go?") gives those facts and the offer of a counsellor when only
     # the model reads a personal case; a case the English rules name ("my visa was refused") still hands over.

@@ -74,12 +74,13 @@ class Model:
             score[CLASSES.index("repeat")] = 0.0
         return score / score.sum()
 
-    def judge(self, text: str, history: Iterable[Any] = (), threshold: float = HANDOFF) -> str | None:
-        """The handoff reason the model reads in the message, or None when the bot should answer."""
+    def judge(self, text: str, history: Iterable[Any] = (), threshold: float = HANDOFF,
+              again: float | None = None) -> str | None:
+        """The handoff reason the model reads in the message, or None when the bot should answer; `again` is
+        the bar instead when the likeliest reason is a repeat."""
         p = self.probabilities(text, history)
-        if 1.0 - p[0] < threshold:
-            return None
-        return CLASSES[1 + int(np.argmax(p[1:]))]
+        reason = CLASSES[1 + int(np.argmax(p[1:]))]
+        return None if 1.0 - p[0] < (again if again is not None and reason == "repeat" else threshold) else reason
 
 
 _lock = threading.Lock()
