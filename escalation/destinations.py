@@ -13,13 +13,14 @@ from .text import COMMON, STOPWORDS, deletions, flat
 _FILE = Path(__file__).with_name("destinations.yaml")
 OTHER = "other"  # a destination we hold no facts for
 _BEFORE_PLACE = re.compile(r"\b(in|to|for|at|from|of|the)\s{2,}")  # left before a place name taken out
+_SCAN = 6  # places a phrase may start at, beyond which one scan of the message is cheaper
 _FUZZY_MIN = 6  # place names at least this long also match with one letter wrong ("Canda", "Germny")
 
 
 class _Phrases:
-    """Whole-word phrases, found by one regular expression. Most messages hold none of them, and the regex tries
-    its alternation at every position of the message: it runs only when a phrase's first word is one of the
-    message's words (a whole-word match implies it), a set test whose cost does not grow with the phrases."""
+    """Whole-word phrases, found by one regular expression. Most messages hold none of them, and the regex would
+    try its alternation at every position of the message: it is tried only where a word that starts a phrase
+    starts (a whole-word match begins there), so its cost grows with those words, not with the message."""
 
     def __init__(self, words: list[str]) -> None:
         self.words = words
@@ -28,23 +29,45 @@ class _Phrases:
         self.firsts = frozenset(m.group(0) for m in starts if m)
         self.odd = [w for w, m in zip(words, starts) if not m]  # phrases that begin with a sign: by substring
 
-    def _may(self, text: str) -> bool:
-        return not self.firsts.isdisjoint(_words(text)) or any(w in text for w in self.odd)
-
-    def search(self, text: str) -> re.Match[str] | None:
-        return self.rx.search(text) if self._may(text) else None
+    def _starts(self, text: str) -> list[int] | None:
+        """Where a phrase may start, or None when the whole message is to be scanned: a phrase that begins with
+        a sign is found by substring, and a word that starts phrases many times over ("the visa the visa...")
+        costs fewer steps in one scan than in a match at each place."""
+        if any(w in text for w in self.odd):
+            return None
+        at = _positions(text)
+        starts = [p for w in self.firsts.intersection(at) for p in at[w]]
+        return sorted(starts) if len(starts) <= _SCAN else None
 
     def finditer(self, text: str):
-        return self.rx.finditer(text) if self._may(text) else iter(())
+        starts = self._starts(text)
+        if starts is None:
+            yield from self.rx.finditer(text)
+            return
+        end = 0
+        for start in starts:
+            if start >= end and (m := self.rx.match(text, start)):
+                yield m
+                end = m.end()
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return next(self.finditer(text), None)
 
     def sub(self, repl: str, text: str) -> str:
-        return self.rx.sub(repl, text) if self._may(text) else text
+        out, last = [], 0
+        for m in self.finditer(text):
+            out.append(text[last:m.start()] + repl)
+            last = m.end()
+        return "".join(out) + text[last:] if out else text
 
 
 @lru_cache(maxsize=64)
-def _words(text: str) -> frozenset[str]:
-    """A message's words, read once for all the phrase lists it is checked against."""
-    return frozenset(re.findall(r"\w+", text))
+def _positions(text: str) -> dict[str, list[int]]:
+    """Where each of a message's words starts, read once for all the phrase lists it is checked against."""
+    at: dict[str, list[int]] = {}
+    for m in re.finditer(r"\w+", text):
+        at.setdefault(m.group(), []).append(m.start())
+    return at
 
 
 def _pattern(aliases: list[str]) -> _Phrases | None:

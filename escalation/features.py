@@ -66,6 +66,9 @@ def _split(pieces: list[str]) -> list[str]:
         if token[0] in "!?":
             out.append(token[:2])
             continue
+        if token.isascii():  # no unspaced script in it
+            out.append(token)
+            continue
         for i, part in enumerate(_UNSPACED.split(token)):
             if i % 2 == 0:
                 out.append(part)
@@ -274,12 +277,14 @@ def topics(text: str) -> frozenset[str]:
 
 def _judged(question: str, reply: str) -> float | None:
     """A bot reply stored without its confidence (an imported transcript): an answer names a topic of the
-    question or gives a figure; a reply that does neither ("sorry, could you rephrase?", "Canada has great
-    universities!") did not answer it. A question that names no topic leaves it unknown."""
+    question or gives a figure; a reply that does neither ("Canada has great universities!") did not answer
+    it. Of a question that names no topic, only an apology ("sorry, could you rephrase?") says so."""
     asked = topics(question)
-    if not asked:
-        return None
-    return 1.0 if asked & topics(reply) or any(c.isdigit() for c in reply) else 0.0
+    if asked & topics(reply) or any(c.isdigit() for c in reply):
+        return 1.0
+    if asked:
+        return 0.0
+    return 0.0 if {"k:sorry", "k:unanswered"} & concepts(word_line(reply)) else None
 
 
 def history_features(text: str, history: list[Turn]) -> list[float]:

@@ -30,11 +30,12 @@ class Glossary:
         # Latin-script phrases are looked up word by word; scripts written without spaces (Chinese) or with
         # clitics (Arabic) are found anywhere in the text, longest first.
         self._words = {k: v for k, v in english.items() if k.isascii()}
-        # Most words start no phrase: one look-up each. One that does is tried only as far as its longest phrase.
-        self._first: dict[str, int] = {}
+        # Most words start no phrase: one look-up each. One that does is tried at its phrases' lengths only,
+        # longest first.
+        lengths: dict[str, set[int]] = {}
         for k in self._words:
-            first, n = k.split()[0], k.count(" ") + 1
-            self._first[first] = max(n, self._first.get(first, 1))
+            lengths.setdefault(k.split()[0], set()).add(k.count(" ") + 1)
+        self._first = {first: sorted(ns, reverse=True) for first, ns in lengths.items()}
         # By first character, so a message is searched only for the phrases that can start in it
         self._other: dict[str, list[tuple[int, str, str, bool]]] = {}
         phrases = sorted(((k, v) for k, v in english.items() if not k.isascii()), key=lambda kv: -len(kv[0]))
@@ -48,17 +49,16 @@ class Glossary:
         that starts with one of its characters."""
         norm = _norm(text)
         found: list[tuple[int, str]] = []
-        words = [(m.start(), m.group()) for m in _WORD.finditer(norm)]
+        starts, words = [], []
+        for m in _WORD.finditer(norm):
+            starts.append(m.start())
+            words.append(m.group())
         i = 0
         while i < len(words):
-            longest = self._first.get(words[i][1])
-            if longest is None:
-                i += 1
-                continue
-            for n in range(min(longest, len(words) - i), 0, -1):
-                hit = self._words.get(" ".join(w for _, w in words[i:i + n]))
+            for n in self._first.get(words[i], ()):
+                hit = self._words.get(" ".join(words[i:i + n])) if i + n <= len(words) else None
                 if hit:
-                    found.append((words[i][0], hit))
+                    found.append((starts[i], hit))
                     i += n
                     break
             else:

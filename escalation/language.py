@@ -36,6 +36,7 @@ class Reading(NamedTuple):
 
 
 SURE = 0.9
+_READ = 200  # characters read: enough to tell a language, and lingua's cost grows with the text
 _TOLD = 0.4  # below this share of the confidence the text is too mixed or short to name a language
 
 
@@ -45,7 +46,7 @@ def read(text: str) -> Reading:
 
     Greetings, names and two-word messages ("thanks", "visa for Canada") are too short to be sure of.
     """
-    values = _built().compute_language_confidence_values(text[:400]) if text.strip() else []
+    values = _built().compute_language_confidence_values(text[:_READ]) if text.strip() else []
     if not values or values[0].value < _TOLD:
         return Reading(None, False)
     return Reading(values[0].language.iso_code_639_1.name.lower(), values[0].value >= SURE)

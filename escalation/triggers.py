@@ -776,12 +776,14 @@ def complex_case(msg: Message) -> bool:
     return False
 
 
-RULES_READ = 160  # the rules' patterns are not linear in length, so they read a message's start only
+# The rules' patterns are not linear in length, and cost most where short words crowd ("due a due a..."),
+# so they read a message's start only: its first characters, and of those its first words.
+RULES_READ, RULES_WORDS = 160, 24
 
 
 def english_rules(text: str) -> str | None:
     """The handoff reason the English rules read in a message's start: a second reader beside the model."""
-    msg = Message(text[:RULES_READ])
+    msg = Message(" ".join(text[:RULES_READ].split(" ")[:RULES_WORDS]))
     for reason, trigger in (("requested", requested), ("complex", complex_case), ("frustration", frustration)):
         if trigger(msg):
             return reason

@@ -137,23 +137,39 @@ _TURN = st.one_of(_MESSAGE, st.builds(lambda sender, text, confidence: {"sender"
                                       st.one_of(st.none(), st.floats(0, 1))))
 
 
+# What an ordinary question costs, on the machine where the 5 ms budget was set (docs/escalation.md: corpus
+# messages 1.1 ms on average). The budget is scaled by what the same question costs in the same run, so a machine
+# slower than that one, or one slowed by other work, is not taken for a cost that grows with the input.
+ORDINARY, ORDINARY_COST, BUDGET = "How much is the UK student visa fee?", 0.0011, 0.005
+
+
+def _cpu(text: str, history: list, apart: float) -> float:
+    """CPU time of this thread alone for one decision."""
+    time.sleep(apart)  # runs spread out, so one burst of another process's work does not slow them all
+    start = time.thread_time()
+    assess(text, history)
+    return time.thread_time() - start
+
+
 @settings(max_examples=60, deadline=None)
 @given(_MESSAGE, st.lists(_TURN, max_size=40))
 def test_any_message_up_to_the_limit_is_decided_in_under_5_ms_of_cpu(text: str, history: list) -> None:
     """The whole decision, with a chat history as long as any: safety floor, model, rules, answering side."""
-    def cost(n: int, apart: float) -> float:
-        """CPU time of this thread alone; fresh texts each run so no cache answers for them."""
-        fresh = (text + str(n))[-2000:]
-        earlier = [f"{h}{n}" if isinstance(h, str) else {**h, "text": f"{h['text']}{n}"} for h in history]
-        time.sleep(apart)  # runs spread out, so one burst of another process's work does not slow them all
-        start = time.thread_time()
-        assess(fresh, earlier)
-        return time.thread_time() - start
+    def least(n: int, apart: float) -> tuple[float, float]:
+        """The least of five runs of this input and of the ordinary question, each text fresh so no cache
+        answers for it: other processes can slow a run (shared cores and caches; on a virtual machine the
+        host's other guests count as this thread's time), never speed it up."""
+        runs = [(_cpu((text + str(k))[-2000:], [f"{h}{k}" if isinstance(h, str) else {**h, "text": f"{h['text']}{k}"}
+                                                 for h in history], apart), _cpu(f"{ORDINARY} {k}", [], apart))
+                for k in range(n, n + 5)]
+        return min(r[0] for r in runs), min(r[1] for r in runs)
 
-    # The least of five runs: other processes can slow a run (shared cores and caches; on a virtual machine the
-    # host's other guests count as this thread's time), never speed it up. Over the budget, five more runs spread
-    # over a second and a half tell a real cost from a burst of the machine's.
-    assert min(cost(n, 0.01) for n in range(5)) < 0.005 or min(cost(n, 0.3) for n in range(5, 10)) < 0.005
+    def within(costs: tuple[float, float]) -> bool:
+        this, ordinary = costs
+        return this < BUDGET * max(1.0, ordinary / ORDINARY_COST)
+
+    # Five runs back to back; over the budget, five more spread over three seconds tell a real cost from a burst.
+    assert within(least(0, 0.0)) or within(least(5, 0.3))
 
 
 def test_urgent_chats_go_to_the_front_of_the_queue(app) -> None:

@@ -7,6 +7,7 @@ import pytest
 
 from escalation import SKILLS, Decision, assess
 from escalation.classifier import model
+from escalation.features import _judged
 from escalation.knowledge_base import CONFIDENT, knowledge_base
 from escalation.triggers import canonical
 
@@ -334,6 +335,17 @@ def test_unusual_history_items_are_ignored(history: list | None) -> None:
 ])
 def test_a_bot_reply_without_its_confidence_is_judged_by_what_it_says(text: str, history: list, handoff: bool) -> None:
     assert assess(text, history).handoff is handoff
+
+
+@pytest.mark.parametrize("question,reply,confidence", [
+    ("How much is tuition in Canada?", "Canada has wonderful universities!", 0.0),
+    ("How much is tuition in Canada?", "Usually CAD 20,000 to 40,000 a year.", 1.0),
+    ("Macaristan'da okul ücretleri ne kadar?", "Üzgünüm, ne sorduğunuzu anlayamadım.", 0.0),  # an apology, in any language
+    ("Macaristan'da okul ücretleri ne kadar?", "Macaristan çok güzel bir ülke!", None),  # no telling
+])
+def test_a_reply_stored_without_its_confidence_is_read_for_an_answer(question: str, reply: str,
+                                                                      confidence: float | None) -> None:
+    assert _judged(question, reply) == confidence
 
 
 def test_replies_to_small_talk_do_not_count_as_weak_answers() -> None:
