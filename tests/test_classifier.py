@@ -64,6 +64,7 @@ def test_a_refused_entry_with_someone_held_is_detention_wherever_it_happens(text
     ("공항에서 세 시간째 붙잡혀 있어요", "detention"),
     ("мне угрожает сосед по комнате", "violence"),
     ("pasaportumu kaybettim, yarın uçuşum var", "passport"),
+    ("mir wurde der Pass geklaut und ich fliege übermorgen", "passport"),
     ("someone stole my passport on the metro and I fly on friday", "passport"),
 ])
 def test_safety_floor_reads_each_kind_in_everyday_words(text: str, kind: str) -> None:
