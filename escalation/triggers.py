@@ -778,7 +778,7 @@ def complex_case(msg: Message) -> bool:
 
 # The rules' patterns are not linear in length, and cost most where short words crowd ("due a due a..."),
 # so they read a message's start only: its first characters, and of those its first words.
-RULES_READ, RULES_WORDS = 160, 24
+RULES_READ, RULES_WORDS = 160, 32
 
 
 def english_rules(text: str) -> str | None:
