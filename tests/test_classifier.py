@@ -85,6 +85,8 @@ def test_safety_floor_leaves_idioms_alone(text: str) -> None:
     "I got locked in at the library entry, what are library hours in UK unis?",
     "what should someone do if they lose their passport abroad?", "I fly tomorrow, what should I pack?",
     "urgent question: is the IELTS valid for two years?", "Is there a counsellor for mental health at Monash?",
+    "saya lagi ngatur budget, berapa biaya kuliah di Selandia Baru?",  # not Vietnamese "ngất" (fainted)
+    "sou enfermeira, quais são os meses de entrada no Canadá?",  # not French "enfermé" (locked in)
 ])
 def test_safety_floor_ignores_general_questions(text: str) -> None:
     assert emergency(text) is None
