@@ -269,6 +269,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # The language of messages to a counsellor is read on the event loop (writes.undecided): the detector's
         # models load before the first request, not in its turn, now that the bot decides in another process.
         detect_sure("Bonjour, combien coûte un visa étudiant ?")
+        # The first visitor's page and message took the loop ~30 ms to compile templates and read the zones.
+        for name in templates.env.list_templates():
+            templates.env.get_template(name)
+        i18n.load()
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         if hub._redis is not None:
             app.state.limits.redis = app.state.slots.redis = hub._redis

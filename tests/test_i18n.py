@@ -226,3 +226,11 @@ def test_destination_buttons_are_labelled_in_the_visitors_language(visitor):
     page = visitor.get("/").text
     assert "Alemania</button>" in page and "Países Bajos</button>" in page and "Germany</button>" not in page
     assert 'name="text" value="Germany"' in page  # what a press sends is read the same in every language
+
+
+def test_the_zones_and_sentence_patterns_load_at_start_not_in_a_visitors_turn(app):
+    i18n._zones.cache_clear()
+    i18n._templates.cache_clear()
+    with TestClient(app):
+        assert i18n._zones.cache_info().currsize == 1
+        assert i18n._templates.cache_info().currsize == len(i18n.INTERFACE)
