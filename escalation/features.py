@@ -239,7 +239,8 @@ def turns(history: Iterable[Any]) -> list[Turn]:
     return out
 
 
-HISTORY = ("h:same", "h:similar", "h:last_similar", "h:similar_weak", "h:weak2", "h:new_topic", "h:same_topic")
+HISTORY = ("h:same", "h:similar", "h:last_similar", "h:similar_weak", "h:weak2", "h:new_topic", "h:same_topic",
+           "h:reasked")
 
 
 # Names in Latin letters, in any language's message: capitalised after the first word, or written in capitals.
@@ -315,6 +316,8 @@ def history_features(text: str, history: list[Turn]) -> list[float]:
     closest = asked[overlaps.index(best)] if asked else ""
     here, there = (topics(text), topics(closest)) if asked else (frozenset(), frozenset())
     renamed = bool(_new_names(text, closest))
+    # "My question was..." after a reply says that reply missed, however few words it shares with the question.
+    reasked = bool(asked) and any(t.sender == "bot" for t in history) and "k:reasked" in concepts(word_line(text))
     return [float(best >= 0.6), best, overlaps[-1] if overlaps else 0.0, best if failed else 0.0,
             float(len(weak) == 2 and all(weak)), float(bool(here) and bool(there) and not here & there),
-            float(bool(here & there) and not renamed)]
+            float(bool(here & there) and not renamed), float(reasked)]

@@ -211,6 +211,20 @@ def test_asking_again_hands_off(text: str, history: list) -> None:
     assert assess(text, history).reason == "repeat"
 
 
+_MISSED = {"sender": "bot", "text": "Canada has many great universities and colleges."}  # imported: no confidence
+
+
+@pytest.mark.parametrize("text,asked", [
+    ("mi pregunta era otra: ¿puede venir él conmigo?", "¿puede mi esposo venir conmigo a Canadá mientras estudio?"),
+    ("meine Frage war, ob er mitkommen darf", "Darf mein Mann mit nach Kanada, während ich studiere?"),
+    ("我问的是他能不能一起去", "我丈夫可以陪我去加拿大读书吗？"),
+    ("mera sawal tha ki husband saath ja sakta hai ya nahi", "kya mera husband canada mere saath ja sakta hai?"),
+    ("вопрос был, может ли муж поехать со мной", "Может ли муж поехать со мной в Канаду на время учёбы?"),
+])
+def test_saying_what_was_asked_after_a_reply_that_missed_hands_off(text: str, asked: str) -> None:
+    assert assess(text, [visitor(asked), _MISSED]).handoff
+
+
 @pytest.mark.parametrize("text,history", [
     ("Do I need a blocked account for Germany?", [visitor("How much is tuition at TU Munich?"), bot(0.2)]),
     ("What visa do I need for Canada?", [visitor("How much is tuition at the University of Toronto?"), bot(0.3),
