@@ -66,6 +66,7 @@ def test_a_refused_entry_with_someone_held_is_detention_wherever_it_happens(text
     ("pasaportumu kaybettim, yarın uçuşum var", "passport"),
     ("mir wurde der Pass geklaut und ich fliege übermorgen", "passport"),
     ("someone stole my passport on the metro and I fly on friday", "passport"),
+    ("immigration walon ne mujhe airport par 4 ghante se rok rakha hai", "detention"),
 ])
 def test_safety_floor_reads_each_kind_in_everyday_words(text: str, kind: str) -> None:
     assert emergency(text) == kind
