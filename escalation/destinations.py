@@ -114,7 +114,8 @@ class Destinations:
                         self._near.setdefault(form, (code, name))
 
     def _misspelt(self, words: str) -> list[Hit]:
-        """Place names written with one letter wrong, as single words or pairs ("new zeland")."""
+        """Place names written with one letter wrong, as single words or pairs ("new zeland"). A pair stands
+        only for a name of two words: "how long do" is not "london"."""
         found, looked = [], {}  # a word repeated is looked up once
         spans = [(m.group(0), m.end()) for m in re.finditer(r"[a-z]+", words)]
         for i, (word, end) in enumerate(spans):
@@ -123,9 +124,11 @@ class Destinations:
                 if len(text) < _FUZZY_MIN - 1 or text in COMMON or text in STOPWORDS or text in self._words:
                     continue
                 if text not in looked:
-                    looked[text] = next((self._near[f] for f in sorted(deletions(text)) if f in self._near), None)
+                    # A letter left out of a name ("austrlia") before a letter changed ("austria"): one lookup.
+                    looked[text] = self._near.get(text) or next(
+                        (self._near[f] for f in sorted(deletions(text)) if f in self._near), None)
                 near = looked[text]
-                if near:
+                if near and (text is word or " " in near[1]):
                     found.append(Hit(near[0], near[1], stop))
                     break
         return found
