@@ -317,7 +317,8 @@ def history_features(text: str, history: list[Turn]) -> list[float]:
     here, there = (topics(text), topics(closest)) if asked else (frozenset(), frozenset())
     renamed = bool(_new_names(text, closest))
     # "My question was..." after a reply says that reply missed, however few words it shares with the question.
-    reasked = bool(asked) and any(t.sender == "bot" for t in history) and "k:reasked" in concepts(word_line(text))
+    reasked = (bool(asked) and any(t.sender == "bot" for t in history)
+               and "k:reasked" in concepts(word_line(text, marks=True)))
     return [float(best >= 0.6), best, overlaps[-1] if overlaps else 0.0, best if failed else 0.0,
             float(len(weak) == 2 and all(weak)), float(bool(here) and bool(there) and not here & there),
             float(bool(here & there) and not renamed), float(reasked)]
