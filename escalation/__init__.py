@@ -7,7 +7,7 @@ from typing import Any, Iterable
 from .answers import OFFER, PERSONAL_SUFFIX, answer
 from .classifier import HANDOFF, HANDOFF_ANSWERED, model
 from .knowledge_base import COUNTRIES, OURS, knowledge_base
-from .features import normalise, words
+from .features import normalise, reasked, turns, words
 from .language import chat_language, detect_sure
 from .repetition import repeated, split_history
 from .routing import SKILLS, guess_skill
@@ -106,6 +106,9 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     own_facts = found.kind == "answer" and found.entry.id.startswith(OURS)
     # Asked again after a weak answer is a repeat however well the new wording is answered.
     reason = model().judge(msg.raw, history, HANDOFF_ANSWERED if found.entry else HANDOFF, again=HANDOFF)
+    if reason is None and reasked(msg.raw, turns(history)):
+        # "that's not what I asked": the visitor says the bot's reply missed, which only a person mends now
+        reason = "repeat"
     # A confident general answer (gap years, backlogs, deferring) to an English question that merely sounds
     # personal ("i have 8 backlogs, can i still go?") gives those facts and the offer of a counsellor when only
     # the model reads a personal case; a case the English rules name ("my visa was refused") still hands over.

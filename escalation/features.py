@@ -288,6 +288,15 @@ def _judged(question: str, reply: str) -> float | None:
     return 0.0 if {"k:sorry", "k:unanswered"} & concepts(word_line(reply)) else None
 
 
+def reasked(text: str, history: list[Turn]) -> bool:
+    """"My question was..." after a bot's reply says the reply missed, however few words the two share;
+    beside thanks ("thanks, my question was answered") it says the opposite."""
+    if not (any(t.sender == "visitor" for t in history) and any(t.sender == "bot" for t in history)):
+        return False
+    named = concepts(word_line(text, marks=True))
+    return "k:reasked" in named and "k:thanks" not in named
+
+
 def history_features(text: str, history: list[Turn]) -> list[float]:
     """How this message relates to the chat so far: asked before, and how the bot's answers went.
 
@@ -316,9 +325,6 @@ def history_features(text: str, history: list[Turn]) -> list[float]:
     closest = asked[overlaps.index(best)] if asked else ""
     here, there = (topics(text), topics(closest)) if asked else (frozenset(), frozenset())
     renamed = bool(_new_names(text, closest))
-    # "My question was..." after a reply says that reply missed, however few words it shares with the question.
-    reasked = (bool(asked) and any(t.sender == "bot" for t in history)
-               and "k:reasked" in concepts(word_line(text, marks=True)))
     return [float(best >= 0.6), best, overlaps[-1] if overlaps else 0.0, best if failed else 0.0,
             float(len(weak) == 2 and all(weak)), float(bool(here) and bool(there) and not here & there),
-            float(bool(here & there) and not renamed), float(reasked)]
+            float(bool(here & there) and not renamed), float(reasked(text, history))]
