@@ -478,6 +478,19 @@ _REFUSED_THING = re.compile(
     r"|australia|germany|ireland|netherlands|new zealand|schengen|antrag|solicitud|demande|pedido|domanda"
     r"|candidatura|aplicacion|dossier|inscription|inscripcion|matricula|bewerbung)\b"
 )
+# Someone else's refusal, told before a question asked in general ("my cousin was refused; what are the most
+# common reasons?"), is context for a general question, not the visitor's own case.
+_SOMEONE_ELSE = re.compile(
+    r"\b(my|mi|mon|ma|meu|minha|mein|meine|mio|mia) (sister|brother|cousin|friend|friends|roommate|classmate"
+    r"|colleague|uncle|aunt|niece|nephew|neighbour|neighbor|primo|prima|hermano|hermana|amigo|amiga|cousine"
+    r"|frere|soeur|ami|amie|irmao|irma|bruder|schwester|freund|freundin|cugino|cugina|fratello"
+    r"|sorella|amico|amica)\b"
+)
+_IN_GENERAL = re.compile(
+    r"\b(in general|generally|most common|common reasons?|usually|typically|en general|mas comunes|mas comun"
+    r"|generalement|les plus courant\w*|em geral|mais comuns|im allgemeinen|haufigsten|in generale"
+    r"|piu comuni)\b"
+)
 # Patterns that hold only when the visitor speaks about themselves and not hypothetically.
 _PERSONAL = [re.compile(p) for p in (
     # failed studies, backlogs, gaps, low grades
@@ -766,7 +779,7 @@ def complex_case(msg: Message) -> bool:
     if not _FIRST_PERSON.search(flat):
         return False
     refusal = _REFUSAL.search(flat)
-    if refusal and _REFUSED_THING.search(flat):
+    if refusal and _REFUSED_THING.search(flat) and not (_SOMEONE_ELSE.search(flat) and _IN_GENERAL.search(flat)):
         if not _hypothetical(msg.tokens, _word_index(flat, refusal.start())):
             return True
     for pattern in _PERSONAL:

@@ -215,6 +215,8 @@ def test_retrieval_reads_a_bounded_part_of_a_long_message() -> None:
     ("what do you do with my passport scan, is it safe", "educonsult-privacy"),
     ("what exactly do u guys do", "educonsult-services"),  # only everyday words, put to EduConsult
     ("how fast does someone get back to me here", "educonsult-response-time"),
+    ("¿Sus asesores hablan español?", "educonsult-counsellor-languages"),  # about them, not asking for one
+    ("Ваши консультанты говорят по-русски?", "educonsult-counsellor-languages"),
 ])
 def test_a_question_about_educonsult_itself_gets_its_entry_not_a_handoff_or_an_introduction(text: str, entry: str) -> None:
     decision = assess(text)

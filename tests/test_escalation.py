@@ -162,6 +162,8 @@ def test_status_reviews_and_personal_cases_in_other_words_hand_off(text: str) ->
     "Will I be charged more than home students?", "Are there additional charges for the visa?",
     "Is racism a problem in the UK? I'm worried", pytest.param("I'm mentally prepared for the move, what next?", marks=MISS),
     "My sister passed her IELTS, which universities can she try?", pytest.param("My brother was admitted to Oxford, can I apply too?", marks=MISS),
+    "my friend's australian visa was rejected in march. in general, why do GS refusals happen?",
+    "Mi hermana tuvo su visado rechazado, ¿cuáles son las causas más comunes en general?",
 ])
 def test_general_questions_on_sensitive_topics_stay_with_the_bot(text: str) -> None:
     assert assess(text).handoff is False
