@@ -240,7 +240,7 @@ def turns(history: Iterable[Any]) -> list[Turn]:
 
 
 HISTORY = ("h:same", "h:similar", "h:last_similar", "h:similar_weak", "h:weak2", "h:new_topic", "h:same_topic",
-           "h:reasked")
+           "h:reasked", "h:same_topic_weak")
 
 
 # Names in Latin letters, in any language's message: capitalised after the first word, or written in capitals.
@@ -327,4 +327,5 @@ def history_features(text: str, history: list[Turn]) -> list[float]:
     renamed = bool(_new_names(text, closest))
     return [float(best >= 0.6), best, overlaps[-1] if overlaps else 0.0, best if failed else 0.0,
             float(len(weak) == 2 and all(weak)), float(bool(here) and bool(there) and not here & there),
-            float(bool(here & there) and not renamed), float(reasked(text, history))]
+            float(bool(here & there) and not renamed), float(reasked(text, history)),
+            float(bool(here & there) and not renamed and failed)]
