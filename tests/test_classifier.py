@@ -67,6 +67,8 @@ def test_a_refused_entry_with_someone_held_is_detention_wherever_it_happens(text
     ("mir wurde der Pass geklaut und ich fliege übermorgen", "passport"),
     ("someone stole my passport on the metro and I fly on friday", "passport"),
     ("immigration walon ne mujhe airport par 4 ghante se rok rakha hai", "detention"),
+    ("someone is trying to break in to my flat and I'm alone", "violence"),
+    ("寮で隣の人が包丁を持って脅してきます", "violence"),
 ])
 def test_safety_floor_reads_each_kind_in_everyday_words(text: str, kind: str) -> None:
     assert emergency(text) == kind
