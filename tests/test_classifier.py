@@ -69,6 +69,12 @@ def test_a_refused_entry_with_someone_held_is_detention_wherever_it_happens(text
     ("immigration walon ne mujhe airport par 4 ghante se rok rakha hai", "detention"),
     ("someone is trying to break in to my flat and I'm alone", "violence"),
     ("寮で隣の人が包丁を持って脅してきます", "violence"),
+    ("I honestly don't see the point anymore, nothing ever works out", "selfharm"),
+    ("minha colega de quarto disse que vai se matar", "selfharm"),
+    ("je suis bloquée à la douane depuis trois heures", "detention"),
+    ("我在机场被边检拦下来了", "detention"),
+    ("меня второй час держат на границе", "detention"),
+    ("la mia amica fa fatica a respirare", "medical"),
 ])
 def test_safety_floor_reads_each_kind_in_everyday_words(text: str, kind: str) -> None:
     assert emergency(text) == kind
@@ -90,6 +96,9 @@ def test_safety_floor_leaves_idioms_alone(text: str) -> None:
     "urgent question: is the IELTS valid for two years?", "Is there a counsellor for mental health at Monash?",
     "saya lagi ngatur budget, berapa biaya kuliah di Selandia Baru?",  # not Vietnamese "ngất" (fainted)
     "sou enfermeira, quais são os meses de entrada no Canadá?",  # not French "enfermé" (locked in)
+    "Havalimanından yurda taksi ne kadar tutuyor?",  # "tutuyor" is what a taxi costs, not someone held
+    "入国審査で止められることはありますか？",  # can one be stopped, asked in general
+    "рейс задерживают, меня ждут в аэропорту?",  # a flight delayed
 ])
 def test_safety_floor_ignores_general_questions(text: str) -> None:
     assert emergency(text) is None
