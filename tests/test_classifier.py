@@ -75,6 +75,9 @@ def test_a_refused_entry_with_someone_held_is_detention_wherever_it_happens(text
     ("我在机场被边检拦下来了", "detention"),
     ("меня второй час держат на границе", "detention"),
     ("la mia amica fa fatica a respirare", "medical"),
+    ("border force took me into a separate room at the airport an hour ago", "detention"),
+    ("bei uns wurde eingebrochen und ich bin allein in der Wohnung", "violence"),
+    ("سرقوا جوازي وطيارتي بكرة", "passport"),
 ])
 def test_safety_floor_reads_each_kind_in_everyday_words(text: str, kind: str) -> None:
     assert emergency(text) == kind
@@ -99,6 +102,8 @@ def test_safety_floor_leaves_idioms_alone(text: str) -> None:
     "Havalimanından yurda taksi ne kadar tutuyor?",  # "tutuyor" is what a taxi costs, not someone held
     "入国審査で止められることはありますか？",  # can one be stopped, asked in general
     "рейс задерживают, меня ждут в аэропорту?",  # a flight delayed
+    "se uno studente viene fermato in aeroporto, cosa succede di solito?",  # asked in general
+    "aduh mau pingsan liat harga kos di London",  # "about to faint" at a price
 ])
 def test_safety_floor_ignores_general_questions(text: str) -> None:
     assert emergency(text) is None
