@@ -100,7 +100,10 @@ _ABOUT_QUESTION = re.compile(
     r" (a|an|my|our|the|one|their|his|her)\b"
     r"|should (i|we|one)\b"
     r"|is it (really |actually |even |always )?(necessary|required|mandatory|compulsory|needed|important|better"
-    r"|worth|normal|common|advisable)\b)"
+    r"|worth|normal|common|advisable)\b"
+    # what happens if someone..., asked in general: "pasa" and "someone" are no "put me through to someone"
+    r"|what happens if|que pasa si|que sucede si|que passa si|o que acontece se|qu est ce qui se passe si"
+    r"|was passiert wenn|cosa succede se)"
 )
 _NOUN_BEFORE = frozenset({"this", "the", "that", "our"})
 # Verbs that only ask for a person with a particle: "put me through", "pass me to".
@@ -481,8 +484,9 @@ _REFUSED_THING = re.compile(
 # Someone else's refusal, told before a question asked in general ("my cousin was refused; what are the most
 # common reasons?"), is context for a general question, not the visitor's own case.
 _SOMEONE_ELSE = re.compile(
-    r"\b(my|mi|mon|ma|meu|minha|mein|meine|mio|mia) (sister|brother|cousin|friend|friends|roommate|classmate"
+    r"\b(my|mi|mon|ma|meu|minha|mein|meine|mio|mia|mera|meri|mere) (sister|brother|cousin|friend|friends|roommate|classmate"
     r"|colleague|uncle|aunt|niece|nephew|neighbour|neighbor|primo|prima|hermano|hermana|amigo|amiga|cousine"
+    r"|dost|behen|bhai"
     r"|frere|soeur|ami|amie|irmao|irma|bruder|schwester|freund|freundin|cugino|cugina|fratello"
     r"|sorella|amico|amica)\b"
 )
@@ -765,7 +769,8 @@ def _hypothetical(tokens: list[str], end: int) -> bool:
 def complex_case(msg: Message) -> bool:
     """A personal case the bot must not answer: refusals, records, refunds, reviews, health, crises."""
     flat = msg.flat
-    if _ALWAYS.search(flat):
+    told_of_someone_else = bool(_SOMEONE_ELSE.search(flat) and _IN_GENERAL.search(flat))
+    if _ALWAYS.search(flat) and not told_of_someone_else:
         return True
     if _REFUND.search(flat) and _FIRST_PERSON.search(flat) and not _CONDITIONAL.search(flat):
         return True
@@ -779,7 +784,7 @@ def complex_case(msg: Message) -> bool:
     if not _FIRST_PERSON.search(flat):
         return False
     refusal = _REFUSAL.search(flat)
-    if refusal and _REFUSED_THING.search(flat) and not (_SOMEONE_ELSE.search(flat) and _IN_GENERAL.search(flat)):
+    if refusal and _REFUSED_THING.search(flat) and not told_of_someone_else:
         if not _hypothetical(msg.tokens, _word_index(flat, refusal.start())):
             return True
     for pattern in _PERSONAL:

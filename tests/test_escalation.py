@@ -164,6 +164,8 @@ def test_status_reviews_and_personal_cases_in_other_words_hand_off(text: str) ->
     "My sister passed her IELTS, which universities can she try?", pytest.param("My brother was admitted to Oxford, can I apply too?", marks=MISS),
     "my friend's australian visa was rejected in march. in general, why do GS refusals happen?",
     "Mi hermana tuvo su visado rechazado, ¿cuáles son las causas más comunes en general?",
+    "mere bhai ko 214b mila tha, generally kitne mahine baad dobara apply karte hain?",
+    "¿qué pasa si a alguien le cancelan la visa, puede volver a entrar?",
 ])
 def test_general_questions_on_sensitive_topics_stay_with_the_bot(text: str) -> None:
     assert assess(text).handoff is False
