@@ -484,11 +484,10 @@ _REFUSED_THING = re.compile(
 # Someone else's refusal, told before a question asked in general ("my cousin was refused; what are the most
 # common reasons?"), is context for a general question, not the visitor's own case.
 _SOMEONE_ELSE = re.compile(
-    r"\b(my|mi|mon|ma|meu|minha|mein|meine|mio|mia|mera|meri|mere) (sister|brother|cousin|friend|friends|roommate|classmate"
-    r"|colleague|uncle|aunt|niece|nephew|neighbour|neighbor|primo|prima|hermano|hermana|amigo|amiga|cousine"
-    r"|dost|behen|bhai"
-    r"|frere|soeur|ami|amie|irmao|irma|bruder|schwester|freund|freundin|cugino|cugina|fratello"
-    r"|sorella|amico|amica)\b"
+    r"\b(my|mi|mon|ma|meu|minha|mein|meine|mio|mia|mera|meri|mere) (sister|brother|cousin|friend|friends"
+    r"|roommate|classmate|colleague|uncle|aunt|niece|nephew|neighbour|neighbor|primo|prima|hermano|hermana"
+    r"|amigo|amiga|cousine|frere|soeur|sœur|ami|amie|irmao|irma|bruder|schwester|freund|freundin|cugino|cugina"
+    r"|fratello|sorella|amico|amica|dost|behen|bhai)\b"
 )
 _IN_GENERAL = re.compile(
     r"\b(in general|generally|most common|common reasons?|usually|typically|en general|mas comunes|mas comun"
