@@ -8,17 +8,13 @@ from collections import OrderedDict
 
 
 class Counter:
-    """Counts hits per key in windows of `seconds`; shared through Redis when a client is given.
-
-    A fixed window would let twice a limit through around its boundary (its hits just before, and as many
-    just after), so a count is the current window's plus the previous window's weighted by how much of it
-    still falls within the last `seconds`: a sliding window, from two counters per key."""
+    """Counts hits per key in windows of `seconds`; shared through Redis when a client is given."""
 
     def __init__(self, redis=None, prefix: str = "handoff:rl:", max_keys: int = 100_000) -> None:
         self.redis = redis
         self.prefix = prefix
         self.max_keys = max_keys
-        self._local: OrderedDict[str, tuple[int, int, int]] = OrderedDict()
+        self._local: OrderedDict[str, tuple[int, int]] = OrderedDict()
         self._events: OrderedDict[str, list[float]] = OrderedDict()
         self._turn: list[tuple[list, asyncio.Future]] = []  # this turn's hits, waiting for one pipeline
 
@@ -34,13 +30,11 @@ class Counter:
                 pass  # a Redis outage degrades to per-process limits rather than refusing every visitor
         if counts is None:
             counts = [self._hit_here(key, window) for key, window, _ in windows]
-        sliding = [current + previous * (1.0 - now % seconds / seconds)
-                   for (current, previous), (_, _, seconds) in zip(counts, limits)]
-        return next((n for n, ((_, limit, _), count) in enumerate(zip(limits, sliding)) if count > limit), None)
+        return next((n for n, ((_, limit, _), count) in enumerate(zip(limits, counts)) if count > limit), None)
 
-    async def _counted(self, windows: list[tuple[str, int, float]]) -> list[tuple[int, int]]:
-        """The counts after one hit on each window, and the previous window's, sent with every other request's
-        of this turn of the event loop: one trip to Redis for the turn."""
+    async def _counted(self, windows: list[tuple[str, int, float]]) -> list[int]:
+        """The counts after one hit on each window, sent with every other request's of this turn of the event
+        loop: one trip to Redis for the turn."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         if not self._turn:
@@ -61,8 +55,7 @@ class Counter:
                     for key, window, seconds in windows:
                         name = f"{self.prefix}{key}:{window}"
                         pipe.incr(name)
-                        pipe.expire(name, 2 * int(seconds) + 1)  # read as the previous window in the next one
-                        pipe.get(f"{self.prefix}{key}:{window - 1}")
+                        pipe.expire(name, int(seconds) + 1)
                 replies = await pipe.execute()
         except Exception as error:
             for _, future in turn:
@@ -71,20 +64,18 @@ class Counter:
             return
         at = 0
         for windows, future in turn:
-            mine, at = replies[at:at + 3 * len(windows)], at + 3 * len(windows)
-            counts = [(int(mine[k]), int(mine[k + 2] or 0)) for k in range(0, len(mine), 3)]
+            counts, at = [int(count) for count in replies[at:at + 2 * len(windows):2]], at + 2 * len(windows)
             if not future.done():
                 future.set_result(counts)
 
-    def _hit_here(self, key: str, window: int) -> tuple[int, int]:
-        seen_window, count, previous = self._local.get(key, (window, 0, 0))
-        if seen_window != window:
-            count, previous = 0, count if seen_window == window - 1 else 0
-        self._local[key] = (window, count + 1, previous)
+    def _hit_here(self, key: str, window: int) -> int:
+        seen_window, count = self._local.get(key, (window, 0))
+        count = count + 1 if seen_window == window else 1
+        self._local[key] = (window, count)
         self._local.move_to_end(key)
         while len(self._local) > self.max_keys:
             self._local.popitem(last=False)
-        return count + 1, previous
+        return count
 
     # Sign-in failures need an exact "N in the last hour": a fixed window would let twice as many through
     # around its boundary. So each failure is kept with its time (few per key: attempts refused while a wait

@@ -9,7 +9,6 @@ import uuid
 import pytest
 from starlette.testclient import TestClient
 
-import limits
 from limits import Counter, Slots
 from models import ChatSession, Message
 from tests.conftest import Browser, Server
@@ -113,29 +112,7 @@ def test_each_limit_counts_every_hit_and_the_first_one_passed_is_named(shared):
     got, elsewhere, ttl = asyncio.run(run())
     assert got == [None, None, 0, 0, 0]  # the chat's third hit is past its 2; the address has counted all five
     assert elsewhere == 1  # another chat from the same address: the address's sixth hit, past its 3
-    assert ttl is None or 0 < ttl <= 2 * window + 1  # windows expire once the next one has read them
-
-
-@pytest.mark.parametrize("shared", [False, True], ids=["in-process", "redis"])
-def test_hits_just_before_a_window_ends_still_count_just_after_it(shared, monkeypatch):
-    """A fixed window let a limit's hits through twice around its boundary; the count slides."""
-    clock = [1_000_000 * 600 - 1.0]  # a second before a 600 s window ends
-    monkeypatch.setattr(limits.time, "time", lambda: clock[0])
-
-    async def run():
-        client = redis_client() if shared else None
-        counter = Counter(client, prefix=f"test-{uuid.uuid4().hex[:8]}:")
-        got = [await counter.first_over([("chat:a", 3, 600)]) for _ in range(3)]
-        clock[0] += 2.0  # a second into the next window
-        got.append(await counter.first_over([("chat:a", 3, 600)]))
-        clock[0] += 600.0  # a whole window later the earlier hits have slid out
-        got.append(await counter.first_over([("chat:a", 3, 600)]))
-        if client is not None:
-            await client.delete(*await client.keys(f"{counter.prefix}*"))
-            await client.aclose()
-        return got
-
-    assert asyncio.run(run()) == [None, None, None, 0, None]
+    assert ttl is None or 0 < ttl <= window + 1  # windows expire
 
 
 def test_new_chats_handoffs_and_typing_are_limited_per_address(app, visitor_at):
