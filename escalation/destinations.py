@@ -119,8 +119,8 @@ class Destinations:
         found, looked = [], {}  # a word repeated is looked up once
         spans = [(m.group(0), m.end()) for m in re.finditer(r"[a-z]+", words)]
         for i, (word, end) in enumerate(spans):
-            pair = (word + spans[i + 1][0], spans[i + 1][1]) if i + 1 < len(spans) else ("", 0)
-            for text, stop in ((word, end), pair):
+            pair = (word + spans[i + 1][0], spans[i + 1][1], True) if i + 1 < len(spans) else ("", 0, True)
+            for text, stop, two in ((word, end, False), pair):
                 if len(text) < _FUZZY_MIN - 1 or text in COMMON or text in STOPWORDS or text in self._words:
                     continue
                 if text not in looked:
@@ -128,7 +128,7 @@ class Destinations:
                     looked[text] = self._near.get(text) or next(
                         (self._near[f] for f in sorted(deletions(text)) if f in self._near), None)
                 near = looked[text]
-                if near and (text is word or " " in near[1]):
+                if near and (not two or " " in near[1]):
                     found.append(Hit(near[0], near[1], stop))
                     break
         return found

@@ -291,8 +291,13 @@ def _judged(question: str, reply: str) -> float | None:
 def reasked(text: str, history: list[Turn]) -> bool:
     """"My question was..." after a bot's reply says the reply missed, however few words the two share;
     beside thanks ("thanks, my question was answered") it says the opposite."""
-    if not (any(t.sender == "visitor" for t in history) and any(t.sender == "bot" for t in history)):
-        return False
+    return (any(t.sender == "visitor" for t in history) and any(t.sender == "bot" for t in history)
+            and _says_reasked(text))
+
+
+@lru_cache(maxsize=64)
+def _says_reasked(text: str) -> bool:
+    # read once per message: by the model's history features and by the rule in `assess` after them
     named = concepts(word_line(text, marks=True))
     return "k:reasked" in named and "k:thanks" not in named
 
