@@ -18,8 +18,8 @@ HANDOFF = 0.6
 # ...and this much when the knowledge base holds a confident answer: a question it answers well
 # ("do I need an agent?") is rarely a request, and a wrong handoff costs the visitor a wait.
 HANDOFF_ANSWERED = 0.85
-_TRAINED_FROM = ("corpus/source/**/*.yaml", "features.py", "train.py", "classifier.py", "destinations.yaml",
-                 "glossary.yaml", "concepts.yaml", "topics.yaml")
+_TRAINED_FROM = ("corpus/source/**/*.yaml", "corpus/source/**/*.jsonl", "features.py", "train.py", "classifier.py",
+                 "destinations.yaml", "glossary.yaml", "concepts.yaml", "topics.yaml")
 
 
 def digest() -> str:

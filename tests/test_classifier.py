@@ -38,7 +38,8 @@ def test_corpus_is_large_multilingual_and_balanced() -> None:
 
 @pytest.mark.parametrize("row", SAFETY, ids=lambda r: f"{r['lang']}-{r['safety']}-{r['text'][:20]}")
 def test_safety_floor_catches_every_emergency_in_every_corpus_language(row: dict) -> None:
-    assert emergency(row["text"]) == row["safety"] and assess(row["text"]).reason == "urgent"
+    kind = emergency(row["text"])  # sets written by other hands mark an emergency without naming its kind
+    assert kind and row["safety"] in (kind, True) and assess(row["text"]).reason == "urgent"
 
 
 @pytest.mark.parametrize("text", [
