@@ -144,9 +144,10 @@ class Destinations:
         return tuple(sorted(found or self._misspelt(words), key=lambda h: h.end))
 
     def country(self, text: str) -> Hit | None:
-        """The destination asked about: a place named beats a visa term; then the most named, then the last."""
+        """The destination asked about: a place named beats a visa term; then the most named, then the last.
+        None for three or more destinations ("UK, Canada or Australia?"): a comparison asks about none of them."""
         found = self.hits(text)
-        if not found:
+        if not found or len({h.code for h in found} - {OTHER}) >= 3:
             return None
         places = [h for h in found if h.place]
         if not places and len({h.code for h in found}) > 1:

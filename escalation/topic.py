@@ -29,6 +29,8 @@ def off_topic(flat: str) -> bool:
 
 def foreign(words: list[str]) -> bool:
     """Mostly another language's function words (Hinglish aside): the English knowledge base cannot judge it."""
+    # "non-EU" is English for students from outside the EU, though "non" and "eu" are also French and Portuguese
+    words = " ".join(words).replace("non eu", "non_eu").split()
     count = sum(t in FOREIGN_STOPWORDS and t not in STOPWORDS for t in words)
     return count >= 2 and count > sum(t in STOPWORDS for t in words)
 
