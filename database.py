@@ -177,10 +177,32 @@ class PooledPostgres(PooledPostgresqlExtDatabase):
     a transaction it broke fails, and the thread's next one starts on a new connection.
     """
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._owners: dict[int, threading.Thread] = {}  # the thread each connection in use was opened for
+
     def cursor(self, named_cursor=None):
         if not self.is_closed() and self._state.conn.closed and not self.in_transaction():
             self.close()
         return super().cursor(named_cursor)
+
+    def _connect(self):
+        # A thread that ends (the server's thread pool lets one go after ten idle seconds, a worker's pool ends with
+        # its event loop) never checks its connection back in: the pool still counts it, and enough of them left
+        # every new thread with "Exceeded maximum connections". Full, the pool closes those of ended threads.
+        try:
+            conn = super()._connect()
+        except MaxConnectionsExceeded:
+            with self._pool_lock:
+                for key, owner in list(self._owners.items()):
+                    if key not in self._in_use:
+                        del self._owners[key]
+                    elif not owner.is_alive():
+                        del self._owners[key]
+                        self._close(self._in_use[key].connection, close_conn=True)
+            conn = super()._connect()
+        self._owners[self.conn_key(conn)] = threading.current_thread()
+        return conn
 
 
 def open_database(url: str):

@@ -178,3 +178,18 @@ def test_on_postgresql_a_visitor_message_takes_the_same_chat_lock_as_every_other
         thread.start()
         thread.join()
     assert result == [False] and other_action() is True  # held until the transaction ended, then free
+
+
+def test_on_postgresql_the_connections_of_ended_threads_are_given_back_when_the_pool_is_full(postgres_url):
+    db = database.open_database(postgres_url)
+    db._max_connections = 2
+
+    def query() -> None:
+        db.execute_sql("SELECT 1")  # a thread's connection is its own, kept until the thread ends
+
+    for _ in range(5):  # more ended threads than the pool holds
+        thread = threading.Thread(target=query)
+        thread.start()
+        thread.join()
+    query()
+    db.close_all()
