@@ -179,7 +179,7 @@ class PooledPostgres(PooledPostgresqlExtDatabase):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._owners: dict[int, threading.Thread] = {}  # the thread each connection in use was opened for
+        self._owners: dict[int, threading.Thread] = {}  # the thread holding each connection in use
 
     def cursor(self, named_cursor=None):
         if not self.is_closed() and self._state.conn.closed and not self.in_transaction():
@@ -195,14 +195,15 @@ class PooledPostgres(PooledPostgresqlExtDatabase):
         except MaxConnectionsExceeded:
             with self._pool_lock:
                 for key, owner in list(self._owners.items()):
-                    if key not in self._in_use:
-                        del self._owners[key]
-                    elif not owner.is_alive():
-                        del self._owners[key]
+                    if not owner.is_alive() and key in self._in_use:
                         self._close(self._in_use[key].connection, close_conn=True)
             conn = super()._connect()
         self._owners[self.conn_key(conn)] = threading.current_thread()
         return conn
+
+    def _close(self, conn, close_conn=False):
+        self._owners.pop(self.conn_key(conn), None)  # checked in or closed: no thread holds it now
+        super()._close(conn, close_conn)
 
 
 def open_database(url: str):
