@@ -1,6 +1,7 @@
 """Build the handoff corpus from its sources and train the classifier: `python -m escalation.train`.
 
-    python -m escalation.train            expand corpus/source/*.yaml into corpus.jsonl, train, write model.npz
+    python -m escalation.train            expand corpus/source/*.yaml, with source/others/*.jsonl, into corpus.jsonl,
+                                      train, write model.npz
     python -m escalation.train --report   also cross-validate, held out by group, and print the figures
     python -m escalation.train --unseen [set.jsonl]   only score the committed model on the unseen sets
                                       (corpus/unseen-*.jsonl, or the one named), never trained on

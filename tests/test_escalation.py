@@ -140,6 +140,11 @@ def test_a_general_question_that_sounds_personal_gets_the_facts(text: str, topic
     assert not decision.handoff and decision.topic == topic
 
 
+def test_a_general_question_only_the_model_reads_as_personal_gets_the_facts_and_the_offer() -> None:
+    decision = assess("i have 3 years of work experience, will it help my masters application")
+    assert not decision.handoff and decision.topic == "any-work-experience" and decision.offers
+
+
 @pytest.mark.parametrize("text", [
     "Has my application been submitted yet?", "Can you confirm that you received my documents?",
     "What's happening with my application? It's been weeks", "my resume is attached, please check it",
