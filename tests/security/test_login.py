@@ -25,6 +25,16 @@ def sign_in(browser: Browser, agent_id: str, password: str):
     return browser.post("/agent/login", {"agent_id": agent_id, "password": password}, follow_redirects=False)
 
 
+def guess(app, address: str, agent_id: str) -> int:
+    """A wrong password from a browser used once. On PostgreSQL + Redis each browser is a worker of its own, whose
+    threads keep their database connections while they live: closed at once, its threads end and the pool takes
+    those back, where twenty browsers left open held more than the pool's 64."""
+    with TestClient(app, client=(address, 40000)) as client:
+        browser = Browser(client)
+        browser.get("/agent/login")
+        return sign_in(browser, agent_id, "guess").status_code
+
+
 @pytest.fixture
 def clock(monkeypatch):
     """Time stands still unless a test moves it: waits are counted, never slept."""
@@ -106,7 +116,7 @@ def test_failures_on_unknown_ids_do_not_slow_real_accounts(app, clock):
 
 def test_the_account_is_slowed_across_addresses(app, clock):
     for n in range(10):
-        assert sign_in(login_form(app, f"203.0.113.{n}"), "agent_003", "guess").status_code == 400
+        assert guess(app, f"203.0.113.{n}", "agent_003") == 400
     assert sign_in(login_form(app, "203.0.113.200"), "agent_003", PASSWORD).status_code == 429
 
 
@@ -116,7 +126,7 @@ def test_a_device_that_signed_in_before_is_not_slowed_by_the_accounts_failures(a
     assert owner.client.cookies.get(DEVICE_COOKIE)
     owner.post("/agent/logout")
     for n in range(10):
-        sign_in(login_form(app, f"203.0.113.{n}"), "agent_003", "guess")
+        guess(app, f"203.0.113.{n}", "agent_003")
     assert sign_in(login_form(app, "192.0.2.1"), "agent_003", PASSWORD).status_code == 429  # a new browser waits
     owner.get("/agent/login")
     assert sign_in(owner, "agent_003", PASSWORD).status_code == 303
@@ -128,8 +138,8 @@ def test_a_device_cookie_is_for_its_own_account_and_cannot_be_forged(app, clock)
     cookie = owner.client.cookies.get(DEVICE_COOKIE)
     owner.post("/agent/logout")
     for n in range(10):
-        sign_in(login_form(app, f"203.0.113.{n}"), "agent_002", "guess")
-        sign_in(login_form(app, f"203.0.113.{n}"), "agent_004", "guess")
+        guess(app, f"203.0.113.{n}", "agent_002")
+        guess(app, f"203.0.113.{n}", "agent_004")
     forged = login_form(app, "192.0.2.2")
     forged.client.cookies.set(DEVICE_COOKIE, cookie[:-4] + "AAAA", path="/agent")
     owner.get("/agent/login")
@@ -149,7 +159,7 @@ def test_a_success_clears_the_account_logs(app, clock):
 
 def test_admins_see_and_clear_throttles(app, agent, clock):
     for n in range(10):
-        sign_in(login_form(app, f"203.0.113.{n}"), "agent_004", "guess")
+        guess(app, f"203.0.113.{n}", "agent_004")
     page = agent.get("/agent/admin/throttles")
     assert page.status_code == 200 and 'data-key="login:id:agent_004"' in page.text
     assert 'href="/agent/admin/throttles"' in agent.get("/agent/admin").text
