@@ -59,6 +59,9 @@ _ADDRESSED = re.compile(r"\b(your|ur|yours|you guys|u guys|you people|u people|y
 # A destination put to EduConsult with nothing else asked ("do u do australia too?") asks whether we cover it.
 _COVER = re.compile(r"\b(do|does|cover|covers|covering|handle|handles|help|helps|work|works|deal|deals|karte|karoge)\b")
 _COVERED = "which countries do you cover"
+# "do you also help students going to Italy?": whether we cover a place, not a fact about it
+_HELP_THERE = re.compile(r"\b(do|can|will|could) (you|u|you guys|u guys|educonsult)( also| even)? (help|advise|assist|support"
+                         r"|cover|handle|guide|work with|deal with|send students|process)\b")
 # "wat all do u guys do?" is all everyday words, yet asks what EduConsult does.
 _WHAT_YOU_DO = re.compile(r"\b(what|wat|wht)\b.* (do|does) (u|you|u guys|you guys|you people|educonsult)\b.* (do|offer)\b")
 _SERVICES = "what services does educonsult offer"
@@ -198,15 +201,27 @@ def features(kb: KnowledgeBase, text: str, country: str | None, followup: bool) 
     return ranked, feats
 
 
+@lru_cache(maxsize=512)
+def _speaks_for(places, facts: str) -> bool:
+    """Whether a general entry's facts are those of destinations we cover ("the UK's MBBS takes five years"):
+    they are not the facts of another country, which the visitor named."""
+    return any(hit.place and hit.code in COUNTRIES for hit in places.hits(facts))
+
+
 def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, line: float | None = None) -> Answer:
     """Answer a question for the destination it is about (or the one the chat is about), ask which, or decline."""
     kb, places = knowledge_base(), destinations()
     visitor, bot = _history(kb, history)
-    text = read(kb, text)
+    text, written = read(kb, text), text
     if places.outside(text):
         return Answer("none", UNCOVERED_REPLY, 0.0)
     hit = places.country(text)
+    if hit is None and text != written:
+        # a place we do not cover, named in the visitor's words ("Stipendium Hungaricum"), which the glossary lacks
+        hit = next((h for h in places.hits(written) if h.code == OTHER), None)
     asked, followup, words = text, False, flat(text)
+    if hit is not None and hit.code == OTHER and _HELP_THERE.search(words):
+        asked, hit = _COVERED, None
     if not _asks(kb, text):
         # "what about Germany then", or a destination button pressed after "which country?": the earlier question, there.
         earlier = next((t for t in reversed(visitor[-_LOOKBACK:]) if _asks(kb, t)), None)
@@ -253,7 +268,7 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     def made(kind: str, reply: str, entry: Entry | None = None, choices: tuple[str, ...] = ()) -> Answer:
         return Answer(kind, reply, p, entry, code, top.topic, choices, level, feats, chosen is not None)
 
-    if code == OTHER and not general:
+    if code == OTHER and (not general or _speaks_for(places, held["any"].answer)):
         return made("elsewhere", NO_PLACE_REPLY.format(place=hit.words.title()))
     names = places.topic_names
     rival = ranked[1].topic if len(ranked) > 1 else None

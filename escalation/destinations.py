@@ -103,6 +103,9 @@ class Destinations:
         self._outside = _pattern(data.pop("outside", []))
         self._studying = _pattern(data.pop("studying", []))
         self._words = frozenset(data.pop("words", ()))  # real words one letter from a place name
+        tongues = data.pop("tongues", {})
+        self._tongues = frozenset(tongues.get("names", ()))
+        self._speaking = (frozenset(tongues.get("before", ())), frozenset(tongues.get("after", ())))
         self._place = {code: _pattern(v.get("place") or []) for code, v in data.items()}
         self._terms = {code: _pattern(v.get("terms") or []) for code, v in data.items()}
         self._all_places = _pattern([a for v in data.values() for a in v.get("place") or []])
@@ -121,7 +124,8 @@ class Destinations:
         for i, (word, end) in enumerate(spans):
             pair = (word + spans[i + 1][0], spans[i + 1][1], True) if i + 1 < len(spans) else ("", 0, True)
             for text, stop, two in ((word, end, False), pair):
-                if len(text) < _FUZZY_MIN - 1 or text in COMMON or text in STOPWORDS or text in self._words:
+                if (len(text) < _FUZZY_MIN - 1 or text in COMMON or text in STOPWORDS or text in self._words
+                        or text in self._tongues):
                     continue
                 if text not in looked:
                     # A letter left out of a name ("austrlia") before a letter changed ("austria"): one lookup.
@@ -140,8 +144,19 @@ class Destinations:
         Read once per text: the answering side and the topic check both ask about the same message."""
         words = flat(text)
         found = [Hit(code, m.group(0), m.end(), table is self._place) for table in (self._place, self._terms)
-                 for code, pattern in table.items() if pattern for m in pattern.finditer(words)]
+                 for code, pattern in table.items() if pattern for m in pattern.finditer(words)
+                 if not self._tongue(words, m)]
         return tuple(sorted(found or self._misspelt(words), key=lambda h: h.end))
+
+    def _tongue(self, words: str, m: re.Match[str]) -> bool:
+        """Whether a name that is also a language's ("spanish") names the language here ("speak spanish")."""
+        if m.group(0) not in self._tongues:
+            return False
+        start = m.start() - 1
+        before = words[words.rfind(" ", 0, max(start, 0)) + 1:start]
+        after_end = words.find(" ", m.end() + 1)
+        after = words[m.end() + 1:after_end if after_end >= 0 else len(words)]
+        return before in self._speaking[0] or after in self._speaking[1]
 
     def country(self, text: str) -> Hit | None:
         """The destination asked about: a place named beats a visa term; then the most named, then the last.

@@ -19,11 +19,12 @@ def _term(term: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _data() -> tuple[dict[str, list[list[tuple[tuple[str, frozenset[str]], ...]]]], dict[str, dict[str, str]]]:
+def _data() -> tuple[dict[str, list[list[tuple[tuple[str, frozenset[str]], ...]]]], dict[str, dict[str, str]],
+                    tuple[str, ...]]:
     raw = yaml.safe_load(DATA.read_text(encoding="utf-8"))
     rules = {kind: [[tuple((_term(t), frozenset(_term(t))) for t in group) for group in rule] for rule in kind_rules]
              for kind, kind_rules in raw["rules"].items()}
-    return rules, raw["advice"]
+    return rules, raw["advice"], tuple(_term(f) for f in raw.get("figures", ()))
 
 
 def emergency(text: str) -> str | None:
@@ -33,6 +34,8 @@ def emergency(text: str) -> str | None:
     message's length times the number of terms, with no backtracking.
     """
     line = word_line(text)
+    for figure in _data()[2]:
+        line = line.replace(figure, " ")
     chars = frozenset(line)  # a term with a character the message lacks is skipped without a search
     for kind, rules in _data()[0].items():
         if any(all(any(letters <= chars and t in line for t, letters in group) for group in rule) for rule in rules):
