@@ -65,9 +65,9 @@ def test_requests_in_other_languages_hand_off(text: str) -> None:
 @pytest.mark.parametrize("text", [
     "do I need an education agent?", "human resource management courses", "what does a counsellor do at university?",
     pytest.param("I don't need to talk to anyone, just give me the fees", marks=MISS), "Do counsellors speak Hindi?",
-    "Should I talk to a counsellor before choosing a course?", "Are you a human?", pytest.param("am I talking to a real person?", marks=MISS),
+    "Should I talk to a counsellor before choosing a course?", "Are you a human?", "am I talking to a real person?",
     "Can my parents speak to the visa officer for me?", pytest.param("Can my professor talk to the admissions team for me?", marks=MISS),
-    pytest.param("How do I contact a potential supervisor?", marks=MISS),
+    "How do I contact a potential supervisor?",
     "I'm writing my SOP about why I want to become a counsellor",
     "Masters in human rights law in London", pytest.param("kisi se baat nahi karni, bas fees batao", marks=MISS),
     "Is the person who signs my bank letter my sponsor?",
@@ -102,7 +102,7 @@ def test_criticising_the_answer_is_frustration(text: str) -> None:
 @pytest.mark.parametrize("text", [
     "Sorry if this is a stupid question, but what is a CAS?", "THANK YOU SO MUCH",
     "Is it stupid to do a second master's?",
-    pytest.param("I don't understand the difference between OPT and CPT", marks=MISS), "Is IELTS hard?", "What IELTS do I need for UCL and LSE?",
+    "I don't understand the difference between OPT and CPT", "Is IELTS hard?", "What IELTS do I need for UCL and LSE?",
 ])
 def test_mild_or_self_directed_words_are_not_frustration(text: str) -> None:
     assert assess(text).handoff is False
@@ -116,7 +116,7 @@ def test_mild_or_self_directed_words_are_not_frustration(text: str) -> None:
     "I was charged twice for the consultation", "Can you check my SOP?",
     "What are my chances of getting into Imperial?",
     "Where is my CAS? The university said it was sent", "I overstayed my visa in the UK last year",
-    pytest.param("I have a 4 year gap after my graduation", marks=MISS),
+    "I have a 4 year gap after my graduation",
     "I suffer from depression, can I study abroad?", pytest.param("My father passed away and I missed my exams", marks=MISS),
     "I can't log in to the student portal", "I paid your fees but nobody has contacted me",
     "Mi visa fue rechazada, ¿qué hago?", "Mein Visum wurde abgelehnt", "mera visa reject ho gaya",
@@ -160,13 +160,13 @@ def test_status_reviews_and_personal_cases_in_other_words_hand_off(text: str) ->
     "What are the common reasons for visa refusal?", "What happens if my visa is refused, do I get my deposit back?",
     "What is your refund policy?", "How do I write a good SOP?", "Is a gap year acceptable for UK universities?",
     "Do universities accept students with backlogs?", "Do UK universities have mental health support?",
-    "How do I reset my password?", pytest.param("Can a university withdraw an offer?", marks=MISS),
-    pytest.param("How do I check the status of my visa application?", marks=MISS),
+    "How do I reset my password?", "Can a university withdraw an offer?",
+    "How do I check the status of my visa application?",
     "Can I study criminal justice in the US?", "My IELTS score is low, which universities accept 5.5?",
     "Can a visa be refused after I arrive?", "Is it common for an offer to be revoked?",
     "Will I be charged more than home students?", "Are there additional charges for the visa?",
-    "Is racism a problem in the UK? I'm worried", pytest.param("I'm mentally prepared for the move, what next?", marks=MISS),
-    "My sister passed her IELTS, which universities can she try?", pytest.param("My brother was admitted to Oxford, can I apply too?", marks=MISS),
+    "Is racism a problem in the UK? I'm worried", "I'm mentally prepared for the move, what next?",
+    "My sister passed her IELTS, which universities can she try?", "My brother was admitted to Oxford, can I apply too?",
     "my friend's australian visa was rejected in march. in general, why do GS refusals happen?",
     "Mi hermana tuvo su visado rechazado, ¿cuáles son las causas más comunes en general?",
     "mere bhai ko 214b mila tha, generally kitne mahine baad dobara apply karte hain?",
@@ -190,7 +190,7 @@ def test_emergencies_and_close_deadlines_hand_off(text: str) -> None:
 
 @pytest.mark.parametrize("text", [
     "When is the UCAS deadline?", "Is there a priority visa service?", "I fly tomorrow, what should I pack?",
-    pytest.param("Do I need to apply urgently for September?", marks=MISS), "Guten Morgen, welche Unterlagen brauche ich?",
+    "Do I need to apply urgently for September?", "Guten Morgen, welche Unterlagen brauche ich?",
 ])
 def test_questions_about_timing_are_not_urgent(text: str) -> None:
     assert assess(text).handoff is False
@@ -247,7 +247,7 @@ def test_a_new_question_after_weak_answers_is_not_a_repeat(text: str, history: l
 @pytest.mark.parametrize("text,history", [
     ("And for Edinburgh?", ["What IELTS band does Manchester ask for?"]),
     ("And what about the TOEFL?", ["What IELTS score do I need for UK universities?"]),
-    pytest.param("How much is the IHS?", ["How much is the UK student visa fee?"], marks=MISS),
+    ("How much is the IHS?", ["How much is the UK student visa fee?"]),
     ("thanks", ["What IELTS do I need for Oxford?"]),
     ("How do I apply for Chevening?", [visitor("What is the Chevening scholarship?"), bot(0.95)]),
 ])
