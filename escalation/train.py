@@ -270,7 +270,7 @@ def _thresholds(rows: list[dict], chance: np.ndarray) -> list[str]:
     for t in np.arange(0.3, 0.86, 0.05):
         got = floor | (chance >= t)
         tp, fp, fn = (got & want).sum(), (got & ~want).sum(), (~got & want).sum()
-        lines.append(f"| {t:.2f} | {2 * tp / (2 * tp + fp + fn):.3f} | {100 * fp / (~want).sum():.1f} % |")
+        lines.append(f"| {t:.2f} | {2 * tp / (2 * tp + fp + fn):.3f} | {100 * fp / (~want).sum():.2f} % |")
     return lines
 
 
