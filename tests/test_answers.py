@@ -110,6 +110,22 @@ def test_a_destination_we_do_not_cover_is_declined() -> None:
     assert decision.topic is None and "Japan" in decision.reply and "counsellor" in decision.reply
 
 
+def test_a_general_entry_about_our_destinations_is_no_answer_for_another_one() -> None:
+    # the general medicine entry holds the UK's, US's and Canada's facts, not Russia's
+    decision = assess("how much does an MBBS cost in Russia")
+    assert decision.topic is None and "Russia" in decision.reply
+    assert assess("how long should my statement of purpose be for a master's in Sweden").topic == "any-sop"
+
+
+def test_asking_whether_we_help_with_a_place_we_do_not_cover_gets_the_places_we_cover() -> None:
+    assert assess("can you guys also help me apply to universities in Norway?").topic == "educonsult-countries-covered"
+
+
+@pytest.mark.parametrize("text", ["is there a counsellor who speaks Korean?", "any Italian speaking adviser on your team"])
+def test_a_language_named_beside_speaking_is_no_destination(text: str) -> None:
+    assert answer(text).country is None
+
+
 @pytest.mark.parametrize("text", ["what is the blocked account amount for germany", "uk graduate route length"])
 def test_answers_end_with_the_month_their_facts_were_checked(text: str) -> None:
     decision = assess(text)

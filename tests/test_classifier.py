@@ -89,6 +89,9 @@ def test_safety_floor_reads_each_kind_in_everyday_words(text: str, kind: str) ->
     "tò mò quá trời, học phí ở Úc bao nhiêu?",
     "this visa paperwork is killing me, how many photos do I need?",
     "I don't want to live in a shared flat, are studios expensive in Dublin?",
+    "the speaking test nearly gave me a heart attack, when do results come out?",  # a figure of speech
+    "what a groundbreaking insight",  # "breaking in" across two words
+    "can I take a job over the winter break in Canada?",  # a break, not a break-in
 ])
 def test_safety_floor_leaves_idioms_alone(text: str) -> None:
     assert emergency(text) is None
