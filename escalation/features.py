@@ -135,6 +135,11 @@ _CONCEPTS = Path(__file__).with_name("concepts.yaml")
 _TOPICS = Path(__file__).with_name("topics.yaml")
 _HANGUL = re.compile(r"[\uac00-\ud7af\u3130-\u318f]")
 _INDIC_ARABIC = re.compile(r"[\u0600-\u06ff\u0750-\u077f\u0900-\u09ff]")
+_ARABIC_SCRIPT = re.compile(r"[\u0600-\u06ff\u0750-\u077f]")
+# What Arabic writes onto the front of a word (and, then, with, as, for, will, the): a term is read after one of
+# these, not after any letters, which would find "لا" (no) inside "فعلا" (really).
+_PROCLITICS = frozenset({"و", "ف", "ب", "ك", "ل", "س", "ال", "وال", "بال", "فال", "كال", "لل", "ول", "فل", "وب", "فب",
+                         "وس", "فس", "ولل", "فلل"})
 
 
 def _shortest_stem(term: str) -> int:
@@ -186,15 +191,17 @@ def concepts(line: str) -> set[str]:
 def _named(line: str, path: Path) -> set[str]:
     """The concepts of a file like concepts.yaml that a line of normalised words names.
 
-    Bounded: per word a few dictionary look-ups at its start (and at the first three letters of an Arabic-
-    script word, for its prefixed particles); in unspaced scripts at each character of the capped line;
-    and a substring test, of whole words, for each phrase whose first word the message holds."""
+    Bounded: per word a few dictionary look-ups at its start (and after an Arabic-script word's proclitic); in
+    unspaced scripts at each character of the capped line; and a substring test, of whole words, for each
+    phrase whose first word the message holds."""
     single, phrases, lengths = _concept_terms(path)
     found: set[str] = set()
     pieces = line.split()
     for piece in pieces:
         unspaced = bool(_UNSPACED.search(piece))
-        starts = range(len(piece)) if unspaced else range(min(4, len(piece))) if _INDIC_ARABIC.match(piece) else (0,)
+        starts = (range(len(piece)) if unspaced else
+                  [s for s in range(min(4, len(piece))) if s == 0 or piece[:s] in _PROCLITICS] if _ARABIC_SCRIPT.match(piece)
+                  else (0,))
         for s in starts:
             for n in lengths.get(piece[s], ()):
                 term = piece[s:s + n]

@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from escalation import assess
 from escalation.classifier import MODEL, digest
-from escalation.features import normalise, words
+from escalation.features import concepts, normalise, word_line, words
 from escalation.safety import advice, emergency
 from escalation.train import CORPUS, build
 from models import ChatSession, Message
@@ -240,3 +240,15 @@ def test_decide_reads_the_language_of_a_message_once(app, monkeypatch) -> None:
         page.say("¿Cuánto cuesta la visa de estudiante para Canadá?")
     assert read.count("¿Cuánto cuesta la visa de estudiante para Canadá?") == 1
     assert ChatSession.get().language == "es"
+
+
+@pytest.mark.parametrize("text,named,not_named", [
+    ("هل يمكنني التحدث مع شخص فعلا؟", "k:person", "k:not"),  # "لا" (no) is not inside "فعلا" (really)
+    ("هل رأيتم سؤاله؟", "k:info", "k:bot"),  # nor "الة" (machine) inside "سؤاله" (his question)
+    ("أحتاج إنسانا يساعدني", "k:person", "k:useless"),  # nor "انس" (forget it) at the start of "انسان" (a human)
+    ("أريد التحدث بالمستشار", "k:person", "k:bot"),  # a term after the proclitic "بال" is read
+])
+def test_arabic_terms_are_read_after_a_proclitic_not_inside_a_word(text: str, named: str, not_named: str) -> None:
+    found = concepts(word_line(text))
+    assert named in found and not_named not in found
+
