@@ -105,7 +105,8 @@ class Destinations:
         self._words = frozenset(data.pop("words", ()))  # real words one letter from a place name
         tongues = data.pop("tongues", {})
         self._tongues = frozenset(tongues.get("names", ()))
-        self._speaking = (frozenset(tongues.get("before", ())), frozenset(tongues.get("after", ())))
+        self._speaking_before = frozenset(tongues.get("before", ()))  # "speak spanish"
+        self._speaking_after = frozenset(tongues.get("after", ()))  # "spanish speaking"
         self._place = {code: _pattern(v.get("place") or []) for code, v in data.items()}
         self._terms = {code: _pattern(v.get("terms") or []) for code, v in data.items()}
         self._all_places = _pattern([a for v in data.values() for a in v.get("place") or []])
@@ -152,11 +153,12 @@ class Destinations:
         """Whether a name that is also a language's ("spanish") names the language here ("speak spanish")."""
         if m.group(0) not in self._tongues:
             return False
-        start = m.start() - 1
-        before = words[words.rfind(" ", 0, max(start, 0)) + 1:start]
-        after_end = words.find(" ", m.end() + 1)
-        after = words[m.end() + 1:after_end if after_end >= 0 else len(words)]
-        return before in self._speaking[0] or after in self._speaking[1]
+        # the words either side, found from the match outwards so the cost does not grow with the message
+        end = m.start() - 1
+        before = words[words.rfind(" ", 0, end) + 1:end] if end > 0 else ""
+        stop = words.find(" ", m.end() + 1)
+        after = words[m.end() + 1:stop if stop >= 0 else len(words)]
+        return before in self._speaking_before or after in self._speaking_after
 
     def country(self, text: str) -> Hit | None:
         """The destination asked about: a place named beats a visa term; then the most named, then the last.

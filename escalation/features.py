@@ -199,9 +199,12 @@ def _named(line: str, path: Path) -> set[str]:
     pieces = line.split()
     for piece in pieces:
         unspaced = bool(_UNSPACED.search(piece))
-        starts = (range(len(piece)) if unspaced else
-                  [s for s in range(min(4, len(piece))) if s == 0 or piece[:s] in _PROCLITICS] if _ARABIC_SCRIPT.match(piece)
-                  else (0,))
+        if unspaced:
+            starts: Iterable[int] = range(len(piece))
+        elif _ARABIC_SCRIPT.match(piece):
+            starts = [0, *(s for s in range(1, min(4, len(piece))) if piece[:s] in _PROCLITICS)]
+        else:
+            starts = (0,)
         for s in starts:
             for n in lengths.get(piece[s], ()):
                 term = piece[s:s + n]

@@ -29,10 +29,11 @@ def guess(app, address: str, agent_id: str) -> int:
     """A wrong password from a browser used once. On PostgreSQL + Redis each browser is a worker of its own, whose
     threads keep their database connections while they live: closed at once, its threads end and the pool takes
     those back, where twenty browsers left open held more than the pool's 64."""
-    with TestClient(app, client=(address, 40000)) as client:
-        browser = Browser(client)
-        browser.get("/agent/login")
+    browser = login_form(app, address)
+    try:
         return sign_in(browser, agent_id, "guess").status_code
+    finally:
+        browser.client.__exit__(None, None, None)
 
 
 @pytest.fixture
