@@ -107,7 +107,7 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     # Asked again after a weak answer is a repeat however well the new wording is answered.
     reason = model().judge(msg.raw, history, HANDOFF_ANSWERED if found.entry else HANDOFF, again=HANDOFF)
     if reason is None and reasked(msg.raw, turns(history)):
-        # "that's not what I asked": the visitor says the bot's reply missed, which only a person mends now
+        # "you didn't answer my question": the visitor says the bot's reply missed, which only a person mends now
         reason = "repeat"
     # A confident general answer (gap years, backlogs, deferring) to an English question that merely sounds
     # personal ("i have 8 backlogs, can i still go?") gives those facts and the offer of a counsellor when only

@@ -80,7 +80,7 @@ MODALS = words("""
 can could may might cn pueda puedo puede puis peux pourrais kann konnte konnen posso
 possa poderia potrei sakta sakti sakte there hay gibt kya
 """)
-# Words that carry no request content, for "agent!" / "real human pls" style messages.
+# Words that carry no request content, for "agent!" / "a real person please" style messages.
 FILLERS = words("""
 a an the real live actual proper please pls plz plss plox now asap right i want need me
 give get one some por favor favour svp sil vous plait bitte per favore kripya ek koi hai

@@ -194,7 +194,7 @@ def _negated(toks: list[str], v: int) -> bool:
 
 
 def _bare_request(toks: list[str], persons: list[int], short: bool) -> bool:
-    """The whole clause is a person noun with politeness around it: "agent!", "real human pls"."""
+    """The whole clause is a person noun with politeness around it: "agent!", "a real person please"."""
     if not short or len(toks) > 6:
         return False
     if not all(t in lx.FILLERS or i in persons or t in lx.PERSON_WEAK for i, t in enumerate(toks)):
@@ -450,7 +450,7 @@ def _shouting(raw: str) -> bool:
 
 
 def frustration(msg: Message) -> bool:
-    """Anger at the bot, insults, "that's not what I asked", or shouting."""
+    """Anger at the bot, insults, "you didn't answer my question", or shouting."""
     if _FRUSTRATION.search(msg.flat) or _BARE_INSULT.match(msg.flat) or _INCREDULOUS.search(msg.folded) \
             or _FOREIGN_JUDGEMENT.search(msg.flat):
         return True
