@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 from .destinations import OTHER, destinations
+from .features import written_topics
 from .glossary import glossary
 from .knowledge_base import (CALIBRATION, CONFIDENT, COUNTRIES, DESTINATION_TOPICS, OURS, Entry, KnowledgeBase,
                              knowledge_base)
@@ -109,6 +110,8 @@ def probability(features: dict[str, float], model: dict | None = None) -> float:
     z = model["bias"] + sum(w * features.get(name, 0.0) for name, w in model["weights"].items())
     return round(1 / (1 + math.exp(-z)), 3)
 
+_TELLING = 1.5  # the idf of a word that says what a question asks, not where or who
+
 
 def read(kb: KnowledgeBase, text: str) -> str:
     """The message in the knowledge base's words: a question in another language becomes the English of
@@ -116,7 +119,7 @@ def read(kb: KnowledgeBase, text: str) -> str:
     if len(text) > _HEAD + _TAIL:
         text = f"{text[:_HEAD]} {text[-_TAIL:]}"
     english = glossary().english(text)
-    if english is None:
+    if english is None and (text.isascii() or not written_topics(text)):
         return text
     # its function words are not the knowledge base's words ("mit" is "with", not MIT), and a place it names
     # in the English way ("München", "Sorbonne") still says where
@@ -124,7 +127,14 @@ def read(kb: KnowledgeBase, text: str) -> str:
     words = f" {flat(text)} "
     named = [h.words for h in destinations().hits(text)
              if h.place and h.words not in FOREIGN_STOPWORDS and f" {h.words} " in words]  # as written, not mended
-    return " ".join([english, *kept, *(w for w in named if w not in kept)])
+    read = " ".join([english or "", *kept, *(w for w in named if w not in kept)])
+    # Where that reading holds no word that says what is asked, the study topic named in the visitor's own
+    # language ("стипендии", "장학금") says it.
+    if (not text.isascii() and not destinations().cued(read)
+            and all(kb.idf.get(t, 0.0) < _TELLING for t in kb.query(read))):
+        names = destinations().topic_names
+        read = " ".join([read, *(names.get(t, t.replace("-", " ")) for t in sorted(written_topics(text)))])
+    return read if read.strip() else text
 
 
 def _history(kb: KnowledgeBase, history: Iterable[Any]) -> tuple[list[str], list[str]]:

@@ -283,7 +283,13 @@ def topics(text: str) -> frozenset[str]:
     text = text[:300]
     english = glossary().english(text)
     cued = destinations().cued(f"{english} {text}" if english else text)
-    return cued | frozenset(_named(word_line(text, marks=True), _TOPICS))
+    return cued | written_topics(text)
+
+
+@lru_cache(maxsize=1024)
+def written_topics(text: str) -> frozenset[str]:
+    """The study topics a message names in its own words, in any language of topics.yaml."""
+    return frozenset(_named(word_line(text[:300], marks=True), _TOPICS))
 
 
 def _judged(question: str, reply: str) -> float | None:
