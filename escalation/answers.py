@@ -110,7 +110,7 @@ def probability(features: dict[str, float], model: dict | None = None) -> float:
     z = model["bias"] + sum(w * features.get(name, 0.0) for name, w in model["weights"].items())
     return round(1 / (1 + math.exp(-z)), 3)
 
-_TELLING = 1.5  # the idf of a word that says what a question asks, not where or who
+_TELLING = 1.75  # the idf of a word that says what a question asks ("scholarship"), not where or that it is abroad
 
 
 def read(kb: KnowledgeBase, text: str) -> str:
@@ -278,6 +278,10 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     def made(kind: str, reply: str, entry: Entry | None = None, choices: tuple[str, ...] = ()) -> Answer:
         return Answer(kind, reply, p, entry, code, top.topic, choices, level, feats, chosen is not None)
 
+    if text != written and asked == text and chosen is None and not places.cued(asked) \
+            and all(kb.idf.get(t, 0.0) < _TELLING for t in kb.query(asked)):
+        # the glossary read where and "study abroad", and nothing that says what is asked
+        return made("unsure", UNSURE_REPLY)
     if code == OTHER and (not general or _speaks_for(places, held["any"].answer)):
         return made("elsewhere", NO_PLACE_REPLY.format(place=hit.words.title()))
     names = places.topic_names
