@@ -18,6 +18,9 @@ HANDOFF = 0.65
 # ...and this much when the knowledge base holds a confident answer: a question it answers well
 # ("do I need an agent?") is rarely a request, and a wrong handoff costs the visitor a wait.
 HANDOFF_ANSWERED = 0.85
+# An emergency placed behind other chats costs more than several other chats moved ahead of it: a handoff the model
+# gives this much `urgent` goes first whatever class it ranks above (held out, how it was chosen: docs/escalation.md).
+URGENT_SHARE = 0.3
 _TRAINED_FROM = ("corpus/source/**/*.yaml", "corpus/source/**/*.jsonl", "features.py", "train.py", "classifier.py",
                  "destinations.yaml", "glossary.yaml", "concepts.yaml", "topics.yaml")
 
@@ -79,8 +82,13 @@ class Model:
         """The handoff reason the model reads in the message, or None when the bot should answer; `again` is
         the bar instead when the likeliest reason is a repeat."""
         p = self.probabilities(text, history)
-        reason = CLASSES[1 + int(np.argmax(p[1:]))]
+        reason = reason_of(p)
         return None if 1.0 - p[0] < (again if again is not None and reason == "repeat" else threshold) else reason
+
+
+def reason_of(p: np.ndarray) -> str:
+    """The handoff reason a message's class probabilities give: `urgent` from URGENT_SHARE, else the likeliest."""
+    return "urgent" if p[CLASSES.index("urgent")] >= URGENT_SHARE else CLASSES[1 + int(np.argmax(p[1:]))]
 
 
 _lock = threading.Lock()

@@ -239,7 +239,7 @@ def _held_out(rows: list[dict], folds: int = 5) -> tuple[np.ndarray, list[str], 
     its safety floor + model decision at HANDOFF, and the whole decision (`assess`, which adds the
     English rules and the answering side)."""
     from . import assess, classifier
-    from .classifier import HANDOFF, Model
+    from .classifier import HANDOFF, Model, reason_of
 
     groups = sorted({r["group"] for r in rows}, key=lambda g: hashlib.sha256(g.encode()).hexdigest())
     fold_of = {g: i % folds for i, g in enumerate(groups)}
@@ -254,7 +254,7 @@ def _held_out(rows: list[dict], folds: int = 5) -> tuple[np.ndarray, list[str], 
                 p = classifier._model.probabilities(r["text"], r["history"])
                 chance[i] = 1.0 - p[0]
                 alone[i] = ("urgent" if emergency(r["text"]) else
-                            CLASSES[1 + int(np.argmax(p[1:]))] if chance[i] >= HANDOFF else "none")
+                            reason_of(p) if chance[i] >= HANDOFF else "none")
                 decision = assess(r["text"], r["history"])
                 whole[i] = decision.reason or "fallback" if decision.handoff else "none"
     finally:
