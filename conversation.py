@@ -650,10 +650,17 @@ def rate(chat: ChatSession, score: int, comment: str = "") -> Outcome:
     return Outcome().wake(chat)
 
 
+# The message boxes send a typing notice at most every this many seconds (`throttle:3s`), the last one at the end of
+# the window: it can arrive after the message it was typing, and then says nothing about typing now.
+TYPING_THROTTLE = timedelta(seconds=3)
+
+
 def typing(chat: ChatSession, who: str) -> Outcome:
     field_name = "agent_typing_at" if who == "agent" else "visitor_typing_at"
-    ChatSession.update({field_name: now()}).where(ChatSession.id == chat.id).execute()
-    return Outcome().wake(chat)
+    just_sent = Message.select().where((Message.session == chat.id) & (Message.sender == who)
+                                       & (Message.created_at > now() - TYPING_THROTTLE))
+    noted = ChatSession.update({field_name: now()}).where((ChatSession.id == chat.id) & ~fn.EXISTS(just_sent)).execute()
+    return Outcome().wake(chat) if noted else Outcome()
 
 
 def _passed_on_by(chat: ChatSession) -> int | None:

@@ -5,7 +5,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterable
 
 from .answers import OFFER, PERSONAL_SUFFIX, answer
-from .classifier import HANDOFF, HANDOFF_ANSWERED, model
+from .classifier import COMPLEX_RULES_BAR, HANDOFF, HANDOFF_ANSWERED, model
 from .knowledge_base import COUNTRIES, OURS, knowledge_base
 from .features import normalise, reasked, turns, words
 from .language import chat_language, detect_sure
@@ -105,7 +105,7 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     # reading of a reported problem ("I can't log in") still does.
     own_facts = found.kind == "answer" and found.entry.id.startswith(OURS)
     # Asked again after a weak answer is a repeat however well the new wording is answered.
-    reason = model().judge(msg.raw, history, HANDOFF_ANSWERED if found.entry else HANDOFF, again=HANDOFF)
+    reason, share = model().weigh(msg.raw, history, HANDOFF_ANSWERED if found.entry else HANDOFF, again=HANDOFF)
     if reason is None and reasked(msg.raw, turns(history)):
         # "you didn't answer my question": the visitor says the bot's reply missed, which only a person mends now
         reason = "repeat"
@@ -131,13 +131,17 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
         # a script the English rules do not read: a greeting or thanks in it is still small talk
         return keep(smalltalk_reply(words(normalise(msg.raw)), msg.flat) or UNCLEAR_REPLY)
     reason = english_rules(msg.raw)
-    if reason and reason not in personal:
+    if reason and reason not in personal and (reason != "complex" or share >= COMPLEX_RULES_BAR):
         return handoff(reason)
     small = smalltalk_reply(msg.tokens, msg.flat)
     if small and not (small == IDENTITY_REPLY and found.kind == "answer"):
         # "what do you do with my documents?" asks more than who the bot is: a confident answer says it
         return keep(small)
-    if not found.picked and repeated(msg.flat, msg.raw, visitor, answers, knowledge_base()):
+    # A confident answer the chat has not had yet ("how much is the visa?" after the UK's fee, then Germany's
+    # tuition) answers a follow-up that merely sounds like an earlier question.
+    said = [str(h.get("text") or "") for h in history if isinstance(h, dict) and h.get("sender") == "bot"]
+    anew = found.kind == "answer" and bool(said) and not any(found.reply[:80] in t for t in said)
+    if not found.picked and repeated(msg.flat, msg.raw, visitor, answers, knowledge_base(), anew):
         return handoff("repeat")
     if foreign(msg.tokens) and found.kind in ("none", "unsure") and language != "en":
         # Read through the glossary, a question in another language gets the English answer (the chat adds,

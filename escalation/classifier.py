@@ -21,6 +21,9 @@ HANDOFF_ANSWERED = 0.85
 # An emergency placed behind other chats costs more than several other chats moved ahead of it: a handoff the model
 # gives this much `urgent` goes first whatever class it ranks above (held out, how it was chosen: docs/escalation.md).
 URGENT_SHARE = 0.3
+# The English rules' reading of a personal case hands over a message the model keeps only when the model gives the
+# handoff classes this much: the rules read "refused" or "a gap" in a cousin's story or a general question too.
+COMPLEX_RULES_BAR = 0.2
 _TRAINED_FROM = ("corpus/source/**/*.yaml", "corpus/source/**/*.jsonl", "features.py", "train.py", "classifier.py",
                  "destinations.yaml", "glossary.yaml", "concepts.yaml", "topics.yaml")
 
@@ -81,9 +84,14 @@ class Model:
               again: float | None = None) -> str | None:
         """The handoff reason the model reads in the message, or None when the bot should answer; `again` is
         the bar instead when the likeliest reason is a repeat."""
+        return self.weigh(text, history, threshold, again)[0]
+
+    def weigh(self, text: str, history: Iterable[Any] = (), threshold: float = HANDOFF,
+              again: float | None = None) -> tuple[str | None, float]:
+        """`judge`'s reason, and the share the model gives the handoff classes together."""
         p = self.probabilities(text, history)
-        reason = reason_of(p)
-        return None if 1.0 - p[0] < (again if again is not None and reason == "repeat" else threshold) else reason
+        reason, share = reason_of(p), float(1.0 - p[0])
+        return (None if share < (again if again is not None and reason == "repeat" else threshold) else reason), share
 
 
 def reason_of(p: np.ndarray) -> str:

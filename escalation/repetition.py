@@ -87,9 +87,11 @@ def _place_alone(text: str) -> bool:
     return places.country(text) is not None and len(terms(places.without_places(text))) <= 1
 
 
-def repeated(flat: str, text: str, visitor: list[str], answers: list[float], kb: KnowledgeBase) -> bool:
+def repeated(flat: str, text: str, visitor: list[str], answers: list[float], kb: KnowledgeBase,
+             anew: bool = False) -> bool:
     """Asked again in other words, or told the bot it missed. A new question after weak answers is a new
-    question: the answering side says when it cannot answer that one either."""
+    question: the answering side says when it cannot answer that one either; and a question it answers with
+    what it has not said before (`anew`) is a follow-up, however like an earlier one it reads."""
     recent = [t for t in visitor[-_LOOKBACK:] if terms(t)]
     if recent and _ASKED_AGAIN.search(flat):
         # "same question for Dublin" asks it again about a place not asked about yet: a follow-up
@@ -98,7 +100,7 @@ def repeated(flat: str, text: str, visitor: list[str], answers: list[float], kb:
         if here is None or here.code in {hit.code for hit in map(places.country, recent) if hit}:
             return True
     current = set(terms(text))
-    if not current:
+    if not current or anew:
         return False
     # After a weak answer, a looser likeness counts: the visitor is rewording what went unanswered.
     bar = _SIMILAR_AFTER_WEAK if answers and answers[-1] < CONFIDENT else _SIMILAR

@@ -117,8 +117,8 @@ def test_mild_or_self_directed_words_are_not_frustration(text: str) -> None:
     "What are my chances of getting into Imperial?",
     "Where is my CAS? The university said it was sent", "I overstayed my visa in the UK last year",
     "I have a 4 year gap after my graduation",
-    "I suffer from depression, can I study abroad?", pytest.param("My father passed away and I missed my exams", marks=MISS),
-    "I can't log in to the student portal", "I paid your fees but nobody has contacted me",
+    pytest.param("I suffer from depression, can I study abroad?", marks=MISS), pytest.param("My father passed away and I missed my exams", marks=MISS),
+    pytest.param("I can't log in to the student portal", marks=MISS), "I paid your fees but nobody has contacted me",
     "Mi visa fue rechazada, ¿qué hago?", "Mein Visum wurde abgelehnt", "mera visa reject ho gaya",
 ])
 def test_personal_cases_hand_off(text: str) -> None:
@@ -148,7 +148,7 @@ def test_a_general_question_only_the_model_reads_as_personal_gets_the_facts_and_
 @pytest.mark.parametrize("text", [
     "Has my application been submitted yet?", "Can you confirm that you received my documents?",
     "What's happening with my application? It's been weeks", "my resume is attached, please check it",
-    "US visa denied, what now?", "Mi oferta fue retirada", "On m'a refusé le visa étudiant",
+    "US visa denied, what now?", "Mi oferta fue retirada", pytest.param("On m'a refusé le visa étudiant", marks=MISS),
     "Mein Studienplatz wurde storniert", "My father is my sponsor but he is retired now, is that ok?",
     "my application was withdrawn, what now?", "Can you find out why my university hasn't sent my I-20?",
 ])
@@ -271,6 +271,16 @@ def test_follow_ups_are_not_repeats(text: str, history: list) -> None:
 def test_a_narrower_or_follow_up_question_after_a_sure_answer_is_not_a_repeat(text: str, history: list) -> None:
     assert assess(text, history).handoff is False
     assert model().judge(text, history) is None
+
+
+def test_a_question_like_an_earlier_one_but_about_the_place_asked_since_gets_that_places_answer() -> None:
+    history: list = []
+    for text in ("How much is the UK student visa fee?", "What does tuition cost in Germany?"):
+        history += [visitor(text), {"sender": "bot", "text": assess(text, history).reply, "confidence": 0.95}]
+    decision = assess("How much does a student visa cost?", history)
+    assert not decision.handoff and decision.topic == "de-visa-fee"
+    history += [visitor("How much does a student visa cost?"), {"sender": "bot", "text": decision.reply, "confidence": 0.95}]
+    assert assess("How much does a student visa cost?", history).reason == "repeat"  # the same answer again is no help
 
 
 # --- small talk, off-topic, knowledge base --------------------------------------------

@@ -150,6 +150,13 @@ def test_errors_come_in_the_visitors_language(visitor):
     assert response.status_code == 400 and "Los mensajes pueden tener como máximo 2000 caracteres" in response.text
 
 
+def test_an_english_answer_and_its_note_in_arabic_each_read_in_their_own_direction(visitor):
+    visitor.post("/chat/language", {"language": "ar", "csrf_token": visitor.token})
+    visitor.say("What IELTS score do I need for a master's degree in the UK?")
+    note = i18n.translate("ar", conversation.ENGLISH_ONLY_TEXT)
+    assert f'<p class="text" dir="auto">{Markup.escape(note)}</p>' in visitor.get("/").text
+
+
 def test_an_english_only_answer_says_so_in_the_visitors_language():
     answer = "Most UK universities ask for IELTS 6.5 overall for a master's degree, with no band below 6.0."
     reply = conversation._bot_reply(answer, "es")

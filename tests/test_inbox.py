@@ -62,6 +62,16 @@ def test_after_a_transfer_the_visitor_does_not_see_the_receiver_typing(visitor, 
     assert not ChatSession.get_by_id(chat.id).typing("agent")
 
 
+def test_a_typing_notice_trailing_the_counsellors_own_message_does_not_show_them_typing(visitor, agent):
+    chat = taken_chat(visitor, agent)
+    assert agent.post(f"/agent/sessions/{chat.id}/messages", {"text": "Let me check"}).status_code == 201
+    agent.post(f"/agent/sessions/{chat.id}/typing")  # the message box's throttled notice, arriving after the send
+    assert not ChatSession.get_by_id(chat.id).typing("agent")
+    Message.update(created_at=now() - timedelta(seconds=5)).where(Message.session == chat.id).execute()
+    agent.post(f"/agent/sessions/{chat.id}/typing")
+    assert ChatSession.get_by_id(chat.id).typing("agent")
+
+
 def test_taking_a_chat_that_is_already_mine_changes_nothing(visitor, agent):
     chat = waiting_chat(visitor)
     assert agent.post(f"/agent/sessions/{chat.id}/take").status_code == 200

@@ -16,6 +16,20 @@
     if (field) field.value = zone;
   }, true);
 
+  // Messages carry their time in UTC; the visitor reads it on their own clock.
+  function localise(root) {
+    root.querySelectorAll("time[datetime]").forEach(function (time) {
+      var at = new Date(time.getAttribute("datetime"));
+      if (!isNaN(at)) time.textContent = at.toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"});
+    });
+  }
+  localise(list);
+  new MutationObserver(function (records) {
+    records.forEach(function (record) {
+      record.addedNodes.forEach(function (node) { if (node.querySelectorAll) localise(node); });
+    });
+  }).observe(list, {childList: true});
+
   // Whatever grows below the messages (the status line, a notice, the keyboard on a phone) shrinks the list:
   // a reader at the bottom stays at the bottom.
   new ResizeObserver(function () {

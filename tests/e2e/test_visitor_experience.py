@@ -329,3 +329,18 @@ def test_on_a_phone_the_newest_message_stays_in_view(chromium, server):
     expect(visitor.locator("#chat-form")).to_be_hidden()
     expect(visitor.locator("#messages .msg").last).to_contain_text("You ended the chat.")
     assert newest_in_view(visitor)
+
+
+def test_message_times_read_on_the_visitors_own_clock(chromium, server):
+    visitor = chromium.new_context(timezone_id="Asia/Kolkata", locale="en-GB").new_page()
+    visitor.goto(server.url + "/")
+    send(visitor, "How much is tuition in Germany?")
+    expect(visitor.locator("#messages .msg").last).to_have_attribute("data-sender", "bot")
+    for time_ in (visitor.locator("#messages time").first, visitor.locator("#messages time").last):
+        shown = time_.inner_text()
+        expected = visitor.evaluate("""t => new Date(t).toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"})""",
+                                    time_.get_attribute("datetime"))
+        utc = time_.get_attribute("datetime")[11:16]
+        assert shown == expected and shown != utc  # Kolkata is 5:30 ahead of UTC all year
+    visitor.reload()
+    assert visitor.locator("#messages time").first.inner_text() != visitor.locator("#messages time").first.get_attribute("datetime")[11:16]
