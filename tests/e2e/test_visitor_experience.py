@@ -344,3 +344,15 @@ def test_message_times_read_on_the_visitors_own_clock(chromium, server):
         assert shown == expected and shown != utc  # Kolkata is 5:30 ahead of UTC all year
     visitor.reload()
     assert visitor.locator("#messages time").first.inner_text() != visitor.locator("#messages time").first.get_attribute("datetime")[11:16]
+
+
+@pytest.mark.parametrize("server", [{"HANDOFF_AUTO_ASSIGN": "0"}], indirect=True)
+def test_a_phone_with_its_keyboard_open_keeps_the_conversation_readable(chromium, server):
+    visitor = chromium.new_context(viewport={"width": 375, "height": 400}).new_page()  # about what a keyboard leaves
+    visitor.goto(server.url + "/")
+    send(visitor, "How much is tuition in Germany?")
+    visitor.get_by_role("button", name="Talk to a human").click()
+    expect(visitor.locator("#status")).to_contain_text("No counsellor is online right now")
+    visitor.get_by_text("Leave a message instead").click()
+    expect(visitor.get_by_label("Your email address")).to_be_focused()
+    assert visitor.evaluate("document.getElementById('messages').clientHeight") >= 100  # a quarter of the screen
