@@ -60,6 +60,7 @@ _ADDRESSED = re.compile(r"\b(your|ur|yours|you guys|u guys|you people|u people|y
 # A destination put to EduConsult with nothing else asked ("do u do australia too?") asks whether we cover it.
 _COVER = re.compile(r"\b(do|does|cover|covers|covering|handle|handles|help|helps|work|works|deal|deals|karte|karoge)\b")
 _COVERED = "which countries do you cover"
+_TELLING = 1.75  # the idf of a word that says what a question asks ("scholarship"), not where or that it is abroad
 # "do you also help students going to Italy?": whether we cover a place, not a fact about it
 _HELP_THERE = re.compile(r"\b(do|can|will|could) (you|u|you guys|u guys|educonsult)( also| even)? (help|advise|assist|support"
                          r"|cover|handle|guide|work with|deal with|send students|process)\b")
@@ -110,7 +111,10 @@ def probability(features: dict[str, float], model: dict | None = None) -> float:
     z = model["bias"] + sum(w * features.get(name, 0.0) for name, w in model["weights"].items())
     return round(1 / (1 + math.exp(-z)), 3)
 
-_TELLING = 1.75  # the idf of a word that says what a question asks ("scholarship"), not where or that it is abroad
+def _says_what(kb: KnowledgeBase, text: str) -> bool:
+    """Whether a text holds a word that says what is asked ("scholarship", a topic's cue), not only where, or that
+    it is about studying abroad or a visa."""
+    return bool(destinations().cued(text)) or any(kb.idf.get(t, 0.0) >= _TELLING for t in kb.query(text))
 
 
 def read(kb: KnowledgeBase, text: str) -> str:
@@ -127,14 +131,12 @@ def read(kb: KnowledgeBase, text: str) -> str:
     words = f" {flat(text)} "
     named = [h.words for h in destinations().hits(text)
              if h.place and h.words not in FOREIGN_STOPWORDS and f" {h.words} " in words]  # as written, not mended
-    read = " ".join([english or "", *kept, *(w for w in named if w not in kept)])
-    # Where that reading holds no word that says what is asked, the study topic named in the visitor's own
-    # language ("стипендии", "장학금") says it.
-    if (not text.isascii() and not destinations().cued(read)
-            and all(kb.idf.get(t, 0.0) < _TELLING for t in kb.query(read))):
+    reading = " ".join([english or "", *kept, *(w for w in named if w not in kept)])
+    if not text.isascii() and not _says_what(kb, reading):
+        # the study topic, named in the visitor's own words where the glossary lacks them ("стипендии", "장학금")
         names = destinations().topic_names
-        read = " ".join([read, *(names.get(t, t.replace("-", " ")) for t in sorted(written_topics(text)))])
-    return read if read.strip() else text
+        reading = " ".join([reading, *(names.get(t, t.replace("-", " ")) for t in sorted(written_topics(text)))])
+    return reading if reading.strip() else text
 
 
 def _history(kb: KnowledgeBase, history: Iterable[Any]) -> tuple[list[str], list[str]]:
@@ -278,8 +280,7 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     def made(kind: str, reply: str, entry: Entry | None = None, choices: tuple[str, ...] = ()) -> Answer:
         return Answer(kind, reply, p, entry, code, top.topic, choices, level, feats, chosen is not None)
 
-    if text != written and asked == text and chosen is None and not places.cued(asked) \
-            and all(kb.idf.get(t, 0.0) < _TELLING for t in kb.query(asked)):
+    if text != written and asked == text and chosen is None and not _says_what(kb, asked):
         # the glossary read where and "study abroad", and nothing that says what is asked
         return made("unsure", UNSURE_REPLY)
     if code == OTHER and (not general or _speaks_for(places, held["any"].answer)):
