@@ -139,8 +139,7 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
         return keep(small)
     # A confident answer the chat has not had yet ("how much is the visa?" after the UK's fee, then Germany's
     # tuition) answers a follow-up that merely sounds like an earlier question.
-    said = [str(h.get("text") or "") for h in history if isinstance(h, dict) and h.get("sender") == "bot"]
-    anew = found.kind == "answer" and bool(said) and not any(found.reply[:80] in t for t in said)
+    anew = found.kind == "answer" and found.anew
     if not found.picked and repeated(msg.flat, msg.raw, visitor, answers, knowledge_base(), anew):
         return handoff("repeat")
     if foreign(msg.tokens) and found.kind in ("none", "unsure") and language != "en":

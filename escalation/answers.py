@@ -97,6 +97,7 @@ class Answer:
     level: str | None = None  # bachelor | master | phd | diploma, when named
     features: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
     picked: bool = False  # the message picks one of the two topics the bot's last reply asked between
+    anew: bool = False  # an answer the bot's recent replies have not given: a like question is then a follow-up
 
 
 @lru_cache(maxsize=1)
@@ -327,8 +328,9 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     else:
         entry = held.get("any") or top.entry
     facts = f"{entry.answer} {entry.as_of()}".strip()
+    given = any(entry.answer in b for b in bot[-_LOOKBACK:])
     if personal:
-        if any(entry.answer in b for b in bot[-_LOOKBACK:]):
+        if given:
             return made("personal", PERSONAL_AGAIN.format(topic=places.topic_name(entry.topic, entry.title)), entry)
         return made("personal", f"{facts} {PERSONAL_SUFFIX}", entry)
-    return made("answer", facts, entry)
+    return replace(made("answer", facts, entry), anew=bool(bot) and not given)

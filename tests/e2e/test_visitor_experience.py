@@ -343,7 +343,8 @@ def test_message_times_read_on_the_visitors_own_clock(chromium, server):
         utc = time_.get_attribute("datetime")[11:16]
         assert shown == expected and shown != utc  # Kolkata is 5:30 ahead of UTC all year
     visitor.reload()
-    assert visitor.locator("#messages time").first.inner_text() != visitor.locator("#messages time").first.get_attribute("datetime")[11:16]
+    first = visitor.locator("#messages time").first
+    assert first.inner_text() != first.get_attribute("datetime")[11:16]
 
 
 @pytest.mark.parametrize("server", [{"HANDOFF_AUTO_ASSIGN": "0"}], indirect=True)
