@@ -284,7 +284,9 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     if text != written and asked == text and chosen is None and not _says_what(kb, asked):
         # the glossary read where and "study abroad", and nothing that says what is asked
         return made("unsure", UNSURE_REPLY)
-    if code == OTHER and (not general or _speaks_for(places, held["any"].answer)):
+    # about EduConsult only when put to it: "is a master's in Sweden free?" asks about Sweden, not our fees
+    ours = held.get("any") and held["any"].id.startswith(OURS) and not _ADDRESSED.search(words)
+    if code == OTHER and (not general or ours or _speaks_for(places, held["any"].answer)):
         return made("elsewhere", NO_PLACE_REPLY.format(place=hit.words.title()))
     names = places.topic_names
     rival = ranked[1].topic if len(ranked) > 1 else None

@@ -9,7 +9,7 @@ import pytest
 from escalation import assess
 from escalation.answers import CLARIFY_REPLY, WHICH_TOPIC_REPLY, answer, read
 from escalation.eval_answers import expected, judge, load, split
-from escalation.knowledge_base import COUNTRIES, install, knowledge_base, learned_questions, load_entries
+from escalation.knowledge_base import COUNTRIES, DESTINATION_TOPICS, install, knowledge_base, learned_questions, load_entries
 from escalation.smalltalk import GREETING_REPLY, THANKS_REPLY
 from i18n import translated
 
@@ -115,6 +115,9 @@ def test_a_general_entry_about_our_destinations_is_no_answer_for_another_one() -
     decision = assess("how much does an MBBS cost in Russia")
     assert decision.topic is None and "Russia" in decision.reply
     assert assess("how long should my statement of purpose be for a master's in Sweden").topic == "any-sop"
+    # a question about the place is not one about EduConsult's own prices or services
+    assert assess("is a masters free in sweden").topic is None
+    assert assess("what do you charge for applications to sweden").topic == "educonsult-fees"
 
 
 def test_asking_whether_we_help_with_a_place_we_do_not_cover_gets_the_places_we_cover() -> None:
@@ -206,9 +209,18 @@ def test_every_entry_names_its_country_topic_source_and_check_month() -> None:
     assert len({(e.country, e.topic) for e in entries}) == len(entries)
 
 
+def test_every_destination_holds_every_destination_topic() -> None:
+    held = {(e.country, e.topic) for e in knowledge_base().entries}
+    assert [(c, t) for c in COUNTRIES for t in DESTINATION_TOPICS if (c, t) not in held] == []
+
+
 @pytest.mark.parametrize("text,entry", [
     ("quais bolsas de estudo existem na Alemanha?", "de-scholarships"),
     ("wie viele Stunden darf ich in Kanada neben dem Studium arbeiten?", "ca-work-while-studying"),
+    ("можно ли работать во время учёбы в Канаде?", "ca-work-while-studying"),
+    ("Avustralya'da üniversiteler hangi ayda başlıyor?", "au-intakes"),
+    ("berapa dana minimal untuk visa pelajar Kanada?", "ca-proof-of-funds"),
+    ("¿cuánto cuesta el alquiler en Sídney para estudiantes?", "au-living-costs"),
 ])
 def test_a_question_in_another_language_gets_its_country_and_topic(text: str, entry: str) -> None:
     decision = assess(text)

@@ -79,6 +79,11 @@ def test_a_refused_entry_with_someone_held_is_detention_wherever_it_happens(text
     ("border force took me into a separate room at the airport an hour ago", "detention"),
     ("bei uns wurde eingebrochen und ich bin allein in der Wohnung", "violence"),
     ("سرقوا جوازي وطيارتي بكرة", "passport"),
+    ("隣の部屋の男が殺すぞって怒鳴ってる、怖い", "violence"),
+    ("میرا شوہر مجھے مار رہا ہے، کیا کروں", "violence"),
+    ("ইমিগ্রেশনে আমারে আটকায় দিছে, ফ্লাইট মিস হয়ে যাবে", "detention"),
+    ("capek banget, semua orang lebih baik tanpa aku", "selfharm"),
+    ("herkes bensiz daha iyi olurdu", "selfharm"),
 ])
 def test_safety_floor_reads_each_kind_in_everyday_words(text: str, kind: str) -> None:
     assert emergency(text) == kind
