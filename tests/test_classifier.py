@@ -84,6 +84,9 @@ def test_a_refused_entry_with_someone_held_is_detention_wherever_it_happens(text
     ("ইমিগ্রেশনে আমারে আটকায় দিছে, ফ্লাইট মিস হয়ে যাবে", "detention"),
     ("capek banget, semua orang lebih baik tanpa aku", "selfharm"),
     ("herkes bensiz daha iyi olurdu", "selfharm"),
+    ("franchement ils seraient tous soulagés si je n'étais plus là", "selfharm"),
+    ("maine goliyan jama kar rakhi hain, ab aur nahi", "selfharm"),
+    ("صاحب السكن ضربني وما اعرف وش اسوي", "violence"),
 ])
 def test_safety_floor_reads_each_kind_in_everyday_words(text: str, kind: str) -> None:
     assert emergency(text) == kind
