@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Iterable
 
-from .answers import OFFER, PERSONAL_SUFFIX, answer
+from .answers import NOW_SUFFIX, OFFER, PERSONAL_SUFFIX, answer
 from .classifier import COMPLEX_RULES_BAR, HANDOFF, HANDOFF_ANSWERED, model
 from .knowledge_base import COUNTRIES, OURS, knowledge_base
 from .features import normalise, reasked, turns, words
@@ -131,6 +131,13 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
         # a script the English rules do not read: a greeting or thanks in it is still small talk
         return keep(smalltalk_reply(words(normalise(msg.raw)), msg.flat) or UNCLEAR_REPLY)
     reason = english_rules(msg.raw)
+    if (reason == "requested" and own_facts and share < HANDOFF and found.entry.topic != "talk-to-counsellor"
+            and any(mark in msg.raw for mark in "?？؟")):
+        # "can I book a video call with a counsellor?", "do your counsellors speak German?": a question about
+        # reaching one, which the firm's own fact answers; the offer lets the visitor take a person at once
+        reply = found.reply if "connect you" in found.reply else f"{found.reply} {NOW_SUFFIX}"
+        return Decision(False, None, reply, found.confidence, skill, found.entry.id,
+                        (), language, spoken, True)
     if reason and reason not in personal and (reason != "complex" or share >= COMPLEX_RULES_BAR):
         return handoff(reason)
     small = smalltalk_reply(msg.tokens, msg.flat)

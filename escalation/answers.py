@@ -29,6 +29,7 @@ UNCOVERED_REPLY = ("I don't hold a checked answer to that. A counsellor can help
                    + OFFER + "?")
 PERSONAL_SUFFIX = ("How that applies in your own case depends on the university and your whole profile, "
                    "which a counsellor can check: would you " + OFFER + "?")
+NOW_SUFFIX = "Or would you " + OFFER + " with a counsellor here now?"
 PERSONAL_AGAIN = ("The general facts on {topic} are in my answer above; whether they settle your own case needs "
                   "a counsellor who can look at your profile. Would you " + OFFER + "?")
 

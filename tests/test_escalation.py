@@ -145,6 +145,15 @@ def test_a_general_question_only_the_model_reads_as_personal_gets_the_facts_and_
     assert not decision.handoff and decision.topic == "any-work-experience" and decision.offers
 
 
+def test_a_question_on_how_to_reach_a_counsellor_gets_our_answer_and_an_offer_a_yes_takes_up() -> None:
+    question = "can i get a video call with one of your counsellors or is it phone only?"
+    decision = assess(question)
+    assert not decision.handoff and decision.topic == "educonsult-book-consultation" and decision.offers
+    history = [{"sender": "visitor", "text": question}, {"sender": "bot", "text": decision.reply, "offer": True}]
+    assert assess("yes please", history).reason == "requested"
+    assert assess("I want to talk to a counsellor").reason == "requested"  # asked for, not asked about
+
+
 @pytest.mark.parametrize("text", [
     "Has my application been submitted yet?", "Can you confirm that you received my documents?",
     "What's happening with my application? It's been weeks", "my resume is attached, please check it",
