@@ -11,7 +11,8 @@ from .features import normalise, reasked, turns, words
 from .language import chat_language, detect_sure
 from .repetition import repeated, split_history
 from .routing import SKILLS, guess_skill
-from .smalltalk import IDENTITY_REPLY, LANGUAGE_REPLY, OFF_TOPIC_REPLY, UNCLEAR_REPLY, accepts, smalltalk_reply
+from .smalltalk import (IDENTITY_REPLY, LANGUAGE_REPLY, OFF_TOPIC_REPLY, UNCLEAR_REPLY, accepts, asks_identity,
+                         smalltalk_reply)
 from .topic import foreign, off_topic, on_topic
 from .safety import advice, emergency
 from .triggers import Message, english_rules
@@ -129,7 +130,8 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
         return handoff("requested")
     if not msg.tokens and found.kind == "none":
         # a script the English rules do not read: a greeting or thanks in it is still small talk
-        return keep(smalltalk_reply(words(normalise(msg.raw)), msg.flat) or UNCLEAR_REPLY)
+        return keep(smalltalk_reply(words(normalise(msg.raw)), msg.flat)
+                    or (IDENTITY_REPLY if asks_identity(msg.raw) else UNCLEAR_REPLY))
     reason = english_rules(msg.raw)
     if (reason == "requested" and own_facts and share < HANDOFF and found.entry.topic != "talk-to-counsellor"
             and any(mark in msg.raw for mark in "?？؟")):
@@ -140,7 +142,7 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
                         (), language, spoken, True)
     if reason and reason not in personal and (reason != "complex" or share >= COMPLEX_RULES_BAR):
         return handoff(reason)
-    small = smalltalk_reply(msg.tokens, msg.flat)
+    small = smalltalk_reply(msg.tokens, msg.flat) or (IDENTITY_REPLY if asks_identity(msg.raw) else None)
     if small and not (small == IDENTITY_REPLY and found.kind == "answer"):
         # "what do you do with my documents?" asks more than who the bot is: a confident answer says it
         return keep(small)

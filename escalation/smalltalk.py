@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from . import features
 from .lexicon import words
+from .text import fold
 
 GREETING_REPLY = (
     "Hi! I'm EduConsult's virtual assistant. Ask me anything about studying abroad: universities, "
@@ -67,6 +69,38 @@ _IDENTITY = re.compile(
     r"(bot|robot|human|person|machine|ai|chatbot|automated|real|computer)\b|\bwho are you\b|\bwhat are you\b"
     r"|\byour name\b|\bhow are you\b|\bhow r u\b|\bhows it going\b|\bwhat can you do\b|\bwhat do you do\b"
 )
+# "Are you a bot?" in the other languages of the interface, folded: matched as phrases of the whole message
+_IDENTITY_ELSEWHERE = (
+    "还是机器人", "是机器人吗", "是真人吗", "你是机器人", "你是人吗", "是人工还是", "ボットですか", "人間ですか", "ロボットですか",
+    "봇이에요", "봇인가요", "사람이에요", "사람인가요", "로봇이에요", "로봇인가요", "챗봇이에요", "챗봇인가요",
+    "هل انت روبوت", "هل أنت روبوت", "انت بوت", "أنت بوت", "انت روبوت", "أنت روبوت", "هل انت انسان", "هل أنت إنسان",
+    " ты бот", " вы бот", " ты робот", " вы робот", " ты человек", " вы человек",
+    " eres un bot", " eres humano", " eres una persona", " eres un robot", " hablo con un bot", " hablo con una persona",
+    " voce e um robo", " voce e um bot", " voce e humano", " voce e uma pessoa", " e um robo ou", " e um bot ou",
+    " es tu un robot", " etes vous un robot", " es tu humain", " etes vous humain", " es tu un humain", " etes vous un humain", " etes vous une personne", " c est un bot",
+    " bist du ein bot", " bist du ein mensch", " sind sie ein bot", " sind sie ein mensch", " bist du ein roboter",
+    " sei un bot", " sei umano", " sei una persona", " sei un robot", " bot musun", " insan misin", " robot musun",
+    " ban la bot", " ban la nguoi", " la nguoi that hay", " kamu bot", " kamu manusia", " kamu robot",
+    " kya aap bot", " kya tum bot", " aap bot ho", " kya aap insaan", "क्या आप बॉट", "क्या आप इंसान", "کیا آپ بوٹ", "کیا آپ انسان",
+    "আপনি কি বট", "আপনি কি মানুষ")
+
+
+def _phrases(text: str) -> str:
+    """Folded, with punctuation and symbols as spaces: combining marks (Devanagari vowels, Arabic hamza) stay."""
+    kept = "".join(" " if unicodedata.category(c)[0] in "PS" else c for c in fold(text))
+    return f" {' '.join(kept.split())} "
+
+
+# a phrase written with a leading space is whole words; the others may sit inside a longer run of text
+_IDENTITY_FOLDED = tuple(_phrases(p) if p.startswith(" ") else _phrases(p).strip() for p in _IDENTITY_ELSEWHERE)
+
+
+def asks_identity(text: str) -> bool:
+    """Whether a message in any of the interface's languages asks if the bot is a bot or a person."""
+    flat = _phrases(text)
+    return any(phrase in flat for phrase in _IDENTITY_FOLDED)
+
+
 _YES = words("yes yeah yep yup ya yah sure ok okay please pls plz haan han ji alright fine definitely absolutely")
 _YES_FILLER = words("do it that connect me please pls plz go ahead would be great thanks thank you a counsellor")
 # "Yes" in the languages the bot speaks, read as the classifier reads a message (accents dropped;

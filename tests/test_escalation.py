@@ -9,6 +9,7 @@ from escalation import SKILLS, Decision, assess
 from escalation.classifier import model
 from escalation.features import _judged
 from escalation.knowledge_base import CONFIDENT, knowledge_base
+from escalation.smalltalk import IDENTITY_REPLY
 from escalation.triggers import canonical
 
 
@@ -143,6 +144,13 @@ def test_a_general_question_that_sounds_personal_gets_the_facts(text: str, topic
 def test_a_general_question_only_the_model_reads_as_personal_gets_the_facts_and_the_offer() -> None:
     decision = assess("i have 3 years of work experience, will it help my masters application")
     assert not decision.handoff and decision.topic == "any-work-experience" and decision.offers
+
+
+@pytest.mark.parametrize("text", ["你是机器人吗？", "هل أنت روبوت؟", "봇이에요?", "Ты бот?", "Êtes-vous un humain ?",
+                                  "क्या आप बॉट हैं?", "Bạn là người thật hay bot?"])
+def test_asking_whether_the_bot_is_a_person_gets_what_it_is_in_any_language(text: str) -> None:
+    decision = assess(text)
+    assert not decision.handoff and decision.reply == IDENTITY_REPLY
 
 
 def test_a_question_on_how_to_reach_a_counsellor_gets_our_answer_and_an_offer_a_yes_takes_up() -> None:
