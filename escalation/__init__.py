@@ -15,7 +15,7 @@ from .smalltalk import (IDENTITY_REPLY, LANGUAGE_REPLY, OFF_TOPIC_REPLY, UNCLEAR
                          smalltalk_reply)
 from .topic import foreign, off_topic, on_topic
 from .safety import advice, emergency
-from .triggers import Message, english_rules
+from .triggers import Message, aside_then_question, english_rules
 
 __all__ = ["assess", "Decision", "SKILLS", "REASONS", "COUNTRIES"]
 
@@ -107,6 +107,11 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     own_facts = found.kind == "answer" and found.entry.id.startswith(OURS)
     # Asked again after a weak answer is a repeat however well the new wording is answered.
     reason, share = model().weigh(msg.raw, history, HANDOFF_ANSWERED if found.entry else HANDOFF, again=HANDOFF)
+    rules = english_rules(msg.raw)
+    if found.kind == "answer" and aside_then_question(msg.flat):
+        # a sigh about exams or the weather, then a question the knowledge base answers: no complaint to hand over
+        rules = None if rules == "frustration" else rules
+        reason = None if reason == "frustration" else reason
     if reason is None and reasked(msg.raw, turns(history)):
         # "you didn't answer my question": the visitor says the bot's reply missed, which only a person mends now
         reason = "repeat"
@@ -115,13 +120,13 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     # the model reads a personal case; a case the English rules name ("my visa was refused") still hands over.
     # In another language the English rules cannot read the case, so the model's reading stands.
     if (reason in ("complex", "urgent") and found.kind == "answer" and found.entry.country == "any"
-            and not own_facts and language == "en" and msg.raw.isascii() and not english_rules(msg.raw)):
+            and not own_facts and language == "en" and msg.raw.isascii() and not rules):
         found = replace(found, kind="personal", reply=f"{found.reply} {PERSONAL_SUFFIX}")
         personal = ("complex", "urgent")
     if reason and reason not in (("complex", "urgent") if own_facts else personal):
         # English rules name a request, complaint or personal case more surely than the model's likeliest
         # class; but a deadline the model reads as urgent stays so, to go to the head of the queue.
-        explicit = english_rules(msg.raw)
+        explicit = rules
         if reason == "requested" and not explicit and smalltalk_reply(msg.tokens, msg.flat) == IDENTITY_REPLY:
             # "are you a human?" asks what answers, and the model reads little beyond the word for a person
             return keep(IDENTITY_REPLY)
@@ -132,7 +137,7 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
         # a script the English rules do not read: a greeting or thanks in it is still small talk
         return keep(smalltalk_reply(words(normalise(msg.raw)), msg.flat)
                     or (IDENTITY_REPLY if asks_identity(msg.raw) else UNCLEAR_REPLY))
-    reason = english_rules(msg.raw)
+    reason = rules
     if (reason == "requested" and own_facts and share < HANDOFF and found.entry.topic != "talk-to-counsellor"
             and any(mark in msg.raw for mark in "?？؟")):
         # "can I book a video call with a counsellor?", "do your counsellors speak German?": a question about

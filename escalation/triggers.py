@@ -313,6 +313,17 @@ _BOT_TARGET = (
     r"|tu|tes|vous|du|deine|dein|voce|sei|tum|aap|eres|estas|bist|respuesta|respuestas|reponse|reponses|antwort"
     r"|antworten|resposta|respostas|risposta|risposte|jawab)"
 )
+# "ugh exam season is killing me. anyway, can I work in Ireland?": a sigh about something else, then the question
+_ASIDE = re.compile(r"^(?P<aside>.{0,160}?) (anyway|anyways|anyhow|quick q|quick question|q tho|question tho|btw"
+                    r"|by the way|on another note|moving on|that aside|aside from that)\b")
+
+
+def aside_then_question(flat: str) -> bool:
+    """Whether a message sighs about something other than the bot or the service, then moves on to a question."""
+    aside = _ASIDE.match(flat)
+    return bool(aside) and not re.search(rf"\b{_BOT_TARGET}\b", aside.group("aside"))
+
+
 _NOT_ANGRY = r"(?! (question|questions|q|doubt|query))"  # "sorry if this is a stupid question"
 _FRUSTRATION = re.compile(
     rf"\b{_BOT_TARGET}( \w+){{0,3}} {_INSULT}\b{_NOT_ANGRY}"

@@ -153,6 +153,12 @@ def test_asking_whether_the_bot_is_a_person_gets_what_it_is_in_any_language(text
     assert not decision.handoff and decision.reply == IDENTITY_REPLY
 
 
+def test_a_sigh_about_something_else_then_a_question_gets_the_answer() -> None:
+    decision = assess("ugh my laptop died again lol. anyway, how many hours can I work in Canada on a study permit?")
+    assert not decision.handoff and decision.topic == "ca-work-while-studying"
+    assert assess("ugh this bot is useless. anyway how many hours can I work in Canada?").reason == "frustration"
+
+
 def test_a_question_on_how_to_reach_a_counsellor_gets_our_answer_and_an_offer_a_yes_takes_up() -> None:
     question = "can i get a video call with one of your counsellors or is it phone only?"
     decision = assess(question)
