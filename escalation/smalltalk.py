@@ -71,17 +71,20 @@ _IDENTITY = re.compile(
 )
 # "Are you a bot?" in the other languages of the interface, folded: matched as phrases of the whole message
 _IDENTITY_ELSEWHERE = (
-    "还是机器人", "是机器人吗", "是真人吗", "你是机器人", "你是人吗", "是人工还是", "ボットですか", "人間ですか", "ロボットですか",
+    "还是机器人", "是机器人吗", "是真人吗", "你是机器人", "你是人吗", "是人工还是",
+    "ボットですか", "人間ですか", "ロボットですか",
     "봇이에요", "봇인가요", "사람이에요", "사람인가요", "로봇이에요", "로봇인가요", "챗봇이에요", "챗봇인가요",
     "هل انت روبوت", "هل أنت روبوت", "انت بوت", "أنت بوت", "انت روبوت", "أنت روبوت", "هل انت انسان", "هل أنت إنسان",
     " ты бот", " вы бот", " ты робот", " вы робот", " ты человек", " вы человек",
     " eres un bot", " eres humano", " eres una persona", " eres un robot", " hablo con un bot", " hablo con una persona",
     " voce e um robo", " voce e um bot", " voce e humano", " voce e uma pessoa", " e um robo ou", " e um bot ou",
-    " es tu un robot", " etes vous un robot", " es tu humain", " etes vous humain", " es tu un humain", " etes vous un humain", " etes vous une personne", " c est un bot",
+    " es tu un robot", " etes vous un robot", " es tu humain", " etes vous humain", " es tu un humain",
+    " etes vous un humain", " etes vous une personne", " c est un bot",
     " bist du ein bot", " bist du ein mensch", " sind sie ein bot", " sind sie ein mensch", " bist du ein roboter",
     " sei un bot", " sei umano", " sei una persona", " sei un robot", " bot musun", " insan misin", " robot musun",
     " ban la bot", " ban la nguoi", " la nguoi that hay", " kamu bot", " kamu manusia", " kamu robot",
-    " kya aap bot", " kya tum bot", " aap bot ho", " kya aap insaan", "क्या आप बॉट", "क्या आप इंसान", "کیا آپ بوٹ", "کیا آپ انسان",
+    " kya aap bot", " kya tum bot", " aap bot ho", " kya aap insaan", "क्या आप बॉट", "क्या आप इंसान",
+    "کیا آپ بوٹ", "کیا آپ انسان",
     "আপনি কি বট", "আপনি কি মানুষ")
 
 

@@ -316,12 +316,13 @@ _BOT_TARGET = (
 # "ugh exam season is killing me. anyway, can I work in Ireland?": a sigh about something else, then the question
 _ASIDE = re.compile(r"^(?P<aside>.{0,160}?) (anyway|anyways|anyhow|quick q|quick question|q tho|question tho|btw"
                     r"|by the way|on another note|moving on|that aside|aside from that)\b")
+_AT_US = re.compile(rf"\b{_BOT_TARGET}\b")
 
 
 def aside_then_question(flat: str) -> bool:
     """Whether a message sighs about something other than the bot or the service, then moves on to a question."""
     aside = _ASIDE.match(flat)
-    return bool(aside) and not re.search(rf"\b{_BOT_TARGET}\b", aside.group("aside"))
+    return bool(aside) and not _AT_US.search(aside.group("aside"))
 
 
 _NOT_ANGRY = r"(?! (question|questions|q|doubt|query))"  # "sorry if this is a stupid question"
