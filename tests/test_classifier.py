@@ -87,6 +87,8 @@ def test_a_refused_entry_with_someone_held_is_detention_wherever_it_happens(text
     ("franchement ils seraient tous soulagés si je n'étais plus là", "selfharm"),
     ("maine goliyan jama kar rakhi hain, ab aur nahi", "selfharm"),
     ("صاحب السكن ضربني وما اعرف وش اسوي", "violence"),
+    ("मैं अपनी जान लेना चाहती हूँ, अब और नहीं होता", "selfharm"),
+    ("a guy from my building keeps threatening me and I'm scared to go back", "violence"),
 ])
 def test_safety_floor_reads_each_kind_in_everyday_words(text: str, kind: str) -> None:
     assert emergency(text) == kind
@@ -100,6 +102,7 @@ def test_safety_floor_reads_each_kind_in_everyday_words(text: str, kind: str) ->
     "the speaking test nearly gave me a heart attack, when do results come out?",  # a figure of speech
     "what a groundbreaking insight",  # "breaking in" across two words
     "can I take a job over the winter break in Canada?",  # a break, not a break-in
+    "my college is threatening to cancel my enrolment over unpaid fees, can they do that?",  # a warning, not a threat
 ])
 def test_safety_floor_leaves_idioms_alone(text: str) -> None:
     assert emergency(text) is None
