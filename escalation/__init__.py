@@ -15,7 +15,7 @@ from .smalltalk import (IDENTITY_REPLY, LANGUAGE_REPLY, OFF_TOPIC_REPLY, UNCLEAR
                          smalltalk_reply)
 from .topic import foreign, off_topic, on_topic
 from .safety import advice, emergency
-from .triggers import Message, aside_then_question, english_rules
+from .triggers import Message, aside_then_question, english_rules, own_refusal
 
 __all__ = ["assess", "Decision", "SKILLS", "REASONS", "COUNTRIES"]
 
@@ -145,7 +145,7 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
         reply = found.reply if "connect you" in found.reply else f"{found.reply} {NOW_SUFFIX}"
         return Decision(False, None, reply, found.confidence, skill, found.entry.id,
                         (), language, spoken, True)
-    if reason and reason not in personal and (reason != "complex" or share >= COMPLEX_RULES_BAR):
+    if reason and reason not in personal and (reason != "complex" or share >= COMPLEX_RULES_BAR or own_refusal(msg)):
         return handoff(reason)
     small = smalltalk_reply(msg.tokens, msg.flat) or (IDENTITY_REPLY if asks_identity(msg.raw) else None)
     if small and not (small == IDENTITY_REPLY and found.kind == "answer"):

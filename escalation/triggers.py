@@ -777,6 +777,22 @@ def _hypothetical(tokens: list[str], end: int) -> bool:
     return bool(conditions) and not any(t in _ACTUAL for t in before)
 
 
+_OWN = frozenset(lx.words("i im ive me my we our"))
+
+
+def own_refusal(msg: Message) -> bool:
+    """The visitor's own refusal told as having happened: "I was rejected for a study permit", "my visa got
+    refused" (not "if my visa is refused", nor a cousin's)."""
+    flat = msg.flat
+    refusal = _REFUSAL.search(flat)
+    if not (refusal and _REFUSED_THING.search(flat)) or _SOMEONE_ELSE.search(flat):
+        return False
+    at = _word_index(flat, refusal.start())
+    before = msg.tokens[max(0, at - 4):at]
+    return (any(t in _ACTUAL for t in before) and any(t in _OWN for t in before)
+            and not _hypothetical(msg.tokens, at))
+
+
 def complex_case(msg: Message) -> bool:
     """A personal case the bot must not answer: refusals, records, refunds, reviews, health, crises."""
     flat = msg.flat

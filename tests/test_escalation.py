@@ -174,6 +174,7 @@ def test_a_question_on_how_to_reach_a_counsellor_gets_our_answer_and_an_offer_a_
     "US visa denied, what now?", "Mi oferta fue retirada", pytest.param("On m'a refusé le visa étudiant", marks=MISS),
     "Mein Studienplatz wurde storniert", "My father is my sponsor but he is retired now, is that ok?",
     "my application was withdrawn, what now?", "Can you find out why my university hasn't sent my I-20?",
+    "I was refused an Australian student visa last month, can I apply again?",
 ])
 def test_status_reviews_and_personal_cases_in_other_words_hand_off(text: str) -> None:
     assert assess(text).reason == "complex"
