@@ -36,7 +36,7 @@ import writes
 from decisions import Decider
 from delivery import mail, outbox
 from escalation import COUNTRIES
-from escalation.answers import COUNTRY_NAMES
+from escalation.answers import COUNTRY_NAMES, names_place
 from escalation.language import detect_sure
 from limits import Backoff, Counter, Slots
 from realtime import QUEUE, ROUTING, Hub, session_topic
@@ -257,6 +257,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     templates.env.globals["kb_entry"] = knowledge.served
     templates.env.globals["countries"] = COUNTRIES
     templates.env.globals["country_names"] = COUNTRY_NAMES
+    templates.env.globals["names_place"] = names_place
     templates.env.filters["month"] = knowledge.month_name
     templates.env.filters["linkify"] = links.linkify
     templates.env.filters["mailto"] = mail.mailto

@@ -124,12 +124,12 @@ def read(kb: KnowledgeBase, text: str) -> str:
     the study-abroad words it uses, with the words it shares with the knowledge base (IELTS, Canada...)."""
     if len(text) > _HEAD + _TAIL:
         text = f"{text[:_HEAD]} {text[-_TAIL:]}"
-    english = glossary().english(text)
+    english, used = glossary().read(text)
     if english is None and (text.isascii() or not written_topics(text)):
         return text
-    # its function words are not the knowledge base's words ("mit" is "with", not MIT), and a place it names
-    # in the English way ("München", "Sorbonne") still says where
-    kept = [t for t in tokens(text) if t in kb.words and t not in FOREIGN_STOPWORDS]
+    # its function words are not the knowledge base's words ("mit" is "with", not MIT), nor are the words the
+    # glossary read ("unis" of "États-Unis"), and a place it names in the English way ("München") still says where
+    kept = [t for t in tokens(text) if t in kb.words and t not in FOREIGN_STOPWORDS and t not in used]
     words = f" {flat(text)} "
     named = [h.words for h in destinations().hits(text)
              if h.place and h.words not in FOREIGN_STOPWORDS and f" {h.words} " in words]  # as written, not mended
@@ -139,6 +139,13 @@ def read(kb: KnowledgeBase, text: str) -> str:
         names = destinations().topic_names
         reading = " ".join([reading, *(names.get(t, t.replace("-", " ")) for t in sorted(written_topics(text)))])
     return reading if reading.strip() else text
+
+
+@lru_cache(maxsize=256)
+def names_place(text: str) -> str | None:
+    """The destination a message naming only a place names ("Royaume-Uni", "Đức"), if the bot reads it so."""
+    hit = destinations().country(read(knowledge_base(), text))
+    return hit.code if hit else None
 
 
 def _history(kb: KnowledgeBase, history: Iterable[Any]) -> tuple[list[str], list[str]]:

@@ -43,12 +43,18 @@ class Glossary:
             self._other.setdefault(k[0], []).append((rank, k, v, bool(_SPACED.match(k))))
 
     def english(self, text: str) -> str | None:
-        """The English words for the glossary words a message uses, or None when it uses none.
+        """The English words for the glossary words a message uses, or None when it uses none."""
+        return self.read(text)[0]
+
+    def read(self, text: str) -> tuple[str | None, frozenset[str]]:
+        """The English words for the glossary words a message uses (None when it uses none), and the message's
+        own Latin-script words they stand for ("unis" of "États-Unis"), which are then not English words too.
 
         Linear in the message's length: a few dictionary look-ups per word, and a substring scan per phrase
         that starts with one of its characters."""
         norm = _norm(text)
         found: list[tuple[int, str]] = []
+        used: set[str] = set()
         starts, words = [], []
         for m in _WORD.finditer(norm):
             starts.append(m.start())
@@ -59,6 +65,7 @@ class Glossary:
                 hit = self._words.get(" ".join(words[i:i + n])) if i + n <= len(words) else None
                 if hit:
                     found.append((starts[i], hit))
+                    used.update(words[i:i + n])
                     i += n
                     break
             else:
@@ -72,7 +79,7 @@ class Glossary:
                         found.append((at, value))
                         taken[at:at + len(key)] = b"\1" * len(key)
                     at = norm.find(key, at + len(key))
-        return " ".join(v for _, v in sorted(found)) or None
+        return " ".join(v for _, v in sorted(found)) or None, frozenset(used)
 
 
 @lru_cache(maxsize=1)

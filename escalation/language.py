@@ -7,6 +7,8 @@ from typing import NamedTuple
 
 from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
 
+from .text import HINGLISH, tokens
+
 # Languages the visitor page and the bot's own sentences are translated into.
 INTERFACE = ("en", "es", "fr", "pt", "de", "hi", "zh", "ar", "vi", "tr")
 # Languages told apart: the interface's, plus others visitors write that would otherwise be mistaken for one.
@@ -53,9 +55,18 @@ def read(text: str) -> Reading:
 
 
 def detect_sure(text: str) -> str | None:
-    """The text's language when lingua is sure of it, else None."""
+    """The text's language when lingua is sure of it, else None.
+
+    In Latin letters two words are too few to switch a chat's language on: lingua is as sure of a keyboard mash
+    ("asdkjh qweoiu") as of "merci beaucoup". Hindi written in Latin letters ("visa ki fees kitni hai") reads as
+    English to lingua, so it switches nothing either."""
     found = read(text)
-    return found.language if found.sure else None
+    if not found.sure:
+        return None
+    latin = [w for w in tokens(text) if w.isascii()]
+    if latin and text.isascii() and (len(latin) < 3 or sum(w in HINGLISH for w in latin) >= 2):
+        return None
+    return found.language
 
 
 def chat_language(text: str, earlier: list[str]) -> str:

@@ -254,9 +254,17 @@ async def admin_throttle_clear(request: Request):
     return RedirectResponse(f"/agent/admin/throttles?cleared={quote(key)}", status_code=303)
 
 
+async def back_to_agents(request: Request):
+    """A reload of the page an agent form answered, whose address takes only the form, shows the list again."""
+    return RedirectResponse("/agent/admin", status_code=303)
+
+
 routes = [
     Route("/agent/admin", admin_agents, name="admin_agents"),
     Route("/agent/admin/agents", admin_agent_add, methods=["POST"], name="admin_agent_add"),
+    Route("/agent/admin/agents", back_to_agents),
+    Route("/agent/admin/agents/{agent_id}", back_to_agents),
+    Route("/agent/admin/agents/{agent_id}/password", back_to_agents),
     Route("/agent/admin/agents/{agent_id}", admin_agent_update, methods=["POST"], name="admin_agent_update"),
     Route("/agent/admin/agents/{agent_id}/password", admin_agent_password, methods=["POST"],
           name="admin_agent_password"),

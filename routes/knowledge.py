@@ -164,7 +164,7 @@ async def _change(request: Request, fields: dict | None, retired: bool | None, d
             await _refresh(request)
     except StaleEdit:
         fresh = await run_in_threadpool(_found, request)
-        return await run_in_threadpool(lambda: _entry_page(request, fresh, 409, error=STALE))
+        return await run_in_threadpool(lambda: _entry_page(request, fresh, 409, error=STALE, unsaved=fields))
     return RedirectResponse(f"/agent/admin/knowledge/{entry.id}" + (f"?saved={done}" if detail else ""),
                             status_code=303)
 

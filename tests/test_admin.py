@@ -50,6 +50,9 @@ def test_add_an_agent_who_can_then_sign_in(app, agent):
     assert (added.name, added.skill_list, added.max_chats, added.role) == ("Aisha Rahman", ["general", "uk"], 3, "agent")
     assert sign_in(app, "agent_005", shown_password(response.text))[1] == 303
     assert AuditLog.get(AuditLog.action == "agent_add").agent.agent_id == "agent_001"
+    # reloading the page the form answered (an address for the form alone) shows the list, not "Method Not Allowed"
+    reload = agent.client.get("/agent/admin/agents", follow_redirects=False)
+    assert (reload.status_code, reload.headers["location"]) == (303, "/agent/admin")
 
 
 @pytest.mark.parametrize("change, problem", [

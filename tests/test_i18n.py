@@ -232,7 +232,11 @@ def test_destination_buttons_are_labelled_in_the_visitors_language(visitor):
     visitor.say("¿Cuándo empiezan las clases?")
     page = visitor.get("/").text
     assert "Alemania</button>" in page and "Países Bajos</button>" in page and "Germany</button>" not in page
-    assert 'name="text" value="Germany"' in page  # what a press sends is read the same in every language
+    # a press sends the name as shown, which the bot reads as that place: the visitor's bubble is in their language
+    assert 'name="text" value="Alemania"' in page
+    visitor.say("Alemania")
+    reply = Message.select().where(Message.sender == "bot").order_by(Message.id.desc()).get()
+    assert reply.entry == "de-intakes"
 
 
 def test_the_zones_and_sentence_patterns_load_at_start_not_in_a_visitors_turn(app):

@@ -105,6 +105,7 @@ def test_an_edit_of_an_older_revision_is_refused(admin):
     response = admin.post(f"/agent/admin/knowledge/{row.id}", valid(row, title="Second edit"))
     assert response.status_code == 409 and "nothing was saved" in response.text
     assert KnowledgeEntry.get_by_id(row.id).title == "First edit"
+    assert "Your changes, not saved" in response.text and "Second edit" in response.text  # to copy, not retype
 
 
 def test_retire_and_restore(admin):

@@ -61,7 +61,9 @@
     // A button of the status line ("Talk to a human", a rating) was redrawn away under the keyboard: focus goes
     // on to the composer, or to the news of the ended chat.
     else if (lost && usedStatus) {
-      var next = document.getElementById("message") || ended;
+      // (the composer is hidden once the chat has ended: focus on a hidden box falls back to the page)
+      var box = document.getElementById("message");
+      var next = box && box.offsetParent !== null && !box.disabled ? box : ended;
       if (next) next.focus();
     }
     endedShown = ended;
