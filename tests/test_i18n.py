@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 import conversation
 import i18n
 from escalation.answers import CLARIFY_REPLY, NO_FACT_REPLY, WHICH_TOPIC_REPLY, _names
-from escalation.language import INTERFACE
+from escalation.language import INTERFACE, detect_sure
 from models import Agent, ChatSession, Message
 from tests.conftest import Browser
 from tests.test_routing import online, owner, waiting
@@ -245,3 +245,9 @@ def test_the_zones_and_sentence_patterns_load_at_start_not_in_a_visitors_turn(ap
     with TestClient(app):
         assert i18n._zones.cache_info().currsize == 1
         assert i18n._templates.cache_info().currsize == len(i18n.INTERFACE)
+
+
+def test_a_keyboard_mash_or_hindi_in_latin_letters_leaves_the_chats_language_alone():
+    assert detect_sure("asdkjh qweoiu") is None
+    assert detect_sure("UK student visa ki fees kitni hai?") is None
+    assert (detect_sure("Quiero estudiar en Canadá el año que viene"), detect_sure("danke schön")) == ("es", "de")
