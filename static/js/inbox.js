@@ -349,4 +349,12 @@
     queueMicrotask(function () { pending = false; look(false); });
   }).observe(document.querySelector(".console"), {childList: true, subtree: true});
   document.addEventListener("DOMContentLoaded", function () { look(true); });
+
+  // A notice ("Visitor #41 ended the chat.") is news of the moment: it clears itself after a while, unless
+  // another one has taken its place.
+  var alertBox = document.getElementById("alert"), clearing = null;
+  if (alertBox) new MutationObserver(function () {
+    clearTimeout(clearing);
+    if (alertBox.textContent.trim()) clearing = setTimeout(function () { alertBox.textContent = ""; }, 30000);
+  }).observe(alertBox, {childList: true, subtree: true, characterData: true});
 })();
