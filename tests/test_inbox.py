@@ -152,7 +152,9 @@ def test_an_admin_joins_beside_the_counsellor_writes_and_leaves(visitor, agent, 
     assert chat.agent.agent_id == "agent_002" and chat.joined_by.agent_id == "agent_001"
     assert "Sarah Johnson has joined the chat" in visitor.get("/").text
     assert agent.post(f"/agent/sessions/{chat.id}/messages", {"text": "Sarah here, with Michael"}).status_code == 201
-    assert "Sarah here, with Michael" in other_agent.get("/agent/dashboard").text
+    shown = other_agent.get("/agent/dashboard").text
+    assert "Sarah here, with Michael" in shown and "msg-colleague" in shown  # not styled as Michael's own
+    assert "msg-colleague" not in agent.get(f"/agent/dashboard?chat={chat.id}").text
     assert "Leave chat" in agent.get(f"/agent/dashboard?chat={chat.id}").text
     for action in ("close", "release", "transfer"):  # the chat stays the counsellor's
         assert agent.post(f"/agent/sessions/{chat.id}/{action}", {"agent_id": "skill:us"}).status_code == 403
