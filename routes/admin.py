@@ -254,6 +254,7 @@ async def admin_throttle_clear(request: Request):
     return RedirectResponse(f"/agent/admin/throttles?cleared={quote(key)}", status_code=303)
 
 
+@requires_agent(page=True, admin=True)
 async def back_to_agents(request: Request):
     """A reload of the page an agent form answered, whose address takes only the form, shows the list again."""
     return RedirectResponse("/agent/admin", status_code=303)
