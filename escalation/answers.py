@@ -143,7 +143,7 @@ def read(kb: KnowledgeBase, text: str) -> str:
 
 @lru_cache(maxsize=256)
 def names_place(text: str) -> str | None:
-    """The destination a message naming only a place names ("Royaume-Uni", "Đức"), if the bot reads it so."""
+    """The destination a message naming only a place names ("Royaume-Uni", "ألمانيا"), if the bot reads it so."""
     hit = destinations().country(read(knowledge_base(), text))
     return hit.code if hit else None
 
