@@ -106,7 +106,9 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     # reading of a reported problem ("I can't log in") still does.
     own_facts = found.kind == "answer" and found.entry.id.startswith(OURS)
     # Asked again after a weak answer is a repeat however well the new wording is answered.
-    reason, share = model().weigh(msg.raw, history, HANDOFF_ANSWERED if found.entry else HANDOFF, again=HANDOFF)
+    # a question the knowledge base answers, or one whose topic it is sure of and asks the destination for
+    taken = found.entry or found.kind == "clarify"
+    reason, share = model().weigh(msg.raw, history, HANDOFF_ANSWERED if taken else HANDOFF, again=HANDOFF)
     rules = english_rules(msg.raw)
     if found.kind == "answer" and aside_then_question(msg.flat):
         # a sigh about exams or the weather, then a question the knowledge base answers: no complaint to hand over

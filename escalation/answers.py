@@ -42,13 +42,15 @@ OR_TEXT = " or "
 
 # Words that carry no topic in a follow-up: "same for nz pls", "what about Germany then".
 _FILLER = frozenset(terms("same abt bout wat wht regarding instead similar country countries question one thing "
-                          "things hmm ok okay then too also pls please equivalent side version"))
+                          "things hmm ok okay then too also pls please equivalent side version different differ thinking going"))
 _GENERAL = re.compile(r"\b(in general|generally|most countries|all countries|every country|any country|abroad"
                       r"|overseas|worldwide|different countries|foreign study|study in a foreign country|foreign universit\w*|bahar|videsh)\b")
 # A question across destinations: the destination of the visitor's previous message is not its place.
 _ACROSS = re.compile(r"\b(which|what|wat|best|top|cheapest|compare|comparing|comparison|between|other|different|many)"
                      r" (countries|country|destinations?)\b|\b(compare|comparing|comparison|versus|vs)\b")
 _FIRST_PERSON = re.compile(r"\b(i|im|ive|my|me|mine|we|our|mera|meri|mere|mujhe|mai|main)\b")
+# "can she work full time?" after a question on bringing a wife: someone the question before named
+_SOMEONE = re.compile(r"\b(she|he|her|him|his)\b")
 _PERSONAL = re.compile(r"\b(enough|sufficient|chances?|accept me|admit me|take me|get in|get admission|eligible"
                        r"|qualify|is that ok|is that fine|good enough|will that do|will it do|is that a problem"
                        r"|is it a problem|will it affect|will that affect|affect my|hurt my|kill my"
@@ -188,9 +190,16 @@ def _offered_topics(said: str) -> tuple[str, ...]:
     return found if asked else ()
 
 
-def features(kb: KnowledgeBase, text: str, country: str | None, followup: bool) -> tuple[list, dict[str, float]]:
+def _ours(kb: KnowledgeBase, said: str) -> bool:
+    """Whether a bot reply was one of EduConsult's own entries: a question after it ("how much does it cost?")
+    is put to EduConsult too."""
+    return any(e.answer[:60] in said for e in kb.entries if e.id.startswith(OURS))
+
+
+def features(kb: KnowledgeBase, text: str, country: str | None, followup: bool,
+             ours: bool = False) -> tuple[list, dict[str, float]]:
     """The ranking of topics for a question and the features its confidence is estimated from."""
-    ours = bool(_ADDRESSED.search(flat(text)))
+    ours = ours or bool(_ADDRESSED.search(flat(text)))
     ranked = kb.rank(text, country, ours)
     if not ranked:
         return ranked, {}
@@ -222,6 +231,13 @@ def features(kb: KnowledgeBase, text: str, country: str | None, followup: bool) 
     return ranked, feats
 
 
+def _general(kb: KnowledgeBase, text: str, country: str | None) -> bool:
+    """Whether a question is surely one answered the same everywhere: "will my 2 year gap hurt my chances?"
+    asked after a destination's answer is about the gap, not about that answer."""
+    ranked, feats = features(kb, text, country, True)
+    return bool(ranked) and ranked[0].topic not in DESTINATION_TOPICS and probability(feats) >= CONFIDENT
+
+
 @lru_cache(maxsize=512)
 def _speaks_for(places, facts: str) -> bool:
     """Whether a general entry's facts are those of destinations we cover ("the UK's MBBS takes five years"):
@@ -243,15 +259,20 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     asked, followup, words = text, False, flat(text)
     if hit is not None and hit.code == OTHER and _HELP_THERE.search(words):
         asked, hit = _COVERED, None
-    if not _asks(kb, text):
+    level = places.level(text)
+    if not _asks(kb, text) or level and visitor and not _asks(kb, places.unlevelled(text)):
         # "what about Germany then", or a destination button pressed after "which country?": the earlier question, there.
         earlier = next((t for t in reversed(visitor[-_LOOKBACK:]) if _asks(kb, t)), None)
         if earlier is None and hit is not None and _ADDRESSED.search(words) and _COVER.search(words):
             earlier = _COVERED
         if earlier is None and hit is None and _WHAT_YOU_DO.search(words):
             asked = _SERVICES
-        elif earlier is None or hit is None:
+        elif earlier is None or hit is None and not level:
             return Answer("none", UNCOVERED_REPLY, 0.0)
+        elif hit is None:
+            # "even if i'm doing a phd?": the earlier question, asked for that level, for the destination it had
+            asked, followup = f"{earlier} {text}", True
+            hit = places.country(earlier)
         else:
             asked, followup = earlier, True
     elif hit is None and visitor and not _ACROSS.search(words):
@@ -260,11 +281,12 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
         hit = places.country(visitor[-1]) or (_only_place(bot[-1]) if bot else None)
         followup = hit is not None
     personal = bool(_FIRST_PERSON.search(words) and _PERSONAL.search(words))
-    if personal and visitor and asked == text:
+    someone = _SOMEONE.search(words) and "dependants" not in places.cued(text)  # not named here: named before
+    if (personal or someone) and visitor and asked == text and not _general(kb, text, hit.code if hit else None):
         asked = f"{visitor[-1]} {text}"  # "is that enough for me?" is about what was just asked
     level = places.level(asked)
     code = hit.code if hit else None
-    ranked, feats = features(kb, asked, code, followup)
+    ranked, feats = features(kb, asked, code, followup, code is None and bool(bot) and _ours(kb, bot[-1]))
     if not ranked:
         return Answer("none", UNCOVERED_REPLY, 0.0, country=code, level=level)
     # The answer to "Do you mean the visa fee or processing times?": the one of the two the reply names.
@@ -304,10 +326,11 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     between = (top.topic in names and rival in names and (p >= line or {top.topic, rival} & cued)
                and not (p >= line and top.topic in cued and rival not in cued))
     tied = _RIVAL if p < line else _NAMED if rival in cued else _TIED if top.topic in cued else _UNNAMED
-    if chosen is None and between and feats["neighbour"] >= tied and visitor and asked == text \
-            and len(_asks(kb, text)) <= _BRIEF:
-        # "what about the fee" after a question on the visa: the question before says which of the two it is
-        context = kb.rank(f"{visitor[-1]} {text}", code, bool(_ADDRESSED.search(words)))
+    if chosen is None and between and feats["neighbour"] >= tied and visitor and (
+            asked == text and len(_asks(kb, text)) <= _BRIEF or personal and asked != text):
+        # "what about the fee" after a question on the visa: the question before says which of the two it is;
+        # "is that enough for me?" is about the answer just given
+        context = kb.rank(visitor[-1] if asked != text else f"{visitor[-1]} {text}", code, bool(_ADDRESSED.search(words)))
         pick = next((r.topic for r in context if r.topic in (top.topic, rival)), None)
         if pick:
             top, between = next(r for r in ranked if r.topic == pick), False

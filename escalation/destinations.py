@@ -193,6 +193,13 @@ class Destinations:
         words = flat(text)
         return next((level for level, p in self.levels.items() if p and p.search(words)), None)
 
+    def unlevelled(self, text: str) -> str:
+        """The message without the study levels it names: what else it asks."""
+        words = flat(text)
+        for p in self.levels.values():
+            words = p.sub(" ", words) if p else words
+        return words
+
     @lru_cache(maxsize=256)
     def cued(self, text: str) -> frozenset[str]:
         """Topics the message names by one of their cues; where a narrower topic is named ("visa fee"), its

@@ -16,6 +16,7 @@ _MARKS = re.compile("[\u0640\u064b-\u065f\u0670\u093c]")
 # "высшая" (higher); Chinese and Japanese have no spaces, and Arabic joins "and", "for", "the" to the word.
 _SPACED = re.compile("[\u0400-\u04ff\u0900-\u097f\uac00-\ud7af]")
 _WORD = re.compile(r"[a-z0-9]+")
+_STEM = 4  # letters a word keeps without its ending: shorter stems are other words
 
 
 def _norm(text: str) -> str:
@@ -26,6 +27,10 @@ class Glossary:
     """Foreign study-abroad words and phrases, each with its English words."""
 
     def __init__(self, data: dict[str, dict[str, str]]) -> None:
+        data = dict(data)
+        # Case endings of languages that join them to the word ("ingilterede", in England): a word the glossary
+        # lacks is looked up without one, longest first
+        self._endings = sorted(data.pop("endings", ()), key=len, reverse=True)
         english = {_norm(k): str(v) for words in data.values() for k, v in words.items()}
         # Latin-script phrases are looked up word by word; scripts written without spaces (Chinese) or with
         # clitics (Arabic) are found anywhere in the text, longest first.
@@ -61,6 +66,14 @@ class Glossary:
             words.append(m.group())
         i = 0
         while i < len(words):
+            if words[i] not in self._first:
+                stem = next((words[i][:-len(e)] for e in self._endings if words[i].endswith(e)
+                             and len(words[i]) - len(e) >= _STEM and words[i][:-len(e)] in self._words), None)
+                if stem:
+                    found.append((starts[i], self._words[stem]))
+                    used.add(words[i])
+                    i += 1
+                    continue
             for n in self._first.get(words[i], ()):
                 hit = self._words.get(" ".join(words[i:i + n])) if i + n <= len(words) else None
                 if hit:

@@ -100,7 +100,7 @@ SYNONYMS: dict[str, str] = {
     "ielts": "ielts", "toefl": "toefl", "gre": "gre",
     # Hinglish content words
     "kharcha": "cost", "kharche": "cost", "paisa": "money", "paise": "money", "padhai": "study", "padhna": "study",
-    "kaam": "work", "naukri": "job", "ghante": "hours", "ghanta": "hours", "rehna": "live", "rehne": "live",
+    "likhna": "writing", "likhne": "writing", "kaam": "work", "naukri": "job", "ghante": "hours", "ghanta": "hours", "rehna": "live", "rehne": "live",
     "biwi": "spouse", "pati": "spouse", "patni": "spouse", "parivar": "family", "bacche": "children",
     "shulk": "cost", "sasta": "cheapest", "sasti": "cheapest", "mehenga": "cost", "mehengi": "cost",
     "chhatravritti": "scholarship", "mahina": "month", "mahine": "month", "saal": "year",
@@ -146,6 +146,7 @@ sakta sakte sakti karna karni karo karte batao bas nahi nahin kisi baat chahiye 
 padte padti hota hoti aata aati ya liye wala wali jata jaate jaati aap aapka aapki aapke apka apki apke log
 poora poore poori pura puri karu karun karein kare dete deti deta dijiye milega milegi chalega abhi
 baad pehle tak toh agar jab tab kuch sab yaar bhai raha rahi rahe apna apni apne mil jayega jayegi
+saath sath wahan wahaan yahan padega padegi padenge karwana karwani karwane hu hoon hun
 """.split())
 
 
