@@ -73,6 +73,8 @@ _SERVICES = "what services does educonsult offer"
 # With no destination named, the general entry answers when it matches the question nearly as well as the
 # topic's best country entry: the question then asks what is true everywhere, not one country's figure.
 _ANYWHERE = 0.9  # chosen on dev
+_AMOUNT = re.compile(r"\b(how much|what score|which score|what band|minimum|score needed|score required"
+                     r"|kitna|kitni|kitne)\b")
 # A runner-up topic this close, which the destination also holds, makes the top one a coin toss: ask which.
 _TIED = 0.95  # on dev it turns wrong answers into questions and loses no right one
 _UNNAMED = 0.8  # ...or this close, when the question names neither by a cue
@@ -342,7 +344,10 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     # With no destination named, a topic whose answer differs by country gets the question which country
     # from a lower line: the reply asks rather than states, and the question asked again for the country
     # chosen must clear the line itself.
-    where = (code is None and top.topic in DESTINATION_TOPICS and top.anywhere < _ANYWHERE
+    # an amount or a score differs by destination however well the general entry matches the words
+    anywhere = (top.anywhere >= _ANYWHERE and not _AMOUNT.search(flat(asked))
+                and (top.topic not in places.compared or _ACROSS.search(flat(asked))))
+    where = (code is None and top.topic in DESTINATION_TOPICS and not anywhere
              and not _GENERAL.search(flat(asked)) and (p >= _WHERE or top.topic in places.cued(asked)))
     if p < line and chosen is None and not where:
         return made("unsure", UNSURE_REPLY)
@@ -352,7 +357,7 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
         if entry is None:
             name = places.topic_name(top.topic, top.entry.title[0].lower() + top.entry.title[1:])
             return made("no-fact", NO_FACT_REPLY.format(topic=name, country=_names([code])))
-    elif general or (top.anywhere >= _ANYWHERE or _GENERAL.search(flat(asked))) and "any" in held:
+    elif general or (anywhere or _GENERAL.search(flat(asked))) and "any" in held:
         entry = held["any"]  # the general entry fits the question best, or the question asks in general
     elif len(held) == 1 and top.topic not in DESTINATION_TOPICS:
         entry = top.entry  # a term only one destination uses, such as the I-20

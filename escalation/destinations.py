@@ -100,6 +100,7 @@ class Destinations:
         self._narrower: dict[str, list[str]] = data.pop("narrower", {})
         self.within: dict[str, str] = data.pop("within", {})
         self.there: dict[str, str] = data.pop("there", {})
+        self.compared: frozenset[str] = frozenset(data.pop("compared", ()))
         self._outside = _pattern(data.pop("outside", []))
         self._studying = _pattern(data.pop("studying", []))
         self._words = frozenset(data.pop("words", ()))  # real words one letter from a place name
