@@ -59,7 +59,10 @@ def judge(row: dict, show: bool = False) -> str:
     """correct, wrong or declined: serving another entry is wrong; asking or declining is not."""
     want = expected(row)
     decision = assess(row["text"], row.get("history", []))
-    if decision.topic and not decision.handoff:
+    if decision.reason == "requested" and want == f"{OURS}talk-to-counsellor":
+        # "can I talk to a real person?": that entry says the bot connects you when asked, and it does
+        outcome = "correct"
+    elif decision.topic and not decision.handoff:
         outcome = "correct" if decision.topic == want else "wrong"
     elif decision.choices and not decision.handoff:
         outcome = "correct" if want == "clarify" else "declined"
