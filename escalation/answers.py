@@ -63,6 +63,7 @@ _ADDRESSED = re.compile(r"\b(your|ur|yours|you guys|u guys|you people|u people|y
 # A destination put to EduConsult with nothing else asked ("do u do australia too?") asks whether we cover it.
 _COVER = re.compile(r"\b(do|does|cover|covers|covering|handle|handles|help|helps|work|works|deal|deals|karte|karoge)\b")
 _COVERED = "which countries do you cover"
+_ALSO = re.compile(r"\b(also|too|as well|only)\b")
 _TELLING = 1.75  # the idf of a word that says what a question asks ("scholarship"), not where or that it is abroad
 # "do you also help students going to Italy?": whether we cover a place, not a fact about it
 _HELP_THERE = re.compile(r"\b(do|can|will|could) (you|u|you guys|u guys|educonsult)( also| even)? (help|advise|assist|support"
@@ -259,8 +260,10 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
         # a place we do not cover, named in the visitor's words ("Stipendium Hungaricum"), which the glossary lacks
         hit = next((h for h in places.hits(written) if h.code == OTHER), None)
     asked, followup, words = text, False, flat(text)
-    if hit is not None and hit.code == OTHER and _HELP_THERE.search(words):
-        asked, hit = _COVERED, None
+    named = {h.code for h in places.hits(text) if h.place}
+    if _HELP_THERE.search(words) and (hit is not None and hit.code == OTHER or not places.cued(text) and (
+            len(named) > 1 or named and _ALSO.search(words))):
+        asked, hit = _COVERED, None  # "do u help with australia and germany also?": whether we cover them
     level = places.level(text)
     if not _asks(kb, text) or level and visitor and not _asks(kb, places.unlevelled(text)):
         # "what about Germany then", or a destination button pressed after "which country?": the earlier question, there.

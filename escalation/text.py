@@ -132,7 +132,7 @@ perhaps already again now then just only sure quite guys bro sir madam kind kind
 # made mostly of them is not one the English knowledge base can be judged on.
 FOREIGN_STOPWORDS = frozenset("""
 el la los las un una unos de del en con por para que es son como cuanto cuanta donde cuando quiero puedo mi mis
-le les des du et est avec pour dans sur je tu il nous vous mon ma mes combien comment quand ou pas
+le les des du et est avec pour dans sur je tu il nous vous mon ma mes combien comment quand ou pas moi toi
 der die das den dem ein eine einen ich du sie wir ist sind mit fur von zu auf wie viel wann wo mein meine nicht
 o os as um uma do da dos das em com por para eu voce meu minha quanto quando onde nao
 il lo gli di da con per che io mio mia quanto quando dove sono non
