@@ -30,7 +30,8 @@ class Glossary:
         data = dict(data)
         # Case endings of languages that join them to the word ("ingilterede", in England): a word the glossary
         # lacks is looked up without one, longest first
-        self._endings = sorted(data.pop("endings", ()), key=len, reverse=True)
+        self._endings = frozenset(data.pop("endings", ()))
+        self._longest = max(map(len, self._endings), default=0)
         english = {_norm(k): str(v) for words in data.values() for k, v in words.items()}
         # Latin-script phrases are looked up word by word; scripts written without spaces (Chinese) or with
         # clitics (Arabic) are found anywhere in the text, longest first.
@@ -66,12 +67,14 @@ class Glossary:
             words.append(m.group())
         i = 0
         while i < len(words):
-            if words[i] not in self._first:
-                stem = next((words[i][:-len(e)] for e in self._endings if words[i].endswith(e)
-                             and len(words[i]) - len(e) >= _STEM and words[i][:-len(e)] in self._words), None)
+            word = words[i]
+            if word not in self._first:
+                # the longest ending first: a few look-ups per word, whatever the number of endings
+                stem = next((word[:k] for k in range(max(_STEM, len(word) - self._longest), len(word))
+                             if word[k:] in self._endings and word[:k] in self._words), None)
                 if stem:
                     found.append((starts[i], self._words[stem]))
-                    used.add(words[i])
+                    used.add(word)
                     i += 1
                     continue
             for n in self._first.get(words[i], ()):
