@@ -303,6 +303,11 @@ def test_concurrent_messages_through_both_workers_reach_every_counsellor_stream_
                 if agent.post(f"/agent/sessions/{chat_id}/take").status_code == 200:
                     taken.add(chat_id)
         assert len(taken) == 4
+        # Every dashboard shows the four chats before their visitors write: one that learns of a chat later
+        # shows what was already written in the chat's whole panel, not as events of their own.
+        for stream in streams:
+            for chat_id in taken:
+                assert f'id="chat-{chat_id}"' in stream.holding(f'id="chat-{chat_id}"', QUICK)
         acknowledged: dict[int, str] = {}
         lock = threading.Lock()
 
