@@ -42,7 +42,8 @@ OR_TEXT = " or "
 
 # Words that carry no topic in a follow-up: "same for nz pls", "what about Germany then".
 _FILLER = frozenset(terms("same abt bout wat wht regarding instead similar country countries question one thing "
-                          "things hmm ok okay then too also pls please equivalent side version different differ thinking going"))
+                          "things hmm ok okay then too also pls please equivalent side version different differ "
+                          "thinking going"))
 _GENERAL = re.compile(r"\b(in general|generally|most countries|all countries|every country|any country|abroad"
                       r"|overseas|worldwide|different countries|foreign study|study in a foreign country|foreign universit\w*|bahar|videsh)\b")
 # A question across destinations: the destination of the visitor's previous message is not its place.
@@ -335,7 +336,8 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
             asked == text and len(_asks(kb, text)) <= _BRIEF or personal and asked != text):
         # "what about the fee" after a question on the visa: the question before says which of the two it is;
         # "is that enough for me?" is about the answer just given
-        context = kb.rank(visitor[-1] if asked != text else f"{visitor[-1]} {text}", code, bool(_ADDRESSED.search(words)))
+        before = visitor[-1] if asked != text else f"{visitor[-1]} {text}"
+        context = kb.rank(before, code, bool(_ADDRESSED.search(words)))
         pick = next((r.topic for r in context if r.topic in (top.topic, rival)), None)
         if pick:
             top, between = next(r for r in ranked if r.topic == pick), False

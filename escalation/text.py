@@ -100,7 +100,8 @@ SYNONYMS: dict[str, str] = {
     "ielts": "ielts", "toefl": "toefl", "gre": "gre",
     # Hinglish content words
     "kharcha": "cost", "kharche": "cost", "paisa": "money", "paise": "money", "padhai": "study", "padhna": "study",
-    "likhna": "writing", "likhne": "writing", "kaam": "work", "naukri": "job", "ghante": "hours", "ghanta": "hours", "rehna": "live", "rehne": "live",
+    "kaam": "work", "naukri": "job", "ghante": "hours", "ghanta": "hours", "rehna": "live", "rehne": "live",
+    "likhna": "writing", "likhne": "writing",
     "biwi": "spouse", "pati": "spouse", "patni": "spouse", "parivar": "family", "bacche": "children",
     "shulk": "cost", "sasta": "cheapest", "sasti": "cheapest", "mehenga": "cost", "mehengi": "cost",
     "chhatravritti": "scholarship", "mahina": "month", "mahine": "month", "saal": "year",
