@@ -261,10 +261,11 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
         # a place we do not cover, named in the visitor's words ("Stipendium Hungaricum"), which the glossary lacks
         hit = next((h for h in places.hits(written) if h.code == OTHER), None)
     asked, followup, words = text, False, flat(text)
-    named = {h.code for h in places.hits(text) if h.place}
-    if _HELP_THERE.search(words) and (hit is not None and hit.code == OTHER or not places.cued(text) and (
-            len(named) > 1 or named and _ALSO.search(words))):
-        asked, hit = _COVERED, None  # "do u help with australia and germany also?": whether we cover them
+    if _HELP_THERE.search(words):
+        named = {h.code for h in places.hits(text) if h.place}
+        if hit is not None and hit.code == OTHER or not places.cued(text) and (
+                len(named) > 1 or named and _ALSO.search(words)):
+            asked, hit = _COVERED, None  # "do u help with australia and germany also?": whether we cover them
     level = places.level(text)
     if not _asks(kb, text) or level and visitor and not _asks(kb, places.unlevelled(text)):
         # "what about Germany then", or a destination button pressed after "which country?": the earlier question, there.
