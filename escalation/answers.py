@@ -13,7 +13,7 @@ from .features import written_topics
 from .glossary import glossary
 from .knowledge_base import (CALIBRATION, CONFIDENT, COUNTRIES, DESTINATION_TOPICS, OURS, Entry, KnowledgeBase,
                              knowledge_base)
-from .text import FOREIGN_STOPWORDS, flat, terms, tokens
+from .text import FOREIGN_STOPWORDS, SYNONYMS, flat, terms, tokens
 
 OFFER = "like me to connect you"  # every reply that offers a counsellor says this, so a "yes" can take it up
 CLARIFY_REPLY = "The answer depends on the destination. Which country are you asking about: {names}?"
@@ -135,7 +135,9 @@ def read(kb: KnowledgeBase, text: str) -> str:
         return text
     # its function words are not the knowledge base's words ("mit" is "with", not MIT), nor are the words the
     # glossary read ("unis" of "États-Unis"), and a place it names in the English way ("München") still says where
-    kept = [t for t in tokens(text) if t in kb.words and t not in FOREIGN_STOPWORDS and t not in used]
+    # Hinglish and common misspellings mixed in ("munich me rehna kitna mehenga") say what is asked, in English
+    kept = [w for t in tokens(text) if t not in FOREIGN_STOPWORDS and t not in used
+            for w in [t if t in kb.words else SYNONYMS.get(t, t)] if w in kb.words]
     words = f" {flat(text)} "
     named = [h.words for h in destinations().hits(text)
              if h.place and h.words not in FOREIGN_STOPWORDS and f" {h.words} " in words]  # as written, not mended
@@ -267,8 +269,10 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
                 len(named) > 1 or named and _ALSO.search(words)):
             asked, hit = _COVERED, None  # "do u help with australia and germany also?": whether we cover them
     level = places.level(text)
-    if not _asks(kb, text) or level and visitor and not _asks(kb, places.unlevelled(text)):
-        # "what about Germany then", or a destination button pressed after "which country?": the earlier question, there.
+    again = hit is not None and visitor and _asks(kb, text) <= _asks(kb, visitor[-1])
+    if not _asks(kb, text) or level and visitor and not _asks(kb, places.unlevelled(text)) or again:
+        # "what about Germany then", "the uk equivalent and how long" (asking nothing the question before did not),
+        # or a destination button pressed after "which country?": the earlier question, there.
         earlier = next((t for t in reversed(visitor[-_LOOKBACK:]) if _asks(kb, t)), None)
         if earlier is None and hit is not None and _ADDRESSED.search(words) and _COVER.search(words):
             earlier = _COVERED
