@@ -49,6 +49,9 @@ _GENERAL = re.compile(r"\b(in general|generally|most countries|all countries|eve
 # A question across destinations: the destination of the visitor's previous message is not its place.
 _ACROSS = re.compile(r"\b(which|what|wat|best|top|cheapest|compare|comparing|comparison|between|other|different|many)"
                      r" (countries|country|destinations?)\b|\b(compare|comparing|comparison|versus|vs)\b")
+# "is it the same story in holland?": the question before, about another place, whatever else is said
+_SAME = re.compile(r"\b(same|similar) (story|situation|thing|case|deal|rules?|process|problem|there)\b"
+                   r"|\b(is|it|its|that) (the )?same (in|for|with)\b")
 _FIRST_PERSON = re.compile(r"\b(i|im|ive|my|me|mine|we|our|mera|meri|mere|mujhe|mai|main)\b")
 # "can she work full time?" after a question on bringing a wife: someone the question before named
 _SOMEONE = re.compile(r"\b(she|he|her|him|his)\b")
@@ -269,7 +272,7 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
                 len(named) > 1 or named and _ALSO.search(words)):
             asked, hit = _COVERED, None  # "do u help with australia and germany also?": whether we cover them
     level = places.level(text)
-    again = hit is not None and visitor and _asks(kb, text) <= _asks(kb, visitor[-1])
+    again = hit is not None and visitor and (_asks(kb, text) <= _asks(kb, visitor[-1]) or _SAME.search(words))
     if not _asks(kb, text) or level and visitor and not _asks(kb, places.unlevelled(text)) or again:
         # "what about Germany then", "the uk equivalent and how long" (asking nothing the question before did not),
         # or a destination button pressed after "which country?": the earlier question, there.
