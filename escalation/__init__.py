@@ -75,6 +75,11 @@ def _recent(history: Iterable[Any]) -> list[Any]:
     return out
 
 
+def _small_talk(tokens: list[str], msg: Message) -> str | None:
+    """The reply to a greeting, thanks or goodbye, or to a question about who is answering; else None."""
+    return smalltalk_reply(tokens, msg.flat) or (IDENTITY_REPLY if asks_identity(msg.raw) else None)
+
+
 def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     """Decide whether the bot answers `text` or hands the chat to a counsellor, and which team takes it."""
     text = text or ""
@@ -137,8 +142,7 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
         return handoff("requested")
     if not msg.tokens and found.kind == "none":
         # a script the English rules do not read: a greeting or thanks in it is still small talk
-        return keep(smalltalk_reply(words(normalise(msg.raw)), msg.flat)
-                    or (IDENTITY_REPLY if asks_identity(msg.raw) else UNCLEAR_REPLY))
+        return keep(_small_talk(words(normalise(msg.raw)), msg) or UNCLEAR_REPLY)
     reason = rules
     if (reason == "requested" and own_facts and share < HANDOFF and found.entry.topic != "talk-to-counsellor"
             and any(mark in msg.raw for mark in "?？؟")):
@@ -149,7 +153,7 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
                         (), language, spoken, True)
     if reason and reason not in personal and (reason != "complex" or share >= COMPLEX_RULES_BAR or own_refusal(msg)):
         return handoff(reason)
-    small = smalltalk_reply(msg.tokens, msg.flat) or (IDENTITY_REPLY if asks_identity(msg.raw) else None)
+    small = _small_talk(msg.tokens, msg)
     if small and not (small == IDENTITY_REPLY and found.kind == "answer"):
         # "what do you do with my documents?" asks more than who the bot is: a confident answer says it
         return keep(small)
