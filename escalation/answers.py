@@ -339,6 +339,9 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     # a question that names the top topic by a cue and not its rival has said which it means
     between = (top.topic in names and rival in names and (p >= line or {top.topic, rival} & cued)
                and not (p >= line and top.topic in cued and rival not in cued))
+    here = kb.by_topic[top.topic].get(code) if code else None
+    if between and here and {top.topic, rival} <= cued and rival in places.cued(here.answer):
+        between = False  # "the permit fee, and is biometrics extra?": the fee's answer gives the biometrics fee too
     tied = _RIVAL if p < line else _NAMED if rival in cued else _TIED if top.topic in cued else _UNNAMED
     if chosen is None and between and feats["neighbour"] >= tied and visitor and (
             asked == text and len(_asks(kb, text)) <= _BRIEF or personal and asked != text):
