@@ -109,7 +109,7 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     # A confident answer about EduConsult itself (a lost password, where to upload) is the firm's own fact,
     # which the model's reading of a personal case or a deadline does not overrule; the English rules'
     # reading of a reported problem ("I can't log in") still does.
-    own_facts = found.kind == "answer" and found.entry.id.startswith(OURS)
+    own_facts = found.kind == "answer" and found.entry.id.startswith(OURS) and language == "en"
     # Asked again after a weak answer is a repeat however well the new wording is answered.
     # a question the knowledge base answers, or one whose topic it is sure of and asks the destination for
     taken = found.entry or found.kind == "clarify"
