@@ -5,7 +5,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterable
 
 from .answers import NOW_SUFFIX, OFFER, PERSONAL_SUFFIX, answer
-from .classifier import COMPLEX_RULES_BAR, HANDOFF, HANDOFF_ANSWERED, model
+from .classifier import COMPLEX_RULES_BAR, HANDOFF, HANDOFF_ANSWERED, HANDOFF_READ, model
 from .knowledge_base import COUNTRIES, OURS, knowledge_base
 from .features import normalise, reasked, turns, words
 from .language import chat_language, detect_sure
@@ -108,12 +108,14 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     personal = ("complex", "urgent") if found.kind == "personal" else ()
     # A confident answer about EduConsult itself (a lost password, where to upload) is the firm's own fact,
     # which the model's reading of a personal case or a deadline does not overrule; the English rules'
-    # reading of a reported problem ("I can't log in") still does.
+    # reading of a reported problem ("I can't log in") still does. In another language the entry was found through
+    # a glossary word or two ("contact", "address"), which says less than the model's reading of the whole message.
     own_facts = found.kind == "answer" and found.entry.id.startswith(OURS) and language == "en"
     # Asked again after a weak answer is a repeat however well the new wording is answered.
     # a question the knowledge base answers, or one whose topic it is sure of and asks the destination for
     taken = found.entry or found.kind == "clarify"
-    reason, share = model().weigh(msg.raw, history, HANDOFF_ANSWERED if taken else HANDOFF, again=HANDOFF)
+    bar = (HANDOFF_ANSWERED if msg.raw.isascii() else HANDOFF_READ) if taken else HANDOFF
+    reason, share = model().weigh(msg.raw, history, bar, again=HANDOFF)
     rules = english_rules(msg.raw)
     if found.kind == "answer" and aside_then_question(msg.flat):
         # a sigh about exams or the weather, then a question the knowledge base answers: no complaint to hand over

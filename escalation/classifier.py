@@ -18,6 +18,9 @@ HANDOFF = 0.65
 # ...and this much when the knowledge base holds a confident answer: a question it answers well
 # ("do I need an agent?") is rarely a request, and a wrong handoff costs the visitor a wait.
 HANDOFF_ANSWERED = 0.85
+# ...but less when the question is in another script or accented Latin, answered through the glossary's reading of
+# a few words: that reading finds an entry for a deadline or a file to change as readily as for a question.
+HANDOFF_READ = 0.75
 # An emergency placed behind other chats costs more than several other chats moved ahead of it: a handoff the model
 # gives this much `urgent` goes first whatever class it ranks above (held out, how it was chosen: docs/escalation.md).
 URGENT_SHARE = 0.3
