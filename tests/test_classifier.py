@@ -89,6 +89,8 @@ def test_a_refused_entry_with_someone_held_is_detention_wherever_it_happens(text
     ("صاحب السكن ضربني وما اعرف وش اسوي", "violence"),
     ("मैं अपनी जान लेना चाहती हूँ, अब और नहीं होता", "selfharm"),
     ("a guy from my building keeps threatening me and I'm scared to go back", "violence"),
+    ("my flatmate had an accident on his bike and he's in A&E now, what do i do", "medical"),
+    ("il mio ex mi ha minacciata e ha ancora le chiavi di casa", "violence"),
 ])
 def test_safety_floor_reads_each_kind_in_everyday_words(text: str, kind: str) -> None:
     assert emergency(text) == kind
@@ -119,6 +121,7 @@ def test_safety_floor_leaves_idioms_alone(text: str) -> None:
     "рейс задерживают, меня ждут в аэропорту?",  # a flight delayed
     "se uno studente viene fermato in aeroporto, cosa succede di solito?",  # asked in general
     "aduh mau pingsan liat harga kos di London",  # "about to faint" at a price
+    "does OSHC pay the hospital if I had an accident?",  # what the insurance covers
 ])
 def test_safety_floor_ignores_general_questions(text: str) -> None:
     assert emergency(text) is None
