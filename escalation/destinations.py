@@ -85,6 +85,9 @@ class Hit:
     place: bool = True  # named by a place (a country, city, university...) rather than by a visa term
 
 
+_LIKE = (" like ", " as in ", " same as ", " unlike ")
+
+
 class Destinations:
     """Recognisers for destinations and study levels, and the names of topics."""
 
@@ -114,7 +117,8 @@ class Destinations:
         self._near: dict[str, tuple[str, str]] = {}  # one-letter-off forms of place names -> (code, name)
         for code, v in data.items():
             for name in map(flat, v.get("place") or []):
-                if len(name) >= _FUZZY_MIN and name.count(" ") <= 1:
+                # "us visa" one letter off is "is visa": a two-letter word is too short to be misspelt
+                if len(name) >= _FUZZY_MIN and name.count(" ") <= 1 and min(map(len, name.split())) > 2:
                     for form in deletions(name.replace(" ", "")):
                         self._near.setdefault(form, (code, name))
 
@@ -171,6 +175,10 @@ class Destinations:
         if not places and len({h.code for h in found}) > 1:
             return None  # visa terms of two destinations ("IND" and "study permit"): which one is a guess
         found = places or found
+        # "in germany... is it 20 hrs like uk?": a place named only to compare with is not the one asked about
+        words = flat(text)
+        asked = [h for h in found if not words[:h.end - len(h.words)].endswith(_LIKE)]
+        found = asked or found
         counts: dict[str, int] = {}
         for hit in found:
             counts[hit.code] = counts.get(hit.code, 0) + 1
