@@ -49,9 +49,12 @@ _GENERAL = re.compile(r"\b(in general|generally|most countries|all countries|eve
 # A question across destinations: the destination of the visitor's previous message is not its place.
 _ACROSS = re.compile(r"\b(which|what|wat|best|top|cheapest|compare|comparing|comparison|between|other|different|many)"
                      r" (countries|country|destinations?)\b|\b(compare|comparing|comparison|versus|vs)\b")
-# "is it the same story in holland?": the question before, about another place, whatever else is said
+# "is it the same story in holland?", "is nz any cheaper?": the question before, about another place, whatever
+# else is said
 _SAME = re.compile(r"\b(same|similar) (story|situation|thing|case|deal|rules?|process|problem|there)\b"
-                   r"|\b(is|it|its|that) (the )?same (in|for|with)\b")
+                   r"|\b(is|it|its|that) (the )?same (in|for|with)\b"
+                   r"|\b(any|much|a lot|even|way) (cheaper|costlier|pricier|more expensive|less expensive|faster|quicker"
+                   r"|slower|easier|harder|longer|shorter|better)\b")
 _FIRST_PERSON = re.compile(r"\b(i|im|ive|my|me|mine|we|our|mera|meri|mere|mujhe|mai|main)\b")
 # "can she work full time?" after a question on bringing a wife: someone the question before named
 _SOMEONE = re.compile(r"\b(she|he|her|him|his)\b")

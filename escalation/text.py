@@ -147,7 +147,8 @@ sakta sakte sakti karna karni karo karte batao bas nahi nahin kisi baat chahiye 
 padte padti hota hoti aata aati ya liye wala wali jata jaate jaati aap aapka aapki aapke apka apki apke log
 poora poore poori pura puri karu karun karein kare dete deti deta dijiye milega milegi chalega abhi
 baad pehle tak toh agar jab tab kuch sab yaar bhai raha rahi rahe apna apni apne mil jayega jayegi
-saath sath wahan wahaan yahan padega padegi padenge karwana karwani karwane hu hoon hun
+saath sath wahan wahaan yahan padega padegi padenge karwana karwani karwane hu hoon hun kar pe hogi lu loon ek har baar
+karega karegi karenge banda bandi
 """.split())
 
 
