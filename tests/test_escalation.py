@@ -274,6 +274,11 @@ def test_a_new_question_after_weak_answers_is_not_a_repeat(text: str, history: l
     ("How much is the IHS?", ["How much is the UK student visa fee?"]),
     ("thanks", ["What IELTS do I need for Oxford?"]),
     ("How do I apply for Chevening?", [visitor("What is the Chevening scholarship?"), bot(0.95)]),
+    # a tag on every message (the load bench's) is not what is asked about
+    ("bench-4-5 How much does a student visa for Canada cost?",
+     [visitor("bench-4-2 How long does a Canadian study permit take?"), bot(0.95),
+      visitor("bench-4-3 Are there scholarships for international students in the Netherlands?"), bot(0.95),
+      visitor("bench-4-4 What are the tuition fees for a master's degree in Germany?"), bot(0.95)]),
 ])
 def test_follow_ups_are_not_repeats(text: str, history: list) -> None:
     assert assess(text, history).handoff is False
