@@ -53,8 +53,8 @@ _ACROSS = re.compile(r"\b(which|what|wat|best|top|cheapest|compare|comparing|com
 # else is said
 _SAME = re.compile(r"\b(same|similar) (story|situation|thing|case|deal|rules?|process|problem|there)\b"
                    r"|\b(is|it|its|that) (the )?same (in|for|with)\b"
-                   r"|\b(any|much|a lot|even|way) (cheaper|costlier|pricier|more expensive|less expensive|faster|quicker"
-                   r"|slower|easier|harder|longer|shorter|better)\b")
+                   r"|\b(any|much|a lot|even|way) (cheaper|costlier|pricier|more expensive|less expensive"
+                   r"|faster|quicker|slower|easier|harder|longer|shorter|better)\b")
 _FIRST_PERSON = re.compile(r"\b(i|im|ive|my|me|mine|we|our|mera|meri|mere|mujhe|mai|main)\b")
 # "can she work full time?" after a question on bringing a wife: someone the question before named
 _SOMEONE = re.compile(r"\b(she|he|her|him|his)\b")

@@ -105,7 +105,8 @@ def repeated(flat: str, text: str, visitor: list[str], answers: list[float], kb:
     # a word the knowledge base does not know that the visitor writes in every message (a name, a ticket
     # number's prefix) says nothing of what is asked
     if len(recent) >= 2:
-        current -= {t for t in set.intersection(*(set(terms(t)) for t in recent)) if t not in kb.idf and t not in _ENTITIES}
+        everywhere = set.intersection(*(set(terms(t)) for t in recent))
+        current -= {t for t in everywhere if t not in kb.idf and t not in _ENTITIES}
     # After a weak answer, a looser likeness counts: the visitor is rewording what went unanswered.
     bar = _SIMILAR_AFTER_WEAK if answers and answers[-1] < CONFIDENT else _SIMILAR
     if _names(current, kb) == current or _place_alone(text):
