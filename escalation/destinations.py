@@ -86,6 +86,15 @@ class Hit:
 
 
 _LIKE = (" like ", " as in ", " same as ", " unlike ")
+# Lowercase "us" is the pronoun ("help us"), but the country before what a student asks about there ("us health
+# insurance", "us unis"); capitalised "US" is the country already (`text.flat`).
+_US = re.compile(r"\bus (?=(visas?|unis?|universit\w*|colleges?|dorms?|health|tuition|embassy|consulate|masters|ms|mba"
+                 r"|bachelors?|undergrad\w*|f1|f 1|opt|h1b|stem|campus\w*|public|private|state)\b)")
+
+
+def _words(text: str) -> str:
+    """The message's folded words, a lowercase "us" before what is asked about there read as the country."""
+    return _US.sub("usa ", flat(text))
 
 
 class Destinations:
@@ -148,7 +157,7 @@ class Destinations:
         """Every destination the message names, by place or by a visa term, in order.
 
         Read once per text: the answering side and the topic check both ask about the same message."""
-        words = flat(text)
+        words = _words(text)
         found = [Hit(code, m.group(0), m.end(), table is self._place) for table in (self._place, self._terms)
                  for code, pattern in table.items() if pattern for m in pattern.finditer(words)
                  if not self._tongue(words, m)]
@@ -176,7 +185,7 @@ class Destinations:
             return None  # visa terms of two destinations ("IND" and "study permit"): which one is a guess
         found = places or found
         # "in germany... is it 20 hrs like uk?": a place named only to compare with is not the one asked about
-        words = flat(text)
+        words = _words(text)
         asked = [h for h in found if not words[:h.end - len(h.words)].endswith(_LIKE)]
         found = asked or found
         counts: dict[str, int] = {}

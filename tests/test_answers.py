@@ -404,3 +404,19 @@ def test_a_follow_up_takes_the_one_destination_the_bots_answer_named() -> None:
                bot("Germany is usually the most affordable: most public universities charge no tuition.")]
     assert answer("and when do I need to apply there?", history).country == "de"
 
+
+
+@pytest.mark.parametrize("text,history,entry", [
+    ("is the uk any cheaper?", [visitor("what does a bachelor's cost in canada"), bot("CAD 20,000-40,000 a year.")],
+     "uk-tuition"),
+    ("same story in ireland?", [visitor("student rooms in berlin are impossible to find"), bot("Halls have waiting lists.")],
+     "ie-accommodation"),
+    ("in canada how many hours can a student work, is it 20 like australia?", [], "ca-work-while-studying"),
+    ("us dorms, do first years have to live in them?", [], "us-accommodation"),
+])
+def test_the_place_asked_about_is_the_one_the_question_is_about(text: str, history: list, entry: str) -> None:
+    assert answer(text, history).entry.id == entry
+
+
+def test_a_two_letter_word_is_not_a_misspelt_place() -> None:
+    assert answer("how much is visa fee").kind == "clarify"  # not the US visa ("is visa")
