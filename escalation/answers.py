@@ -275,8 +275,9 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
                 len(named) > 1 or named and _ALSO.search(words)):
             asked, hit = _COVERED, None  # "do u help with australia and germany also?": whether we cover them
     level = places.level(text)
-    again = hit is not None and visitor and (_asks(kb, text) <= _asks(kb, visitor[-1]) or _SAME.search(words))
-    if not _asks(kb, text) or level and visitor and not _asks(kb, places.unlevelled(text)) or again:
+    asks = _asks(kb, text)
+    again = hit is not None and visitor and (asks <= _asks(kb, visitor[-1]) or _SAME.search(words))
+    if not asks or level and visitor and not _asks(kb, places.unlevelled(text)) or again:
         # "what about Germany then", "the uk equivalent and how long" (asking nothing the question before did not),
         # or a destination button pressed after "which country?": the earlier question, there.
         earlier = next((t for t in reversed(visitor[-_LOOKBACK:]) if _asks(kb, t)), None)
@@ -347,7 +348,7 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
         between = False  # "the permit fee, and is biometrics extra?": the fee's answer gives the biometrics fee too
     tied = _RIVAL if p < line else _NAMED if rival in cued else _TIED if top.topic in cued else _UNNAMED
     if chosen is None and between and feats["neighbour"] >= tied and visitor and (
-            asked == text and len(_asks(kb, text)) <= _BRIEF or personal and asked != text):
+            asked == text and len(asks) <= _BRIEF or personal and asked != text):
         # "what about the fee" after a question on the visa: the question before says which of the two it is;
         # "is that enough for me?" is about the answer just given
         before = visitor[-1] if asked != text else f"{visitor[-1]} {text}"

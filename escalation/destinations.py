@@ -88,13 +88,14 @@ class Hit:
 _LIKE = (" like ", " as in ", " same as ", " unlike ")
 # Lowercase "us" is the pronoun ("help us"), but the country before what a student asks about there ("us health
 # insurance", "us unis"); capitalised "US" is the country already (`text.flat`).
-_US = re.compile(r"\bus (?=(visas?|unis?|universit\w*|colleges?|dorms?|health|tuition|embassy|consulate|masters|ms|mba"
+_LOWER_US = re.compile(r"\bus (?=(visas?|unis?|universit\w*|colleges?|dorms?|health|tuition|embassy|consulate|masters|ms|mba"
                  r"|bachelors?|undergrad\w*|f1|f 1|opt|h1b|stem|campus\w*|public|private|state)\b)")
 
 
+@lru_cache(maxsize=4096)
 def _words(text: str) -> str:
     """The message's folded words, a lowercase "us" before what is asked about there read as the country."""
-    return _US.sub("usa ", flat(text))
+    return _LOWER_US.sub("usa ", flat(text))
 
 
 class Destinations:

@@ -405,7 +405,6 @@ def test_a_follow_up_takes_the_one_destination_the_bots_answer_named() -> None:
     assert answer("and when do I need to apply there?", history).country == "de"
 
 
-
 @pytest.mark.parametrize("text,history,entry", [
     ("is the uk any cheaper?", [visitor("what does a bachelor's cost in canada"), bot("CAD 20,000-40,000 a year.")],
      "uk-tuition"),
