@@ -38,14 +38,19 @@
   }).observe(list);
 
   // The status line is redrawn on every queue move: the leave-a-message form stays as the visitor left it.
+  // The visitor's click says so, not the toggle event: that comes a task later, and a redraw in between
+  // leaves it firing on a form no longer in the page.
   var followupOpen = false;
-  // Only the visitor's own opening moves focus: a redraw reopens the form while they may be typing the message.
-  document.addEventListener("toggle", function (event) {
-    if (event.target.id !== "followup") return;
-    var opened = event.target.open && !followupOpen;
-    followupOpen = event.target.open;
-    var email = document.getElementById("followup-email");
-    if (opened && email) email.focus();
+  document.addEventListener("click", function (event) {
+    var summary = event.target.closest && event.target.closest("#followup > summary");
+    if (!summary) return;
+    followupOpen = !summary.parentNode.open;
+    // Only the visitor's own opening moves focus: a redraw reopens the form while they may be typing the message.
+    if (followupOpen) setTimeout(function () {
+      var followup = document.getElementById("followup"), email = document.getElementById("followup-email");
+      if (followup && !followup.open) followup.open = true;
+      if (email) email.focus();
+    });
   }, true);
 
   var endedShown = document.getElementById("chat-ended"), usedStatus = false;
