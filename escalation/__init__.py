@@ -15,7 +15,7 @@ from .smalltalk import (IDENTITY_REPLY, LANGUAGE_REPLY, OFF_TOPIC_REPLY, UNCLEAR
                          smalltalk_reply)
 from .topic import foreign, off_topic, on_topic
 from .safety import advice, emergency
-from .triggers import Message, aside_then_question, english_rules, own_refusal
+from .triggers import Message, aside_then_question, english_rules, next_step_asked, own_refusal
 
 __all__ = ["assess", "Decision", "SKILLS", "REASONS", "COUNTRIES"]
 
@@ -128,7 +128,8 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     # personal ("i have 8 backlogs, can i still go?") gives those facts and the offer of a counsellor when only
     # the model reads a personal case; a case the English rules name ("my visa was refused") still hands over.
     # In another language the English rules cannot read the case, so the model's reading stands.
-    if (reason in ("complex", "urgent") and found.kind == "answer" and found.entry.country == "any"
+    if (reason in ("complex", "urgent") and found.kind == "answer"
+            and (found.entry.country == "any" or reason == "complex" and next_step_asked(msg.flat))
             and not own_facts and language == "en" and msg.raw.isascii() and not rules):
         found = replace(found, kind="personal", reply=f"{found.reply} {PERSONAL_SUFFIX}")
         personal = ("complex", "urgent")

@@ -325,6 +325,20 @@ def aside_then_question(flat: str) -> bool:
     return bool(aside) and not _AT_US.search(aside.group("aside"))
 
 
+# "I've got my offer from Deakin. What do I need to get ready?" tells a plan to ask the next step, which the
+# destination's facts answer; a snag in it ("but my transcripts say another name", a deadline) is still a case.
+_NEXT_STEP = re.compile(r"\b(what (do|should) i (need|do|prepare|check|get ready)|what are the (next )?steps"
+                        r"|what is (it|this|that|a)\b|when (will|do|does|should)|how do i (apply|get|start)"
+                        r"|can (he|she|they|my \w+) (get|join|come|work|study|go))")
+_SNAG = re.compile(r"\b(but|wrong|mess|wreck|worried|worry|refus\w*|reject\w*|flagged|problem|issue|mismatch\w*"
+                   r"|withdr\w*|cancel\w*|fake|lost|stolen|deadline|tomorrow|tonight|today|urgent)\b")
+
+
+def next_step_asked(flat: str) -> bool:
+    """Whether a personal message asks the next step of a plan, with no snag in it."""
+    return bool(_NEXT_STEP.search(flat)) and not _SNAG.search(flat)
+
+
 _NOT_ANGRY = r"(?! (question|questions|q|doubt|query))"  # "sorry if this is a stupid question"
 _FRUSTRATION = re.compile(
     rf"\b{_BOT_TARGET}( \w+){{0,3}} {_INSULT}\b{_NOT_ANGRY}"

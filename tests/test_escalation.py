@@ -131,6 +131,14 @@ def test_a_personal_case_with_general_facts_gets_them_and_the_offer_of_a_counsel
     assert not decision.handoff and decision.topic and decision.offers
 
 
+def test_a_plan_that_asks_the_next_step_gets_the_destinations_facts_and_a_snag_still_hands_over() -> None:
+    plan = "I have just accepted my offer from the University of Otago. What do I need to get ready for the student visa?"
+    decision = assess(plan)
+    assert not decision.handoff and decision.topic == "nz-student-visa" and decision.offers
+    snag = plan.replace(". What", ", but my passport spells my name differently. What")
+    assert assess(snag).reason == "complex"
+
+
 @pytest.mark.parametrize("text, topic", [
     ("i have 3 years of work experience, will it help my masters application", "any-work-experience"),
     ("can i defer my admission to next year", "any-deferral"),
