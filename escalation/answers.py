@@ -286,6 +286,8 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
             earlier = _COVERED
         if earlier is None and hit is None and _WHAT_YOU_DO.search(words):
             asked = _SERVICES
+        elif earlier is None and _ADDRESSED.search(words) and _COVER.search(words) and places.hits(text):
+            asked = _COVERED  # "do you also do ireland and new zealand?": two places, asked of at once
         elif earlier is None or hit is None and not level:
             return Answer("none", UNCOVERED_REPLY, 0.0)
         elif hit is None:

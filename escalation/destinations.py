@@ -86,6 +86,7 @@ class Hit:
 
 
 _LIKE = (" like ", " as in ", " same as ", " unlike ")
+_BOTH = frozenset({"and", "n", "&", "or", "aur", "ya", "y", "o", "et", "ou", "und", "oder", "e", "and also", "as well as"})
 # Lowercase "us" is the pronoun ("help us"), but the country before what a student asks about there ("us health
 # insurance", "us unis"); capitalised "US" is the country already (`text.flat`).
 _LOWER_US = re.compile(r"\bus (?=(visas?|unis?|universit\w*|colleges?|dorms?|health|tuition|embassy|consulate|masters|ms|mba"
@@ -185,6 +186,10 @@ class Destinations:
         if not places and len({h.code for h in found}) > 1:
             return None  # visa terms of two destinations ("IND" and "study permit"): which one is a guess
         found = places or found
+        ours = sorted((h for h in found if h.code != OTHER), key=lambda h: h.end)
+        if len({h.code for h in ours}) == 2 and _words(text)[ours[0].end:ours[-1].end - len(ours[-1].words)
+                                                             ].strip() in _BOTH:
+            return None  # "unis in uk n aus both": asked of the two at once, the answer both share
         # "in germany... is it 20 hrs like uk?": a place named only to compare with is not the one asked about
         words = _words(text)
         asked = [h for h in found if not words[:h.end - len(h.words)].endswith(_LIKE)]
