@@ -271,9 +271,10 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     asked, followup, words = text, False, flat(text)
     if _HELP_THERE.search(words):
         named = {h.code for h in places.hits(text) if h.place}
-        if hit is not None and hit.code == OTHER:  # "can you help me apply in Sweden?" is answered for Sweden
+        covered = "countries-covered" in places.cued(text)  # "which destinations do you advise on? maybe Sweden"
+        if hit is not None and hit.code == OTHER and not covered:
             return Answer("elsewhere", NO_PLACE_REPLY.format(place=hit.words.title()), 0.0, country=OTHER)
-        if not places.cued(text) and (len(named) > 1 or named and _ALSO.search(words)):
+        if covered or not places.cued(text) and (len(named) > 1 or named and _ALSO.search(words)):
             asked, hit = _COVERED, None  # "do u help with australia and germany also?": whether we cover them
     level = places.level(text)
     asks = _asks(kb, text)

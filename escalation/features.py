@@ -134,6 +134,7 @@ def characters(gram: str) -> bool:
 _CONCEPTS = Path(__file__).with_name("concepts.yaml")
 _TOPICS = Path(__file__).with_name("topics.yaml")
 _HANGUL = re.compile(r"[\uac00-\ud7af\u3130-\u318f]")
+_HANGUL_ENDING = 4  # syllables of a Korean word read as a joined ending
 _INDIC_ARABIC = re.compile(r"[\u0600-\u06ff\u0750-\u077f\u0900-\u09ff]")
 _ARABIC_SCRIPT = re.compile(r"[\u0600-\u06ff\u0750-\u077f]")
 # What Arabic writes onto the front of a word (and, then, with, as, for, will, the): a term is read after one of
@@ -213,6 +214,10 @@ def _named(line: str, path: Path) -> set[str]:
                 hit = single.get(term)
                 if hit and (unspaced or s + n == len(piece) or n >= _shortest_stem(term)):
                     found.update(hit)
+        if _HANGUL.match(piece):
+            # a Korean ending is joined to its word ("필요하냐고요"): the word's last few syllables are tried too
+            for s in range(max(1, len(piece) - _HANGUL_ENDING), len(piece) - 1):
+                found.update(single.get(piece[s:], ()))
     for first in set(pieces) & phrases.keys():
         for term, hit in phrases[first]:
             if term in line:
