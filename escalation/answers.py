@@ -315,6 +315,10 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     offered = _offered_topics(bot[-1] if bot else "")
     chosen = next((r for r in ranked[:2] if r.topic in offered), None)
     top = chosen or ranked[0]
+    if (followup and code in COUNTRIES and top.entry.id.startswith(OURS) and chosen is None
+            and not _ADDRESSED.search(words)):
+        # "what's the next step for the visa?" after a UK question asks the UK's process, not ours
+        top = next((r for r in ranked if not r.entry.id.startswith(OURS)), top)
     if asked != text and code in COUNTRIES and top.topic not in DESTINATION_TOPICS and chosen is None:
         # "and for Ireland?" after a general answer asks the destination's own fact on what was asked
         named = [r.topic for r in ranked if r.topic in places.cued(asked) and code in kb.by_topic[r.topic]]

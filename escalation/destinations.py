@@ -86,7 +86,8 @@ class Hit:
 
 
 _LIKE = (" like ", " as in ", " same as ", " unlike ")
-_BOTH = frozenset({"and", "n", "&", "or", "aur", "ya", "y", "o", "et", "ou", "und", "oder", "e", "and also", "as well as"})
+_BOTH = frozenset({"and", "n", "&", "or", "aur", "ya", "y", "o", "et", "ou", "und", "oder", "e", "and also", "as well as",
+                   "and in", "or in", "and the", "or the", "vs", "versus"})
 # Lowercase "us" is the pronoun ("help us"), but the country before what a student asks about there ("us health
 # insurance", "us unis"); capitalised "US" is the country already (`text.flat`).
 _LOWER_US = re.compile(r"\bus (?=(visas?|unis?|universit\w*|colleges?|dorms?|health|tuition|embassy|consulate|masters|ms|mba"
