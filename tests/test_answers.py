@@ -420,3 +420,14 @@ def test_the_place_asked_about_is_the_one_the_question_is_about(text: str, histo
 
 def test_a_two_letter_word_is_not_a_misspelt_place() -> None:
     assert answer("how much is visa fee").kind == "clarify"  # not the US visa ("is visa")
+
+
+def test_two_destinations_asked_at_once_get_the_answer_they_share() -> None:
+    assert answer("which english test should i take if i apply to unis in canada and ireland").entry.id == "any-english-tests"
+    assert answer("which english test should i take for canada").entry.id == "ca-english-tests"
+
+
+def test_a_follow_up_about_a_destination_is_not_answered_with_our_own_process() -> None:
+    history = [{"sender": "visitor", "text": "how do i get an i-20 for the usa"},
+               {"sender": "bot", "text": "Your university issues the I-20 once you accept the offer."}]
+    assert answer("got it, then what is the next step for the visa", history).entry.id == "us-student-visa"

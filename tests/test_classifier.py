@@ -266,3 +266,9 @@ def test_arabic_terms_are_read_after_a_proclitic_not_inside_a_word(text: str, na
     found = concepts(word_line(text))
     assert named in found and not_named not in found
 
+
+
+def test_a_korean_ending_joined_to_its_word_is_read() -> None:
+    # "-냐고요" (I'm asking whether…) ends a word; a term only ever read at a word's start would miss it
+    assert "k:reasked" in concepts(word_line("비자 인터뷰가 꼭 있냐고요"))
+    assert "k:reasked" not in concepts(word_line("비자 인터뷰가 꼭 있나요"))
