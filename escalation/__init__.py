@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Iterable
 
-from .answers import NOW_SUFFIX, OFFER, PERSONAL_SUFFIX, answer
+from .answers import NOW_SUFFIX, OFFER, PERSONAL_SUFFIX, answer, main_ask
 from .classifier import COMPLEX_RULES_BAR, HANDOFF, HANDOFF_ANSWERED, HANDOFF_READ, model
 from .knowledge_base import COUNTRIES, OURS, knowledge_base
 from .features import normalise, reasked, turns, words
@@ -15,6 +15,7 @@ from .smalltalk import (IDENTITY_REPLY, LANGUAGE_REPLY, OFF_TOPIC_REPLY, UNCLEAR
                          smalltalk_reply)
 from .topic import foreign, off_topic, on_topic
 from .safety import advice, emergency
+from .text import flat
 from .triggers import Message, aside_then_question, english_rules, next_step_asked, own_refusal
 
 __all__ = ["assess", "Decision", "SKILLS", "REASONS", "COUNTRIES"]
@@ -170,7 +171,7 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
         # in the visitor's language, that it is in English); only one it cannot place gets this reply. English
         # with a few words other languages also use ("non EU", "eu") is still English.
         return keep(LANGUAGE_REPLY)
-    if off_topic(msg.flat):
+    if off_topic(flat(main_ask(msg.raw))):
         return keep(OFF_TOPIC_REPLY)
     if found.kind == "none" and not on_topic(msg.raw):
         return keep(UNCLEAR_REPLY)

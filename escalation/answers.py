@@ -90,6 +90,11 @@ _NAMED = 0.7  # ...or this close, when the question names the runner-up by a cue
 _WHERE = 0.65  # the line for asking which destination: chosen on dev
 _RIVAL = 0.6  # below the line, a runner-up weaker than this is no real alternative to offer
 _LOOKBACK = 3  # visitor messages a follow-up may refer back to
+# "…? thats my main q. also whats the weather like in galway": a later sentence opened as an aside, and one that
+# only says which question is the main one, are left out of what is asked.
+_ASIDE = re.compile(r"(?<=[.?!])\s+(also|btw|by the way|separately|and separately|just wondering|and just wondering|oh and"
+                    r"|ps|p\.s\.?|unrelated|random q\w*|side q\w*|off topic)\b", re.I)
+_MAIN_SAID = re.compile(r"(?<=[.?!])\s+[^.?!]{0,30}\b(main q\w*|main worry|main concern|main thing)[^.?!]*[.?!]?", re.I)
 _BRIEF = 3  # a follow-up of at most this many terms ("and the price?") leans on the question before it
 # Characters of a message retrieval reads: its start (where a destination is often named) and its end (where
 # the question usually is). Labelled questions run to about 250; reading more only costs time.
@@ -257,10 +262,18 @@ def _speaks_for(places, facts: str) -> bool:
     return any(hit.place and hit.code in COUNTRIES for hit in places.hits(facts))
 
 
+def main_ask(text: str) -> str:
+    """The message without a later sentence opened as an aside ("btw, is Galway windy?")."""
+    text = _MAIN_SAID.sub("", text)
+    aside = _ASIDE.search(text)
+    return text[:aside.start()] if aside and "?" in text[:aside.start()] else text
+
+
 def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, line: float | None = None) -> Answer:
     """Answer a question for the destination it is about (or the one the chat is about), ask which, or decline."""
     kb, places = knowledge_base(), destinations()
     visitor, bot = _history(kb, history)
+    text = main_ask(text)
     text, written = read(kb, text), text
     if places.outside(text):
         return Answer("none", UNCOVERED_REPLY, 0.0)

@@ -431,3 +431,10 @@ def test_a_follow_up_about_a_destination_is_not_answered_with_our_own_process() 
     history = [{"sender": "visitor", "text": "how do i get an i-20 for the usa"},
                {"sender": "bot", "text": "Your university issues the I-20 once you accept the offer."}]
     assert answer("got it, then what is the next step for the visa", history).entry.id == "us-student-visa"
+
+
+def test_an_aside_after_the_question_is_left_out_of_what_is_asked() -> None:
+    text = "how much is the student visa fee for canada? btw is vancouver rainy all year"
+    decision = assess(text)
+    assert decision.topic == "ca-visa-fee" and not decision.handoff
+    assert assess("thanks! also how do i book a consultation").topic == "educonsult-book-consultation"

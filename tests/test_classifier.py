@@ -272,3 +272,11 @@ def test_a_korean_ending_joined_to_its_word_is_read() -> None:
     # "-냐고요" (I'm asking whether…) ends a word; a term only ever read at a word's start would miss it
     assert "k:reasked" in concepts(word_line("비자 인터뷰가 꼭 있냐고요"))
     assert "k:reasked" not in concepts(word_line("비자 인터뷰가 꼭 있나요"))
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("my flatmate swallowed some pills an hour ago and now she is unconscious", "medical"),
+    ("I took some pills for my headache, can I still go to the exam?", None),
+])
+def test_pills_taken_are_an_emergency_only_when_someone_no_longer_answers(text: str, kind: str | None) -> None:
+    assert emergency(text) == kind
