@@ -90,6 +90,7 @@ _NAMED = 0.7  # ...or this close, when the question names the runner-up by a cue
 _WHERE = 0.65  # the line for asking which destination: chosen on dev
 _RIVAL = 0.6  # below the line, a runner-up weaker than this is no real alternative to offer
 _LOOKBACK = 3  # visitor messages a follow-up may refer back to
+_TOGETHER = re.compile(r"\+|\b(total|together|in all|altogether|n also|and also|aur|plus|combined)\b", re.I)
 # "…? thats my main q. also whats the weather like in galway": a later sentence opened as an aside, and one that
 # only says which question is the main one, are left out of what is asked.
 _ASIDE = re.compile(r"(?<=[.?!])\s+(also|btw|by the way|separately|and separately|just wondering|and just wondering|oh and"
@@ -364,9 +365,16 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     # a question that names the top topic by a cue and not its rival has said which it means
     between = (top.topic in names and rival in names and (p >= line or {top.topic, rival} & cued)
                and not (p >= line and top.topic in cued and rival not in cued))
-    here = kb.by_topic[top.topic].get(code) if code else None
-    if between and here and {top.topic, rival} <= cued and rival in places.cued(here.answer):
-        between = False  # "the permit fee, and is biometrics extra?": the fee's answer gives the biometrics fee too
+    if between and code and {top.topic, rival} <= cued:
+        # "the permit fee, and is biometrics extra?": an answer that gives the other too; of two asked together
+        # ("visa fee + IHS total"), the one named first
+        first = places.first_named(asked, (top.topic, rival)) if _TOGETHER.search(asked) else top.topic
+        here = kb.by_topic[first].get(code) if first else None
+        if here and ({top.topic, rival} - {first}) <= places.cued(here.answer):
+            if first != top.topic:
+                top, held = ranked[1], kb.by_topic[first]
+                general = top.topic not in DESTINATION_TOPICS and "any" in held
+            between = False
     tied = _RIVAL if p < line else _NAMED if rival in cued else _TIED if top.topic in cued else _UNNAMED
     if chosen is None and between and feats["neighbour"] >= tied and visitor and (
             asked == text and len(asks) <= _BRIEF or personal and asked != text):

@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterable
 
 import yaml
 
@@ -238,6 +239,18 @@ class Destinations:
 
         found = {topic for topic, cues in self._cues.items() if any(named(c) for c in cues)}
         return frozenset(found - {broad for broad, narrow in self._narrower.items() if found & set(narrow)})
+
+    def first_named(self, text: str, topics: Iterable[str]) -> str | None:
+        """Of these topics, the one whose cue comes first in the message."""
+        words = flat(text)
+
+        def at(cue) -> int | None:
+            spots = [p.search(words) if p else None for p in (cue if isinstance(cue, list) else [cue])]
+            return min(m.start() for m in spots) if all(spots) else None
+
+        found = {t: min(a for a in starts if a is not None)
+                 for t in topics for starts in [[at(c) for c in self._cues.get(t, ())]] if any(a is not None for a in starts)}
+        return min(found, key=found.__getitem__) if found else None
 
     def topic_name(self, topic: str, fallback: str = "that") -> str:
         """How a reply names a topic."""
