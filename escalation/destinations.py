@@ -188,12 +188,11 @@ class Destinations:
         if not places and len({h.code for h in found}) > 1:
             return None  # visa terms of two destinations ("IND" and "study permit"): which one is a guess
         found = places or found
+        words = _words(text)
         ours = sorted((h for h in found if h.code != OTHER), key=lambda h: h.end)
-        if len({h.code for h in ours}) == 2 and _words(text)[ours[0].end:ours[-1].end - len(ours[-1].words)
-                                                             ].strip() in _BOTH:
+        if len({h.code for h in ours}) == 2 and words[ours[0].end:ours[-1].end - len(ours[-1].words)].strip() in _BOTH:
             return None  # "unis in uk n aus both": asked of the two at once, the answer both share
         # "in germany... is it 20 hrs like uk?": a place named only to compare with is not the one asked about
-        words = _words(text)
         asked = [h for h in found if not words[:h.end - len(h.words)].endswith(_LIKE)]
         found = asked or found
         counts: dict[str, int] = {}
@@ -248,8 +247,11 @@ class Destinations:
             spots = [p.search(words) if p else None for p in (cue if isinstance(cue, list) else [cue])]
             return min(m.start() for m in spots) if all(spots) else None
 
-        found = {t: min(a for a in starts if a is not None)
-                 for t in topics for starts in [[at(c) for c in self._cues.get(t, ())]] if any(a is not None for a in starts)}
+        found = {}
+        for topic in topics:
+            starts = [a for a in map(at, self._cues.get(topic, ())) if a is not None]
+            if starts:
+                found[topic] = min(starts)
         return min(found, key=found.__getitem__) if found else None
 
     def topic_name(self, topic: str, fallback: str = "that") -> str:
