@@ -297,11 +297,12 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
         # "what about Germany then", "the uk equivalent and how long" (asking nothing the question before did not),
         # or a destination button pressed after "which country?": the earlier question, there.
         earlier = next((t for t in reversed(visitor[-_LOOKBACK:]) if _asks(kb, t)), None)
-        if earlier is None and hit is not None and _ADDRESSED.search(words) and _COVER.search(words):
+        covers = earlier is None and _ADDRESSED.search(words) and _COVER.search(words)
+        if covers and hit is not None:
             earlier = _COVERED
         if earlier is None and hit is None and _WHAT_YOU_DO.search(words):
             asked = _SERVICES
-        elif earlier is None and _ADDRESSED.search(words) and _COVER.search(words) and places.hits(text):
+        elif covers and hit is None and places.hits(text):
             asked = _COVERED  # "do you also do ireland and new zealand?": two places, asked of at once
         elif earlier is None or hit is None and not level:
             return Answer("none", UNCOVERED_REPLY, 0.0)

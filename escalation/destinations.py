@@ -95,6 +95,17 @@ _LOWER_US = re.compile(r"\bus (?=(visas?|unis?|universit\w*|colleges?|dorms?|hea
                  r"|bachelors?|undergrad\w*|f1|f 1|opt|h1b|stem|campus\w*|public|private|state)\b)")
 
 
+def _cue_at(cue, words: str) -> int | None:
+    """Where a cue is named in the words, or None: a cue of several parts (a list) needs every part."""
+    start = None
+    for part in cue if isinstance(cue, list) else [cue]:
+        m = part.search(words) if part else None
+        if m is None:
+            return None
+        start = m.start() if start is None else min(start, m.start())
+    return start
+
+
 @lru_cache(maxsize=4096)
 def _words(text: str) -> str:
     """The message's folded words, a lowercase "us" before what is asked about there read as the country."""
@@ -189,8 +200,9 @@ class Destinations:
             return None  # visa terms of two destinations ("IND" and "study permit"): which one is a guess
         found = places or found
         words = _words(text)
-        ours = sorted((h for h in found if h.code != OTHER), key=lambda h: h.end)
-        if len({h.code for h in ours}) == 2 and words[ours[0].end:ours[-1].end - len(ours[-1].words)].strip() in _BOTH:
+        in_order = sorted((h for h in found if h.code != OTHER), key=lambda h: h.end)
+        if len({h.code for h in in_order}) == 2 and (
+                words[in_order[0].end:in_order[-1].end - len(in_order[-1].words)].strip() in _BOTH):
             return None  # "unis in uk n aus both": asked of the two at once, the answer both share
         # "in germany... is it 20 hrs like uk?": a place named only to compare with is not the one asked about
         asked = [h for h in found if not words[:h.end - len(h.words)].endswith(_LIKE)]
@@ -232,24 +244,15 @@ class Destinations:
         # "work in Australia while studying" names work while studying: place names are read through
         read_through = _BEFORE_PLACE.sub(" ", self.without_places(text))
         words = flat(text) + " | " + " ".join(read_through.split())
-
-        def named(cue) -> bool:
-            return all(p and p.search(words) for p in cue) if isinstance(cue, list) else bool(cue and cue.search(words))
-
-        found = {topic for topic, cues in self._cues.items() if any(named(c) for c in cues)}
+        found = {topic for topic, cues in self._cues.items() if any(_cue_at(c, words) is not None for c in cues)}
         return frozenset(found - {broad for broad, narrow in self._narrower.items() if found & set(narrow)})
 
     def first_named(self, text: str, topics: Iterable[str]) -> str | None:
         """Of these topics, the one whose cue comes first in the message."""
         words = flat(text)
-
-        def at(cue) -> int | None:
-            spots = [p.search(words) if p else None for p in (cue if isinstance(cue, list) else [cue])]
-            return min(m.start() for m in spots) if all(spots) else None
-
         found = {}
         for topic in topics:
-            starts = [a for a in map(at, self._cues.get(topic, ())) if a is not None]
+            starts = [a for a in (_cue_at(c, words) for c in self._cues.get(topic, ())) if a is not None]
             if starts:
                 found[topic] = min(starts)
         return min(found, key=found.__getitem__) if found else None
