@@ -43,7 +43,7 @@ OR_TEXT = " or "
 # Words that carry no topic in a follow-up: "same for nz pls", "what about Germany then".
 _FILLER = frozenset(terms("same abt bout wat wht regarding instead similar country countries question one thing "
                           "things hmm ok okay then too also pls please equivalent side version different differ "
-                          "thinking going"))
+                          "thinking going kind range ballpark"))
 _GENERAL = re.compile(r"\b(in general|generally|most countries|all countries|every country|any country|abroad"
                       r"|overseas|worldwide|different countries|foreign study|study in a foreign country|foreign universit\w*|bahar|videsh)\b")
 # A question across destinations: the destination of the visitor's previous message is not its place.
@@ -96,6 +96,10 @@ _TOGETHER = re.compile(r"\+|\b(total|together|in all|altogether|n also|and also|
 _ASIDE = re.compile(r"(?<=[.?!])\s+(also|btw|by the way|separately|and separately|just wondering|and just wondering|oh and"
                     r"|ps|p\.s\.?|unrelated|random q\w*|side q\w*|off topic)\b", re.I)
 _MAIN_SAID = re.compile(r"(?<=[.?!])\s+[^.?!]{0,30}\b(main q\w*|main worry|main concern|main thing)[^.?!]*[.?!]?", re.I)
+# A message that tells something first and then asks ("My uncle sponsors me. How much is the visa fee?"): the
+# closing question says what is asked; the sentences before it say where and whose case it is.
+_SENTENCE = re.compile(r"(?<=[.!?。！？؟])\s+|(?<=[。！？])")
+_BACK = re.compile(r"\b(that|this|it|still|enough|those|these|then)\b")  # a closing question that leans on what came before
 _BRIEF = 3  # a follow-up of at most this many terms ("and the price?") leans on the question before it
 # Characters of a message retrieval reads: its start (where a destination is often named) and its end (where
 # the question usually is). Labelled questions run to about 250; reading more only costs time.
@@ -270,11 +274,24 @@ def main_ask(text: str) -> str:
     return text[:aside.start()] if aside and "?" in text[:aside.start()] else text
 
 
+def closing_question(text: str) -> str | None:
+    """The question a message closes with, when sentences that ask nothing come before it."""
+    parts = [p for p in _SENTENCE.split(text.strip()) if p.strip()]
+    asks = [any(mark in p for mark in "?？؟") for p in parts]
+    if len(parts) < 2 or not parts[-1].rstrip().endswith(("?", "？", "؟")) or any(asks[:-1]):
+        return None
+    return parts[-1]
+
+
 def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, line: float | None = None) -> Answer:
     """Answer a question for the destination it is about (or the one the chat is about), ask which, or decline."""
     kb, places = knowledge_base(), destinations()
     visitor, bot = _history(kb, history)
     text = main_ask(text)
+    question = closing_question(text)
+    lead = read(kb, text[:len(text) - len(question)]) if question else ""
+    if lead and len(lead.split()) <= _BRIEF + 2 and not places.cued(lead) and not places.hits(lead):
+        text = question  # "hmm thats a lot. what about Dublin?": a reaction, then the question
     text, written = read(kb, text), text
     if places.outside(text):
         return Answer("none", UNCOVERED_REPLY, 0.0)
@@ -324,6 +341,15 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     level = places.level(asked)
     code = hit.code if hit else None
     ranked, feats = features(kb, asked, code, followup, code is None and bool(bot) and _ours(kb, bot[-1]))
+    question = closing_question(written) if asked == text else None
+    if question and ranked and not _BACK.search(flat(question)):
+        question = read(kb, question)
+        alone = features(kb, question, code, followup, False)
+        # who comes along is part of what is asked ("my wife comes too. Which visa would she get?")
+        if (alone[0] and alone[0][0].topic in places.cued(question)
+                and ranked[0].topic not in {r.topic for r in alone[0][:2]}
+                and "dependants" not in places.cued(text)):
+            asked, (ranked, feats) = question, alone
     if not ranked:
         return Answer("none", UNCOVERED_REPLY, 0.0, country=code, level=level)
     # The answer to "Do you mean the visa fee or processing times?": the one of the two the reply names.

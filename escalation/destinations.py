@@ -130,6 +130,7 @@ class Destinations:
         self.compared: frozenset[str] = frozenset(data.pop("compared", ()))
         self._outside = _pattern(data.pop("outside", []))
         self._studying = _pattern(data.pop("studying", []))
+        self._unrelated = _pattern(data.pop("unrelated", []))
         self._words = frozenset(data.pop("words", ()))  # real words one letter from a place name
         tongues = data.pop("tongues", {})
         self._tongues = frozenset(tongues.get("names", ()))
@@ -220,8 +221,11 @@ class Destinations:
 
     def outside(self, text: str) -> bool:
         """Whether the message is about a journey other than studying (a tourist visa, a visit, a job) and not
-        about the visitor's own studies too ("my wife on a visitor visa while I study")."""
+        about the visitor's own studies too ("my wife on a visitor visa while I study"), or about something
+        else a student abroad needs that we do not advise on (a driving licence)."""
         words = flat(text)
+        if self._unrelated and self._unrelated.search(words):
+            return True
         return bool(self._outside and self._outside.search(words)
                     and not (self._studying and self._studying.search(words)))
 
