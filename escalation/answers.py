@@ -43,7 +43,7 @@ OR_TEXT = " or "
 # Words that carry no topic in a follow-up: "same for nz pls", "what about Germany then".
 _FILLER = frozenset(terms("same abt bout wat wht regarding instead similar country countries question one thing "
                           "things hmm ok okay then too also pls please equivalent side version different differ "
-                          "thinking going kind range ballpark"))
+                          "thinking going kind range ballpark something well"))
 _GENERAL = re.compile(r"\b(in general|generally|most countries|all countries|every country|any country|abroad"
                       r"|overseas|worldwide|different countries|foreign study|study in a foreign country|foreign universit\w*|bahar|videsh)\b")
 # A question across destinations: the destination of the visitor's previous message is not its place.
@@ -65,7 +65,8 @@ _PERSONAL = re.compile(r"\b(enough|sufficient|chances?|accept me|admit me|take m
                        r"|does it help|help my|explain my)\b")
 # A message about EduConsult itself ("your fees", "do you guys...", Hinglish "aap log").
 _ADDRESSED = re.compile(r"\b(your|ur|yours|you guys|u guys|you people|u people|you charge|do you|can you|are you|are u"
-                        r"|r u|will you|do u|can u|will u|does educonsult|you offer|u offer|you provide|u provide|educonsult|u|with you|to you"
+                        r"|r u|will you|do u|can u|will u|does educonsult|you offer|u offer|you provide|u provide|educonsult|u"
+                        r"|with you|to you|of you"
                         r"|aap|aapka|aapki|aapke|apka|apki|ap log|tumhara|tumhari)\b")
 # A destination put to EduConsult with nothing else asked ("do u do australia too?") asks whether we cover it.
 _COVER = re.compile(r"\b(do|does|cover|covers|covering|handle|handles|help|helps|work|works|deal|deals|karte|karoge)\b")
@@ -95,6 +96,7 @@ _TOGETHER = re.compile(r"\+|\b(total|together|in all|altogether|n also|and also|
 # only says which question is the main one, are left out of what is asked.
 _ASIDE = re.compile(r"(?<=[.?!])\s+(also|btw|by the way|separately|and separately|just wondering|and just wondering|oh and"
                     r"|ps|p\.s\.?|unrelated|random q\w*|side q\w*|off topic)\b", re.I)
+_ASIDE_LAST = re.compile(r"(?<=[.?!])\s+[^.?!]*\b(btw|by the way)\W*$", re.I)  # "...? and whats ur refund policy btw"
 _MAIN_SAID = re.compile(r"(?<=[.?!])\s+[^.?!]{0,30}\b(main q\w*|main worry|main concern|main thing)[^.?!]*[.?!]?", re.I)
 # A message that tells something first and then asks ("My uncle sponsors me. How much is the visa fee?"): the
 # closing question says what is asked; the sentences before it say where and whose case it is.
@@ -270,7 +272,7 @@ def _speaks_for(places, facts: str) -> bool:
 def main_ask(text: str) -> str:
     """The message without a later sentence opened as an aside ("btw, is Galway windy?")."""
     text = _MAIN_SAID.sub("", text)
-    aside = _ASIDE.search(text)
+    aside = _ASIDE.search(text) or _ASIDE_LAST.search(text)
     return text[:aside.start()] if aside and "?" in text[:aside.start()] else text
 
 
@@ -289,8 +291,9 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     visitor, bot = _history(kb, history)
     text = main_ask(text)
     question = closing_question(text)
-    lead = read(kb, text[:len(text) - len(question)]) if question else ""
-    if lead and len(lead.split()) <= _BRIEF + 2 and not places.cued(lead) and not places.hits(lead):
+    lead = text[:len(text) - len(question)] if question else ""
+    said = read(kb, lead) if lead and len(lead.split()) <= _BRIEF + 2 else None
+    if said is not None and not places.cued(said) and not places.hits(said):
         text = question  # "hmm thats a lot. what about Dublin?": a reaction, then the question
     text, written = read(kb, text), text
     if places.outside(text):
