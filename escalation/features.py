@@ -13,6 +13,8 @@ from typing import Any, Iterable, NamedTuple
 
 import yaml
 
+from .text import PROCLITICS
+
 LIMIT = 2000  # the longest visitor message the chat accepts
 WEAK = 0.45  # a bot answer below this confidence did not answer the question (the knowledge base's CONFIDENT)
 
@@ -137,10 +139,6 @@ _HANGUL = re.compile(r"[\uac00-\ud7af\u3130-\u318f]")
 _HANGUL_ENDING = 4  # syllables of a Korean word read as a joined ending
 _INDIC_ARABIC = re.compile(r"[\u0600-\u06ff\u0750-\u077f\u0900-\u09ff]")
 _ARABIC_SCRIPT = re.compile(r"[\u0600-\u06ff\u0750-\u077f]")
-# What Arabic writes onto the front of a word (and, then, with, as, for, will, the): a term is read after one of
-# these, not after any letters, which would find "لا" (no) inside "فعلا" (really).
-_PROCLITICS = frozenset({"و", "ف", "ب", "ك", "ل", "س", "ال", "وال", "بال", "فال", "كال", "لل", "ول", "فل", "وب", "فب",
-                         "وس", "فس", "ولل", "فلل"})
 
 
 def _shortest_stem(term: str) -> int:
@@ -203,7 +201,7 @@ def _named(line: str, path: Path) -> set[str]:
         if unspaced:
             starts: Iterable[int] = range(len(piece))
         elif _ARABIC_SCRIPT.match(piece):
-            starts = [0, *(s for s in range(1, min(4, len(piece))) if piece[:s] in _PROCLITICS)]
+            starts = [0, *(s for s in range(1, min(4, len(piece))) if piece[:s] in PROCLITICS)]
         else:
             starts = (0,)
         for s in starts:

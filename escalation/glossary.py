@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from .text import fold
+from .text import PROCLITICS, fold
 
 _FILE = Path(__file__).with_name("glossary.yaml")
 # Arabic vowel signs, hamza marks and tatweel, and the Devanagari nukta ("वीज़ा", "वीजा"): often left out
@@ -15,6 +15,9 @@ _MARKS = re.compile("[\u0640\u064b-\u065f\u0670\u093c]")
 # Scripts written with spaces between words: a key there starts a word, so "сша" (USA) is not read inside
 # "высшая" (higher); Chinese and Japanese have no spaces, and Arabic joins "and", "for", "the" to the word.
 _SPACED = re.compile("[\u0400-\u04ff\u0900-\u097f\uac00-\ud7af]")
+# Arabic script joins only a few short words to the front of the next ("and", "the", "for"): a key there starts
+# a word or follows one of them, so "كم" (how much) is not read inside "لديكم" (you have).
+_CLITIC = re.compile("[\u0600-\u06ff\u0750-\u077f]")
 _WORD = re.compile(r"[a-z0-9]+")
 _STEM = 4  # letters a word keeps without its ending: shorter stems are other words
 
@@ -46,7 +49,7 @@ class Glossary:
         self._other: dict[str, list[tuple[int, str, str, bool]]] = {}
         phrases = sorted(((k, v) for k, v in english.items() if not k.isascii()), key=lambda kv: -len(kv[0]))
         for rank, (k, v) in enumerate(phrases):
-            self._other.setdefault(k[0], []).append((rank, k, v, bool(_SPACED.match(k))))
+            self._other.setdefault(k[0], []).append((rank, k, v, bool(_SPACED.match(k)), bool(_CLITIC.match(k))))
 
     def english(self, text: str) -> str | None:
         """The English words for the glossary words a message uses, or None when it uses none."""
@@ -88,10 +91,15 @@ class Glossary:
                 i += 1
         if not norm.isascii():
             taken = bytearray(len(norm))  # characters a longer phrase has already matched
-            for _, key, value, spaced in sorted(p for c in set(norm) for p in self._other.get(c, ())):
+            for _, key, value, spaced, clitic in sorted(p for c in set(norm) for p in self._other.get(c, ())):
                 at = norm.find(key)
                 while at >= 0:
-                    if not any(taken[at:at + len(key)]) and not (spaced and at and norm[at - 1].isalnum()):
+                    start = at
+                    while clitic and start and norm[start - 1].isalnum() and at - start < 4:
+                        start -= 1
+                    joined = norm[start:at]
+                    if (not any(taken[at:at + len(key)]) and not (spaced and at and norm[at - 1].isalnum())
+                            and not (clitic and joined and (joined not in PROCLITICS or start and norm[start - 1].isalnum()))):
                         found.append((at, value))
                         taken[at:at + len(key)] = b"\1" * len(key)
                     at = norm.find(key, at + len(key))

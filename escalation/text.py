@@ -5,6 +5,11 @@ import re
 import unicodedata
 from functools import lru_cache
 
+# What Arabic writes onto the front of a word (and, then, with, as, for, will, the): a term is read after one of
+# these, not after any letters, which would find "لا" (no) inside "فعلا" (really).
+PROCLITICS = frozenset({"و", "ف", "ب", "ك", "ل", "س", "ال", "وال", "بال", "فال", "كال", "لل", "ول", "فل", "وب", "فب",
+                        "وس", "فس", "ولل", "فلل"})
+
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'", "\u00df": "ss",
                          "%": " percent ",  # "60%" asks about a percentage
                          # letters no accent-stripping reaches, else "Đức" (Germany) would read as "uc" (Australia)
