@@ -398,7 +398,8 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     if between and code and {top.topic, rival} <= cued:
         # "the permit fee, and is biometrics extra?": an answer that gives the other too; of two asked together
         # ("visa fee + IHS total"), the one named first
-        first = places.first_named(asked, (top.topic, rival)) if _TOGETHER.search(asked) else top.topic
+        together = _TOGETHER.search(asked) or sum(map(written.count, "?？؟")) > 1  # or asked one after the other
+        first = places.first_named(asked, (top.topic, rival)) if together else top.topic
         here = kb.by_topic[first].get(code) if first else None
         if here and ({top.topic, rival} - {first}) <= places.cued(here.answer):
             if first != top.topic:
