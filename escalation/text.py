@@ -116,6 +116,7 @@ SYNONYMS: dict[str, str] = {
     "coz": "because", "cuz": "because", "bcz": "because", "wid": "with", "wen": "when", "hw": "how",
     "pricing": "cost", "priced": "cost", "located": "location", "locations": "location",
     "percent": "percentage", "percentages": "percentage",
+    "ruk": "stay", "rukna": "stay", "rukne": "stay", "baad": "after",
     "khula": "open", "dhoondhna": "search", "dhoondhne": "search", "dhundhne": "search", "dhundne": "search",
     "proccessing": "processingtime", "processsing": "processingtime", "prosessing": "processingtime",
 }
