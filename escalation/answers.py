@@ -102,6 +102,9 @@ _MAIN_SAID = re.compile(r"(?<=[.?!])\s+[^.?!]{0,30}\b(main q\w*|main worry|main 
 # closing question says what is asked; the sentences before it say where and whose case it is.
 _SENTENCE = re.compile(r"(?<=[.!?。！？؟])\s+|(?<=[。！？])")
 _BACK = re.compile(r"\b(that|this|it|still|enough|those|these|then)\b")  # a closing question that leans on what came before
+# What the visitor sets aside ("besides tuition, what is rent?", "IHS kitna, visa fee ke alawa"): not what is asked
+_EXCEPT = re.compile(r"\b(apart from|besides|other than|excluding|except|not counting|not including|on top of)"
+                     r"( the| my| a)? [\w-]+( [\w-]+)?|( [\w-]+){1,2} (ke alawa|ke alava|ke ilawa|ke siwa|ko chhodkar)\b")
 _BRIEF = 3  # a follow-up of at most this many terms ("and the price?") leans on the question before it
 # Characters of a message retrieval reads: its start (where a destination is often named) and its end (where
 # the question usually is). Labelled questions run to about 250; reading more only costs time.
@@ -296,6 +299,9 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     if said is not None and not places.cued(said) and not places.hits(said):
         text = question  # "hmm thats a lot. what about Dublin?": a reaction, then the question
     text, written = read(kb, text), text
+    kept = _EXCEPT.sub(" ", text)
+    if kept != text and {h.code for h in places.hits(kept)} == {h.code for h in places.hits(text)}:
+        text = kept
     if places.outside(text):
         return Answer("none", UNCOVERED_REPLY, 0.0)
     hit = places.country(text)

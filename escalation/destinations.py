@@ -125,6 +125,7 @@ class Destinations:
                       + [[_pattern(group) for group in w] for w in words if isinstance(w, list)]
                       for topic, words in cues.items()}
         self._narrower: dict[str, list[str]] = data.pop("narrower", {})
+        self._official = {flat(name): flat(plain) for name, plain in data.pop("official", {}).items()}
         self.within: dict[str, str] = data.pop("within", {})
         self.there: dict[str, str] = data.pop("there", {})
         self.compared: frozenset[str] = frozenset(data.pop("compared", ()))
@@ -248,6 +249,8 @@ class Destinations:
         # "work in Australia while studying" names work while studying: place names are read through
         read_through = _BEFORE_PLACE.sub(" ", self.without_places(text))
         words = flat(text) + " | " + " ".join(read_through.split())
+        for name, plain in self._official.items():
+            words = words.replace(name, plain)
         found = {topic for topic, cues in self._cues.items() if any(_cue_at(c, words) is not None for c in cues)}
         return frozenset(found - {broad for broad, narrow in self._narrower.items() if found & set(narrow)})
 
