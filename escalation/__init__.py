@@ -106,7 +106,8 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     # A personal case the knowledge base holds the general facts for ("will UBC accept me with a 6?") gets
     # those facts and an offer of a counsellor, which a yes takes up: reading it as complex (or a deadline)
     # does not hand it over unasked.
-    personal = ("complex", "urgent") if found.kind == "personal" else ()
+    # A refusal of the visitor's own, told as having happened, is a case for a counsellor however general its question.
+    personal = ("complex", "urgent") if found.kind == "personal" and not own_refusal(msg) else ()
     # A confident answer about EduConsult itself (a lost password, where to upload) is the firm's own fact,
     # which the model's reading of a personal case or a deadline does not overrule; the English rules'
     # reading of a reported problem ("I can't log in") still does. In another language the entry was found through
