@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 from .destinations import OTHER, destinations
-from .features import written_topics
+from .features import normalise, written_topics
 from .glossary import glossary
 from .knowledge_base import (CALIBRATION, CONFIDENT, COUNTRIES, DESTINATION_TOPICS, OURS, Entry, KnowledgeBase,
                              knowledge_base)
@@ -25,6 +25,8 @@ UNSURE_REPLY = ("I'm not sure I've understood that. Could you put it another way
                 "about one? Or would you " + OFFER + " with a counsellor?")
 WHICH_TOPIC_REPLY = ("Do you mean {first} or {second}{place}? Tell me which and I'll answer, or would you "
                      + OFFER + " with a counsellor?")
+INVITE_REPLY = ("Happy to help with studying in {country}. What would you like to know: the student visa, tuition, "
+                "living costs, scholarships, work while studying or something else?")
 UNCOVERED_REPLY = ("I don't hold a checked answer to that. A counsellor can help with it: would you "
                    + OFFER + "?")
 PERSONAL_SUFFIX = ("How that applies in your own case depends on the university and your whole profile, "
@@ -43,7 +45,7 @@ OR_TEXT = " or "
 # Words that carry no topic in a follow-up: "same for nz pls", "what about Germany then".
 _FILLER = frozenset(terms("same abt bout wat wht regarding instead similar country countries question one thing "
                           "things hmm ok okay then too also pls please equivalent side version different differ "
-                          "thinking going kind range ballpark something well h buy"))
+                          "thinking going kind range ballpark something well h buy another option options"))
 _GENERAL = re.compile(r"\b(in general|generally|most countries|all countries|every country|any country|abroad"
                       r"|overseas|worldwide|different countries|foreign study|study in a foreign country|foreign universit\w*|bahar|videsh)\b")
 # A question across destinations: the destination of the visitor's previous message is not its place.
@@ -105,6 +107,12 @@ _BACK = re.compile(r"\b(that|this|it|still|enough|those|these|then)\b")  # a clo
 # What the visitor sets aside ("besides tuition, what is rent?", "IHS kitna, visa fee ke alawa"): not what is asked
 _EXCEPT = re.compile(r"\b(apart from|besides|other than|excluding|except|not counting|not including|on top of)"
                      r"( the| my| a)? [\w-]+( [\w-]+)?|( [\w-]+){1,2} (ke alawa|ke alava|ke ilawa|ke siwa|ko chhodkar)\b")
+_PLAN = re.compile(r"\b(i want|i wanna|i wish|i plan|planning|i am thinking|im thinking|thinking of|hoping to|i hope to"
+                   r"|going to study|i aim|i intend|id like to|i'd like to|i would like to|i d like to|interested in studying|chahta|chahti"
+                   r"|chahte|karna hai|karni hai|quiero|quisiera|voudrais|je veux|quero|gostaria|mochte|ich will|voglio"
+                   r"|istiyorum|ingin|berencana|muon)\b|اريد|ارغب|انوي|चाहता|चाहती|我想|我打算|хочу|планирую|싶어|싶습니다|予定")
+_ELSEWHERE = re.compile(r"\b(another|other|different|some other|any other)\s+(country|countries|place|places|destination"
+                        r"|destinations|option|options)\b")
 _BRIEF = 3  # a follow-up of at most this many terms ("and the price?") leans on the question before it
 # Characters of a message retrieval reads: its start (where a destination is often named) and its end (where
 # the question usually is). Labelled questions run to about 250; reading more only costs time.
@@ -279,6 +287,14 @@ def main_ask(text: str) -> str:
     return text[:aside.start()] if aside and "?" in text[:aside.start()] else text
 
 
+def _told(written: str, text: str, places, code: str | None, only_place: bool = False) -> bool:
+    """A plan told without a question ("I want to study in Australia", "Canada mein padhai karna chahta hoon"): it
+    names one of our destinations, by a place rather than a visa term, and no topic; it says it is a plan, or
+    nothing the bot reads but the place ("أريد الدراسة في بريطانيا")."""
+    return (code in COUNTRIES and not any(mark in written for mark in "?？؟") and not places.cued(text)
+            and all(h.place for h in places.hits(text)) and (only_place or bool(_PLAN.search(normalise(written)))))
+
+
 def closing_question(text: str) -> str | None:
     """The question a message closes with, when sentences that ask nothing come before it."""
     parts = [p for p in _SENTENCE.split(text.strip()) if p.strip()]
@@ -330,6 +346,10 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
             asked = _SERVICES
         elif covers and hit is None and places.hits(text):
             asked = _COVERED  # "do you also do ireland and new zealand?": two places, asked of at once
+        elif earlier is not None and hit is None and _ELSEWHERE.search(words):
+            asked, followup = earlier, True  # "what about another country?": the earlier question, for which?
+        elif earlier is None and hit is not None and _told(written, text, places, hit.code, only_place=not asks):
+            return Answer("invite", INVITE_REPLY.format(country=_names([hit.code])), 0.0, country=hit.code)
         elif earlier is None or hit is None and not level:
             return Answer("none", UNCOVERED_REPLY, 0.0)
         elif hit is None:
@@ -349,6 +369,9 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
         asked = f"{visitor[-1]} {text}"  # "is that enough for me?" is about what was just asked
     level = places.level(asked)
     code = hit.code if hit else None
+    if asked == text and not followup and _told(written, text, places, code):
+        # a plan told, not a question: what would help?
+        return Answer("invite", INVITE_REPLY.format(country=_names([code])), 0.0, country=code, level=level)
     ranked, feats = features(kb, asked, code, followup, code is None and bool(bot) and _ours(kb, bot[-1]))
     question = closing_question(written) if asked == text else None
     if question and ranked and not _BACK.search(flat(question)):

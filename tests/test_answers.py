@@ -443,3 +443,30 @@ def test_an_aside_after_the_question_is_left_out_of_what_is_asked() -> None:
 def test_two_neighbouring_topics_asked_together_get_the_first_ones_answer_when_it_gives_both() -> None:
     # the UK visa fee's answer gives the health surcharge too
     assert answer("uk visa fee plus the ihs, how much altogether").entry.id == "uk-visa-fee"
+
+
+@pytest.mark.parametrize("text, code", [("I'd like to study in New Zealand next year", "nz"),
+                                        ("Ich möchte in Irland studieren", "ie"), ("我打算去加拿大读书", "ca")])
+def test_a_plan_told_without_a_question_is_asked_what_would_help(text: str, code: str) -> None:
+    told = answer(text)
+    assert told.kind == "invite" and told.entry is None and told.country == code
+    assert answer("canada pgwp").entry.id == "ca-post-study-work"  # a visa term says what is asked
+
+
+def test_the_closing_question_says_what_is_asked_after_a_story() -> None:
+    text = "I'm from Lagos and my aunt will sponsor me. How much is the student visa fee for Canada?"
+    assert answer(text).entry.id == "ca-visa-fee"
+
+
+def test_what_the_visitor_sets_aside_is_not_what_is_asked() -> None:
+    assert answer("besides tuition, how much is rent in Melbourne per month?").entry.id == "au-living-costs"
+
+
+def test_another_country_after_an_answer_asks_which() -> None:
+    history = [visitor("how much is the visa fee?"), bot(assess("how much is the visa fee?").reply),
+               visitor("the United Kingdom"), bot(assess("how much is the uk visa fee?").reply)]
+    assert answer("what about another country?", history).kind == "clarify"
+
+
+def test_an_official_visa_name_is_not_a_question_about_its_fee() -> None:
+    assert answer("what documents does the nz fee paying student visa need").entry.id == "nz-student-visa"
