@@ -25,6 +25,9 @@ from routes.common import (StreamEndpoint, clean_text, client_address, client_ke
 from security import csrf_token
 from writes import act
 
+NOT_YOURS_TEXT = ("That chat is not one of yours: take it from the queue to open it, or find it under "
+                  "All conversations.")
+
 
 def signed_in(session: dict, agent: Agent | None, idle_seconds: float) -> bool:
     """The browser's sign-in still holds: agent active, not ended elsewhere (epoch), not idle too long."""
@@ -288,8 +291,11 @@ async def agent_dashboard(request: Request):
     ids = [chat.id for chat, _messages in context["chats"]]
     wanted = request.query_params.get("chat", "")
     current = int(wanted) if wanted.isdigit() and int(wanted) in ids else (context["mine"][0][0].id if ids else None)
-    return render(request, "agent/dashboard.html", canned=canned, notice=flash(request).get("error"),
-                  current=current, **context)
+    notice = flash(request).get("error")
+    if wanted and current != (int(wanted) if wanted.isdigit() else None):
+        # a link to a chat that is not (or no longer) this agent's must not silently open another visitor's
+        notice = notice or NOT_YOURS_TEXT
+    return render(request, "agent/dashboard.html", canned=canned, notice=notice, current=current, **context)
 
 
 async def _act(request: Request, action, *args):

@@ -228,3 +228,11 @@ def test_a_counsellor_at_their_limit_is_not_offered_take(visitor, agent):
     Agent.update(max_chats=0).where(Agent.agent_id == "agent_001").execute()
     page = agent.get("/agent/dashboard").text
     assert "your limit of 0 open chats" in page and f'id="take-{chat.id}" disabled aria-describedby="at-limit"' in page
+
+
+def test_a_link_to_a_chat_that_is_not_yours_says_so_rather_than_opening_another(visitor, agent):
+    visitor.say("I want to talk to a person")
+    chat = ChatSession.get()
+    assert chat.agent is None  # waiting in the queue, not this agent's
+    assert "That chat is not one of yours" in agent.get(f"/agent/dashboard?chat={chat.id}").text
+    assert "That chat is not one of yours" not in agent.get("/agent/dashboard").text
