@@ -103,16 +103,21 @@ _MAIN_SAID = re.compile(r"(?<=[.?!])\s+[^.?!]{0,30}\b(main q\w*|main worry|main 
 # A message that tells something first and then asks ("My uncle sponsors me. How much is the visa fee?"): the
 # closing question says what is asked; the sentences before it say where and whose case it is.
 _SENTENCE = re.compile(r"(?<=[.!?。！？؟])\s+|(?<=[。！？])")
-_BACK = re.compile(r"\b(that|this|it|still|enough|those|these|then)\b")  # a closing question that leans on what came before
+_QUESTION_MARKS = "?？؟"
+# ...unless the closing question leans on what came before ("is that enough?", "can I still apply?")
+_BACK = re.compile(r"\b(that|this|it|still|enough|those|these|then)\b")
 # What the visitor sets aside ("besides tuition, what is rent?", "IHS kitna, visa fee ke alawa"): not what is asked
 _EXCEPT = re.compile(r"\b(apart from|besides|other than|excluding|except|not counting|not including|on top of)"
-                     r"( the| my| a)? [\w-]+( [\w-]+)?|( [\w-]+){1,2} (ke alawa|ke alava|ke ilawa|ke siwa|ko chhodkar)\b")
-_PLAN = re.compile(r"\b(i want|i wanna|i wish|i plan|planning|i am thinking|im thinking|thinking of|hoping to|i hope to"
-                   r"|going to study|i aim|i intend|id like to|i'd like to|i would like to|i d like to|interested in studying|chahta|chahti"
-                   r"|chahte|karna hai|karni hai|quiero|quisiera|voudrais|je veux|quero|gostaria|mochte|ich will|voglio"
-                   r"|istiyorum|ingin|berencana|muon)\b|اريد|ارغب|انوي|चाहता|चाहती|我想|我打算|хочу|планирую|싶어|싶습니다|予定")
-_ELSEWHERE = re.compile(r"\b(another|other|different|some other|any other)\s+(country|countries|place|places|destination"
-                        r"|destinations|option|options)\b")
+                     r"( the| my| a)? [\w-]+( [\w-]+)?"
+                     r"|( [\w-]+){1,2} (ke alawa|ke alava|ke ilawa|ke siwa|ko chhodkar)\b")
+# A plan told rather than asked ("I want to study in Australia"), read on the normalised message
+_PLAN = re.compile(r"\b(i want|i wanna|i wish|i plan|planning|i am thinking|im thinking|thinking of|hoping to"
+                   r"|i hope to|going to study|i aim|i intend|id like to|i'd like to|i would like to|i d like to"
+                   r"|interested in studying|chahta|chahti|chahte|karna hai|karni hai|quiero|quisiera|voudrais"
+                   r"|je veux|quero|gostaria|mochte|ich will|voglio|istiyorum|ingin|berencana|muon)\b"
+                   r"|اريد|ارغب|انوي|चाहता|चाहती|我想|我打算|хочу|планирую|싶어|싶습니다|予定")
+_ELSEWHERE = re.compile(r"\b(another|other|different|some other|any other)\s+(country|countries|place|places"
+                        r"|destination|destinations|option|options)\b")
 _BRIEF = 3  # a follow-up of at most this many terms ("and the price?") leans on the question before it
 # Characters of a message retrieval reads: its start (where a destination is often named) and its end (where
 # the question usually is). Labelled questions run to about 250; reading more only costs time.
@@ -291,15 +296,15 @@ def _told(written: str, text: str, places, code: str | None, only_place: bool = 
     """A plan told without a question ("I want to study in Australia", "Canada mein padhai karna chahta hoon"): it
     names one of our destinations, by a place rather than a visa term, and no topic; it says it is a plan, or
     nothing the bot reads but the place ("أريد الدراسة في بريطانيا")."""
-    return (code in COUNTRIES and not any(mark in written for mark in "?？؟") and not places.cued(text)
+    return (code in COUNTRIES and not any(mark in written for mark in _QUESTION_MARKS) and not places.cued(text)
             and all(h.place for h in places.hits(text)) and (only_place or bool(_PLAN.search(normalise(written)))))
 
 
 def closing_question(text: str) -> str | None:
     """The question a message closes with, when sentences that ask nothing come before it."""
     parts = [p for p in _SENTENCE.split(text.strip()) if p.strip()]
-    asks = [any(mark in p for mark in "?？؟") for p in parts]
-    if len(parts) < 2 or not parts[-1].rstrip().endswith(("?", "？", "؟")) or any(asks[:-1]):
+    asks = [any(mark in p for mark in _QUESTION_MARKS) for p in parts]
+    if len(parts) < 2 or parts[-1].rstrip()[-1:] not in _QUESTION_MARKS or any(asks[:-1]):
         return None
     return parts[-1]
 
@@ -427,7 +432,7 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     if between and code and {top.topic, rival} <= cued:
         # "the permit fee, and is biometrics extra?": an answer that gives the other too; of two asked together
         # ("visa fee + IHS total"), the one named first
-        together = _TOGETHER.search(asked) or sum(map(written.count, "?？؟")) > 1  # or asked one after the other
+        together = _TOGETHER.search(asked) or sum(map(written.count, _QUESTION_MARKS)) > 1  # or one after the other
         first = places.first_named(asked, (top.topic, rival)) if together else top.topic
         here = kb.by_topic[first].get(code) if first else None
         if here and ({top.topic, rival} - {first}) <= places.cued(here.answer):
