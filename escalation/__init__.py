@@ -106,7 +106,8 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     # A personal case the knowledge base holds the general facts for ("will UBC accept me with a 6?") gets
     # those facts and an offer of a counsellor, which a yes takes up: reading it as complex (or a deadline)
     # does not hand it over unasked.
-    # A refusal of the visitor's own, told as having happened, is a case for a counsellor however general its question.
+    # A refusal of the visitor's own, told as having happened, is a case for a counsellor however general the
+    # question asked about it.
     personal = ("complex", "urgent") if found.kind == "personal" and not own_refusal(msg) else ()
     # A confident answer about EduConsult itself (a lost password, where to upload) is the firm's own fact,
     # which the model's reading of a personal case or a deadline does not overrule; the English rules'

@@ -22,6 +22,19 @@ _WORD = re.compile(r"[a-z0-9]+")
 _STEM = 4  # letters a word keeps without its ending: shorter stems are other words
 
 
+def _starts_word(norm: str, at: int, spaced: bool, clitic: bool) -> bool:
+    """Whether a key found at `at` starts a word there, as its script needs: anywhere in Chinese, at a word's start
+    in spaced scripts, and in Arabic script at a word's start or after a proclitic."""
+    if spaced:
+        return not (at and norm[at - 1].isalnum())
+    if not clitic:
+        return True
+    start = at
+    while start and norm[start - 1].isalnum() and at - start < 4:
+        start -= 1
+    return start == at or norm[start:at] in PROCLITICS and not (start and norm[start - 1].isalnum())
+
+
 def _norm(text: str) -> str:
     return " ".join(_MARKS.sub("", fold(text)).split())
 
@@ -46,7 +59,7 @@ class Glossary:
             lengths.setdefault(k.split()[0], set()).add(k.count(" ") + 1)
         self._first = {first: sorted(ns, reverse=True) for first, ns in lengths.items()}
         # By first character, so a message is searched only for the phrases that can start in it
-        self._other: dict[str, list[tuple[int, str, str, bool]]] = {}
+        self._other: dict[str, list[tuple[int, str, str, bool, bool]]] = {}
         phrases = sorted(((k, v) for k, v in english.items() if not k.isascii()), key=lambda kv: -len(kv[0]))
         for rank, (k, v) in enumerate(phrases):
             self._other.setdefault(k[0], []).append((rank, k, v, bool(_SPACED.match(k)), bool(_CLITIC.match(k))))
@@ -94,12 +107,7 @@ class Glossary:
             for _, key, value, spaced, clitic in sorted(p for c in set(norm) for p in self._other.get(c, ())):
                 at = norm.find(key)
                 while at >= 0:
-                    start = at
-                    while clitic and start and norm[start - 1].isalnum() and at - start < 4:
-                        start -= 1
-                    joined = norm[start:at]
-                    if (not any(taken[at:at + len(key)]) and not (spaced and at and norm[at - 1].isalnum())
-                            and not (clitic and joined and (joined not in PROCLITICS or start and norm[start - 1].isalnum()))):
+                    if not any(taken[at:at + len(key)]) and _starts_word(norm, at, spaced, clitic):
                         found.append((at, value))
                         taken[at:at + len(key)] = b"\1" * len(key)
                     at = norm.find(key, at + len(key))

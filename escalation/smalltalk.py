@@ -42,8 +42,8 @@ grazie dhanyavaad dhanyavad shukriya helpful
 _BYE = words("bye goodbye byee cya later adios chao revoir tschuss tchau arrivederci alvida night")
 _GREETING = words("""
 hi hii hiii hello helo hey heya hiya howdy yo greetings sup wassup morning afternoon evening hola buenas
-buenos dias tardes noches bonjour salut bonsoir hallo guten tag morgen abend ola oi bom dia boa tarde noite ciao buongiorno
-buonasera namaste namaskar
+buenos dias tardes noches bonjour salut bonsoir hallo guten tag morgen abend ola oi bom dia boa tarde noite
+ciao buongiorno buonasera namaste namaskar
 """)
 # Greetings, thanks and goodbyes in the other languages the bot speaks, read as the classifier reads a
 # message: "مرحبا" or "谢谢" is small talk, not a question the bot failed to catch.
