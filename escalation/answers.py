@@ -292,12 +292,17 @@ def main_ask(text: str) -> str:
     return text[:aside.start()] if aside and "?" in text[:aside.start()] else text
 
 
-def _told(written: str, text: str, places, code: str | None, only_place: bool = False) -> bool:
-    """A plan told without a question ("I want to study in Australia", "Canada mein padhai karna chahta hoon"): it
-    names one of our destinations, by a place rather than a visa term, and no topic; it says it is a plan, or
-    nothing the bot reads but the place ("أريد الدراسة في بريطانيا")."""
-    return (code in COUNTRIES and not any(mark in written for mark in _QUESTION_MARKS) and not places.cued(text)
-            and all(h.place for h in places.hits(text)) and (only_place or bool(_PLAN.search(normalise(written)))))
+def _told(written: str, text: str, places, only_place: bool = False) -> str | None:
+    """The invitation to ask, for a plan told without a question ("I want to study in Australia", "Canada mein
+    padhai karna chahta hoon"): it names our destinations, by place rather than by a visa term, and no topic; it says
+    it is a plan, or nothing the bot reads but the place ("أريد الدراسة في بريطانيا"). None for anything else."""
+    hits = places.hits(text)
+    codes = list(dict.fromkeys(h.code for h in hits))
+    if (codes and all(c in COUNTRIES for c in codes) and all(h.place for h in hits) and not places.cued(text)
+            and not any(mark in written for mark in _QUESTION_MARKS)
+            and (only_place or _PLAN.search(normalise(written)))):
+        return INVITE_REPLY.format(country=_names(codes))
+    return None
 
 
 def closing_question(text: str) -> str | None:
@@ -353,8 +358,8 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
             asked = _COVERED  # "do you also do ireland and new zealand?": two places, asked of at once
         elif earlier is not None and hit is None and _ELSEWHERE.search(words):
             asked, followup = earlier, True  # "what about another country?": the earlier question, for which?
-        elif earlier is None and hit is not None and _told(written, text, places, hit.code, only_place=not asks):
-            return Answer("invite", INVITE_REPLY.format(country=_names([hit.code])), 0.0, country=hit.code)
+        elif earlier is None and hit is not None and (invite := _told(written, text, places, only_place=not asks)):
+            return Answer("invite", invite, 0.0, country=hit.code)
         elif earlier is None or hit is None and not level:
             return Answer("none", UNCOVERED_REPLY, 0.0)
         elif hit is None:
@@ -374,9 +379,9 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
         asked = f"{visitor[-1]} {text}"  # "is that enough for me?" is about what was just asked
     level = places.level(asked)
     code = hit.code if hit else None
-    if asked == text and not followup and _told(written, text, places, code):
-        # a plan told, not a question: what would help?
-        return Answer("invite", INVITE_REPLY.format(country=_names([code])), 0.0, country=code, level=level)
+    invite = _told(written, text, places) if asked == text and not followup else None
+    if invite:  # a plan told, not a question: what would help?
+        return Answer("invite", invite, 0.0, country=code, level=level)
     ranked, feats = features(kb, asked, code, followup, code is None and bool(bot) and _ours(kb, bot[-1]))
     question = closing_question(written) if asked == text else None
     if question and ranked and not _BACK.search(flat(question)):

@@ -451,6 +451,7 @@ def test_a_plan_told_without_a_question_is_asked_what_would_help(text: str, code
     told = answer(text)
     assert told.kind == "invite" and told.entry is None and told.country == code
     assert answer("canada pgwp").entry.id == "ca-post-study-work"  # a visa term says what is asked
+    assert "Canada or the United Kingdom" in answer("i want to study in canada and uk").reply
 
 
 def test_the_closing_question_says_what_is_asked_after_a_story() -> None:
