@@ -323,7 +323,7 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     lead = text[:len(text) - len(question)] if question else ""
     said = read(kb, lead) if lead and len(lead.split()) <= _BRIEF + 2 else None
     if said is not None and not places.cued(said) and not places.hits(said):
-        text = question  # "hmm thats a lot. what about Dublin?": a reaction, then the question
+        text, question = question, None  # "hmm thats a lot. what about Dublin?": a reaction, then the question
     text, written = read(kb, text), text
     kept = _EXCEPT.sub(" ", text)
     if kept != text and {h.code for h in places.hits(kept)} == {h.code for h in places.hits(text)}:
@@ -383,7 +383,7 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     if invite:  # a plan told, not a question: what would help?
         return Answer("invite", invite, 0.0, country=code, level=level)
     ranked, feats = features(kb, asked, code, followup, code is None and bool(bot) and _ours(kb, bot[-1]))
-    question = closing_question(written) if asked == text else None
+    question = question if asked == text else None
     if question and ranked and not _BACK.search(flat(question)):
         question = read(kb, question)
         alone = features(kb, question, code, followup, False)
