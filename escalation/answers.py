@@ -247,7 +247,10 @@ def features(kb: KnowledgeBase, text: str, country: str | None, followup: bool,
     second = ranked[1].score if len(ranked) > 1 else 0.0
     query = kb.query(text)
     ideal = sum(kb.idf.get(t, 0.0) for t in query) or 1.0  # about what a perfect match would score
-    cued = destinations().cued(text)
+    places = destinations()
+    cued = places.cued(text)
+    if country is not None:  # "a chest X-ray for NZ" names the medical checks, which that destination's visa steps give
+        cued |= {places.within[c] for c in cued if c in places.within}
     rival = ranked[1].topic if len(ranked) > 1 else None
     # a runner-up the destination also holds an entry for: the neighbouring topic a wrong answer comes from
     neighbour = (rival in DESTINATION_TOPICS and ranked[0].topic in DESTINATION_TOPICS
@@ -305,13 +308,13 @@ def _told(written: str, text: str, places, only_place: bool = False) -> str | No
     return None
 
 
-def closing_question(text: str) -> str | None:
-    """The question a message closes with, when sentences that ask nothing come before it."""
+def only_question(text: str) -> str | None:
+    """The one question a message asks, when the sentences around it ask nothing."""
     parts = [p for p in _SENTENCE.split(text.strip()) if p.strip()]
     asks = [any(mark in p for mark in _QUESTION_MARKS) for p in parts]
-    if len(parts) < 2 or parts[-1].rstrip()[-1:] not in _QUESTION_MARKS or any(asks[:-1]):
+    if len(parts) < 2 or sum(asks) != 1 or asks[-1] and parts[-1].rstrip()[-1:] not in _QUESTION_MARKS:
         return None
-    return parts[-1]
+    return parts[asks.index(True)]
 
 
 def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, line: float | None = None) -> Answer:
@@ -319,8 +322,8 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     kb, places = knowledge_base(), destinations()
     visitor, bot = _history(kb, history)
     text = main_ask(text)
-    question = closing_question(text)
-    lead = text[:len(text) - len(question)] if question else ""
+    question = only_question(text)
+    lead = text[:len(text) - len(question)] if question and text.endswith(question) else ""
     said = read(kb, lead) if lead and len(lead.split()) <= _BRIEF + 2 else None
     if said is not None and not places.cued(said) and not places.hits(said):
         text, question = question, None  # "hmm thats a lot. what about Dublin?": a reaction, then the question
@@ -389,7 +392,7 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
         alone = features(kb, question, code, followup, False)
         # who comes along is part of what is asked ("my wife comes too. Which visa would she get?")
         if (alone[0] and alone[0][0].topic in places.cued(question)
-                and ranked[0].topic not in {r.topic for r in alone[0][:2]}
+                and (ranked[0].topic not in {r.topic for r in alone[0][:2]} or places.cued(text) - places.cued(question))
                 and "dependants" not in places.cued(text)):
             asked, (ranked, feats) = question, alone
     if not ranked:

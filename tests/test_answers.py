@@ -459,6 +459,20 @@ def test_the_closing_question_says_what_is_asked_after_a_story() -> None:
     assert answer(text).entry.id == "ca-visa-fee"
 
 
+@pytest.mark.parametrize("text, entry", [
+    ("What are monthly living expenses in Melbourne for a student? Renting a room there sounds pricey.",
+     "au-living-costs"),
+    ("How long does the German visa take to process? The embassy in Delhi asked me for an interview.",
+     "de-visa-processing")])
+def test_the_one_question_says_what_is_asked_before_a_remark(text: str, entry: str) -> None:
+    assert answer(text).entry.id == entry
+
+
+def test_a_topic_one_destination_answers_within_a_broader_one_is_named_by_its_cue() -> None:
+    # the medical checks are part of Ireland's visa steps, not of what its student visa entry lists
+    assert answer("is a chest xray needed for the ireland student visa? staying 2 years").entry.id == "ie-visa-interview"
+
+
 def test_what_the_visitor_sets_aside_is_not_what_is_asked() -> None:
     assert answer("besides tuition, how much is rent in Melbourne per month?").entry.id == "au-living-costs"
 
