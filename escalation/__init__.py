@@ -120,7 +120,7 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     bar = (HANDOFF_ANSWERED if msg.raw.isascii() else HANDOFF_READ) if taken else HANDOFF
     reason, share = model().weigh(msg.raw, history, bar, again=HANDOFF)
     rules = english_rules(msg.raw)
-    if found.kind == "answer" and aside_then_question(msg.flat):
+    if found.kind in ("answer", "clarify") and aside_then_question(msg.flat):
         # a sigh about exams or the weather, then a question the knowledge base answers: no complaint to hand over
         rules = None if rules == "frustration" else rules
         reason = None if reason == "frustration" else reason

@@ -99,6 +99,9 @@ _TOGETHER = re.compile(r"\+|\b(total|together|in all|altogether|n also|and also|
 _ASIDE = re.compile(r"(?<=[.?!])\s+(also|btw|by the way|separately|and separately|just wondering|and just wondering|oh and"
                     r"|ps|p\.s\.?|unrelated|random q\w*|side q\w*|off topic)\b", re.I)
 _ASIDE_LAST = re.compile(r"(?<=[.?!])\s+[^.?!]*\b(btw|by the way)\W*$", re.I)  # "...? and whats ur refund policy btw"
+# "ugh its raining again. anyway, when are the intakes?": a remark, then the question it moves on to
+_MOVING_ON = re.compile(r"[.!,]\s+(anyway|anyways|anyhow|moving on|that aside|aside from that|on another note)\b[\s,:-]*",
+                        re.I)
 _MAIN_SAID = re.compile(r"(?<=[.?!])\s+[^.?!]{0,30}\b(main q\w*|main worry|main concern|main thing)[^.?!]*[.?!]?", re.I)
 # A message that tells something first and then asks ("My uncle sponsors me. How much is the visa fee?"): the
 # closing question says what is asked; the sentences before it say where and whose case it is.
@@ -289,8 +292,12 @@ def _speaks_for(places, facts: str) -> bool:
 
 
 def main_ask(text: str) -> str:
-    """The message without a later sentence opened as an aside ("btw, is Galway windy?")."""
+    """The message without a later sentence opened as an aside ("btw, is Galway windy?"), or without a remark it
+    moves on from."""
     text = _MAIN_SAID.sub("", text)
+    on = _MOVING_ON.search(text)
+    if on and not any(mark in text[:on.start()] for mark in _QUESTION_MARKS) and on.end() < len(text):
+        text = text[on.end():]
     aside = _ASIDE.search(text) or _ASIDE_LAST.search(text)
     return text[:aside.start()] if aside and "?" in text[:aside.start()] else text
 

@@ -473,6 +473,13 @@ def test_a_topic_one_destination_answers_within_a_broader_one_is_named_by_its_cu
     assert answer("is a chest xray needed for the ireland student visa? staying 2 years").entry.id == "ie-visa-interview"
 
 
+def test_terms_of_our_own_service_and_of_a_retired_visa_step_name_their_entries() -> None:
+    assert answer("can the consultation be in Malayalam?").entry.id == "educonsult-counsellor-languages"
+    assert answer("how do i book the free consultation").entry.id == "educonsult-book-consultation"
+    # a GTE statement is the old genuine-student step, not a bank statement
+    assert answer("is a GTE statement part of the Australian subclass 500 application now?").entry.id == "au-student-visa"
+
+
 def test_what_the_visitor_sets_aside_is_not_what_is_asked() -> None:
     assert answer("besides tuition, how much is rent in Melbourne per month?").entry.id == "au-living-costs"
 

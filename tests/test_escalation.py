@@ -165,6 +165,9 @@ def test_a_sigh_about_something_else_then_a_question_gets_the_answer() -> None:
     decision = assess("ugh my laptop died again lol. anyway, how many hours can I work in Canada on a study permit?")
     assert not decision.handoff and decision.topic == "ca-work-while-studying"
     assert assess("ugh this bot is useless. anyway how many hours can I work in Canada?").reason == "frustration"
+    # with no destination named the question is still read apart from the sigh, and asks which
+    decision = assess("so tired after my exams ugh. anyway when are the intakes?")
+    assert not decision.handoff and decision.choices
 
 
 def test_a_question_on_how_to_reach_a_counsellor_gets_our_answer_and_an_offer_a_yes_takes_up() -> None:
