@@ -38,6 +38,7 @@ _TEAMS = {"us": "us", "uk": "uk"}  # destinations with their own counsellor team
 # latest turns, and of an earlier visitor message its start: a request, a repeat or a language shows there,
 # and the cost of a turn stays bounded however long the chat or its messages.
 ENDS, TURNS, EARLIER = 200, 6, 120
+SURE_URGENT = 0.98
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,10 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
             and not own_facts and language == "en" and msg.raw.isascii() and not rules):
         found = replace(found, kind="personal", reply=f"{found.reply} {PERSONAL_SUFFIX}")
         personal = ("complex", "urgent")
-    if reason and reason not in (("complex", "urgent") if own_facts else personal):
+    # ...but a deadline the model is all but sure of ("the portal closes at midnight and won't take my upload")
+    # needs a person before the hour, whatever our help page says
+    overruled = ("complex", "urgent") if own_facts and not (reason == "urgent" and share >= SURE_URGENT) else personal
+    if reason and reason not in overruled:
         # English rules name a request, complaint or personal case more surely than the model's likeliest
         # class; but a deadline the model reads as urgent stays so, to go to the head of the queue.
         explicit = rules

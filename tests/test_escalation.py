@@ -161,6 +161,12 @@ def test_asking_whether_the_bot_is_a_person_gets_what_it_is_in_any_language(text
     assert not decision.handoff and decision.reply == IDENTITY_REPLY
 
 
+def test_a_deadline_within_hours_goes_to_a_person_though_our_help_page_answers_the_question() -> None:
+    text = "My application portal closes at midnight tonight and it won't accept my transcript upload, what do I do??"
+    assert assess(text).reason == "urgent"
+    assert assess("where do I upload my transcripts on the student portal?").topic == "educonsult-document-upload"
+
+
 def test_a_sigh_about_something_else_then_a_question_gets_the_answer() -> None:
     decision = assess("ugh my laptop died again lol. anyway, how many hours can I work in Canada on a study permit?")
     assert not decision.handoff and decision.topic == "ca-work-while-studying"
