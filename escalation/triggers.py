@@ -423,6 +423,7 @@ _FRUSTRATION = re.compile(
     r"|(im|i am|getting|so|very|really|extremely|this is|thats|that is|its|how|super|too)( so| very| really| getting)?"
     r" frustrat\w*|(im|i am|i m|i was|i feel|feeling|getting|so|really|very|we are|makes me|you make me)"
     r"( so| really| very| getting| extremely)? (frustrated|annoyed|irritated|angry|furious|livid|outraged|upset|mad)"
+    r"(?! (at|with) myself)"  # anger at oneself ("for missing the intake") is no complaint about us
     r"|(making|make|makes|made) me (so |really |very )?(frustrated|annoyed|angry|furious|upset|mad)"
     r"|(angry|annoyed|upset|mad|furious) (with|at) (you|this|your)"
     r"|terrible service|worst (bot|service|experience|chat|support|company|assistant)|forget it|seriously$"

@@ -91,6 +91,10 @@ def test_a_refused_entry_with_someone_held_is_detention_wherever_it_happens(text
     ("a guy from my building keeps threatening me and I'm scared to go back", "violence"),
     ("my flatmate had an accident on his bike and he's in A&E now, what do i do", "medical"),
     ("il mio ex mi ha minacciata e ha ancora le chiavi di casa", "violence"),
+    # breathing trouble, with the particles and endings each language joins to it
+    ("기숙사 룸메이트가 숨쉬기가 어렵다고 해요", "medical"),
+    ("I'm really short of breath and dizzy in my room, what should I do", "medical"),
+    ("meu amigo está com falta de ar e dor no peito", "medical"),
 ])
 def test_safety_floor_reads_each_kind_in_everyday_words(text: str, kind: str) -> None:
     assert emergency(text) == kind

@@ -167,6 +167,10 @@ def test_a_deadline_within_hours_goes_to_a_person_though_our_help_page_answers_t
     assert assess("where do I upload my transcripts on the student portal?").topic == "educonsult-document-upload"
 
 
+def test_anger_at_oneself_is_no_complaint() -> None:
+    assert not assess("so angry with myself for not applying earlier. when is the January intake in Canada?").handoff
+
+
 def test_a_sigh_about_something_else_then_a_question_gets_the_answer() -> None:
     decision = assess("ugh my laptop died again lol. anyway, how many hours can I work in Canada on a study permit?")
     assert not decision.handoff and decision.topic == "ca-work-while-studying"
