@@ -399,7 +399,7 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
         alone = features(kb, question, code, followup, False)
         # who comes along is part of what is asked ("my wife comes too. Which visa would she get?")
         if (alone[0] and alone[0][0].topic in places.cued(question)
-                and (ranked[0].topic not in {r.topic for r in alone[0][:2]} or places.cued(text) - places.cued(question))
+                and (ranked[0].topic != alone[0][0].topic or places.cued(text) - places.cued(question))
                 and "dependants" not in places.cued(text)):
             asked, (ranked, feats) = question, alone
     if not ranked:

@@ -330,7 +330,8 @@ def aside_then_question(flat: str) -> bool:
 _NEXT_STEP = re.compile(r"\b(what (do|should) i (need|do|prepare|check|get ready)|what are the (next )?steps"
                         r"|what is (it|this|that|a)\b|when (will|do|does|should)|how do i (apply|get|start)"
                         r"|can (he|she|they|my \w+) (get|join|come|work|study|go))")
-_SNAG = re.compile(r"\b(but|wrong|mess|wreck|worried|worry|refus\w*|reject\w*|flagged|problem|issue|mismatch\w*"
+_SNAG = re.compile(r"\b(but|wrong|mess|wreck|worried|worry|refus\w*|reject\w*|flagged|problem|mismatch\w*"
+                   r"|issue(?! (my|the|a|an|your|me|it|them)\b)"  # "when will the uni issue my CAS" asks, "an issue" is one
                    r"|withdr\w*|cancel\w*|fake|lost|stolen|deadline|tomorrow|tonight|today|urgent)\b")
 
 

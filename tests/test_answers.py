@@ -468,6 +468,15 @@ def test_the_one_question_says_what_is_asked_before_a_remark(text: str, entry: s
     assert answer(text).entry.id == entry
 
 
+def test_the_one_question_outweighs_a_plan_that_sounds_like_another_topic() -> None:
+    # "begin next year" is the wording of deferring an offer; what is asked is when the intakes are
+    assert answer("which months are the intakes? hoping to begin next year").kind == "clarify"
+
+
+def test_opt_counted_in_months_or_years_names_the_united_states() -> None:
+    assert answer("how many months of opt do i get after my ms").entry.id == "us-post-study-work"
+
+
 def test_a_topic_one_destination_answers_within_a_broader_one_is_named_by_its_cue() -> None:
     # the medical checks are part of Ireland's visa steps, not of what its student visa entry lists
     assert answer("is a chest xray needed for the ireland student visa? staying 2 years").entry.id == "ie-visa-interview"

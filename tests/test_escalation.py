@@ -167,6 +167,11 @@ def test_a_deadline_within_hours_goes_to_a_person_though_our_help_page_answers_t
     assert assess("where do I upload my transcripts on the student portal?").topic == "educonsult-document-upload"
 
 
+def test_asking_when_the_university_will_issue_a_document_is_a_next_step_not_a_problem() -> None:
+    decision = assess("accepted my unconditional offer and paid the deposit, when will the university issue my cas?")
+    assert not decision.handoff and decision.topic == "uk-cas"
+
+
 def test_anger_at_oneself_is_no_complaint() -> None:
     assert not assess("so angry with myself for not applying earlier. when is the January intake in Canada?").handoff
 
