@@ -16,7 +16,7 @@ from .smalltalk import (IDENTITY_REPLY, LANGUAGE_REPLY, OFF_TOPIC_REPLY, UNCLEAR
 from .topic import foreign, off_topic, on_topic
 from .safety import advice, emergency
 from .text import flat
-from .triggers import Message, aside_then_question, english_rules, next_step_asked, own_refusal
+from .triggers import Message, aside_then_question, english_rules, next_step_asked, own_refusal, profile_only
 
 __all__ = ["assess", "Decision", "SKILLS", "REASONS", "COUNTRIES"]
 
@@ -132,9 +132,12 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     # personal ("i have 8 backlogs, can i still go?") gives those facts and the offer of a counsellor when only
     # the model reads a personal case; a case the English rules name ("my visa was refused") still hands over.
     # In another language the English rules cannot read the case, so the model's reading stands.
-    if (reason in ("complex", "urgent") and found.kind == "answer"
+    # A gap or backlogs, which the English rules read as a case, is what the general entry on it answers, unless
+    # the rules read something more in it (a refusal, a record).
+    profile = rules == "complex" and found.kind == "answer" and found.entry.country == "any" and profile_only(msg.raw)
+    if ((reason in ("complex", "urgent") or profile) and found.kind == "answer"
             and (found.entry.country == "any" or reason == "complex" and next_step_asked(msg.flat))
-            and not own_facts and language == "en" and msg.raw.isascii() and not rules):
+            and not own_facts and language == "en" and msg.raw.isascii() and (not rules or profile)):
         found = replace(found, kind="personal", reply=f"{found.reply} {PERSONAL_SUFFIX}")
         personal = ("complex", "urgent")
     # ...but a deadline the model is all but sure of ("the portal closes at midnight and won't take my upload")

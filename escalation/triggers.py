@@ -523,23 +523,26 @@ _IN_GENERAL = re.compile(
     r"|piu comuni)\b"
 )
 # Patterns that hold only when the visitor speaks about themselves and not hypothetically.
-_PERSONAL = [re.compile(p) for p in (
-    # failed studies, backlogs, gaps, low grades
-    r"\b(failed|flunked|failing|repeated)( \w+){0,3} (exam|exams|subject|subjects|module|modules|course|courses"
-    r"|year|years|semester|semesters|sem|paper|papers|class|classes|grade|unit|units|board|boards|12th|10th|final"
-    r"|finals)\b",
+# A study record with backlogs or a gap: a personal case for the rules, which the general entry on it may answer
+_PROFILE = [re.compile(p) for p in (
     r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten) (backlogs?|arrears?|atkts?|kts?|supplementar\w*"
     r"|compartments?|resits?|re sits?)\b|\b(i have|i had|ive|ive got|i got|having|with my|my)( \w+){0,2} (backlogs?"
     r"|arrears?|atkts?|kts?|supplementar\w*|compartments?|resits?)\b",
-    # appeals are about the visitor's own refusal; "what is an administrative review?" is general
-    r"\b(appeal|appeals|appealed|administrative review|judicial review|reconsideration)\b",
-    r"\b(academic probation|on probation|expelled|dismissed from|kicked out|dropped out|drop out|dropout"
-    r"|withdrew from|withdrawn from|discontinued|suspended from|academic misconduct|plagiarism|malpractice)\b",
     r"\b(\d+|two|three|four|five|six|seven|eight|nine|ten|several|many|long|big|huge|large) ?\+? ?"
     r"(years?|yrs?|yr|months?)? (of )?(study |education |educational |career |academic |employment )?gap\b(?! year)"
     r"|\bgap of (\d+|one|two|three|four|five|six|seven|eight|nine|ten|several|many|almost|nearly|over|more than)\b"
     r"|\bmy (study |education |academic |career )?gap\b(?! year)"
     r"|\bi (have|had|ve|took|ve had|have had|ve got) (a |an )?(\w+ ){0,2}gap\b(?! year)",
+)]
+_PERSONAL = [re.compile(p) for p in (
+    # failed studies, low grades
+    r"\b(failed|flunked|failing|repeated)( \w+){0,3} (exam|exams|subject|subjects|module|modules|course|courses"
+    r"|year|years|semester|semesters|sem|paper|papers|class|classes|grade|unit|units|board|boards|12th|10th|final"
+    r"|finals)\b",
+    # appeals are about the visitor's own refusal; "what is an administrative review?" is general
+    r"\b(appeal|appeals|appealed|administrative review|judicial review|reconsideration)\b",
+    r"\b(academic probation|on probation|expelled|dismissed from|kicked out|dropped out|drop out|dropout"
+    r"|withdrew from|withdrawn from|discontinued|suspended from|academic misconduct|plagiarism|malpractice)\b",
     r"\b(my|i have|i got|i scored|ive got|i only have)( a| an| only| very| quite| really| too)* (low|bad|poor|weak)"
     r" (gpa|cgpa|grades|marks|percentage|academics|academic record)\b"
     r"|\bmy (gpa|cgpa|grades|marks|percentage|academics) (is|are)( only| very| quite| really| too| so)* (low|bad"
@@ -809,8 +812,9 @@ def own_refusal(msg: Message) -> bool:
             and not _hypothetical(msg.tokens, at))
 
 
-def complex_case(msg: Message) -> bool:
-    """A personal case the bot must not answer: refusals, records, refunds, reviews, health, crises."""
+def complex_case(msg: Message, profile: bool = True) -> bool:
+    """A personal case the bot must not answer: refusals, records, refunds, reviews, health, crises; with
+    `profile`, a gap or backlogs too."""
     flat = msg.flat
     told_of_someone_else = bool(_SOMEONE_ELSE.search(flat) and _IN_GENERAL.search(flat))
     if _ALWAYS.search(flat) and not told_of_someone_else:
@@ -830,7 +834,7 @@ def complex_case(msg: Message) -> bool:
     if refusal and _REFUSED_THING.search(flat) and not told_of_someone_else:
         if not _hypothetical(msg.tokens, _word_index(flat, refusal.start())):
             return True
-    for pattern in _PERSONAL:
+    for pattern in (*_PROFILE, *_PERSONAL) if profile else _PERSONAL:
         match = pattern.search(flat)
         if match and not _hypothetical(msg.tokens, _word_index(flat, match.start())):
             return True
@@ -842,10 +846,19 @@ def complex_case(msg: Message) -> bool:
 RULES_READ, RULES_WORDS = 160, 32
 
 
+def _start(text: str) -> Message:
+    return Message(" ".join(text[:RULES_READ].split(" ")[:RULES_WORDS]))
+
+
 def english_rules(text: str) -> str | None:
     """The handoff reason the English rules read in a message's start: a second reader beside the model."""
-    msg = Message(" ".join(text[:RULES_READ].split(" ")[:RULES_WORDS]))
+    msg = _start(text)
     for reason, trigger in (("requested", requested), ("complex", complex_case), ("frustration", frustration)):
         if trigger(msg):
             return reason
     return None
+
+
+def profile_only(text: str) -> bool:
+    """Whether the English rules read a personal case in nothing but a gap or backlogs."""
+    return english_rules(text) == "complex" and not complex_case(_start(text), profile=False)

@@ -117,13 +117,20 @@ def test_mild_or_self_directed_words_are_not_frustration(text: str) -> None:
     "I was charged twice for the consultation", "Can you check my SOP?",
     "What are my chances of getting into Imperial?",
     "Where is my CAS? The university said it was sent", "I overstayed my visa in the UK last year",
-    "I have a 4 year gap after my graduation",
+    "I have a 2 year gap because I was in prison, will it be a problem?",
     pytest.param("I suffer from depression, can I study abroad?", marks=MISS), pytest.param("My father passed away and I missed my exams", marks=MISS),
     pytest.param("I can't log in to the student portal", marks=MISS), "I paid your fees but nobody has contacted me",
     "Mi visa fue rechazada, ¿qué hago?", "Mein Visum wurde abgelehnt", "mera visa reject ho gaya",
 ])
 def test_personal_cases_hand_off(text: str) -> None:
     assert assess(text).reason == "complex"
+
+
+@pytest.mark.parametrize("text, entry", [("I have a 4 year gap after my graduation", "any-gap-year"),
+                                         ("I have 6 backlogs, will a UK university accept me?", "any-backlogs")])
+def test_a_gap_or_backlogs_alone_get_the_general_facts_and_the_offer_of_a_counsellor(text: str, entry: str) -> None:
+    decision = assess(text)
+    assert not decision.handoff and decision.topic == entry and decision.offers
 
 
 def test_a_personal_case_with_general_facts_gets_them_and_the_offer_of_a_counsellor() -> None:
