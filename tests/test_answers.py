@@ -473,6 +473,13 @@ def test_the_one_question_outweighs_a_plan_that_sounds_like_another_topic() -> N
     assert answer("which months are the intakes? hoping to begin next year").kind == "clarify"
 
 
+@pytest.mark.parametrize("text, entry", [
+    ("how much is the Duolingo English Test and how soon do scores arrive?", "any-duolingo"),  # a name, not a topic
+    ("新西兰硕士读完可以拿几年的工作签证？", "nz-post-study-work")])  # "after finishing" and "how many years"
+def test_names_and_words_that_said_another_topic(text: str, entry: str) -> None:
+    assert answer(text).entry.id == entry
+
+
 def test_opt_counted_in_months_or_years_names_the_united_states() -> None:
     assert answer("how many months of opt do i get after my ms").entry.id == "us-post-study-work"
 
