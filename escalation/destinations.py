@@ -87,6 +87,9 @@ class Hit:
 
 
 _LIKE = (" like ", " as in ", " same as ", " unlike ")
+# where the visitor is, not where they would study ("an offer from Deakin" says where they would)
+_FROM = (" i m from ", " im from ", " i am from ", " we are from ", " we re from ", " originally from ", " i come from ",
+         " applying from ")
 _BOTH = frozenset({"and", "n", "&", "or", "aur", "ya", "y", "o", "et", "ou", "und", "oder", "e", "and also", "as well as",
                    "and in", "or in", "and the", "or the", "vs", "versus"})
 # Lowercase "us" is the pronoun ("help us"), but the country before what a student asks about there ("us health
@@ -197,6 +200,10 @@ class Destinations:
         found = self.hits(text)
         if not found or len({h.code for h in found} - {OTHER}) >= 3:
             return None
+        # "I'm from Brazil... a community college": where the visitor comes from is not where they would study
+        found = [h for h in found if not (h.place and f" {_words(text)[:h.end - len(h.words)]}".endswith(_FROM))]
+        if not found:
+            return None
         places = [h for h in found if h.place]
         if not places and len({h.code for h in found}) > 1:
             return None  # visa terms of two destinations ("IND" and "study permit"): which one is a guess
@@ -207,7 +214,7 @@ class Destinations:
                 words[in_order[0].end:in_order[-1].end - len(in_order[-1].words)].strip() in _BOTH):
             return None  # "unis in uk n aus both": asked of the two at once, the answer both share
         # "in germany... is it 20 hrs like uk?": a place named only to compare with is not the one asked about
-        asked = [h for h in found if not words[:h.end - len(h.words)].endswith(_LIKE)]
+        asked = [h for h in found if not words[:h.end - len(h.words)].endswith(_LIKE + _FROM)]
         found = asked or found
         counts: dict[str, int] = {}
         for hit in found:

@@ -480,6 +480,12 @@ def test_names_and_words_that_said_another_topic(text: str, entry: str) -> None:
     assert answer(text).entry.id == entry
 
 
+def test_where_the_visitor_comes_from_is_not_where_they_would_study() -> None:
+    assert answer("I'm from Brazil. can I start at a community college and transfer to a university later?").entry.id \
+        == "us-community-college"
+    assert answer("im from brazil, what is the visa fee?").kind == "clarify"
+
+
 def test_opt_counted_in_months_or_years_names_the_united_states() -> None:
     assert answer("how many months of opt do i get after my ms").entry.id == "us-post-study-work"
 
