@@ -475,7 +475,9 @@ def test_the_one_question_outweighs_a_plan_that_sounds_like_another_topic() -> N
 
 @pytest.mark.parametrize("text, entry", [
     ("how much is the Duolingo English Test and how soon do scores arrive?", "any-duolingo"),  # a name, not a topic
-    ("新西兰硕士读完可以拿几年的工作签证？", "nz-post-study-work")])  # "after finishing" and "how many years"
+    ("新西兰硕士读完可以拿几年的工作签证？", "nz-post-study-work"),  # "after finishing" and "how many years"
+    # a step of the visa asked about, not the interview it also has
+    ("what is this etudes en france thing, and do i need it for a masters in france?", "fr-student-visa")])
 def test_names_and_words_that_said_another_topic(text: str, entry: str) -> None:
     assert answer(text).entry.id == entry
 
