@@ -103,11 +103,11 @@ _ASIDE_LAST = re.compile(r"(?<=[.?!])\s+[^.?!]*\b(btw|by the way)\W*$", re.I)  #
 _MOVING_ON = re.compile(r"[.!,]\s+(anyway|anyways|anyhow|moving on|that aside|aside from that|on another note)\b[\s,:-]*",
                         re.I)
 _MAIN_SAID = re.compile(r"(?<=[.?!])\s+[^.?!]{0,30}\b(main q\w*|main worry|main concern|main thing)[^.?!]*[.?!]?", re.I)
-# A message that tells something first and then asks ("My uncle sponsors me. How much is the visa fee?"): the
-# closing question says what is asked; the sentences before it say where and whose case it is.
+# A message that tells something and asks one thing ("My uncle sponsors me. How much is the visa fee?"): the one
+# question says what is asked; the sentences around it say where and whose case it is.
 _SENTENCE = re.compile(r"(?<=[.!?。！？؟])\s+|(?<=[。！？])")
 _QUESTION_MARKS = "?？؟"
-# ...unless the closing question leans on what came before ("is that enough?", "can I still apply?")
+# ...unless the question leans on what came before ("is that enough?", "can I still apply?")
 _BACK = re.compile(r"\b(that|this|it|still|enough|those|these|then)\b")
 # What the visitor sets aside ("besides tuition, what is rent?", "IHS kitna, visa fee ke alawa"): not what is asked
 _EXCEPT = re.compile(r"\b(apart from|besides|other than|excluding|except|not counting|not including|on top of)"
