@@ -200,21 +200,21 @@ class Destinations:
         found = self.hits(text)
         if not found or len({h.code for h in found} - {OTHER}) >= 3:
             return None
+        words = _words(text)
         # "I'm from Brazil... a community college": where the visitor comes from is not where they would study
-        found = [h for h in found if not (h.place and f" {_words(text)[:h.end - len(h.words)]}".endswith(_FROM))]
+        found = [h for h in found if not (h.place and f" {words[:h.end - len(h.words)]}".endswith(_FROM))]
         if not found:
             return None
         places = [h for h in found if h.place]
         if not places and len({h.code for h in found}) > 1:
             return None  # visa terms of two destinations ("IND" and "study permit"): which one is a guess
         found = places or found
-        words = _words(text)
         in_order = sorted((h for h in found if h.code != OTHER), key=lambda h: h.end)
         if len({h.code for h in in_order}) == 2 and (
                 words[in_order[0].end:in_order[-1].end - len(in_order[-1].words)].strip() in _BOTH):
             return None  # "unis in uk n aus both": asked of the two at once, the answer both share
         # "in germany... is it 20 hrs like uk?": a place named only to compare with is not the one asked about
-        asked = [h for h in found if not words[:h.end - len(h.words)].endswith(_LIKE + _FROM)]
+        asked = [h for h in found if not words[:h.end - len(h.words)].endswith(_LIKE)]
         found = asked or found
         counts: dict[str, int] = {}
         for hit in found:

@@ -860,5 +860,5 @@ def english_rules(text: str) -> str | None:
 
 
 def profile_only(text: str) -> bool:
-    """Whether the English rules read a personal case in nothing but a gap or backlogs."""
-    return english_rules(text) == "complex" and not complex_case(_start(text), profile=False)
+    """Of a message the English rules read as a case: whether nothing but a gap or backlogs makes it one."""
+    return not complex_case(_start(text), profile=False)

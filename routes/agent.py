@@ -290,9 +290,10 @@ async def agent_dashboard(request: Request):
     canned = await run_in_threadpool(lambda: list(CannedResponse.ordered()))
     ids = [chat.id for chat, _messages in context["chats"]]
     wanted = request.query_params.get("chat", "")
-    current = int(wanted) if wanted.isdigit() and int(wanted) in ids else (context["mine"][0][0].id if ids else None)
+    asked = int(wanted) if wanted.isdigit() else None
+    current = asked if asked in ids else (context["mine"][0][0].id if ids else None)
     notice = flash(request).get("error")
-    if wanted and current != (int(wanted) if wanted.isdigit() else None):
+    if wanted and current != asked:
         # a link to a chat that is not (or no longer) this agent's must not silently open another visitor's
         notice = notice or NOT_YOURS_TEXT
     return render(request, "agent/dashboard.html", canned=canned, notice=notice, current=current, **context)
