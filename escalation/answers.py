@@ -45,7 +45,8 @@ OR_TEXT = " or "
 # Words that carry no topic in a follow-up: "same for nz pls", "what about Germany then".
 _FILLER = frozenset(terms("same abt bout wat wht regarding instead similar country countries question one thing "
                           "things hmm ok okay then too also pls please equivalent side version different differ "
-                          "thinking going kind range ballpark something well h buy another option options"))
+                          "thinking going kind range ballpark something well h buy another option options n nd pick picked "
+                          "choose chose"))
 _GENERAL = re.compile(r"\b(in general|generally|most countries|all countries|every country|any country|abroad"
                       r"|overseas|worldwide|different countries|foreign study|study in a foreign country|foreign universit\w*|bahar|videsh)\b")
 # A question across destinations: the destination of the visitor's previous message is not its place.
@@ -53,7 +54,7 @@ _ACROSS = re.compile(r"\b(which|what|wat|best|top|cheapest|compare|comparing|com
                      r" (countries|country|destinations?)\b|\b(compare|comparing|comparison|versus|vs)\b")
 # "is it the same story in holland?", "is nz any cheaper?": the question before, about another place, whatever
 # else is said
-_SAME = re.compile(r"\b(same|similar) (story|situation|thing|case|deal|rules?|process|problem|there)\b"
+_SAME = re.compile(r"\b(same|similar) (story|situation|thing|case|deal|rules?|process|problem|there|question|q|qs)\b"
                    r"|\b(is|it|its|that) (the )?same (in|for|with)\b"
                    r"|\b(any|much|a lot|even|way) (cheaper|costlier|pricier|more expensive|less expensive"
                    r"|faster|quicker|slower|easier|harder|longer|shorter|better)\b")
@@ -419,7 +420,12 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
         if there in DESTINATION_TOPICS and code in kb.by_topic[there]:
             top = replace(top, topic=there, entry=kb.by_topic[there][code], anywhere=0.0)
     broader = places.within.get(top.topic)
-    if broader and code in COUNTRIES and code not in kb.by_topic[top.topic]:
+    general_there = (top.entry.country == "any" and top.topic in places.cued(top.entry.title)
+                     and code in {h.code for h in places.hits(top.entry.answer)})
+    if broader and code in COUNTRIES and code not in kb.by_topic[top.topic] and not (
+            general_there and top.topic not in places.cued(kb.by_topic[broader].get(code, top.entry).answer)):
+        # ...unless the general entry speaks of that destination and the destination's own never names what was
+        # asked: "is Duolingo accepted in the UK?" is answered by the Duolingo entry, which says it is no UK SELT
         # its facts are the destination's entry on the broader topic, or none we hold
         top = replace(top, topic=broader, entry=kb.by_topic[broader].get(code, top.entry), anywhere=0.0)
     held = kb.by_topic[top.topic]

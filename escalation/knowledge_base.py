@@ -23,6 +23,7 @@ _K1, _B = 1.2, 0.75
 _OWN_COUNTRY = 2.0  # the asked country's entry beats another's of a neighbouring topic that scores a little higher
 _OURS = 1.2  # EduConsult's own entries, for a message addressed to "you"
 _POOL, _POOLED = 0.5, 3  # weight and number of a topic's other entries that add to its best entry's score
+_NEAR = 0.9
 _CUED = 1.3  # a topic the message names by one of its cue phrases (destinations.yaml)
 _LEVELS = frozenset(terms("master bachelor undergraduate postgraduate"))  # who studies, not what is asked
 _TYPO_MIN = 5  # terms at least this long are matched with one letter wrong ("procesing", "requirments")
@@ -204,6 +205,11 @@ class KnowledgeBase:
                              for t in query) / total, 3)
 
         order = sorted(best, key=topic_score.__getitem__, reverse=True)
+        if (len(order) > 1 and order[1] in cued and order[0] not in cued and set(self.by_topic[order[1]]) == {"any"}
+                and topic_score[order[1]] >= _NEAR * topic_score[order[0]]):
+            # a general topic the message names ("is Duolingo accepted in the UK?") against the destination's
+            # broader entry, lifted only by the country's weight
+            order[:2] = order[1::-1]
         return [Ranked(t, self.entries[best[t]], topic_score[t], coverage(best[t]) if n == 0 else 0.0,
                        round(anywhere.get(t, 0.0), 3))
                 for n, t in enumerate(order)]
