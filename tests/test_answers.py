@@ -190,6 +190,8 @@ def test_greetings_and_thanks_in_other_scripts_are_small_talk(text: str, reply: 
 def test_asked_for_a_destination_a_test_specific_question_gets_its_english_requirements() -> None:
     assert assess("is duolingo accepted for a canadian study permit").topic == "ca-english-tests"
     assert assess("is the duolingo english test accepted by universities abroad").topic == "any-duolingo"
+    # the UK's entry never names Duolingo; the Duolingo entry says what it is worth there
+    assert assess("do british universities take the duolingo test or only ielts?").topic == "any-duolingo"
 
 
 def test_a_question_the_general_entry_answers_fully_gets_no_country_question() -> None:
@@ -392,6 +394,15 @@ def test_a_journey_other_than_study_is_declined_whatever_the_destination(text: s
 
 def test_a_visitor_visa_beside_the_visitors_own_studies_is_still_a_study_question() -> None:
     assert assess("can my husband join me on a visitor visa while I study in Canada?").topic == "ca-dependants"
+
+
+@pytest.mark.parametrize("first, later, entry", [
+    ("uk masters tuition roughly?", "n australia?", "au-tuition"),  # chat shorthand for "and"
+    ("scholarships for a phd in germany?", "same question for new zealand pls, got an offer from otago", "nz-scholarships"),
+])
+def test_a_destination_said_in_passing_asks_the_question_before_there(first: str, later: str, entry: str) -> None:
+    said = assess(first)
+    assert assess(later, [visitor(first), bot(said.reply)]).topic == entry
 
 
 def test_the_same_question_about_a_new_place_is_a_follow_up_not_a_repeat() -> None:

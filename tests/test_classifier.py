@@ -82,6 +82,14 @@ def test_a_refused_entry_with_someone_held_is_detention_wherever_it_happens(text
     ("隣の部屋の男が殺すぞって怒鳴ってる、怖い", "violence"),
     ("میرا شوہر مجھے مار رہا ہے، کیا کروں", "violence"),
     ("ইমিগ্রেশনে আমারে আটকায় দিছে, ফ্লাইট মিস হয়ে যাবে", "detention"),
+    # languages visitors write in beyond the corpus's eighteen
+    ("แม่ของฉันหายใจไม่ออก ต้องทำยังไง", "medical"),
+    ("என் நண்பன் தற்கொலை பற்றி பேசுகிறான்", "selfharm"),
+    ("در فرودگاه بازداشت شدم و گوشیم را گرفتند", "detention"),
+    ("ik word al drie uur vastgehouden op Schiphol", "detention"),
+    ("zgubiłem paszport, a jutro mam lot do Londynu", "passport"),
+    ("hindi makahinga ang kaibigan ko, ano ang gagawin ko", "medical"),
+    ("i honestly don't see the point of being alive anymore", "selfharm"),
     ("capek banget, semua orang lebih baik tanpa aku", "selfharm"),
     ("herkes bensiz daha iyi olurdu", "selfharm"),
     ("franchement ils seraient tous soulagés si je n'étais plus là", "selfharm"),
@@ -126,6 +134,8 @@ def test_safety_floor_leaves_idioms_alone(text: str) -> None:
     "se uno studente viene fermato in aeroporto, cosa succede di solito?",  # asked in general
     "aduh mau pingsan liat harga kos di London",  # "about to faint" at a price
     "does OSHC pay the hospital if I had an accident?",  # what the insurance covers
+    "สนามบินไหนใกล้มหาวิทยาลัยที่สุด",  # which airport is nearest
+    "a lot of students lost their passport last year, is a copy enough to apply?",
 ])
 def test_safety_floor_ignores_general_questions(text: str) -> None:
     assert emergency(text) is None
