@@ -86,7 +86,7 @@ class Hit:
     place: bool = True  # named by a place (a country, city, university...) rather than by a visa term
 
 
-_LIKE = (" like ", " as in ", " same as ", " unlike ")
+_LIKE = (" like ", " like the ", " as in ", " same as ", " unlike ", " similar to ", " than ", " than in ", " than the ")
 # where the visitor is, not where they would study ("an offer from Deakin" says where they would)
 _FROM = (" i m from ", " im from ", " i am from ", " we are from ", " we re from ", " originally from ", " i come from ",
          " applying from ")
@@ -215,7 +215,9 @@ class Destinations:
             return None  # "unis in uk n aus both": asked of the two at once, the answer both share
         # "in germany... is it 20 hrs like uk?": a place named only to compare with is not the one asked about
         asked = [h for h in found if not words[:h.end - len(h.words)].endswith(_LIKE)]
-        found = asked or found
+        if not asked:
+            return None  # "do they interview like the americans do?": the place asked about is said elsewhere
+        found = asked
         counts: dict[str, int] = {}
         for hit in found:
             counts[hit.code] = counts.get(hit.code, 0) + 1

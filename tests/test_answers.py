@@ -405,6 +405,20 @@ def test_a_destination_said_in_passing_asks_the_question_before_there(first: str
     assert assess(later, [visitor(first), bot(said.reply)]).topic == entry
 
 
+def test_a_place_named_only_to_compare_with_leaves_the_chats_destination() -> None:
+    first = "does canada need a medical exam for a study permit"
+    decision = assess("and an interview too, like the americans have?", [visitor(first), bot(assess(first).reply)])
+    assert decision.topic == "ca-visa-interview"
+
+
+@pytest.mark.parametrize("text, entry", [
+    ("landlord in brisbane wants a bond of 4 weeks rent, normal?", "au-accommodation"),
+    ("what does 'flatting' mean in wellington", "nz-accommodation"),
+])
+def test_renting_words_ask_about_accommodation(text: str, entry: str) -> None:
+    assert assess(text).topic == entry
+
+
 def test_the_same_question_about_a_new_place_is_a_follow_up_not_a_repeat() -> None:
     decision = assess("same question but for Dublin", [visitor("part-time work hours in London for students?"),
                                                        bot("(an answer about that)")])
