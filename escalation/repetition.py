@@ -29,6 +29,7 @@ _ASKED_AGAIN = re.compile(
     r"|that is not|not that|not my question|you misunderstood|misunderstood)"
     r"|^(again|once again|once more|repeat|repeating|one more time)\b|^(no |nope |sorry )?i (meant|mean)\b"
     r"|^(i was asking|i was talking about|im asking|i am asking)\b"
+    r"|\b(im|i am|iam) asking( you)? (about|for|if|whether|do|does|is|are|can|will|should|what|how|when|where|which)\b"
     r"|^(no|nope|nah|not that|wrong)\b( \w+){0,2} (i wanted|i want to know|i wanted to know|i need to know"
     r"|what i wanted)\b"
     r"|\b(still )?(dont|do not|didnt|did not|havent|have not) (know|have|get|got|understand) (the |an |my )?answer\b"
