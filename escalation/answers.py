@@ -419,15 +419,16 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
         there = next(iter(named), places.there.get(top.topic))
         if there in DESTINATION_TOPICS and code in kb.by_topic[there]:
             top = replace(top, topic=there, entry=kb.by_topic[there][code], anywhere=0.0)
-    broader = places.within.get(top.topic)
-    general_there = (top.entry.country == "any" and top.topic in places.cued(top.entry.title)
-                     and code in {h.code for h in places.hits(top.entry.answer)})
-    if broader and code in COUNTRIES and code not in kb.by_topic[top.topic] and not (
-            general_there and top.topic not in places.cued(kb.by_topic[broader].get(code, top.entry).answer)):
-        # ...unless the general entry speaks of that destination and the destination's own never names what was
-        # asked: "is Duolingo accepted in the UK?" is answered by the Duolingo entry, which says it is no UK SELT
-        # its facts are the destination's entry on the broader topic, or none we hold
-        top = replace(top, topic=broader, entry=kb.by_topic[broader].get(code, top.entry), anywhere=0.0)
+    broader, unheld = places.within.get(top.topic), False
+    if broader and code in COUNTRIES and code not in kb.by_topic[top.topic]:
+        # its facts are the destination's entry on the broader topic, when that entry names what was asked...
+        there = kb.by_topic[broader].get(code, top.entry)
+        if top.topic not in places.cue_topics or top.topic in places.cued(there.answer):
+            top = replace(top, topic=broader, entry=there, anywhere=0.0)
+        else:
+            # ...else the general entry's, when it speaks of that destination ("is Duolingo accepted in the UK?": it
+            # is no UK SELT), or none we hold (the hourly pay of student jobs in Germany)
+            unheld = code not in {h.code for h in places.hits(top.entry.answer)}
     held = kb.by_topic[top.topic]
     general = top.topic not in DESTINATION_TOPICS and "any" in held
     p = probability(feats, model)
@@ -436,6 +437,9 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     def made(kind: str, reply: str, entry: Entry | None = None, choices: tuple[str, ...] = ()) -> Answer:
         return Answer(kind, reply, p, entry, code, top.topic, choices, level, feats, chosen is not None)
 
+    if unheld:
+        name = places.topic_name(top.topic, top.entry.title[0].lower() + top.entry.title[1:])
+        return made("no-fact", NO_FACT_REPLY.format(topic=name, country=_names([code])))
     if text != written and asked == text and chosen is None and not _says_what(kb, asked):
         # the glossary read where and "study abroad", and nothing that says what is asked
         return made("unsure", UNSURE_REPLY)

@@ -127,6 +127,7 @@ class Destinations:
         self._cues = {topic: [_pattern([w for w in words if isinstance(w, str)])]
                       + [[_pattern(group) for group in w] for w in words if isinstance(w, list)]
                       for topic, words in cues.items()}
+        self.cue_topics = frozenset(self._cues)
         self._narrower: dict[str, list[str]] = data.pop("narrower", {})
         self._official = {flat(name): flat(plain) for name, plain in data.pop("official", {}).items()}
         self.within: dict[str, str] = data.pop("within", {})

@@ -518,8 +518,12 @@ def test_opt_counted_in_months_or_years_names_the_united_states() -> None:
 
 
 def test_a_topic_one_destination_answers_within_a_broader_one_is_named_by_its_cue() -> None:
-    # the medical checks are part of Ireland's visa steps, not of what its student visa entry lists
-    assert answer("is a chest xray needed for the ireland student visa? staying 2 years").entry.id == "ie-visa-interview"
+    # the medical checks are part of New Zealand's visa steps, not of what its student visa entry lists
+    assert answer("is a chest xray needed for the nz student visa? staying 2 years").entry.id == "nz-visa-interview"
+    # Ireland's visa steps never name one, and the general entry does not speak of Ireland: no fact, no guess
+    assert answer("is a chest xray needed for the ireland student visa? staying 2 years").kind == "no-fact"
+    assert answer("hourly pay for student part-time jobs in germany?").kind == "no-fact"
+    assert answer("hourly pay for student part-time jobs in australia?").entry.id == "au-work-while-studying"
 
 
 def test_terms_of_our_own_service_and_of_a_retired_visa_step_name_their_entries() -> None:
