@@ -119,6 +119,9 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     # a question the knowledge base answers, or one whose topic it is sure of and asks the destination for
     taken = found.entry or found.kind == "clarify"
     bar = (HANDOFF_ANSWERED if msg.raw.isascii() else HANDOFF_READ) if taken else HANDOFF
+    chatter = off_topic(flat(main_ask(msg.raw)))
+    if chatter:  # "weather in london tomorrow": a word of time or of someone's trouble in chatter says less
+        bar = max(bar, HANDOFF_ANSWERED)
     reason, share = model().weigh(msg.raw, history, bar, again=HANDOFF)
     rules = english_rules(msg.raw)
     if found.kind in ("answer", "clarify") and aside_then_question(msg.flat):
@@ -180,7 +183,7 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
         # in the visitor's language, that it is in English); only one it cannot place gets this reply. English
         # with a few words other languages also use ("non EU", "eu") is still English.
         return keep(LANGUAGE_REPLY)
-    if off_topic(flat(main_ask(msg.raw))):
+    if chatter:
         return keep(OFF_TOPIC_REPLY)
     if found.kind == "none" and not on_topic(msg.raw):
         return keep(UNCLEAR_REPLY)

@@ -46,7 +46,7 @@ OR_TEXT = " or "
 _FILLER = frozenset(terms("same abt bout wat wht regarding instead similar country countries question one thing "
                           "things hmm ok okay then too also pls please equivalent side version different differ "
                           "thinking going kind range ballpark something well h buy another option options n nd pick picked "
-                          "choose chose"))
+                          "choose chose btw matter matters"))
 _GENERAL = re.compile(r"\b(in general|generally|most countries|all countries|every country|any country|abroad"
                       r"|overseas|worldwide|different countries|foreign study|study in a foreign country|foreign universit\w*|bahar|videsh)\b")
 # A question across destinations: the destination of the visitor's previous message is not its place.
@@ -56,6 +56,7 @@ _ACROSS = re.compile(r"\b(which|what|wat|best|top|cheapest|compare|comparing|com
 # else is said
 _SAME = re.compile(r"\b(same|similar) (story|situation|thing|case|deal|rules?|process|problem|there|question|q|qs)\b"
                    r"|\b(is|it|its|that) (the )?same (in|for|with)\b"
+                   r"|\b(does|do|would|will) (this|that|it|these|those|the same) (also )?(apply|count|hold|work) (in|to|for|there)\b"
                    r"|\b(any|much|a lot|even|way) (cheaper|costlier|pricier|more expensive|less expensive"
                    r"|faster|quicker|slower|easier|harder|longer|shorter|better)\b")
 _FIRST_PERSON = re.compile(r"\b(i|im|ive|my|me|mine|we|our|mera|meri|mere|mujhe|mai|main)\b")
@@ -336,12 +337,16 @@ def answer(text: str, history: Iterable[Any] = (), model: dict | None = None, li
     if said is not None and not places.cued(said) and not places.hits(said):
         text, question = question, None  # "hmm thats a lot. what about Dublin?": a reaction, then the question
     text, written = read(kb, text), text
-    kept = _EXCEPT.sub(" ", text)
-    if kept != text and {h.code for h in places.hits(kept)} == {h.code for h in places.hits(text)}:
-        text = kept
+    kept, termed = _EXCEPT.sub(" ", text), None
+    if kept != text:
+        lost = {h.code for h in places.hits(text)} - {h.code for h in places.hits(kept)}
+        if not any(h.place for h in places.hits(text) if h.code in lost):
+            # "scholarships apart from DAAD?" still asks about Germany, which only the term left out named
+            termed = places.country(text) if lost else None
+            text = kept
     if places.outside(text):
         return Answer("none", UNCOVERED_REPLY, 0.0)
-    hit = places.country(text)
+    hit = places.country(text) or termed
     if hit is None and text != written:
         # a place we do not cover, named in the visitor's words ("Stipendium Hungaricum"), which the glossary lacks
         hit = next((h for h in places.hits(written) if h.code == OTHER), None)

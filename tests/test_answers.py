@@ -411,6 +411,25 @@ def test_a_place_named_only_to_compare_with_leaves_the_chats_destination() -> No
     assert decision.topic == "ca-visa-interview"
 
 
+def test_chatter_words_beside_a_study_question_leave_it_a_study_question() -> None:
+    # a job at a pizza place is still work on an F-1; the weather tomorrow is still chatter
+    assert assess("on an f1 in boston, can i take shifts at a pizza place off campus?").topic == "us-work-while-studying"
+    decision = assess("weather in dublin tomorrow?")
+    assert (decision.handoff, decision.topic) == (False, None)
+
+
+def test_a_term_left_out_still_names_its_destination() -> None:
+    assert assess("what scholarships are there besides DAAD?").topic == "de-scholarships"
+
+
+@pytest.mark.parametrize("text, entry", [
+    ("is my data shared with third parties when i upload my passport to educonsult?", "educonsult-privacy"),
+    ("je veux savoir combien coûte le permis d'études pour le Canada", "ca-visa-fee"),
+])
+def test_privacy_and_permit_fee_wordings_find_their_entries(text: str, entry: str) -> None:
+    assert assess(text).topic == entry
+
+
 @pytest.mark.parametrize("text, entry", [
     ("landlord in brisbane wants a bond of 4 weeks rent, normal?", "au-accommodation"),
     ("what does 'flatting' mean in wellington", "nz-accommodation"),
