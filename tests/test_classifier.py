@@ -145,6 +145,10 @@ def test_safety_floor_ignores_general_questions(text: str) -> None:
     ("Perdí el pasaporte y mi vuelo sale mañana", "es", "embajada"),
     ("أضعت جواز سفري ورحلتي غدا", "ar", "سفارتك"),
     ("Immigration detained me at the border", "en", "embassy"),
+    # languages beyond the interface's, which the floor reads from a few core terms
+    ("แม่ของฉันหายใจไม่ออก ต้องทำยังไง", "th", "ฉุกเฉิน"),
+    ("zgubiłem paszport, a jutro mam lot do Londynu", "pl", "ambasadą"),
+    ("ik word al drie uur vastgehouden op Schiphol", "nl", "ambassade"),
 ])
 def test_emergency_advice_comes_in_the_visitors_language(text: str, lang: str, word: str) -> None:
     decision = assess(text)
@@ -153,7 +157,8 @@ def test_emergency_advice_comes_in_the_visitors_language(text: str, lang: str, w
 
 def test_every_advice_language_has_every_kind() -> None:
     kinds = {"selfharm", "detention", "violence", "medical", "passport"}
-    assert all(advice(kind, lang) for kind in kinds for lang in ("en", "es", "ar", "zh", "hi", "vi", "tr"))
+    assert all(advice(kind, lang) for kind in kinds
+               for lang in ("en", "es", "ar", "zh", "hi", "vi", "tr", "nl", "pl", "th", "ta", "fa"))
 
 
 @pytest.mark.parametrize("text,expected", [
