@@ -88,8 +88,8 @@ class Hit:
 
 _LIKE = (" like ", " like the ", " as in ", " same as ", " unlike ", " similar to ", " than ", " than in ", " than the ")
 # where the visitor is, not where they would study ("an offer from Deakin" says where they would)
-_FROM = (" i m from ", " im from ", " i am from ", " we are from ", " we re from ", " originally from ", " i come from ",
-         " applying from ")
+_FROM = tuple(f"{lead} from {the}" for lead in (" i m", " im", " i am", " we are", " we re", " originally", " i come",
+                                               " applying") for the in ("", "the "))
 _BOTH = frozenset({"and", "n", "&", "or", "aur", "ya", "y", "o", "et", "ou", "und", "oder", "e", "and also", "as well as",
                    "and in", "or in", "and the", "or the", "vs", "versus"})
 # Lowercase "us" is the pronoun ("help us"), but the country before what a student asks about there ("us health

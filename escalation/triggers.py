@@ -314,9 +314,10 @@ _BOT_TARGET = (
     r"|antworten|resposta|respostas|risposta|risposte|jawab)"
 )
 # "ugh exam season is killing me. anyway, can I work in Ireland?": a sigh about something else, then the question
-_ASIDE = re.compile(r"^(?P<aside>.{0,160}?) (anyway|anyways|anyhow|quick q|quick question|q tho|question tho|btw"
+_ASIDE = re.compile(r"^(?P<aside>.{0,240}?) (anyway|anyways|anyhow|quick q|quick question|q tho|question tho|btw"
                     r"|by the way|on another note|moving on|that aside|aside from that)\b")
-_AT_US = re.compile(rf"\b{_BOT_TARGET}\b")
+# "he won't even answer my texts" is someone else's answer: in an aside only the bot or the service named is us
+_AT_US = re.compile(rf"\b{_BOT_TARGET.replace('|answers?|repl(y|ies)|responses?', '')}\b")
 
 
 def aside_then_question(flat: str) -> bool:
