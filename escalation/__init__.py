@@ -16,7 +16,7 @@ from .smalltalk import (IDENTITY_REPLY, LANGUAGE_REPLY, OFF_TOPIC_REPLY, UNCLEAR
 from .topic import foreign, off_topic, on_topic
 from .safety import advice, emergency
 from .text import flat
-from .triggers import Message, aside_then_question, english_rules, next_step_asked, own_refusal, profile_only
+from .triggers import Message, aside_then_question, english_rules, grave, next_step_asked, own_refusal, profile_only
 
 __all__ = ["assess", "Decision", "SKILLS", "REASONS", "COUNTRIES"]
 
@@ -107,9 +107,9 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     # A personal case the knowledge base holds the general facts for ("will UBC accept me with a 6?") gets
     # those facts and an offer of a counsellor, which a yes takes up: reading it as complex (or a deadline)
     # does not hand it over unasked.
-    # A refusal of the visitor's own, told as having happened, is a case for a counsellor however general the
-    # question asked about it.
-    personal = ("complex", "urgent") if found.kind == "personal" and not own_refusal(msg) else ()
+    # A refusal, a record or an overstay of the visitor's own, told as having happened, is a case for a counsellor
+    # however general the question asked about it.
+    personal = ("complex", "urgent") if found.kind == "personal" and not (own_refusal(msg) or grave(msg.raw)) else ()
     # A confident answer about EduConsult itself (a lost password, where to upload) is the firm's own fact,
     # which the model's reading of a personal case or a deadline does not overrule; the English rules'
     # reading of a reported problem ("I can't log in") still does. In another language the entry was found through
@@ -123,8 +123,9 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     if chatter:  # "weather in london tomorrow": a word of time or of someone's trouble in chatter says less
         bar = max(bar, HANDOFF_ANSWERED)
     reason, share = model().weigh(msg.raw, history, bar, again=HANDOFF)
-    if chatter and reason in ("complex", "urgent") and share < SURE_URGENT:
-        # homework "due tonight" is no case and no deadline of a study abroad: the floor above has read any emergency
+    if chatter and reason in ("complex", "urgent", "requested") and share < SURE_URGENT:
+        # homework "due tonight" is no study-abroad deadline and "can you do my homework?" asks the bot, not for a
+        # person; the floor above has read any emergency, and the English rules still read a request said outright
         reason = None
     rules = english_rules(msg.raw)
     if aside_then_question(msg.flat):

@@ -535,6 +535,23 @@ _PROFILE = [re.compile(p) for p in (
     r"|\bmy (study |education |academic |career )?gap\b(?! year)"
     r"|\bi (have|had|ve|took|ve had|have had|ve got) (a |an )?(\w+ ){0,2}gap\b(?! year)",
 )]
+# a record or immigration trouble of the visitor's own: a case for a counsellor whatever general facts we hold
+_GRAVE = [re.compile(p) for p in (
+    # criminal history
+    r"\bcriminal (record|records|history|case|cases|conviction|convictions|charge|charges|background|offen[cs]e)\b"
+    r"|\b(convicted|conviction|arrested|jail|jailed|prison|imprisoned|court case|police case|charged with|charge sheet"
+    r"|dui|dwi|felony|misdemeanou?r|antecedentes penales|casier judiciaire|vorstrafe\w*|precedenti penali"
+    r"|case against me)\b",
+    # immigration trouble
+    r"\b(deport\w*|overstay\w*|over stay\w*|removal (order|notice|letter|decision)|entry ban|re entry ban|banned from"
+    r"|illegally|illegal immigrant|undocumented|out of status|status violation|lost (my )?status|detained|detention"
+    r"|asylum|refugee|smuggl\w*|forged|forgery|misrepresent\w*|lied (on|in|about)|false (information|documents?)"
+    r"|fake (documents?|certificates?|degree|bank statement|offer letter|marksheets?|experience letter)"
+    r"|curtail\w*|worked (more|over) than (\d+|twenty) hours|(caught|reported|warned|investigated) (for )?(working"
+    r"|overstaying|cheating|plagiari\w*|using)|working (extra|more|over) hours)\b"
+    r"|\bmy (\w+ )?(visa|permit|status|i 20|brp|evisa|stamp|cas|passport) (has |had |is |was )?(expired|expires"
+    r"|expiring|lapsed|ran out|run out|running out)\b",
+)]
 _PERSONAL = [re.compile(p) for p in (
     # failed studies, low grades
     r"\b(failed|flunked|failing|repeated)( \w+){0,3} (exam|exams|subject|subjects|module|modules|course|courses"
@@ -572,20 +589,7 @@ _PERSONAL = [re.compile(p) for p in (
     r"\b(problem|problems|issue|issues|trouble|mistake|error|errors|wrong)( \w+){0,2} (with|in|on) my (visa|application"
     r"|cas|i 20|offer|documents?|passport|file|case|account|payment|booking|coe|sevis|status|name|details)\b",
     r"\b(i was|i got|i have been|ive been|we were|we got) (scammed|cheated|defrauded|tricked)\b|\bscammed me\b",
-    # criminal history
-    r"\bcriminal (record|records|history|case|cases|conviction|convictions|charge|charges|background|offen[cs]e)\b"
-    r"|\b(convicted|conviction|arrested|jail|jailed|prison|imprisoned|court case|police case|charged with|charge sheet"
-    r"|dui|dwi|felony|misdemeanou?r|antecedentes penales|casier judiciaire|vorstrafe\w*|precedenti penali"
-    r"|case against me)\b",
-    # immigration trouble
-    r"\b(deport\w*|overstay\w*|over stay\w*|removal (order|notice|letter|decision)|entry ban|re entry ban|banned from"
-    r"|illegally|illegal immigrant|undocumented|out of status|status violation|lost (my )?status|detained|detention"
-    r"|asylum|refugee|smuggl\w*|forged|forgery|misrepresent\w*|lied (on|in|about)|false (information|documents?)"
-    r"|fake (documents?|certificates?|degree|bank statement|offer letter|marksheets?|experience letter)"
-    r"|curtail\w*|worked (more|over) than (\d+|twenty) hours|(caught|reported|warned|investigated) (for )?(working"
-    r"|overstaying|cheating|plagiari\w*|using)|working (extra|more|over) hours)\b"
-    r"|\bmy (\w+ )?(visa|permit|status|i 20|brp|evisa|stamp|cas|passport) (has |had |is |was )?(expired|expires"
-    r"|expiring|lapsed|ran out|run out|running out)\b",
+    *(p.pattern for p in _GRAVE),
     # offers, CAS or status withdrawn
     r"\b(offer|offers|admission|admit|place|seat|cas|i 20|acceptance|enrolment|enrollment|sevis|visa|registration"
     r"|status|f 1|permit|record|scholarship|funding|stipend|loan|sponsorship|bursary|award|grant|application"
@@ -805,12 +809,25 @@ def own_refusal(msg: Message) -> bool:
     refused" (not "if my visa is refused", nor a cousin's)."""
     flat = msg.flat
     refusal = _REFUSAL.search(flat)
-    if not (refusal and _REFUSED_THING.search(flat)) or _SOMEONE_ELSE.search(flat):
+    if not (refusal and _REFUSED_THING.search(flat)):
         return False
     at = _word_index(flat, refusal.start())
-    before = msg.tokens[max(0, at - 4):at]
-    return (any(t in _ACTUAL for t in before) and any(t in _OWN for t in before)
-            and not _hypothetical(msg.tokens, at))
+    # "my cousin's visa was refused" is someone else's; "mine was refused... my uncle sponsors me now" is not
+    other = _SOMEONE_ELSE.search(flat, 0, refusal.start())
+    if other and at - _word_index(flat, other.start()) <= 8:
+        return False
+    # "my student visa for canada was refused": the owner may come a few words before the verb
+    return (any(t in _ACTUAL for t in msg.tokens[max(0, at - 4):at])
+            and any(t in _OWN for t in msg.tokens[max(0, at - 6):at]) and not _hypothetical(msg.tokens, at))
+
+
+def grave(text: str) -> bool:
+    """A record or immigration trouble of the visitor's own, told as having happened ("I overstayed in 2018")."""
+    msg = _start(text)
+    if _SOMEONE_ELSE.search(msg.flat) or not _FIRST_PERSON.search(msg.flat):
+        return False
+    return any(not _hypothetical(msg.tokens, _word_index(msg.flat, m.start()))
+               for m in (p.search(msg.flat) for p in _GRAVE) if m)
 
 
 def complex_case(msg: Message, profile: bool = True) -> bool:

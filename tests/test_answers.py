@@ -516,7 +516,10 @@ def test_the_one_question_outweighs_a_plan_that_sounds_like_another_topic() -> N
     ("how much is the Duolingo English Test and how soon do scores arrive?", "any-duolingo"),  # a name, not a topic
     ("新西兰硕士读完可以拿几年的工作签证？", "nz-post-study-work"),  # "after finishing" and "how many years"
     # a step of the visa asked about, not the interview it also has
-    ("what is this etudes en france thing, and do i need it for a masters in france?", "fr-student-visa")])
+    ("what is this etudes en france thing, and do i need it for a masters in france?", "fr-student-visa"),
+    # the test asked about, whatever the plan told after it
+    ("do american colleges still want the SAT? I will finish my A levels in Accra next summer.", "us-sat-act"),
+    ("do you have a branch in nairobi", "educonsult-contact-details")])
 def test_names_and_words_that_said_another_topic(text: str, entry: str) -> None:
     assert answer(text).entry.id == entry
 
@@ -525,6 +528,8 @@ def test_where_the_visitor_comes_from_is_not_where_they_would_study() -> None:
     assert answer("I'm from Brazil. can I start at a community college and transfer to a university later?").entry.id \
         == "us-community-college"
     assert answer("im from brazil, what is the visa fee?").kind == "clarify"
+    assert answer("how long is the post-study stay on Stamp 1G? we are from the Philippines").entry.id \
+        == "ie-post-study-work"
 
 
 def test_opt_counted_in_months_or_years_names_the_united_states() -> None:

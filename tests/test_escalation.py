@@ -121,6 +121,8 @@ def test_mild_or_self_directed_words_are_not_frustration(text: str) -> None:
     pytest.param("I suffer from depression, can I study abroad?", marks=MISS), pytest.param("My father passed away and I missed my exams", marks=MISS),
     pytest.param("I can't log in to the student portal", marks=MISS), "I paid your fees but nobody has contacted me",
     "Mi visa fue rechazada, ¿qué hago?", "Mein Visum wurde abgelehnt", "mera visa reject ho gaya",
+    "I overstayed in Australia for 5 months in 2020, can I get a UK student visa now?",
+    "my study permit for canada got refused last year. my aunt will sponsor me now, can I try the UK?",
 ])
 def test_personal_cases_hand_off(text: str) -> None:
     assert assess(text).reason == "complex"
@@ -190,6 +192,9 @@ def test_a_sigh_about_something_else_then_a_question_gets_the_answer() -> None:
     # with no destination named the question is still read apart from the sigh, and asks which
     decision = assess("so tired after my exams ugh. anyway when are the intakes?")
     assert not decision.handoff and decision.choices
+    # anger at someone else, even one who "won't answer", whatever the bot makes of the question after it
+    assert not assess("my bank is the worst, they never answer the phone, so fed up. anyway can i open a uk account "
+                      "before i arrive?").handoff
 
 
 def test_a_question_on_how_to_reach_a_counsellor_gets_our_answer_and_an_offer_a_yes_takes_up() -> None:
@@ -240,6 +245,7 @@ def test_general_questions_on_sensitive_topics_stay_with_the_bot(text: str) -> N
     "I'm stuck at the airport and immigration won't let me through", "I lost my passport and I fly tomorrow",
     pytest.param("urgent help needed", marks=MISS), "my visa expires in 3 days", pytest.param("Es urgente, mi vuelo es mañana", marks=MISS),
     "mera flight kal hai aur CAS nahi mila",
+    "been sitting here 6 hours at the border, they won't say why", "border officers took my phone and my passport",
 ])
 def test_emergencies_and_close_deadlines_hand_off(text: str) -> None:
     assert assess(text).reason == "urgent"
@@ -286,6 +292,8 @@ _MISSED = {"sender": "bot", "text": "Canada has many great universities and coll
     ("我问的是他能不能一起去", "我丈夫可以陪我去加拿大读书吗？"),
     ("mera sawal tha ki husband saath ja sakta hai ya nahi", "kya mera husband canada mere saath ja sakta hai?"),
     ("вопрос был, может ли муж поехать со мной", "Может ли муж поехать со мной в Канаду на время учёбы?"),
+    ("non, je parlais de mon mari, pas de moi", "Mon mari peut-il venir avec moi au Canada pendant mes études ?"),
+    ("no, me refería a mi esposo", "¿Mi esposo puede venir conmigo a Canadá mientras estudio?"),
 ])
 def test_saying_what_was_asked_after_a_reply_that_missed_hands_off(text: str, asked: str) -> None:
     assert assess(text, [visitor(asked), _MISSED]).handoff
@@ -350,6 +358,7 @@ def test_a_question_like_an_earlier_one_but_about_the_place_asked_since_gets_tha
 @pytest.mark.parametrize("text", [
     "hi", "good evening!", "thank you so much", "ok", "bye for now", "namaste", "who are you?", "are you a bot?",
     "what's the weather like today?", "tell me something funny", "asdfghjkl", "?",
+    "can you do my algebra homework? it's due tomorrow morning",
 ])
 def test_small_talk_and_off_topic_get_a_friendly_reply(text: str) -> None:
     decision = assess(text)
