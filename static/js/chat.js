@@ -16,11 +16,20 @@
     if (field) field.value = zone;
   }, true);
 
-  // Messages carry their time in UTC; the visitor reads it on their own clock.
+  // Messages carry their time in UTC; the visitor reads it on their own clock, written the way of the page's
+  // language (a Spanish page says 14:05 where an American browser would say 02:05 PM), or of the browser's own
+  // locale when that is a form of the same language (en-GB's 14:05 on an English page).
+  var clock = {hour: "2-digit", minute: "2-digit"};
+  var page = document.documentElement.lang || "";
+  var tongue = !page || (navigator.language || "").split("-")[0] === page.split("-")[0] ? [] : page;
+  function written(at) {
+    try { return at.toLocaleTimeString(tongue, clock); }
+    catch (error) { return at.toLocaleTimeString([], clock); }  // a tag the browser does not know
+  }
   function localise(root) {
     root.querySelectorAll("time[datetime]").forEach(function (time) {
       var at = new Date(time.getAttribute("datetime"));
-      if (!isNaN(at)) time.textContent = at.toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"});
+      if (!isNaN(at)) time.textContent = written(at);
     });
   }
   localise(list);

@@ -350,6 +350,20 @@ def test_message_times_read_on_the_visitors_own_clock(chromium, server):
     assert first.inner_text() != first.get_attribute("datetime")[11:16]
 
 
+def test_message_times_are_written_the_way_of_the_pages_language(chromium, server):
+    visitor = chromium.new_context(timezone_id="UTC", locale="en-US").new_page()
+    visitor.goto(server.url + "/")
+    visitor.get_by_label("Language").select_option("de")
+    visitor.get_by_role("button", name="Change").click()
+    visitor.get_by_label("Nachricht").fill("Was kostet das Studium in Deutschland?")
+    visitor.get_by_role("button", name="Senden").click()
+    expect(visitor.locator("#messages .msg").last).to_have_attribute("data-sender", "bot")
+    shown = visitor.locator("#messages time").last.inner_text()
+    # German writes the 24-hour clock, where the American browser alone would add AM or PM
+    assert "AM" not in shown and "PM" not in shown and shown == visitor.locator("#messages time").last.get_attribute(
+        "datetime")[11:16]
+
+
 @pytest.mark.parametrize("server", [{"HANDOFF_AUTO_ASSIGN": "0"}], indirect=True)
 def test_a_phone_with_its_keyboard_open_keeps_the_conversation_readable(chromium, server):
     visitor = chromium.new_context(viewport={"width": 375, "height": 400}).new_page()  # about what a keyboard leaves
