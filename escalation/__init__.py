@@ -171,7 +171,8 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
         reply = found.reply if "connect you" in found.reply else f"{found.reply} {NOW_SUFFIX}"
         return Decision(False, None, reply, found.confidence, skill, found.entry.id,
                         (), language, spoken, True)
-    if reason and reason not in personal and (reason != "complex" or share >= COMPLEX_RULES_BAR or own_refusal(msg)):
+    if reason and reason not in personal and (reason != "complex" or share >= COMPLEX_RULES_BAR or own_refusal(msg)
+                                              or grave(msg.raw)):
         return handoff(reason)
     small = _small_talk(msg.tokens, msg)
     if small and not (small == IDENTITY_REPLY and found.kind == "answer"):

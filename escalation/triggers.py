@@ -535,7 +535,8 @@ _PROFILE = [re.compile(p) for p in (
     r"|\bmy (study |education |academic |career )?gap\b(?! year)"
     r"|\bi (have|had|ve|took|ve had|have had|ve got) (a |an )?(\w+ ){0,2}gap\b(?! year)",
 )]
-# a record or immigration trouble of the visitor's own: a case for a counsellor whatever general facts we hold
+# a record, immigration trouble or a withdrawn offer of the visitor's own: a case for a counsellor whatever general
+# facts we hold
 _GRAVE = [re.compile(p) for p in (
     # criminal history
     r"\bcriminal (record|records|history|case|cases|conviction|convictions|charge|charges|background|offen[cs]e)\b"
@@ -548,9 +549,18 @@ _GRAVE = [re.compile(p) for p in (
     r"|asylum|refugee|smuggl\w*|forged|forgery|misrepresent\w*|lied (on|in|about)|false (information|documents?)"
     r"|fake (documents?|certificates?|degree|bank statement|offer letter|marksheets?|experience letter)"
     r"|curtail\w*|worked (more|over) than (\d+|twenty) hours|(caught|reported|warned|investigated) (for )?(working"
-    r"|overstaying|cheating|plagiari\w*|using)|working (extra|more|over) hours)\b"
-    r"|\bmy (\w+ )?(visa|permit|status|i 20|brp|evisa|stamp|cas|passport) (has |had |is |was )?(expired|expires"
-    r"|expiring|lapsed|ran out|run out|running out)\b",
+    r"|overstaying|cheating|plagiari\w*|using)|working (extra|more|over) hours)\b",
+    # offers, CAS or status withdrawn
+    r"\b(offer|offers|admission|admit|place|seat|cas|i 20|acceptance|enrolment|enrollment|sevis|visa|registration"
+    r"|status|f 1|permit|record|scholarship|funding|stipend|loan|sponsorship|bursary|award|grant|application"
+    r"|oferta|offre|angebot|studienplatz|zulassung|proposta|offerta|admision|vaga|plaza|posto)"
+    r"( \w+){0,4} (withdrawn|rescinded|revoked|cancell?ed|taken back|pulled|terminated|curtailed|cut short|retirad[ao]"
+    r"|cancelad[ao]|anulad[ao]|revocad[ao]|retiree?|annulee?|storniert|widerrufen|zuruckgezogen|annullat[ao]|void"
+    r"|invalid|no longer valid|null and void"
+    r"|revocat[ao]|ritirat[ao])\b"
+    r"|\b(withdrew|rescinded|revoked|cancell?ed|terminated|curtailed|took back|pulled)( \w+){0,3} (offer|admission"
+    r"|place|cas"
+    r"|i 20|sevis|visa|enrolment|enrollment)\b",
 )]
 _PERSONAL = [re.compile(p) for p in (
     # failed studies, low grades
@@ -590,17 +600,8 @@ _PERSONAL = [re.compile(p) for p in (
     r"|cas|i 20|offer|documents?|passport|file|case|account|payment|booking|coe|sevis|status|name|details)\b",
     r"\b(i was|i got|i have been|ive been|we were|we got) (scammed|cheated|defrauded|tricked)\b|\bscammed me\b",
     *(p.pattern for p in _GRAVE),
-    # offers, CAS or status withdrawn
-    r"\b(offer|offers|admission|admit|place|seat|cas|i 20|acceptance|enrolment|enrollment|sevis|visa|registration"
-    r"|status|f 1|permit|record|scholarship|funding|stipend|loan|sponsorship|bursary|award|grant|application"
-    r"|oferta|offre|angebot|studienplatz|zulassung|proposta|offerta|admision|vaga|plaza|posto)"
-    r"( \w+){0,4} (withdrawn|rescinded|revoked|cancell?ed|taken back|pulled|terminated|curtailed|cut short|retirad[ao]"
-    r"|cancelad[ao]|anulad[ao]|revocad[ao]|retiree?|annulee?|storniert|widerrufen|zuruckgezogen|annullat[ao]|void"
-    r"|invalid|no longer valid|null and void"
-    r"|revocat[ao]|ritirat[ao])\b"
-    r"|\b(withdrew|rescinded|revoked|cancell?ed|terminated|curtailed|took back|pulled)( \w+){0,3} (offer|admission"
-    r"|place|cas"
-    r"|i 20|sevis|visa|enrolment|enrollment)\b",
+    r"\bmy (\w+ )?(visa|permit|status|i 20|brp|evisa|stamp|cas) (has |had |is |was )?(expired|expires"
+    r"|expiring|lapsed|ran out|run out|running out)\b",
     # documents sent for a look, eligibility judged on the visitor's own profile
     r"\b(attached|attaching|attach|uploaded|here is|heres|sending)\b( \w+){0,8} (check|review|look at|go through"
     r"|proofread|read|evaluate|feedback|have a look|thoughts)\b|\b(please|pls|can you|could you) (check|review"
@@ -822,7 +823,7 @@ def own_refusal(msg: Message) -> bool:
 
 
 def grave(text: str) -> bool:
-    """A record or immigration trouble of the visitor's own, told as having happened ("I overstayed in 2018")."""
+    """A record, immigration trouble or a withdrawn offer of the visitor's own, told as having happened ("I overstayed in 2018")."""
     msg = _start(text)
     if _SOMEONE_ELSE.search(msg.flat) or not _FIRST_PERSON.search(msg.flat):
         return False
