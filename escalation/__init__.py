@@ -109,7 +109,8 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     # does not hand it over unasked.
     # A refusal, a record or an overstay of the visitor's own, told as having happened, is a case for a counsellor
     # however general the question asked about it.
-    personal = ("complex", "urgent") if found.kind == "personal" and not (own_refusal(msg) or grave(msg.raw)) else ()
+    own_case = own_refusal(msg) or grave(msg.raw)
+    personal = ("complex", "urgent") if found.kind == "personal" and not own_case else ()
     # A confident answer about EduConsult itself (a lost password, where to upload) is the firm's own fact,
     # which the model's reading of a personal case or a deadline does not overrule; the English rules'
     # reading of a reported problem ("I can't log in") still does. In another language the entry was found through
@@ -171,8 +172,7 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
         reply = found.reply if "connect you" in found.reply else f"{found.reply} {NOW_SUFFIX}"
         return Decision(False, None, reply, found.confidence, skill, found.entry.id,
                         (), language, spoken, True)
-    if reason and reason not in personal and (reason != "complex" or share >= COMPLEX_RULES_BAR or own_refusal(msg)
-                                              or grave(msg.raw)):
+    if reason and reason not in personal and (reason != "complex" or share >= COMPLEX_RULES_BAR or own_case):
         return handoff(reason)
     small = _small_talk(msg.tokens, msg)
     if small and not (small == IDENTITY_REPLY and found.kind == "answer"):

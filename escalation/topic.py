@@ -16,8 +16,8 @@ undergraduate postgraduate exam
 """))
 _OFF_TOPIC = re.compile(
     r"\b(weather|joke|jokes|funny|football|soccer|cricket|basketball|nba|ipl|movie|movies|film|song|songs|music"
-    r"|recipe|bitcoin|crypto|stocks?|dating|homework|calculus|algebra|trigonometry|equations?|integrate|integration|derivatives?"
-    r"|solve this"
+    r"|recipe|bitcoin|crypto|stocks?|dating"
+    r"|homework|calculus|algebra|trigonometry|equations?|integrate|integration|derivatives?|solve this"
     r"|horoscope|zodiac|president|election|politics|celebrity|poem|riddle|capital of|meaning of life"
     r"|time is it|marry me|love you|sing|temperatures?|how (cold|hot|warm|rainy|snowy|sunny))\b"
 )

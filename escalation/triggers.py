@@ -562,7 +562,7 @@ _GRAVE = [re.compile(p) for p in (
     r"|place|cas"
     r"|i 20|sevis|visa|enrolment|enrollment)\b",
 )]
-_PERSONAL = [re.compile(p) for p in (
+_PERSONAL = _GRAVE + [re.compile(p) for p in (
     # failed studies, low grades
     r"\b(failed|flunked|failing|repeated)( \w+){0,3} (exam|exams|subject|subjects|module|modules|course|courses"
     r"|year|years|semester|semesters|sem|paper|papers|class|classes|grade|unit|units|board|boards|12th|10th|final"
@@ -599,7 +599,6 @@ _PERSONAL = [re.compile(p) for p in (
     r"\b(problem|problems|issue|issues|trouble|mistake|error|errors|wrong)( \w+){0,2} (with|in|on) my (visa|application"
     r"|cas|i 20|offer|documents?|passport|file|case|account|payment|booking|coe|sevis|status|name|details)\b",
     r"\b(i was|i got|i have been|ive been|we were|we got) (scammed|cheated|defrauded|tricked)\b|\bscammed me\b",
-    *(p.pattern for p in _GRAVE),
     r"\bmy (\w+ )?(visa|permit|status|i 20|brp|evisa|stamp|cas) (has |had |is |was )?(expired|expires"
     r"|expiring|lapsed|ran out|run out|running out)\b",
     # documents sent for a look, eligibility judged on the visitor's own profile
@@ -823,7 +822,8 @@ def own_refusal(msg: Message) -> bool:
 
 
 def grave(text: str) -> bool:
-    """A record, immigration trouble or a withdrawn offer of the visitor's own, told as having happened ("I overstayed in 2018")."""
+    """A record, immigration trouble or a withdrawn offer of the visitor's own, told as having happened ("I
+    overstayed in 2018")."""
     msg = _start(text)
     if _SOMEONE_ELSE.search(msg.flat) or not _FIRST_PERSON.search(msg.flat):
         return False
