@@ -421,9 +421,13 @@ _FRUSTRATION = re.compile(
     r"|answer (me )?(properly|correctly|clearly|seriously)|^come on\b"
     r"|(cant|cannot|dont) you (even |just )?(understand|read|see|get it|follow)"
     r"|had enough|fed up|sick of (this|you|it|waiting)|tired of (this|you|it|waiting)"
-    r"|give me a (real|proper|straight|actual) answer|what the hell|ugh+|argh+|smh|facepalm"
+    r"|give me a (real|proper|straight|actual) answer|what the hell|smh|facepalm"
+    # a sigh ("ugh") said alone or at us is a complaint; before the IELTS or an exam, it is not; nor is someone
+    # else's anger ("my mom is so mad")
+    rf"|^(ugh+|argh+)( (ugh+|argh+))*$|\b(ugh+|argh+)( \w+){{0,3}} {_BOT_TARGET}\b"
     r"|(im|i am|getting|so|very|really|extremely|this is|thats|that is|its|how|super|too)( so| very| really| getting)?"
-    r" frustrat\w*|(im|i am|i m|i was|i feel|feeling|getting|so|really|very|we are|makes me|you make me)"
+    r" frustrat\w*|(?<!\bis )(?<!\bare )(?<!\bwas )(?<!\bwere )(im|i am|i m|i was|i feel|feeling|getting|so|really"
+    r"|very|we are|makes me|you make me)"
     r"( so| really| very| getting| extremely)? (frustrated|annoyed|irritated|angry|furious|livid|outraged|upset|mad)"
     r"(?! (at|with) myself)"  # anger at oneself ("for missing the intake") is no complaint about us
     r"|(making|make|makes|made) me (so |really |very )?(frustrated|annoyed|angry|furious|upset|mad)"

@@ -86,7 +86,7 @@ def test_questions_about_people_stay_with_the_bot(text: str) -> None:
     "Tu ne comprends rien, c'est nul", "Das hilft mir nicht", "Non capisci niente", "kuch samajh nahi aa raha",
     "Isso não responde minha pergunta", "Non hai risposto alla mia domanda", "I'm losing my patience",
     "what are you even talking about", "none of this answers my question", "That's the same thing you said before",
-    "This chat is a joke", "Can't you understand simple English?",
+    "This chat is a joke", "Can't you understand simple English?", "ugh", "ugh, this bot again",
 ])
 def test_frustration_hands_off(text: str) -> None:
     assert assess(text).reason == "frustration"
@@ -104,6 +104,9 @@ def test_criticising_the_answer_is_frustration(text: str) -> None:
     "Sorry if this is a stupid question, but what is a CAS?", "THANK YOU SO MUCH",
     "Is it stupid to do a second master's?",
     "I don't understand the difference between OPT and CPT", "Is IELTS hard?", "What IELTS do I need for UCL and LSE?",
+    # a sigh about something else, or someone else's anger, before the question
+    "ugh my thesis is due friday. do uk unis take 3 year degrees for a masters?",
+    "my dad is so mad that i'm going abroad lol, what is the fee for a canada study permit?",
 ])
 def test_mild_or_self_directed_words_are_not_frustration(text: str) -> None:
     assert assess(text).handoff is False
