@@ -124,7 +124,7 @@ def assess(text: str, history: Iterable[Any] = ()) -> Decision:
     if chatter:  # "weather in london tomorrow": a word of time or of someone's trouble in chatter says less
         bar = max(bar, HANDOFF_ANSWERED)
     reason, share = model().weigh(msg.raw, history, bar, again=HANDOFF)
-    if chatter and reason in ("complex", "urgent", "requested") and share < SURE_URGENT:
+    if chatter and reason in ("complex", "urgent", "requested"):
         # homework "due tonight" is no study-abroad deadline and "can you do my homework?" asks the bot, not for a
         # person; the floor above has read any emergency, and the English rules still read a request said outright
         reason = None

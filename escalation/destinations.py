@@ -202,8 +202,10 @@ class Destinations:
         if not found or len({h.code for h in found} - {OTHER}) >= 3:
             return None
         words = _words(text)
-        # "I'm from Brazil... a community college": where the visitor comes from is not where they would study
-        found = [h for h in found if not (h.place and f" {words[:h.end - len(h.words)]}".endswith(_FROM))]
+        # "I'm from Brazil... a community college": where the visitor comes from is not where they would study, nor is
+        # a country we do not cover after "from" ("processing time from the philippines")
+        found = [h for h in found if not (h.place and f" {words[:h.end - len(h.words)]}".endswith(_FROM))
+                 and not (h.code == OTHER and words[:h.end - len(h.words)].endswith(" from "))]
         if not found:
             return None
         places = [h for h in found if h.place]

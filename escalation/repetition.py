@@ -38,6 +38,7 @@ _ASKED_AGAIN = re.compile(
     r"|\bi (asked|was asking|am asking|m asking)( you)? (about|for|what|how|when|where|which|if|whether|why|who)\b"
     r"|\b(still )?(didnt|did not|havent|have not) (get|got) (an? )?answer\b"
 )
+_AGAIN_FIRST = re.compile(r"(again|once again|once more|repeat|repeating|one more time)\b")
 _SIMILAR = 0.45
 _SIMILAR_AFTER_WEAK = 0.35
 _LOOKBACK = 5
@@ -94,11 +95,13 @@ def repeated(flat: str, text: str, visitor: list[str], answers: list[float], kb:
     question: the answering side says when it cannot answer that one either; and a question it answers with
     what it has not said before (`anew`) is a follow-up, however like an earlier one it reads."""
     recent = [t for t in visitor[-_LOOKBACK:] if terms(t)]
-    if recent and _ASKED_AGAIN.search(flat):
-        # "same question for Dublin" asks it again about a place not asked about yet: a follow-up
+    if recent and (said := _ASKED_AGAIN.search(flat)):
+        # "same question for Dublin" asks it again about a place not asked about yet: a follow-up; "again, ..."
+        # says it is asked again wherever it names
         places = destinations()
         here = places.country(text)
-        if here is None or here.code in {hit.code for hit in map(places.country, recent) if hit}:
+        if here is None or _AGAIN_FIRST.match(said.group(0)) or here.code in {
+                hit.code for hit in map(places.country, recent) if hit}:
             return True
     current = set(terms(text))
     if not current or anew:

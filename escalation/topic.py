@@ -17,7 +17,9 @@ undergraduate postgraduate exam
 _OFF_TOPIC = re.compile(
     r"\b(weather|joke|jokes|funny|football|soccer|cricket|basketball|nba|ipl|movie|movies|film|song|songs|music"
     r"|recipe|bitcoin|crypto|stocks?|dating"
-    r"|homework|calculus|algebra|trigonometry|equations?|integrate|integration|derivatives?|solve this"
+    r"|homework|calculus|algebra|trigonometry|equations?|integrate|integration|integral|derivatives?|solve this"
+    r"|(python|java|javascript|c|c\+\+|sql) (code|error|errors|program|programs|assignment|homework|bug)|debug"
+    r"|fix (this|my) (code|error|bug)|\w+error|\w+exception|bubble sort"
     r"|horoscope|zodiac|president|election|politics|celebrity|poem|riddle|capital of|meaning of life"
     r"|time is it|marry me|love you|sing|temperatures?|how (cold|hot|warm|rainy|snowy|sunny))\b"
 )

@@ -286,11 +286,14 @@ def _clause_requests(toks: list[str], short: bool) -> bool:
 
 
 _TESTING = re.compile(r"\b(just|only) testing\b|\bthis is a test\b|\btest message\b|^test(ing)?\b")
+# a person wanted some other time ("I'll talk to a counsellor later, for now just tell me the fee") is no request now
+_LATER = re.compile(r"\b(not now|not yet|not right now|not today|maybe later|later if|later when|later once"
+                    r"|just browsing|just looking|for now just|abhi nahi|abhi nahin|abhi bas|baad me|baad mein)\b")
 
 
 def requested(msg: Message) -> bool:
     """The visitor asks for a person, in any of the supported languages."""
-    if _TESTING.search(msg.flat):
+    if _TESTING.search(msg.flat) or _LATER.search(msg.flat):
         return False
     if _REQUEST_PATTERNS.search(msg.flat) or _BARE_VERB_REQUEST.match(msg.flat):
         return True

@@ -530,6 +530,7 @@ def test_where_the_visitor_comes_from_is_not_where_they_would_study() -> None:
     assert answer("im from brazil, what is the visa fee?").kind == "clarify"
     assert answer("how long is the post-study stay on Stamp 1G? we are from the Philippines").entry.id \
         == "ie-post-study-work"
+    assert answer("canada study permit processing time from nigeria?").entry.id == "ca-visa-processing"
 
 
 def test_opt_counted_in_months_or_years_names_the_united_states() -> None:

@@ -103,6 +103,10 @@ def test_a_refused_entry_with_someone_held_is_detention_wherever_it_happens(text
     ("기숙사 룸메이트가 숨쉬기가 어렵다고 해요", "medical"),
     ("I'm really short of breath and dizzy in my room, what should I do", "medical"),
     ("meu amigo está com falta de ar e dor no peito", "medical"),
+    ("پاسپورتم را گم کرده‌ام و پس‌فردا پرواز دارم", "passport"),
+    ("صاحبخانه‌ام تهدید کرده که بلایی سرم میاره", "violence"),
+    ("kabhi kabhi lagta hai main hi na rahoon to sab theek ho jayega", "selfharm"),
+    ("they've kept me at immigration in gatwick for hours now", "detention"),
 ])
 def test_safety_floor_reads_each_kind_in_everyday_words(text: str, kind: str) -> None:
     assert emergency(text) == kind

@@ -224,6 +224,7 @@ def test_status_reviews_and_personal_cases_in_other_words_hand_off(text: str) ->
 @pytest.mark.parametrize("text", [
     "What are the common reasons for visa refusal?", "What happens if my visa is refused, do I get my deposit back?",
     "my passport expires in 10 months, can I still apply for a student visa to Ireland?",
+    "I'll speak to a counsellor later, for now just tell me the IELTS score for Canada",
     "What is your refund policy?", "How do I write a good SOP?", "Is a gap year acceptable for UK universities?",
     "Do universities accept students with backlogs?", "Do UK universities have mental health support?",
     "How do I reset my password?", "Can a university withdraw an offer?",
@@ -282,6 +283,7 @@ def test_look_alikes_of_handoff_phrases_stay_with_the_bot(text: str) -> None:
     ("I asked about the PGWP, not the study permit", [visitor("What is the PGWP?"), bot(0.9)]),
     ("so can my cat travel with me on a student visa?", [visitor("Can I bring my cat on a student visa?"),
                                                             bot(0.2), visitor("my cat, on the student visa?"), bot(0.25)]),
+    ("again: do UK unis take a 6 in writing?", ["is 6 in writing enough?"]),
 ])
 def test_asking_again_hands_off(text: str, history: list) -> None:
     assert assess(text, history).reason == "repeat"
@@ -363,6 +365,7 @@ def test_a_question_like_an_earlier_one_but_about_the_place_asked_since_gets_tha
     "hi", "good evening!", "thank you so much", "ok", "bye for now", "namaste", "who are you?", "are you a bot?",
     "what's the weather like today?", "tell me something funny", "asdfghjkl", "?",
     "can you do my algebra homework? it's due tomorrow morning",
+    "can u fix my java code, it throws a NullPointerException and it's due tonight",
 ])
 def test_small_talk_and_off_topic_get_a_friendly_reply(text: str) -> None:
     decision = assess(text)
