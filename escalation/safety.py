@@ -20,11 +20,12 @@ def _term(term: str) -> str:
 
 @lru_cache(maxsize=1)
 def _data() -> tuple[dict[str, list[list[tuple[tuple[str, frozenset[str]], ...]]]], dict[str, dict[str, str]],
-                    tuple[str, ...]]:
+                    tuple[str, ...], dict[str, tuple[str, ...]]]:
     raw = yaml.safe_load(DATA.read_text(encoding="utf-8"))
     rules = {kind: [[tuple((_term(t), frozenset(_term(t))) for t in group) for group in rule] for rule in kind_rules]
              for kind, kind_rules in raw["rules"].items()}
-    return rules, raw["advice"], tuple(_term(f) for f in raw.get("figures", ()))
+    past = {key: tuple(_term(t) for t in terms) for key, terms in raw["past"].items()}
+    return rules, raw["advice"], tuple(_term(f) for f in raw.get("figures", ())), past
 
 
 def emergency(text: str) -> str | None:
@@ -37,8 +38,12 @@ def emergency(text: str) -> str | None:
     for figure in _data()[2]:
         line = line.replace(figure, " ")
     chars = frozenset(line)  # a term with a character the message lacks is skipped without a search
+    past = _data()[3]
     for kind, rules in _data()[0].items():
         if any(all(any(letters <= chars and t in line for t, letters in group) for group in rule) for rule in rules):
+            if kind in past["kinds"] and all(any(t in line for t in past[key]) for key in ("who", "when")) \
+                    and not any(t in line for t in past["now"]):
+                continue  # someone else's, and over
             return kind
     return None
 

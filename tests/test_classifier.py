@@ -107,6 +107,7 @@ def test_a_refused_entry_with_someone_held_is_detention_wherever_it_happens(text
     ("صاحبخانه‌ام تهدید کرده که بلایی سرم میاره", "violence"),
     ("kabhi kabhi lagta hai main hi na rahoon to sab theek ho jayega", "selfharm"),
     ("they've kept me at immigration in gatwick for hours now", "detention"),
+    ("my brother was detained at the border last year and they are holding him again right now", "detention"),
 ])
 def test_safety_floor_reads_each_kind_in_everyday_words(text: str, kind: str) -> None:
     assert emergency(text) == kind
@@ -140,6 +141,7 @@ def test_safety_floor_leaves_idioms_alone(text: str) -> None:
     "does OSHC pay the hospital if I had an accident?",  # what the insurance covers
     "สนามบินไหนใกล้มหาวิทยาลัยที่สุด",  # which airport is nearest
     "a lot of students lost their passport last year, is a copy enough to apply?",
+    "my sister was held at heathrow for hours last year, is that common for students?",  # someone else's, and over
 ])
 def test_safety_floor_ignores_general_questions(text: str) -> None:
     assert emergency(text) is None
