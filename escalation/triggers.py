@@ -809,6 +809,10 @@ def _hypothetical(tokens: list[str], end: int) -> bool:
 
 
 _OWN = frozenset(lx.words("i im ive me my we our"))
+# a refusal since mended ("refused last year but I got it on the second try and finished my course")
+_MENDED = re.compile(r"\b(all sorted|sorted now|(got|granted) it (on|in|at) the (second|2nd|next|third|3rd) (try|attempt|time)"
+                     r"|(approved|granted|got it|got the visa) (later|eventually|afterwards|the (second|next) time)"
+                     r"|finished my (course|degree|studies|masters|bachelors))\b")
 
 
 def own_refusal(msg: Message) -> bool:
@@ -816,7 +820,7 @@ def own_refusal(msg: Message) -> bool:
     refused" (not "if my visa is refused", nor a cousin's)."""
     flat = msg.flat
     refusal = _REFUSAL.search(flat)
-    if not (refusal and _REFUSED_THING.search(flat)):
+    if not (refusal and _REFUSED_THING.search(flat)) or _MENDED.search(flat):
         return False
     at = _word_index(flat, refusal.start())
     # "my cousin's visa was refused" is someone else's; "mine was refused... my uncle sponsors me now" is not
@@ -857,7 +861,7 @@ def complex_case(msg: Message, profile: bool = True) -> bool:
     if not _FIRST_PERSON.search(flat):
         return False
     refusal = _REFUSAL.search(flat)
-    if refusal and _REFUSED_THING.search(flat) and not told_of_someone_else:
+    if refusal and _REFUSED_THING.search(flat) and not told_of_someone_else and not _MENDED.search(flat):
         if not _hypothetical(msg.tokens, _word_index(flat, refusal.start())):
             return True
     for pattern in (*_PROFILE, *_PERSONAL) if profile else _PERSONAL:

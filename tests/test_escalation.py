@@ -225,6 +225,7 @@ def test_status_reviews_and_personal_cases_in_other_words_hand_off(text: str) ->
     "What are the common reasons for visa refusal?", "What happens if my visa is refused, do I get my deposit back?",
     "my passport expires in 10 months, can I still apply for a student visa to Ireland?",
     "I'll speak to a counsellor later, for now just tell me the IELTS score for Canada",
+    "my F1 was refused in 2022 but I got it on the second try and finished my masters. how long is OPT?",
     "What is your refund policy?", "How do I write a good SOP?", "Is a gap year acceptable for UK universities?",
     "Do universities accept students with backlogs?", "Do UK universities have mental health support?",
     "How do I reset my password?", "Can a university withdraw an offer?",
