@@ -19,7 +19,8 @@ _OFF_TOPIC = re.compile(
     r"|recipe|bitcoin|crypto|stocks?|dating"
     r"|homework|calculus|algebra|trigonometry|equations?|integrate|integration|integral|derivatives?|solve this"
     r"|(python|java|javascript|c|c\+\+|sql) (code|error|errors|program|programs|assignment|homework|bug)|debug"
-    r"|fix (this|my) (code|error|bug)|\w+error|\w+exception|bubble sort"
+    r"|fix (this|my) (code|error|bug)|bubble sort"
+    r"|(index|key|type|value|attribute|name|syntax|runtime|import|zerodivision|nullpointer|module)(error|exception)"
     r"|horoscope|zodiac|president|election|politics|celebrity|poem|riddle|capital of|meaning of life"
     r"|time is it|marry me|love you|sing|temperatures?|how (cold|hot|warm|rainy|snowy|sunny))\b"
 )
