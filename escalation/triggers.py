@@ -376,6 +376,8 @@ _FRUSTRATION = re.compile(
     r"|rubbish|garbage|nonsense) (answer|answers|reply|replies|response|responses|bot|chatbot|service|help)\b"
     r"|\bi (asked|meant|wanted|said)( for| about)? (something|sth|smth)( \w+)? (else|different)\b"
     r"|\b(thats|that is|this is|i asked)( a)?( totally| completely)? different question\b"
+    r"|\b(answered|answering|answer|replied to) (a|the|another)( totally| completely| whole)? (different|wrong|other)"
+    r" question\b"
     r"|\b(nothing|none of (this|that|it|what you \w+))( \w+){0,3} (makes?|made) (any )?sense\b"
     r"|\b(you|u|this bot|the bot) keeps? \w+ing\b|\b(missing|miss|missed) the point\b|\bwrong again\b|\bstill wrong\b"
     r"|\b(you|u|ur|youre) (\w+ )?(have|got|has|re|are) (no|zero) (idea|clue)\b|\bno idea what (you|ur|youre)\b"
@@ -505,7 +507,7 @@ _CONDITIONAL_MODALS = frozenset(lx.words("can could would might may"))
 _HYPOTHETICAL = _CONDITIONAL_MODALS | lx.words(
     "if incase unless suppose supposing whether avoid prevent reduce reasons reason common why"
 )
-_ACTUAL = frozenset(lx.words("had have ive was were been got already previously before last twice once again"))
+_ACTUAL = frozenset(lx.words("had have ive was were been got already previously before last twice once again baar"))
 
 _REFUSAL = re.compile(
     r"\b(refus\w*|reject\w*|rejet\w*|denied|denial|declined|rechaz\w*|deneg\w*|negad[oa]s?|negaron|recusad\w*|recusaram"
@@ -808,7 +810,7 @@ def _hypothetical(tokens: list[str], end: int) -> bool:
     return bool(conditions) and not any(t in _ACTUAL for t in before)
 
 
-_OWN = frozenset(lx.words("i im ive me my we our"))
+_OWN = frozenset(lx.words("i im ive me my we our mera meri mere"))
 # a refusal since mended ("refused last year but I got it on the second try and finished my course")
 _MENDED = re.compile(r"\b(all sorted|sorted now|(got|granted) it (on|in|at) the (second|2nd|next|third|3rd) (try|attempt|time)"
                      r"|(approved|granted|got it|got the visa) (later|eventually|afterwards|the (second|next) time)"
