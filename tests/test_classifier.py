@@ -108,6 +108,7 @@ def test_a_refused_entry_with_someone_held_is_detention_wherever_it_happens(text
     ("kabhi kabhi lagta hai main hi na rahoon to sab theek ho jayega", "selfharm"),
     ("they've kept me at immigration in gatwick for hours now", "detention"),
     ("my brother was detained at the border last year and they are holding him again right now", "detention"),
+    ("merci pour tout. je ne serai plus là la semaine prochaine, prenez soin de vous", "selfharm"),
 ])
 def test_safety_floor_reads_each_kind_in_everyday_words(text: str, kind: str) -> None:
     assert emergency(text) == kind

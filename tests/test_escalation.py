@@ -87,6 +87,7 @@ def test_questions_about_people_stay_with_the_bot(text: str) -> None:
     "Isso não responde minha pergunta", "Non hai risposto alla mia domanda", "I'm losing my patience",
     "what are you even talking about", "none of this answers my question", "That's the same thing you said before",
     "This chat is a joke", "Can't you understand simple English?", "ugh", "ugh, this bot again",
+    "you answered a totally different question, brilliant",
 ])
 def test_frustration_hands_off(text: str) -> None:
     assert assess(text).reason == "frustration"
@@ -126,6 +127,7 @@ def test_mild_or_self_directed_words_are_not_frustration(text: str) -> None:
     "Mi visa fue rechazada, ¿qué hago?", "Mein Visum wurde abgelehnt", "mera visa reject ho gaya",
     "I overstayed in Australia for 5 months in 2020, can I get a UK student visa now?",
     "my study permit for canada got refused last year. my aunt will sponsor me now, can I try the UK?",
+    "mera UK visa 2 baar reject ho chuka hai, ab kya karun?",
 ])
 def test_personal_cases_hand_off(text: str) -> None:
     assert assess(text).reason == "complex"
