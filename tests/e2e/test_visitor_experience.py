@@ -350,6 +350,21 @@ def test_message_times_read_on_the_visitors_own_clock(chromium, server):
     assert first.inner_text() != first.get_attribute("datetime")[11:16]
 
 
+def test_a_long_conversation_scrolls_inside_its_list_not_the_page(chromium, server):
+    visitor = chromium.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    visitor.goto(server.url + "/")
+    asked = ["What is the UK student visa fee?", "How much is tuition in Germany?", "When are the intakes in Canada?",
+             "Can I work while studying in Australia?", "What IELTS score does Ireland ask for?",
+             "How much are living costs in the Netherlands?", "Do I need health insurance in France?",
+             "What scholarships are there in New Zealand?"]
+    for k, question in enumerate(asked):
+        visitor.locator("#message").fill(question)
+        visitor.get_by_role("button", name="Send").click()
+        expect(visitor.locator("#messages .msg[data-sender=bot]")).to_have_count(k + 1)
+    # the visually hidden "You said" labels stay inside the list's scroll area, not below the page's end
+    assert visitor.evaluate("document.scrollingElement.scrollHeight <= window.innerHeight")
+
+
 def test_message_times_are_written_the_way_of_the_pages_language(chromium, server):
     visitor = chromium.new_context(timezone_id="UTC", locale="en-US").new_page()
     visitor.goto(server.url + "/")
