@@ -27,7 +27,7 @@ engineering medicine nursing law business computer data science psychology
 _ASKED_AGAIN = re.compile(
     r"^(no|nope|nah|not really|wrong)\b( \w+){0,3} (not it|not what|i meant|i mean|i asked|i was asking|thats not"
     r"|that is not|not that|not my question|you misunderstood|misunderstood)"
-    r"|^(again|once again|once more|repeat|repeating|one more time)\b|^(no |nope |sorry )?i (meant|mean)\b"
+    r"|^(?P<again>again|once again|once more|repeat|repeating|one more time)\b|^(no |nope |sorry )?i (meant|mean)\b"
     r"|^(i was asking|i was talking about|im asking|i am asking)\b"
     r"|\b(im|i am|iam) asking( you)? (about|for|if|whether|do|does|is|are|can|will|should|what|how|when|where|which)\b"
     r"|^(no|nope|nah|not that|wrong)\b( \w+){0,2} (i wanted|i want to know|i wanted to know|i need to know"
@@ -38,7 +38,6 @@ _ASKED_AGAIN = re.compile(
     r"|\bi (asked|was asking|am asking|m asking)( you)? (about|for|what|how|when|where|which|if|whether|why|who)\b"
     r"|\b(still )?(didnt|did not|havent|have not) (get|got) (an? )?answer\b"
 )
-_AGAIN_FIRST = re.compile(r"(again|once again|once more|repeat|repeating|one more time)\b")
 _SIMILAR = 0.45
 _SIMILAR_AFTER_WEAK = 0.35
 _LOOKBACK = 5
@@ -100,7 +99,7 @@ def repeated(flat: str, text: str, visitor: list[str], answers: list[float], kb:
         # says it is asked again wherever it names
         places = destinations()
         here = places.country(text)
-        if here is None or _AGAIN_FIRST.match(said.group(0)) or here.code in {
+        if here is None or said.group("again") or here.code in {
                 hit.code for hit in map(places.country, recent) if hit}:
             return True
     current = set(terms(text))

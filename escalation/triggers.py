@@ -311,16 +311,15 @@ _INSULT = (
     r"|ridicul\w*|ridicol\w*|lacherlich|absurd\w*|pessim\w*|horrivel|terrivel|horrible|nefasto|broken"
     r"|stupido|stupida|schifo|bekaar|bekar|bakwas|bakwaas|faltu|bewakoof|bewkoof|pagal|ghatiya)"
 )
-_BOT_TARGET = (
-    r"(you|u|ur|youre|your|bot|chatbot|robot|machine|assistant|answers?|repl(y|ies)|responses?|service|system"
-    r"|tu|tes|vous|du|deine|dein|voce|sei|tum|aap|eres|estas|bist|respuesta|respuestas|reponse|reponses|antwort"
-    r"|antworten|resposta|respostas|risposta|risposte|jawab)"
-)
+# the bot or the service, and its answers: in English "answer" is also what anyone gives ("he won't answer my texts")
+_US = (r"you|u|ur|youre|your|bot|chatbot|robot|machine|assistant|service|system"
+       r"|tu|tes|vous|du|deine|dein|voce|sei|tum|aap|eres|estas|bist"
+       r"|respuesta|respuestas|reponse|reponses|antwort|antworten|resposta|respostas|risposta|risposte|jawab")
+_BOT_TARGET = rf"({_US}|answers?|repl(y|ies)|responses?)"
 # "ugh exam season is killing me. anyway, can I work in Ireland?": a sigh about something else, then the question
 _ASIDE = re.compile(r"^(?P<aside>.{0,240}?) (anyway|anyways|anyhow|quick q|quick question|q tho|question tho|btw"
                     r"|by the way|on another note|moving on|that aside|aside from that)\b")
-# "he won't even answer my texts" is someone else's answer: in an aside only the bot or the service named is us
-_AT_US = re.compile(rf"\b{_BOT_TARGET.replace('|answers?|repl(y|ies)|responses?', '')}\b")
+_AT_US = re.compile(rf"\b({_US})\b")
 
 
 def aside_then_question(flat: str) -> bool:
@@ -817,12 +816,18 @@ _MENDED = re.compile(r"\b(all sorted|sorted now|(got|granted) it (on|in|at) the 
                      r"|finished my (course|degree|studies|masters|bachelors))\b")
 
 
+def _refusal_told(flat: str) -> re.Match[str] | None:
+    """Where a message tells of a refusal of something one applies for, not mended since."""
+    refusal = _REFUSAL.search(flat)
+    return refusal if refusal and _REFUSED_THING.search(flat) and not _MENDED.search(flat) else None
+
+
 def own_refusal(msg: Message) -> bool:
     """The visitor's own refusal told as having happened: "I was rejected for a study permit", "my visa got
     refused" (not "if my visa is refused", nor a cousin's)."""
     flat = msg.flat
-    refusal = _REFUSAL.search(flat)
-    if not (refusal and _REFUSED_THING.search(flat)) or _MENDED.search(flat):
+    refusal = _refusal_told(flat)
+    if not refusal:
         return False
     at = _word_index(flat, refusal.start())
     # "my cousin's visa was refused" is someone else's; "mine was refused... my uncle sponsors me now" is not
@@ -862,8 +867,8 @@ def complex_case(msg: Message, profile: bool = True) -> bool:
             return True
     if not _FIRST_PERSON.search(flat):
         return False
-    refusal = _REFUSAL.search(flat)
-    if refusal and _REFUSED_THING.search(flat) and not told_of_someone_else and not _MENDED.search(flat):
+    refusal = _refusal_told(flat)
+    if refusal and not told_of_someone_else:
         if not _hypothetical(msg.tokens, _word_index(flat, refusal.start())):
             return True
     for pattern in (*_PROFILE, *_PERSONAL) if profile else _PERSONAL:
@@ -878,7 +883,9 @@ def complex_case(msg: Message, profile: bool = True) -> bool:
 RULES_READ, RULES_WORDS = 160, 32
 
 
+@lru_cache(maxsize=64)
 def _start(text: str) -> Message:
+    # one reading per message, shared by the rules, `profile_only` and `grave`, each asked of the same text
     return Message(" ".join(text[:RULES_READ].split(" ")[:RULES_WORDS]))
 
 
